@@ -1,0 +1,248 @@
+//! Capabilities: parsing, validation and the canonical JSON form that is both signed and sent
+//! (RSA6, RSA9f, TK2b; checklist §2.4 "Capability canonicalisation").
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::error::{ErrorInfo, Result};
+
+/// The operations Ably grants on a resource, plus the wildcard `*`.
+pub const KNOWN_OPERATIONS: &[&str] = &[
+    "*",
+    "publish",
+    "subscribe",
+    "presence",
+    "history",
+    "stats",
+    "channel-metadata",
+    "push-subscribe",
+    "push-admin",
+    "privileged-headers",
+    "object-subscribe",
+    "object-publish",
+    "annotation-subscribe",
+    "annotation-publish",
+    "message-update-own",
+    "message-update-any",
+    "message-delete-own",
+    "message-delete-any",
+];
+
+/// A validated capability in canonical order: resources ascending, each resource's
+/// operations ascending and without duplicates. Ordering compares UTF-16 code units,
+/// as JavaScript's sort does, so the canonical text equals ably-js's for every input.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Capability {
+    entries: Vec<(String, Vec<String>)>,
+}
+
+impl Capability {
+    /// Parse and validate capability JSON such as `{"chat:*":["publish","subscribe"]}`.
+    ///
+    /// Rules (errors are 40003/400 and name the offending resource or operation):
+    /// - the text is a JSON object with at least one resource;
+    /// - resource names are non-empty and appear once;
+    /// - each value is a non-empty array of known operations ([`KNOWN_OPERATIONS`]);
+    /// - `*` as an operation means every operation and must stand alone in its list.
+    pub fn parse(json: &str) -> Result<Self> {
+        let raw: RawCapability = serde_json::from_str(json)
+            .map_err(|e| ErrorInfo::invalid_value(format!("capability is not valid: {e}")))?;
+        let mut entries = raw.0;
+        if entries.is_empty() {
+            return Err(ErrorInfo::invalid_value(
+                "capability must name at least one resource",
+            ));
+        }
+        for (resource, ops) in &mut entries {
+            validate_resource(resource, ops)?;
+            ops.sort_by(|a, b| utf16_cmp(a, b));
+            ops.dedup();
+        }
+        entries.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
+        if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(ErrorInfo::invalid_value(format!(
+                "capability names resource {:?} more than once",
+                pair[0].0
+            )));
+        }
+        Ok(Capability { entries })
+    }
+
+    /// The resources and their operations, in canonical order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.entries
+            .iter()
+            .map(|(r, ops)| (r.as_str(), ops.as_slice()))
+    }
+
+    /// The canonical compact JSON text.
+    pub fn to_canonical_json(&self) -> String {
+        let mut out = String::with_capacity(64);
+        out.push('{');
+        for (i, (resource, ops)) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_string(&mut out, resource);
+            out.push_str(":[");
+            for (j, op) in ops.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                push_json_string(&mut out, op);
+            }
+            out.push(']');
+        }
+        out.push('}');
+        out
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_canonical_json())
+    }
+}
+
+impl fmt::Debug for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Capability({})", self.to_canonical_json())
+    }
+}
+
+/// Validate `json` and return its canonical text (a fixed point: canonicalising the
+/// result gives the same text).
+pub fn canonicalize(json: &str) -> Result<String> {
+    Capability::parse(json).map(|c| c.to_canonical_json())
+}
+
+fn validate_resource(resource: &str, ops: &[String]) -> Result<()> {
+    if resource.is_empty() {
+        return Err(ErrorInfo::invalid_value(
+            "capability resource names must not be empty",
+        ));
+    }
+    if ops.is_empty() {
+        return Err(ErrorInfo::invalid_value(format!(
+            "capability resource {resource:?} has an empty operation list"
+        )));
+    }
+    if let Some(op) = ops
+        .iter()
+        .find(|op| !KNOWN_OPERATIONS.contains(&op.as_str()))
+    {
+        return Err(ErrorInfo::invalid_value(format!(
+            "capability resource {resource:?} names unknown operation {op:?}; known operations: {}",
+            KNOWN_OPERATIONS.join(", ")
+        )));
+    }
+    if ops.len() > 1 && ops.iter().any(|op| op == "*") {
+        return Err(ErrorInfo::invalid_value(format!(
+            "capability resource {resource:?} combines \"*\" with other operations; \"*\" already grants every operation"
+        )));
+    }
+    Ok(())
+}
+
+fn utf16_cmp(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    // serde_json escapes exactly as JSON.stringify does for valid Unicode text.
+    out.push_str(&serde_json::to_string(s).expect("a str always serialises"));
+}
+
+/// A JSON object kept as a list of entries, so that duplicate resources can be reported
+/// instead of silently keeping the last one.
+struct RawCapability(Vec<(String, Vec<String>)>);
+
+impl<'de> Deserialize<'de> for RawCapability {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = RawCapability;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object mapping resources to arrays of operations")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(2));
+                while let Some(entry) = map.next_entry::<String, Vec<String>>()? {
+                    entries.push(entry);
+                }
+                Ok(RawCapability(entries))
+            }
+        }
+        deserializer
+            .deserialize_map(EntriesVisitor)
+            .map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_form_sorts_resources_and_operations() {
+        assert_eq!(
+            canonicalize(r#"{"channel2":["subscribe"],"channel1":["subscribe","publish"]}"#)
+                .unwrap(),
+            r#"{"channel1":["publish","subscribe"],"channel2":["subscribe"]}"#
+        );
+        assert_eq!(
+            canonicalize(" { \"b\" : [ \"history\" , \"history\" ] , \"a\":[\"*\"] } ").unwrap(),
+            r#"{"a":["*"],"b":["history"]}"#
+        );
+    }
+
+    #[test]
+    fn canonical_form_is_a_fixed_point() {
+        let once =
+            canonicalize(r#"{"z:*":["presence","publish"],"[*]*":["stats"],"é":["*"]}"#).unwrap();
+        assert_eq!(canonicalize(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn orders_by_utf16_like_javascript() {
+        // U+FF5E (one UTF-16 unit, 0xFF5E) sorts after U+1F600 (surrogates 0xD83D…) in JS,
+        // although its code point is smaller.
+        let text = canonicalize("{\"\u{FF5E}\":[\"*\"],\"\u{1F600}\":[\"*\"]}").unwrap();
+        assert_eq!(text, "{\"\u{1F600}\":[\"*\"],\"\u{FF5E}\":[\"*\"]}");
+    }
+
+    #[test]
+    fn escapes_like_json_stringify() {
+        assert_eq!(
+            canonicalize("{\"a\\\"b/\\u0001\":[\"*\"]}").unwrap(),
+            "{\"a\\\"b/\\u0001\":[\"*\"]}"
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_capabilities() {
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            "null",
+            r#"{"a":[]}"#,
+            r#"{"":["*"]}"#,
+            r#"{"a":["publish","jump"]}"#,
+            r#"{"a":["*","publish"]}"#,
+            r#"{"a":["*"],"a":["publish"]}"#,
+            r#"{"a":"publish"}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":["*"]} trailing"#,
+        ] {
+            let err = canonicalize(bad).unwrap_err();
+            assert_eq!(err.code, 40003, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `ably_error_info`: the spec's ErrorInfo as a C struct owned by the caller.
+
+use std::ffi::{CString, c_char};
+use std::ptr;
+
+use crate::core::error::ErrorInfo;
+
+/// Bad request: conflicting options.
+pub const ABLY_ERR_BAD_REQUEST: i32 = 40000;
+/// Invalid argument: NULL, invalid UTF-8, malformed JSON, out-of-range value, invalid
+/// capability, or a builder that was already consumed.
+pub const ABLY_ERR_INVALID_ARGUMENT: i32 = 40003;
+/// Invalid clientId (empty, or `*` in the options).
+pub const ABLY_ERR_INVALID_CLIENT_ID: i32 = 40012;
+/// Invalid credentials: a malformed API key, or no key to sign with.
+pub const ABLY_ERR_INVALID_CREDENTIALS: i32 = 40101;
+/// Incompatible credentials: the token's clientId conflicts with the options' clientId.
+pub const ABLY_ERR_INCOMPATIBLE_CREDENTIALS: i32 = 40102;
+/// No means of authentication: no key, token or tokenDetails.
+pub const ABLY_ERR_NO_AUTH_METHOD: i32 = 40106;
+/// First code of the token-error range (a 401 with a code in 40140..=40149 calls for renewal).
+pub const ABLY_ERR_TOKEN_ERROR_FIRST: i32 = 40140;
+/// Last code of the token-error range.
+pub const ABLY_ERR_TOKEN_ERROR_LAST: i32 = 40149;
+/// Internal error: a panic was caught inside the library.
+pub const ABLY_ERR_INTERNAL: i32 = 50000;
+
+/// An Ably ErrorInfo (TI1). Returned by every fallible function as an owned pointer: NULL
+/// means success; otherwise the caller reads the fields and frees it, once, with
+/// `ably_error_info_free` (which also frees `cause`). The fields are read-only for the
+/// caller. New fields are only ever appended, so code compiled against an older header
+/// keeps working.
+///
+/// Thread safety: immutable; may be read from any thread and freed from any thread.
+#[repr(C)]
+pub struct ably_error_info {
+    /// Ably error code, e.g. 40140 (token error) or 40003 (invalid argument).
+    pub code: i32,
+    /// HTTP status code; 0 when none applies.
+    pub status_code: i32,
+    /// Human-readable message, never NULL. Never contains a key secret, token or mac.
+    pub message: *const c_char,
+    /// Help URL, or NULL.
+    pub href: *const c_char,
+    /// The underlying error, or NULL. Owned by this error.
+    pub cause: *const ably_error_info,
+}
+
+fn c_text(text: &str) -> *const c_char {
+    let cleaned = text.replace('\0', "\u{FFFD}");
+    CString::new(cleaned)
+        .expect("NUL bytes were replaced")
+        .into_raw()
+}
+
+/// Convert an ErrorInfo into an owned C error.
+pub(crate) fn error_into_c(error: ErrorInfo) -> *mut ably_error_info {
+    let ErrorInfo {
+        code,
+        status_code,
+        message,
+        href,
+        cause,
+    } = error;
+    Box::into_raw(Box::new(ably_error_info {
+        code: i32::try_from(code).unwrap_or(i32::MAX),
+        status_code: i32::from(status_code),
+        message: c_text(&message),
+        href: href.as_deref().map_or(ptr::null(), c_text),
+        cause: cause.map_or(ptr::null(), |c| error_into_c(*c)),
+    }))
+}
+
+/// Free an error returned by this library, including its `cause` chain. NULL is a no-op.
+/// Call it exactly once per error.
+///
+/// # Safety
+/// `error` is NULL or an error returned by this library that has not been freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_error_info_free(error: *mut ably_error_info) {
+    let mut next = error;
+    while !next.is_null() {
+        // SAFETY: every error and cause was allocated by error_into_c and is owned here.
+        let boxed = unsafe { Box::from_raw(next) };
+        for text in [boxed.message, boxed.href] {
+            if !text.is_null() {
+                // SAFETY: allocated by CString::into_raw in c_text.
+                drop(unsafe { CString::from_raw(text.cast_mut()) });
+            }
+        }
+        next = boxed.cause.cast_mut();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::codes;
+
+    #[test]
+    fn c_error_constants_match_the_core_codes() {
+        let pairs = [
+            (ABLY_ERR_BAD_REQUEST, codes::BAD_REQUEST),
+            (ABLY_ERR_INVALID_ARGUMENT, codes::INVALID_PARAMETER_VALUE),
+            (ABLY_ERR_INVALID_CLIENT_ID, codes::INVALID_CLIENT_ID),
+            (ABLY_ERR_INVALID_CREDENTIALS, codes::INVALID_CREDENTIALS),
+            (
+                ABLY_ERR_INCOMPATIBLE_CREDENTIALS,
+                codes::INCOMPATIBLE_CREDENTIALS,
+            ),
+            (ABLY_ERR_NO_AUTH_METHOD, codes::NO_AUTH_METHOD),
+            (ABLY_ERR_TOKEN_ERROR_FIRST, codes::TOKEN_ERROR_FIRST),
+            (ABLY_ERR_TOKEN_ERROR_LAST, codes::TOKEN_ERROR_LAST),
+            (ABLY_ERR_INTERNAL, codes::INTERNAL_ERROR),
+        ];
+        for (c, core) in pairs {
+            assert_eq!(c as u32, core);
+        }
+    }
+}

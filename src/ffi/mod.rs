@@ -1,0 +1,28 @@
+//! The C ABI: the only module with `unsafe` code and `extern "C"` functions.
+//!
+//! Conventions (DESIGN.md §3): every entry point runs inside [`boundary`] (panics become
+//! error 50000); errors come back as an owned `ably_error_info*` (NULL means success);
+//! outputs are written through out-parameters, last in the argument list, only on success;
+//! NULL where not allowed, invalid UTF-8 and out-of-range values give 40003 naming the
+//! argument. One file per C type.
+#![allow(non_camel_case_types)]
+
+mod auth;
+mod boundary;
+mod error;
+mod handle;
+mod options;
+mod params;
+mod strings;
+mod token_details;
+mod token_request;
+mod version;
+
+pub use auth::*;
+pub use error::*;
+pub use options::*;
+pub use params::*;
+pub use strings::*;
+pub use token_details::*;
+pub use token_request::*;
+pub use version::*;

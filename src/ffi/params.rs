@@ -1,0 +1,162 @@
+//! `ably_token_params`: a builder for TokenParams (TK2).
+
+use std::ffi::c_char;
+
+use super::boundary::{boundary, boundary_or};
+use super::error::ably_error_info;
+use super::handle::{builder_mut, free_builder, new_builder, non_negative, str_arg};
+use crate::core::error::ErrorInfo;
+use crate::core::token::TokenParams;
+use crate::core::{capability, client_id};
+
+/// TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
+/// starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
+/// it is passed to, also when that call fails; free an unused one with
+/// `ably_token_params_free`. Using it after it was consumed gives error 40003.
+pub struct ably_token_params {
+    pub(crate) inner: TokenParams,
+}
+
+/// Create empty TokenParams. Never returns NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn ably_token_params_new() -> *mut ably_token_params {
+    new_builder(ably_token_params {
+        inner: TokenParams::default(),
+    })
+}
+
+/// Free TokenParams that were not passed to a consuming call. NULL, and params that were
+/// already consumed or freed, are ignored.
+///
+/// # Safety
+/// `params` is NULL or a pointer returned by `ably_token_params_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_free(params: *mut ably_token_params) {
+    // SAFETY: checked against the live-builder set.
+    boundary_or((), || unsafe { free_builder(params) })
+}
+
+/// Apply `f` to live params; shared by the setters.
+///
+/// # Safety
+/// `params` is NULL or a pointer returned by `ably_token_params_new`.
+unsafe fn edit(
+    params: *mut ably_token_params,
+    f: impl FnOnce(&mut TokenParams) -> crate::core::error::Result<()>,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: checked against the live-builder set.
+        let params = unsafe { builder_mut(params, "params") }?;
+        f(&mut params.inner)
+    })
+}
+
+/// Set the token's lifetime in milliseconds (TK2a). Unset, Ably applies 60 minutes.
+/// Errors: 40003 when `ttl_ms` is not positive or `params` is not live.
+///
+/// # Safety
+/// `params` is NULL or a pointer returned by `ably_token_params_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_set_ttl(
+    params: *mut ably_token_params,
+    ttl_ms: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(params, |p| {
+            if ttl_ms <= 0 {
+                return Err(ErrorInfo::invalid_value("`ttl_ms` must be positive"));
+            }
+            p.ttl = Some(ttl_ms as u64);
+            Ok(())
+        })
+    }
+}
+
+/// Set the capability JSON, e.g. `{"chat:*":["publish","subscribe"]}` (TK2b). It is
+/// validated now and stored in canonical form. Unset, the key's capabilities apply.
+/// Errors: 40003 for NULL, invalid UTF-8, or an invalid capability (unknown operation,
+/// empty list, `*` mixed with other operations, duplicate resource).
+///
+/// # Safety
+/// `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_set_capability(
+    params: *mut ably_token_params,
+    capability_json: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(params, |p| {
+            let text = str_arg(capability_json, "capability_json")?;
+            p.capability = Some(capability::canonicalize(text)?);
+            Ok(())
+        })
+    }
+}
+
+/// Set the token's clientId (TK2c); `"*"` issues a wildcard token.
+/// Errors: 40003 for NULL or invalid UTF-8; 40012 for an empty clientId or one containing
+/// a line feed.
+///
+/// # Safety
+/// `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_set_client_id(
+    params: *mut ably_token_params,
+    client_id: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(params, |p| {
+            let text = str_arg(client_id, "client_id")?;
+            client_id::validate_token_client_id(text)?;
+            p.client_id = Some(text.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Set the timestamp in milliseconds since the epoch (TK2d); unset, the current time is used.
+/// Errors: 40003 when negative.
+///
+/// # Safety
+/// `params` is NULL or a pointer returned by `ably_token_params_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_set_timestamp(
+    params: *mut ably_token_params,
+    timestamp_ms: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(params, |p| {
+            p.timestamp = Some(non_negative(timestamp_ms, "timestamp_ms")?);
+            Ok(())
+        })
+    }
+}
+
+/// Set the nonce (TK2e); unset, a random 22-character nonce is generated per request.
+/// Errors: 40003 for NULL, invalid UTF-8, an empty nonce or one containing a line feed.
+///
+/// # Safety
+/// `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_set_nonce(
+    params: *mut ably_token_params,
+    nonce: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(params, |p| {
+            let text = str_arg(nonce, "nonce")?;
+            if text.is_empty() || text.contains('\n') {
+                return Err(ErrorInfo::invalid_value(
+                    "`nonce` must be non-empty and contain no line feed",
+                ));
+            }
+            p.nonce = Some(text.to_owned());
+            Ok(())
+        })
+    }
+}

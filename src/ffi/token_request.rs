@@ -1,0 +1,211 @@
+//! `ably_token_request`: an immutable TokenRequest (TE1).
+
+use std::ffi::c_char;
+
+use super::boundary::{boundary, boundary_or};
+use super::error::ably_error_info;
+use super::handle::{free_handle, handle_ref, new_handle, out_arg, str_arg, write_out};
+use super::strings::{CachedCStr, owned_c_string};
+use crate::core::token::TokenRequest;
+
+/// An immutable TokenRequest. Its string getters return borrowed pointers valid until the
+/// handle is freed (NULL when the field is absent). Thread safety: may be read from many
+/// threads at once; free it once with `ably_token_request_free`.
+pub struct ably_token_request {
+    inner: TokenRequest,
+    key_name: CachedCStr,
+    capability: CachedCStr,
+    client_id: CachedCStr,
+    nonce: CachedCStr,
+    mac: CachedCStr,
+}
+
+impl ably_token_request {
+    pub(crate) fn new(inner: TokenRequest) -> Self {
+        ably_token_request {
+            inner,
+            key_name: CachedCStr::default(),
+            capability: CachedCStr::default(),
+            client_id: CachedCStr::default(),
+            nonce: CachedCStr::default(),
+            mac: CachedCStr::default(),
+        }
+    }
+}
+
+/// Parse TokenRequest JSON (TE6), e.g. one returned by a token endpoint. Unknown fields are
+/// ignored; ttl and timestamp may be numbers or strings of digits. On success
+/// `*out_request` receives a handle to free with `ably_token_request_free`.
+/// Errors: 40003 for NULL, invalid UTF-8 or invalid JSON (keyName, timestamp and nonce are
+/// required).
+///
+/// # Safety
+/// `json` is NULL or NUL-terminated; `out_request` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_from_json(
+    json: *const c_char,
+    out_request: *mut *mut ably_token_request,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let text = unsafe { str_arg(json, "json") }?;
+        let out = out_arg(out_request, "out_request")?;
+        let request = TokenRequest::from_json(text)?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, new_handle(ably_token_request::new(request))) };
+        Ok(())
+    })
+}
+
+/// The compact JSON of the TokenRequest, as POSTed to `/keys/{keyName}/requestToken`: ttl
+/// and timestamp are numbers, capability a JSON string, absent fields left out. On success
+/// `*out_json` receives a string to free with `ably_string_free`.
+/// Errors: 40003 for a NULL argument.
+///
+/// # Safety
+/// `request` is NULL or a live handle; `out_json` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_to_json(
+    request: *const ably_token_request,
+    out_json: *mut *mut c_char,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let request = unsafe { handle_ref(request, "request") }?;
+        let out = out_arg(out_json, "out_json")?;
+        let json = owned_c_string(request.inner.to_json())?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, json) };
+        Ok(())
+    })
+}
+
+/// Free a TokenRequest. NULL is a no-op; call it exactly once per handle.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_free(request: *mut ably_token_request) {
+    // SAFETY: caller contract.
+    boundary_or((), || unsafe { free_handle(request) })
+}
+
+/// Run a getter on the handle; NULL (or a panic) gives `fallback`.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+unsafe fn get<T: Copy>(
+    request: *const ably_token_request,
+    fallback: T,
+    f: impl FnOnce(&ably_token_request) -> T,
+) -> T {
+    // SAFETY: caller contract.
+    match unsafe { request.as_ref() } {
+        Some(r) => boundary_or(fallback, || f(r)),
+        None => fallback,
+    }
+}
+
+/// The key name `appId.keyId` (TE2). Borrowed; NULL only when `request` is NULL.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_key_name(
+    request: *const ably_token_request,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        get(request, std::ptr::null(), |r| {
+            r.key_name.get(Some(&r.inner.key_name))
+        })
+    }
+}
+
+/// The ttl in milliseconds (TE4), or 0 when absent (Ably's default applies) or `request` is NULL.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_ttl(request: *const ably_token_request) -> i64 {
+    // SAFETY: forwarded.
+    unsafe { get(request, 0, |r| r.inner.ttl.map_or(0, saturating_i64)) }
+}
+
+/// The canonical capability JSON (TE3); borrowed; NULL when absent.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_capability(
+    request: *const ably_token_request,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        get(request, std::ptr::null(), |r| {
+            r.capability.get(r.inner.capability.as_deref())
+        })
+    }
+}
+
+/// The clientId (TE2); borrowed; NULL when absent.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_client_id(
+    request: *const ably_token_request,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        get(request, std::ptr::null(), |r| {
+            r.client_id.get(r.inner.client_id.as_deref())
+        })
+    }
+}
+
+/// The timestamp in milliseconds since the epoch (TE5); 0 when `request` is NULL.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_timestamp(request: *const ably_token_request) -> i64 {
+    // SAFETY: forwarded.
+    unsafe { get(request, 0, |r| saturating_i64(r.inner.timestamp)) }
+}
+
+/// The nonce (TE2); borrowed; NULL only when `request` is NULL.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_nonce(
+    request: *const ably_token_request,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        get(request, std::ptr::null(), |r| {
+            r.nonce.get(Some(&r.inner.nonce))
+        })
+    }
+}
+
+/// The Base64 HMAC-SHA256 mac (TE2); borrowed; NULL for an unsigned request.
+///
+/// # Safety
+/// `request` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_request_mac(
+    request: *const ably_token_request,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        get(request, std::ptr::null(), |r| {
+            r.mac.get(r.inner.mac.as_deref())
+        })
+    }
+}
+
+pub(crate) fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

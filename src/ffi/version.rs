@@ -1,0 +1,44 @@
+//! Library version.
+
+use std::ffi::c_char;
+
+/// Major version of the library this header belongs to.
+pub const ABLY_AUTH_VERSION_MAJOR: u32 = 0;
+/// Minor version of the library this header belongs to.
+pub const ABLY_AUTH_VERSION_MINOR: u32 = 1;
+/// Patch version of the library this header belongs to.
+pub const ABLY_AUTH_VERSION_PATCH: u32 = 0;
+
+static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+/// The library's version, e.g. "0.1.0": a static string, never NULL, never freed.
+/// Compare it with the ABLY_AUTH_VERSION_* macros to detect a header/library mismatch.
+/// Thread safety: may be called from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ably_auth_version() -> *const c_char {
+    VERSION.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_constants_match_cargo_toml() {
+        assert_eq!(
+            ABLY_AUTH_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            ABLY_AUTH_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            ABLY_AUTH_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
+        // SAFETY: a static NUL-terminated string.
+        let text = unsafe { std::ffi::CStr::from_ptr(ably_auth_version()) };
+        assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}
