@@ -125,11 +125,11 @@ mod tests {
         for bad in [
             "",
             "no-colon",
-            "noDot:secret",
-            ".keyId:secret",
-            "appId.:secret",
-            "appId.keyId:",
-            "app Id.keyId:secret",
+            "noDot:hunter2",
+            ".myKey:hunter2",
+            "myApp.:hunter2",
+            "myApp.myKey:",
+            "my App.myKey:hunter2",
         ] {
             let err = ApiKey::parse(bad).unwrap_err();
             assert_eq!(err.code, codes::INVALID_CREDENTIALS, "{bad:?}");

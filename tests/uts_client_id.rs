@@ -1,0 +1,191 @@
+//! UTS `rest/unit/auth/client_id.md`, the offline cases. Cases that need a token obtained
+//! over the network (authCallback, authUrl, authorize) are listed at the end with the
+//! reason; they arrive with the networked Auth.
+
+use ably_auth::{Auth, AuthOptions, ClientOptions, TokenDetails, TokenParams};
+
+const KEY: &str = "appId.keyId:keySecret";
+const HOUR_MS: u64 = 3_600_000;
+
+fn token(token: &str, client_id: Option<&str>) -> TokenDetails {
+    TokenDetails {
+        expires: Some(now() + HOUR_MS),
+        client_id: client_id.map(str::to_owned),
+        ..TokenDetails::from_token(token)
+    }
+}
+
+fn now() -> u64 {
+    ably_auth::Clock::now_ms(&ably_auth::SystemClock)
+}
+
+fn with_token(client_id: Option<&str>, details: TokenDetails) -> ably_auth::Result<Auth> {
+    Auth::new(ClientOptions {
+        auth: AuthOptions {
+            token_details: Some(details),
+            ..Default::default()
+        },
+        client_id: client_id.map(str::to_owned),
+        default_token_params: None,
+    })
+}
+
+fn with_key(client_id: Option<&str>) -> Auth {
+    let mut options = ClientOptions::from_key(KEY).unwrap();
+    options.client_id = client_id.map(str::to_owned);
+    Auth::new(options).unwrap()
+}
+
+/// rest/unit/RSA7a/clientid-from-options-0
+#[test]
+fn rsa7a_clientid_from_options_0() {
+    assert_eq!(
+        with_key(Some("my-client-id")).client_id().as_deref(),
+        Some("my-client-id")
+    );
+}
+
+/// rest/unit/RSA7b/clientid-from-token-details-0
+#[test]
+fn rsa7b_clientid_from_token_details_0() {
+    let auth = with_token(None, token("token-with-clientId", Some("token-client-id"))).unwrap();
+    assert_eq!(auth.client_id().as_deref(), Some("token-client-id"));
+    assert!(auth.uses_token_auth());
+}
+
+/// rest/unit/RSA7c/clientid-null-unidentified-0
+#[test]
+fn rsa7c_clientid_null_unidentified_0() {
+    assert_eq!(with_key(None).client_id(), None);
+}
+
+/// rest/unit/RSA7c/clientid-null-unidentified-token-1
+#[test]
+fn rsa7c_clientid_null_unidentified_token_1() {
+    let auth = with_token(None, token("token-without-clientId", None)).unwrap();
+    assert_eq!(auth.client_id(), None);
+}
+
+/// rest/unit/RSA12/wildcard-clientid-0
+#[test]
+fn rsa12_wildcard_clientid_0() {
+    let auth = with_token(None, token("wildcard-token", Some("*"))).unwrap();
+    assert_eq!(auth.client_id().as_deref(), Some("*"));
+}
+
+/// rest/unit/RSA7/clientid-mismatch-error-1: the five cases of the table. The mismatch is
+/// detected at construction (checklist §2.16 item 14).
+#[test]
+fn rsa7_clientid_mismatch_error_1() {
+    // (options clientId, token clientId, Some(expected Auth#clientId) or None for an error)
+    type Case = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<Option<&'static str>>,
+    );
+    let cases: [Case; 5] = [
+        (Some("client-a"), Some("client-a"), Some(Some("client-a"))),
+        (Some("client-a"), Some("client-b"), None),
+        (Some("client-a"), None, Some(Some("client-a"))),
+        (Some("client-a"), Some("*"), Some(Some("client-a"))),
+        (None, Some("client-b"), Some(Some("client-b"))),
+    ];
+    for (options_id, token_id, expected) in cases {
+        let result = with_token(options_id, token("t", token_id));
+        match expected {
+            Some(client_id) => assert_eq!(result.unwrap().client_id().as_deref(), client_id),
+            None => {
+                let e = result.unwrap_err();
+                assert!(
+                    e.message.contains("clientId") || e.message.contains("mismatch"),
+                    "{e}"
+                );
+            }
+        }
+    }
+}
+
+/// rest/unit/RSA15a/token-clientid-must-match-0
+#[test]
+fn rsa15a_token_clientid_must_match_0() {
+    let matching = with_token(
+        Some("my-client"),
+        token("matching-token", Some("my-client")),
+    )
+    .unwrap();
+    assert_eq!(matching.client_id().as_deref(), Some("my-client"));
+    let e = with_token(
+        Some("my-client"),
+        token("mismatched-token", Some("other-client")),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, 40102);
+}
+
+/// rest/unit/RSA15b/wildcard-token-permits-any-0
+#[test]
+fn rsa15b_wildcard_token_permits_any_0() {
+    let auth = with_token(Some("any-client"), token("wildcard-token", Some("*"))).unwrap();
+    assert_eq!(auth.client_id().as_deref(), Some("any-client"));
+}
+
+/// rest/unit/RSA15c/incompatible-clientid-error-0 (REST case): 40102, status 401.
+#[test]
+fn rsa15c_incompatible_clientid_error_0() {
+    let e = with_token(Some("a"), token("t", Some("b"))).unwrap_err();
+    assert_eq!((e.code, e.status_code), (40102, 401));
+}
+
+/// RSA7c (checklist §2.16 item 12, no UTS case): `*` and "" are not valid options clientIds.
+#[test]
+fn rsa7c_wildcard_and_empty_options_client_id_rejected() {
+    for bad in ["*", ""] {
+        let mut options = ClientOptions::from_key(KEY).unwrap();
+        options.client_id = Some(bad.into());
+        let e = Auth::new(options).unwrap_err();
+        assert_eq!((e.code, e.status_code), (40012, 400), "{bad:?}");
+    }
+}
+
+/// RSA7d / RSA7a4: the options' clientId goes into every TokenRequest and wins over
+/// defaultTokenParams; explicit params naming a clientId win over both.
+#[test]
+fn rsa7d_options_client_id_in_token_requests() {
+    let mut options = ClientOptions::from_key(KEY).unwrap();
+    options.client_id = Some("from-options".into());
+    options.default_token_params = Some(TokenParams {
+        client_id: Some("from-defaults".into()),
+        ..Default::default()
+    });
+    let auth = Auth::new(options).unwrap();
+    let r = auth.create_token_request(None, None).unwrap();
+    assert_eq!(r.client_id.as_deref(), Some("from-options"));
+    let r = auth
+        .create_token_request(
+            Some(&TokenParams {
+                ttl: Some(1000),
+                ..Default::default()
+            }),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.client_id.as_deref(), Some("from-options"));
+    let explicit = TokenParams {
+        client_id: Some("*".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        auth.create_token_request(Some(&explicit), None)
+            .unwrap()
+            .client_id
+            .as_deref(),
+        Some("*")
+    );
+}
+
+// Not ported yet, because each needs a token obtained over the network (authCallback,
+// authUrl or authorize), which the networked Auth adds:
+// - rest/unit/RSA7b/clientid-from-callback-token-1
+// - rest/unit/RSA12a/clientid-passed-to-callback-0
+// - rest/unit/RSA12b/clientid-sent-to-authurl-0
+// - rest/unit/RSA7/clientid-updated-after-authorize-0
