@@ -127,8 +127,26 @@ impl Auth {
         auth_options: Option<&AuthOptions>,
     ) -> Result<TokenRequest> {
         let key = self.signing_key(auth_options)?;
-        self.with_effective_params(params, |p| {
-            sign::create_token_request(key, p, self.clock.now_ms())
+        let now = self.clock.now_ms();
+        match params {
+            // The stored defaults were canonicalised once, at construction.
+            None => sign::create_token_request_canonical(key, &self.defaults, now),
+            Some(_) => {
+                self.with_effective_params(params, |p| sign::create_token_request(key, p, now))
+            }
+        }
+    }
+
+    /// [`Auth::create_token_request`] for explicit params whose capability the caller has
+    /// already canonicalised (the C params builder does so in its setter).
+    pub(crate) fn create_token_request_canonical(
+        &self,
+        params: &TokenParams,
+    ) -> Result<TokenRequest> {
+        let key = self.signing_key(None)?;
+        let now = self.clock.now_ms();
+        self.with_effective_params(Some(params), |p| {
+            sign::create_token_request_canonical(key, p, now)
         })
     }
 

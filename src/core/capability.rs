@@ -1,6 +1,7 @@
 //! Capabilities: parsing, validation and the canonical JSON form that is both signed and sent
 //! (RSA6, RSA9f, TK2b; checklist §2.4 "Capability canonicalisation").
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -48,26 +49,15 @@ impl Capability {
     /// - each value is a non-empty array of known operations ([`KNOWN_OPERATIONS`]);
     /// - `*` as an operation means every operation and must stand alone in its list.
     pub fn parse(json: &str) -> Result<Self> {
-        let raw: RawCapability = serde_json::from_str(json)
-            .map_err(|e| ErrorInfo::invalid_value(format!("capability is not valid: {e}")))?;
-        let mut entries = raw.0;
-        if entries.is_empty() {
-            return Err(ErrorInfo::invalid_value(
-                "capability must name at least one resource",
-            ));
-        }
-        for (resource, ops) in &mut entries {
-            validate_resource(resource, ops)?;
-            ops.sort_by(|a, b| utf16_cmp(a, b));
-            ops.dedup();
-        }
-        entries.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
-        if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(ErrorInfo::invalid_value(format!(
-                "capability names resource {:?} more than once",
-                pair[0].0
-            )));
-        }
+        let entries = parse_entries(json)?
+            .into_iter()
+            .map(|(resource, ops)| {
+                (
+                    resource.into_owned(),
+                    ops.into_iter().map(Cow::into_owned).collect(),
+                )
+            })
+            .collect();
         Ok(Capability { entries })
     }
 
@@ -80,24 +70,7 @@ impl Capability {
 
     /// The canonical compact JSON text.
     pub fn to_canonical_json(&self) -> String {
-        let mut out = String::with_capacity(64);
-        out.push('{');
-        for (i, (resource, ops)) in self.entries.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_json_string(&mut out, resource);
-            out.push_str(":[");
-            for (j, op) in ops.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                push_json_string(&mut out, op);
-            }
-            out.push(']');
-        }
-        out.push('}');
-        out
+        write_canonical(&self.entries, 64)
     }
 }
 
@@ -116,10 +89,59 @@ impl fmt::Debug for Capability {
 /// Validate `json` and return its canonical text (a fixed point: canonicalising the
 /// result gives the same text).
 pub fn canonicalize(json: &str) -> Result<String> {
-    Capability::parse(json).map(|c| c.to_canonical_json())
+    // Borrows the names from `json` where they need no unescaping: this is on the signing path.
+    parse_entries(json).map(|entries| write_canonical(&entries, json.len()))
 }
 
-fn validate_resource(resource: &str, ops: &[String]) -> Result<()> {
+type Entries<'a> = Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>;
+
+/// Parse, validate and sort; see [`Capability::parse`] for the rules.
+fn parse_entries(json: &str) -> Result<Entries<'_>> {
+    let raw: RawCapability = serde_json::from_str(json)
+        .map_err(|e| ErrorInfo::invalid_value(format!("capability is not valid: {e}")))?;
+    let mut entries = raw.0;
+    if entries.is_empty() {
+        return Err(ErrorInfo::invalid_value(
+            "capability must name at least one resource",
+        ));
+    }
+    for (resource, ops) in &mut entries {
+        validate_resource(resource, ops)?;
+        ops.sort_by(|a, b| utf16_cmp(a, b));
+        ops.dedup();
+    }
+    entries.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
+    if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(ErrorInfo::invalid_value(format!(
+            "capability names resource {:?} more than once",
+            pair[0].0
+        )));
+    }
+    Ok(entries)
+}
+
+fn write_canonical<S: AsRef<str>>(entries: &[(S, Vec<S>)], capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
+    out.push('{');
+    for (i, (resource, ops)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, resource.as_ref());
+        out.push_str(":[");
+        for (j, op) in ops.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            push_json_string(&mut out, op.as_ref());
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+fn validate_resource(resource: &str, ops: &[Cow<'_, str>]) -> Result<()> {
     if resource.is_empty() {
         return Err(ErrorInfo::invalid_value(
             "capability resource names must not be empty",
@@ -132,7 +154,7 @@ fn validate_resource(resource: &str, ops: &[String]) -> Result<()> {
     }
     if let Some(op) = ops
         .iter()
-        .find(|op| !KNOWN_OPERATIONS.contains(&op.as_str()))
+        .find(|op| !KNOWN_OPERATIONS.contains(&op.as_ref()))
     {
         return Err(ErrorInfo::invalid_value(format!(
             "capability resource {resource:?} names unknown operation {op:?}; known operations: {}",
@@ -152,19 +174,53 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
 }
 
 fn push_json_string(out: &mut String, s: &str) {
-    // serde_json escapes exactly as JSON.stringify does for valid Unicode text.
-    out.push_str(&serde_json::to_string(s).expect("a str always serialises"));
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        // serde_json escapes exactly as JSON.stringify does for valid Unicode text.
+        out.push_str(&serde_json::to_string(s).expect("a str always serialises"));
+    }
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(
+                self,
+                v: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
 }
 
 /// A JSON object kept as a list of entries, so that duplicate resources can be reported
 /// instead of silently keeping the last one.
-struct RawCapability(Vec<(String, Vec<String>)>);
+struct RawCapability<'a>(Entries<'a>);
 
-impl<'de> Deserialize<'de> for RawCapability {
+impl<'de> Deserialize<'de> for RawCapability<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         struct EntriesVisitor;
         impl<'de> Visitor<'de> for EntriesVisitor {
-            type Value = RawCapability;
+            type Value = RawCapability<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object mapping resources to arrays of operations")
             }
@@ -173,8 +229,8 @@ impl<'de> Deserialize<'de> for RawCapability {
                 mut map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(2));
-                while let Some(entry) = map.next_entry::<String, Vec<String>>()? {
-                    entries.push(entry);
+                while let Some((resource, ops)) = map.next_entry::<Text<'de>, Vec<Text<'de>>>()? {
+                    entries.push((resource.0, ops.into_iter().map(|op| op.0).collect()));
                 }
                 Ok(RawCapability(entries))
             }

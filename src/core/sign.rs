@@ -62,16 +62,43 @@ pub fn create_token_request(
     params: &TokenParams,
     now_ms: u64,
 ) -> Result<TokenRequest> {
-    if params.ttl == Some(0) {
-        return Err(ErrorInfo::invalid_value(
-            "ttl must be a positive number of milliseconds",
-        ));
-    }
     let capability = params
         .capability
         .as_deref()
         .map(capability::canonicalize)
         .transpose()?;
+    sign_checked(key, params, capability, now_ms)
+}
+
+/// As [`create_token_request`] for params whose capability is already known to be valid and
+/// canonical (stored defaults, or C params canonicalised by their setter): the hot path of a
+/// token-issuing server skips parsing it again.
+pub(crate) fn create_token_request_canonical(
+    key: &ApiKey,
+    params: &TokenParams,
+    now_ms: u64,
+) -> Result<TokenRequest> {
+    debug_assert!(
+        params
+            .capability
+            .as_deref()
+            .is_none_or(|c| capability::canonicalize(c).as_deref() == Ok(c)),
+        "capability must already be canonical"
+    );
+    sign_checked(key, params, params.capability.clone(), now_ms)
+}
+
+fn sign_checked(
+    key: &ApiKey,
+    params: &TokenParams,
+    capability: Option<String>,
+    now_ms: u64,
+) -> Result<TokenRequest> {
+    if params.ttl == Some(0) {
+        return Err(ErrorInfo::invalid_value(
+            "ttl must be a positive number of milliseconds",
+        ));
+    }
     if let Some(client_id) = &params.client_id {
         validate_token_client_id(client_id)?;
     }

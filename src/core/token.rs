@@ -251,7 +251,10 @@ fn describe(e: serde_json::Error, what: &str) -> ErrorInfo {
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("token types always serialise")
+    // Sized for a typical TokenRequest, so the buffer is not regrown while writing.
+    let mut out = Vec::with_capacity(256);
+    serde_json::to_writer(&mut out, value).expect("token types always serialise");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// A millisecond count given as a JSON number (integral, non-negative) or a string of digits.

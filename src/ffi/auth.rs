@@ -106,7 +106,11 @@ pub unsafe extern "C" fn ably_auth_create_token_request(
         // SAFETY: forwarded.
         let (auth, params, out) =
             unsafe { issuing_args(auth, params, out_request, "out_request") }?;
-        let request = auth.create_token_request(params.as_ref(), None)?;
+        // C params hold a capability canonicalised by ably_token_params_set_capability.
+        let request = match &params {
+            Some(p) => auth.create_token_request_canonical(p)?,
+            None => auth.create_token_request(None, None)?,
+        };
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(ably_token_request::new(request))) };
         Ok(())
