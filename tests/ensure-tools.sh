@@ -1,0 +1,31 @@
+# Sourced by the README's commands: installs what a fresh machine may lack.
+# Rust (cargo) is expected; cmake, a C/C++ compiler and pkg-config come from Debian's
+# packages when missing (as root), and rustfmt/clippy from rustup.
+
+ensure_tools() {
+    local missing=()
+    command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+    command -v cc >/dev/null 2>&1 || missing+=(gcc)
+    command -v c++ >/dev/null 2>&1 || missing+=(g++)
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    command -v make >/dev/null 2>&1 || missing+=(make)
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" != 0 ]; then
+            echo "error: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2
+            return 1
+        fi
+        echo "==> installing ${missing[*]} with apt-get"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "error: cargo not found; install Rust (https://rustup.rs) first" >&2
+        return 1
+    fi
+}
+
+ensure_rust_lints() {
+    if command -v rustup >/dev/null 2>&1; then
+        cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+        cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+    fi
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every test of the repository, as the README's second command and CI run it:
+#   1. Rust: formatting, clippy, unit tests, UTS-derived tests, header drift check
+#   2. CMake/ctest: C tests (plus an AddressSanitizer+UBSan copy of each), header compiled
+#      alone as C11 and C++17, the example; then install and build consumer projects
+#      against the installed package (find_package shared and static, pkg-config)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=tests/ensure-tools.sh
+source tests/ensure-tools.sh
+ensure_tools
+ensure_rust_lints
+
+echo "==> cargo fmt --check"
+cargo fmt --check
+echo "==> cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "==> cargo test"
+cargo test --locked
+echo "==> CMake build, ctest, install, consumers"
+tests/cmake-all.sh
+echo "==> all test suites passed"
