@@ -15,6 +15,12 @@ use crate::core::error::{ErrorInfo, Result};
 static LIVE_BUILDERS: LazyLock<Mutex<HashSet<(TypeId, usize)>>> =
     LazyLock::new(|| Mutex::new(HashSet::new()));
 
+/// The registry's key for a builder. The address is stored inverted so that the set does not
+/// hold a pointer to the builder: LeakSanitizer still reports a builder the caller leaked.
+fn key<T: 'static>(ptr: *mut T) -> (TypeId, usize) {
+    (TypeId::of::<T>(), !(ptr as usize))
+}
+
 fn live() -> std::sync::MutexGuard<'static, HashSet<(TypeId, usize)>> {
     LIVE_BUILDERS.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -22,7 +28,7 @@ fn live() -> std::sync::MutexGuard<'static, HashSet<(TypeId, usize)>> {
 /// Box `value` and register it as a live builder handle.
 pub(crate) fn new_builder<T: 'static>(value: T) -> *mut T {
     let ptr = Box::into_raw(Box::new(value));
-    live().insert((TypeId::of::<T>(), ptr as usize));
+    live().insert(key(ptr));
     ptr
 }
 
@@ -37,7 +43,7 @@ fn not_live(name: &str) -> ErrorInfo {
 /// # Safety
 /// A live builder pointer came from [`new_builder`] and is only used by one thread at a time.
 pub(crate) unsafe fn builder_mut<'a, T: 'static>(ptr: *mut T, name: &str) -> Result<&'a mut T> {
-    if ptr.is_null() || !live().contains(&(TypeId::of::<T>(), ptr as usize)) {
+    if ptr.is_null() || !live().contains(&key(ptr)) {
         return Err(not_live(name));
     }
     // SAFETY: registered pointers come from Box::into_raw and stay valid until unregistered.
@@ -56,7 +62,7 @@ pub(crate) unsafe fn take_builder<T: 'static>(
     if ptr.is_null() && optional {
         return Ok(None);
     }
-    if ptr.is_null() || !live().remove(&(TypeId::of::<T>(), ptr as usize)) {
+    if ptr.is_null() || !live().remove(&key(ptr)) {
         return Err(not_live(name));
     }
     // SAFETY: it was registered, so it came from Box::into_raw and nobody else owns it now.

@@ -1,0 +1,248 @@
+# Builds the ably-auth crate with cargo and wraps the results in imported targets:
+#
+#   ably_auth_cargo              custom target that runs cargo (part of ALL)
+#   ably_auth_shared             SHARED IMPORTED GLOBAL, the cdylib
+#   ably_auth_static             STATIC IMPORTED GLOBAL, the staticlib + native libs
+#   AblyAuth::ably_auth_shared   alias
+#   AblyAuth::ably_auth_static   alias
+#   AblyAuth::ably_auth          alias of the shared or the static target (BUILD_SHARED_LIBS)
+#
+# Cache variables:
+#   ABLY_AUTH_CARGO_EXECUTABLE   path to cargo
+#   ABLY_AUTH_RUST_TARGET        Rust target triple for cross builds (empty: host)
+#   ABLY_AUTH_CARGO_LOCKED       pass --locked (default ON)
+#   ABLY_AUTH_SET_SONAME         give the shared library a SONAME / install name (default ON)
+#
+# Variables set for the install rules (cmake/AblyAuthInstall.cmake):
+#   ABLY_AUTH_CARGO_OUT_DIR, ABLY_AUTH_SHARED_FILE, ABLY_AUTH_STATIC_FILE, ABLY_AUTH_IMPLIB_FILE,
+#   ABLY_AUTH_SHARED_NAME, ABLY_AUTH_STATIC_NAME, ABLY_AUTH_IMPLIB_NAME, ABLY_AUTH_SONAME,
+#   ABLY_AUTH_SHARED_REAL_NAME, ABLY_AUTH_STATIC_NATIVE_LIBS, ABLY_AUTH_PC_LIBS_PRIVATE
+#
+# We call cargo directly instead of using corrosion: one crate, one library, and no
+# FetchContent download at configure time.
+
+find_program(ABLY_AUTH_CARGO_EXECUTABLE cargo
+  HINTS "$ENV{CARGO_HOME}/bin" "$ENV{HOME}/.cargo/bin"
+  DOC "cargo used to build the ably-auth Rust library")
+if(NOT ABLY_AUTH_CARGO_EXECUTABLE)
+  message(FATAL_ERROR "cargo not found. Install Rust (https://rustup.rs) or set "
+                      "ABLY_AUTH_CARGO_EXECUTABLE.")
+endif()
+
+set(ABLY_AUTH_RUST_TARGET "" CACHE STRING
+    "Rust target triple passed to cargo --target (empty: the host)")
+option(ABLY_AUTH_CARGO_LOCKED "Pass --locked to cargo (fail if Cargo.lock is out of date)" ON)
+option(ABLY_AUTH_SET_SONAME "Give the shared library a versioned SONAME (ELF) / @rpath install name (Apple)" ON)
+
+# --- Profile and output paths -----------------------------------------------------------
+# The cargo profile is fixed at configure time: dev for CMAKE_BUILD_TYPE=Debug, release for
+# everything else. Multi-config generators (no CMAKE_BUILD_TYPE) therefore get release.
+if(CMAKE_BUILD_TYPE STREQUAL "Debug")
+  set(_ably_profile_args "")
+  set(_ably_profile_dir debug)
+else()
+  set(_ably_profile_args --release)
+  set(_ably_profile_dir release)
+endif()
+
+set(ABLY_AUTH_CARGO_TARGET_DIR "${CMAKE_BINARY_DIR}/cargo-target")
+if(ABLY_AUTH_RUST_TARGET)
+  set(_ably_target_args --target ${ABLY_AUTH_RUST_TARGET})
+  set(ABLY_AUTH_CARGO_OUT_DIR "${ABLY_AUTH_CARGO_TARGET_DIR}/${ABLY_AUTH_RUST_TARGET}/${_ably_profile_dir}")
+else()
+  # Note: a CARGO_BUILD_TARGET variable or build.target in .cargo/config.toml would move the
+  # output to <triple>/; set ABLY_AUTH_RUST_TARGET instead.
+  set(_ably_target_args "")
+  set(ABLY_AUTH_CARGO_OUT_DIR "${ABLY_AUTH_CARGO_TARGET_DIR}/${_ably_profile_dir}")
+endif()
+
+if(ABLY_AUTH_CARGO_LOCKED)
+  set(_ably_locked_args --locked)
+else()
+  set(_ably_locked_args "")
+endif()
+
+# --- File names cargo produces, per platform ---------------------------------------------
+set(ABLY_AUTH_IMPLIB_NAME "")
+set(ABLY_AUTH_SONAME "")
+if(WIN32)
+  # Untested here. rustc's MSVC and GNU targets name things differently.
+  set(ABLY_AUTH_SHARED_NAME ably_auth.dll)
+  if(MSVC OR ABLY_AUTH_RUST_TARGET MATCHES "msvc$")
+    set(ABLY_AUTH_STATIC_NAME ably_auth.lib)
+    set(ABLY_AUTH_IMPLIB_NAME ably_auth.dll.lib)
+  else()
+    set(ABLY_AUTH_STATIC_NAME libably_auth.a)
+    set(ABLY_AUTH_IMPLIB_NAME libably_auth.dll.a)
+  endif()
+elseif(APPLE)
+  set(ABLY_AUTH_SHARED_NAME libably_auth.dylib)
+  set(ABLY_AUTH_STATIC_NAME libably_auth.a)
+else()
+  set(ABLY_AUTH_SHARED_NAME libably_auth.so)
+  set(ABLY_AUTH_STATIC_NAME libably_auth.a)
+endif()
+set(ABLY_AUTH_SHARED_FILE "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_SHARED_NAME}")
+set(ABLY_AUTH_STATIC_FILE "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_STATIC_NAME}")
+if(ABLY_AUTH_IMPLIB_NAME)
+  set(ABLY_AUTH_IMPLIB_FILE "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_IMPLIB_NAME}")
+else()
+  set(ABLY_AUTH_IMPLIB_FILE "")
+endif()
+# Name of the installed shared library file (ELF: the fully versioned real name).
+set(ABLY_AUTH_SHARED_REAL_NAME "${ABLY_AUTH_SHARED_NAME}")
+
+# --- SONAME / install name ----------------------------------------------------------------
+# cargo gives a cdylib no SONAME on ELF (binaries then record the path they were linked
+# against) and an install name that is not @rpath-relative on Apple. We add one with
+# `cargo rustc --lib -- -C link-arg=...` rather than RUSTFLAGS: arguments after `--` reach only
+# the rustc call for this crate, so dependencies keep their fingerprints (no full rebuild), the
+# user's RUSTFLAGS/.cargo/config.toml stay untouched, and build scripts and proc-macros are not
+# linked with our soname. The staticlib and rlib ignore link arguments.
+#
+# While on 0.x every minor release may break the ABI, so the SONAME carries major.minor
+# (libably_auth.so.0.1); from 1.0 it carries the major only.
+set(_ably_rustc_args "")
+if(ABLY_AUTH_SET_SONAME AND NOT WIN32)
+  if(PROJECT_VERSION_MAJOR EQUAL 0)
+    set(_ably_abi_version "${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}")
+  else()
+    set(_ably_abi_version "${PROJECT_VERSION_MAJOR}")
+  endif()
+  if(APPLE)
+    set(ABLY_AUTH_SONAME "@rpath/${ABLY_AUTH_SHARED_NAME}")
+    set(_ably_rustc_args -- -C "link-arg=-Wl,-install_name,${ABLY_AUTH_SONAME}")
+  else()
+    set(ABLY_AUTH_SONAME "${ABLY_AUTH_SHARED_NAME}.${_ably_abi_version}")
+    set(ABLY_AUTH_SHARED_REAL_NAME "${ABLY_AUTH_SHARED_NAME}.${PROJECT_VERSION}")
+    set(_ably_rustc_args -- -C "link-arg=-Wl,-soname,${ABLY_AUTH_SONAME}")
+  endif()
+endif()
+if(_ably_rustc_args)
+  set(_ably_cargo_subcommand rustc --lib)
+else()
+  set(_ably_cargo_subcommand build --lib)
+endif()
+
+# --- The cargo step -----------------------------------------------------------------------
+# Everything cargo reads for this crate. CONFIGURE_DEPENDS re-globs on every build, so new
+# source files are picked up without a manual re-configure.
+file(GLOB_RECURSE _ably_rust_sources CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/src/*")
+set(_ably_cargo_inputs
+  "${PROJECT_SOURCE_DIR}/Cargo.toml"
+  "${PROJECT_SOURCE_DIR}/Cargo.lock"
+  ${_ably_rust_sources})
+foreach(_f build.rs .cargo/config.toml rust-toolchain.toml rust-toolchain)
+  if(EXISTS "${PROJECT_SOURCE_DIR}/${_f}")
+    list(APPEND _ably_cargo_inputs "${PROJECT_SOURCE_DIR}/${_f}")
+  endif()
+endforeach()
+
+set(_ably_byproducts "${ABLY_AUTH_SHARED_FILE}" "${ABLY_AUTH_STATIC_FILE}")
+if(ABLY_AUTH_IMPLIB_FILE)
+  list(APPEND _ably_byproducts "${ABLY_AUTH_IMPLIB_FILE}")
+endif()
+set(_ably_post_commands "")
+if(ABLY_AUTH_SONAME AND NOT APPLE)
+  # Binaries linked in the build tree record the SONAME, so the loader looks for that name
+  # next to the library: provide it as a symlink.
+  list(APPEND _ably_byproducts "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_SONAME}")
+  set(_ably_post_commands
+    COMMAND "${CMAKE_COMMAND}" -E create_symlink
+            "${ABLY_AUTH_SHARED_NAME}" "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_SONAME}")
+endif()
+
+# The command's OUTPUT is a stamp file and the libraries are BYPRODUCTS: when cargo finds
+# nothing to do it leaves the libraries untouched, and C targets are not relinked; with the
+# libraries as OUTPUTs a no-op cargo run would leave them "out of date" forever.
+set(_ably_stamp "${CMAKE_CURRENT_BINARY_DIR}/ably_auth_cargo.stamp")
+if(ABLY_AUTH_RUST_TARGET)
+  set(_ably_target_label "${ABLY_AUTH_RUST_TARGET}")
+else()
+  set(_ably_target_label "host")
+endif()
+add_custom_command(
+  OUTPUT "${_ably_stamp}"
+  BYPRODUCTS ${_ably_byproducts}
+  COMMAND "${ABLY_AUTH_CARGO_EXECUTABLE}" ${_ably_cargo_subcommand}
+          --manifest-path "${PROJECT_SOURCE_DIR}/Cargo.toml"
+          --target-dir "${ABLY_AUTH_CARGO_TARGET_DIR}"
+          ${_ably_profile_args} ${_ably_target_args} ${_ably_locked_args}
+          ${_ably_rustc_args}
+  ${_ably_post_commands}
+  COMMAND "${CMAKE_COMMAND}" -E touch "${_ably_stamp}"
+  DEPENDS ${_ably_cargo_inputs}
+  WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
+  COMMENT "cargo: building ably-auth (${_ably_profile_dir}, ${_ably_target_label})"
+  USES_TERMINAL # stream cargo's progress (Ninja's console pool)
+  VERBATIM)
+add_custom_target(ably_auth_cargo ALL DEPENDS "${_ably_stamp}")
+
+# --- Native libraries the staticlib needs -------------------------------------------------
+# What `rustc --print native-static-libs` reports for Rust's std, minus what every C compiler
+# driver adds anyway (libc, libgcc_s for the unwinder, libSystem on Apple). Only std needs
+# native libraries today; if a dependency adds one, add it here and to the pkg-config list.
+#   Linux/glibc: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc. On glibc >= 2.34 util, rt,
+#                pthread and dl are empty stubs; we keep pthread/dl/m for older systems and musl.
+#   Apple:       -lSystem -lc -lm (libSystem is implicit). CoreFoundation and Security are
+#                not needed yet; a TLS stack using the platform verifier will need them.
+#   Windows:     the system import libraries rustc lists for std (untested here).
+if(NOT TARGET Threads::Threads)
+  find_package(Threads REQUIRED)
+  # Our imported targets are GLOBAL; Threads::Threads must be too, or a parent project that
+  # links ably_auth_static could not resolve the name.
+  set_property(TARGET Threads::Threads PROPERTY IMPORTED_GLOBAL TRUE)
+endif()
+if(WIN32)
+  set(ABLY_AUTH_STATIC_NATIVE_LIBS kernel32 advapi32 ntdll userenv ws2_32 bcrypt)
+  set(ABLY_AUTH_PC_LIBS_PRIVATE "-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -lbcrypt")
+elseif(APPLE)
+  set(ABLY_AUTH_STATIC_NATIVE_LIBS Threads::Threads m)
+  set(ABLY_AUTH_PC_LIBS_PRIVATE "-lpthread -lm")
+else()
+  set(ABLY_AUTH_STATIC_NATIVE_LIBS Threads::Threads ${CMAKE_DL_LIBS} m)
+  set(ABLY_AUTH_PC_LIBS_PRIVATE "-lpthread -ldl -lm")
+endif()
+
+# --- Imported targets ----------------------------------------------------------------------
+# The include directory in BUILD_INTERFACE/INSTALL_INTERFACE form, as for a normal library.
+# Imported targets are never exported, so only the BUILD_INTERFACE half takes effect here; the
+# installed AblyAuthConfig.cmake defines its own IMPORTED targets pointing at <prefix>/include.
+set(_ably_include_dirs
+  "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>"
+  "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
+
+# Imported (not INTERFACE) targets so that CMake knows the library kind: it adds the build
+# RPATH for the shared one and orders the static one correctly on link lines. GLOBAL so that
+# a project using add_subdirectory() can see them and alias them.
+add_library(ably_auth_shared SHARED IMPORTED GLOBAL)
+set_target_properties(ably_auth_shared PROPERTIES
+  IMPORTED_LOCATION "${ABLY_AUTH_SHARED_FILE}"
+  INTERFACE_INCLUDE_DIRECTORIES "${_ably_include_dirs}")
+if(ABLY_AUTH_IMPLIB_FILE)
+  set_target_properties(ably_auth_shared PROPERTIES IMPORTED_IMPLIB "${ABLY_AUTH_IMPLIB_FILE}")
+endif()
+if(ABLY_AUTH_SONAME)
+  set_target_properties(ably_auth_shared PROPERTIES IMPORTED_SONAME "${ABLY_AUTH_SONAME}")
+else()
+  set_target_properties(ably_auth_shared PROPERTIES IMPORTED_NO_SONAME TRUE)
+endif()
+
+add_library(ably_auth_static STATIC IMPORTED GLOBAL)
+set_target_properties(ably_auth_static PROPERTIES
+  IMPORTED_LOCATION "${ABLY_AUTH_STATIC_FILE}"
+  INTERFACE_INCLUDE_DIRECTORIES "${_ably_include_dirs}"
+  INTERFACE_LINK_LIBRARIES "${ABLY_AUTH_STATIC_NATIVE_LIBS}")
+
+# A dependency on an imported target is followed by every target that links it, so C code
+# is compiled and linked only after cargo has run.
+add_dependencies(ably_auth_shared ably_auth_cargo)
+add_dependencies(ably_auth_static ably_auth_cargo)
+
+add_library(AblyAuth::ably_auth_shared ALIAS ably_auth_shared)
+add_library(AblyAuth::ably_auth_static ALIAS ably_auth_static)
+if(ABLY_AUTH_DEFAULT_SHARED)
+  add_library(AblyAuth::ably_auth ALIAS ably_auth_shared)
+else()
+  add_library(AblyAuth::ably_auth ALIAS ably_auth_static)
+endif()
