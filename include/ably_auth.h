@@ -13,7 +13,8 @@
  *   are owned: free them with ably_string_free(). `const char *` results are borrowed from
  *   the handle they came from and stay valid until it is freed.
  * - Builders (ably_auth_options, ably_token_params) are single-thread objects consumed by
- *   the call they are passed to, also when it fails; using one afterwards gives 40003.
+ *   the call they are passed to, also when it fails; using one afterwards gives 40003
+ *   (best effort: not once a new builder has reused its address).
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
  */
@@ -99,7 +100,7 @@ typedef struct ably_auth ably_auth;
  * Options for `ably_auth_new`: key, token, clientId, default token params.
  * Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
  * when that fails; free an unused one with `ably_auth_options_free`. Using it after it
- * was consumed gives error 40003. A setter that fails leaves the options unchanged.
+ * was consumed gives error 40003 (best effort: not once a new builder reuses its address). A setter that fails leaves the options unchanged.
  */
 typedef struct ably_auth_options ably_auth_options;
 
@@ -114,7 +115,8 @@ typedef struct ably_token_details ably_token_details;
  * TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
  * starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
  * it is passed to, also when that call fails; free an unused one with
- * `ably_token_params_free`. Using it after it was consumed gives error 40003.
+ * `ably_token_params_free`. Using it after it was consumed gives error 40003
+ * (best effort: not once a new builder reuses its address).
  */
 typedef struct ably_token_params ably_token_params;
 
@@ -168,7 +170,7 @@ extern "C" {
  * Errors: 40003 when `options` is not live or `out_auth` is NULL; 40106 when the options
  * have no key, token or tokenDetails (RSC1b); 40102 when the tokenDetails' clientId
  * conflicts with the options' clientId (RSA15a); 40003 when the default token params set a
- * timestamp or nonce; 40000 for conflicting options.
+ * timestamp or nonce.
  *
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
@@ -191,7 +193,8 @@ void ably_auth_free(struct ably_auth *auth);
  *
  * `params` may be NULL: the default token params (and the options' clientId) apply.
  * Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
- * applies when they set none. `params` is consumed, also on error. Unset ttl and
+ * applies when they set none, and a clientId they do set wins over it (a server issues
+ * tokens for many clients from one handle). `params` is consumed, also on error. Unset ttl and
  * capability are left out, so Ably applies its defaults (RSA5, RSA6).
  * On success `*out_request` receives a handle to free with `ably_token_request_free`;
  * `ably_token_request_to_json` gives the JSON to hand to a client.

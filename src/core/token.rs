@@ -19,7 +19,7 @@ pub struct TokenParams {
     /// Lifetime in milliseconds (TK2a). `None`: Ably's default of 60 minutes applies.
     #[serde(
         default,
-        deserialize_with = "lenient_ms",
+        deserialize_with = "lenient_ttl",
         skip_serializing_if = "Option::is_none"
     )]
     pub ttl: Option<u64>,
@@ -102,7 +102,7 @@ pub struct TokenRequest {
     /// Lifetime in milliseconds (TE4).
     #[serde(
         default,
-        deserialize_with = "lenient_ms",
+        deserialize_with = "lenient_ttl",
         skip_serializing_if = "Option::is_none"
     )]
     pub ttl: Option<u64>,
@@ -288,6 +288,17 @@ fn lenient_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64
         .transpose()
 }
 
+/// As [`lenient_ms`], rejecting 0: a zero ttl is signed as empty by ably-js but sent as 0,
+/// so it cannot round-trip.
+fn lenient_ttl<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    match lenient_ms(d)? {
+        Some(0) => Err(de::Error::custom(
+            "ttl must be a positive number of milliseconds",
+        )),
+        ttl => Ok(ttl),
+    }
+}
+
 fn required_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
     Millis::deserialize(d)?.into_u64()
 }
@@ -317,6 +328,7 @@ mod tests {
             r#"{"keyName":"a.b","timestamp":"12x","nonce":"n"}"#,
             r#"{"keyName":"a.b","timestamp":1.5,"nonce":"n"}"#,
             r#"{"keyName":"a.b","nonce":"n"}"#,
+            r#"{"keyName":"a.b","timestamp":1,"nonce":"n","ttl":0}"#,
             r#"{"timestamp":1,"nonce":"n"}"#,
             r#"[1,2]"#,
             r#"{"keyName":"a.b","timestamp":1,"nonce":"n""#,

@@ -29,7 +29,7 @@ pub struct ably_auth {
 /// Errors: 40003 when `options` is not live or `out_auth` is NULL; 40106 when the options
 /// have no key, token or tokenDetails (RSC1b); 40102 when the tokenDetails' clientId
 /// conflicts with the options' clientId (RSA15a); 40003 when the default token params set a
-/// timestamp or nonce; 40000 for conflicting options.
+/// timestamp or nonce.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
@@ -83,7 +83,8 @@ unsafe fn issuing_args<'a, T>(
 ///
 /// `params` may be NULL: the default token params (and the options' clientId) apply.
 /// Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
-/// applies when they set none. `params` is consumed, also on error. Unset ttl and
+/// applies when they set none, and a clientId they do set wins over it (a server issues
+/// tokens for many clients from one handle). `params` is consumed, also on error. Unset ttl and
 /// capability are left out, so Ably applies its defaults (RSA5, RSA6).
 /// On success `*out_request` receives a handle to free with `ably_token_request_free`;
 /// `ably_token_request_to_json` gives the JSON to hand to a client.

@@ -2,18 +2,22 @@
 //!
 //! Builders (`ably_auth_options`, `ably_token_params`) are registered in a set of live
 //! handles, so that a builder used after it was consumed or freed is reported as 40003
-//! instead of being undefined behaviour, and a second free is a no-op. Long-lived handles
+//! instead of being undefined behaviour, and a second free is a no-op. This is best effort:
+//! once the allocator hands the same address to a new builder of the same type, a stale
+//! pointer reaches the new builder (still memory-safe, but the wrong object). Long-lived handles
 //! (`ably_auth`, tokens) are plain boxes: checking them would put a lock on the hot path.
 
 use std::any::TypeId;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::ffi::{CStr, c_char};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use crate::core::error::{ErrorInfo, Result};
 
-static LIVE_BUILDERS: LazyLock<Mutex<HashSet<(TypeId, usize)>>> =
-    LazyLock::new(|| Mutex::new(HashSet::new()));
+// A BTreeSet rather than a HashSet: its nodes are referenced from their start, so memory
+// checkers classify the registry as "still reachable" rather than "possibly lost".
+static LIVE_BUILDERS: LazyLock<Mutex<BTreeSet<(TypeId, usize)>>> =
+    LazyLock::new(|| Mutex::new(BTreeSet::new()));
 
 /// The registry's key for a builder. The address is stored inverted so that the set does not
 /// hold a pointer to the builder: LeakSanitizer still reports a builder the caller leaked.
@@ -21,7 +25,7 @@ fn key<T: 'static>(ptr: *mut T) -> (TypeId, usize) {
     (TypeId::of::<T>(), !(ptr as usize))
 }
 
-fn live() -> std::sync::MutexGuard<'static, HashSet<(TypeId, usize)>> {
+fn live() -> std::sync::MutexGuard<'static, BTreeSet<(TypeId, usize)>> {
     LIVE_BUILDERS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -15,7 +15,7 @@ use crate::core::key::ApiKey;
 /// Options for `ably_auth_new`: key, token, clientId, default token params.
 /// Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
 /// when that fails; free an unused one with `ably_auth_options_free`. Using it after it
-/// was consumed gives error 40003. A setter that fails leaves the options unchanged.
+/// was consumed gives error 40003 (best effort: not once a new builder reuses its address). A setter that fails leaves the options unchanged.
 pub struct ably_auth_options {
     pub(crate) inner: ClientOptions,
 }

@@ -12,7 +12,8 @@ use crate::core::{capability, client_id};
 /// TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
 /// starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
 /// it is passed to, also when that call fails; free an unused one with
-/// `ably_token_params_free`. Using it after it was consumed gives error 40003.
+/// `ably_token_params_free`. Using it after it was consumed gives error 40003
+/// (best effort: not once a new builder reuses its address).
 pub struct ably_token_params {
     pub(crate) inner: TokenParams,
 }

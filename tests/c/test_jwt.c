@@ -1,0 +1,295 @@
+/*
+ * test_jwt.c: Ably JWTs (HS256) through the C ABI, checked by taking them apart.
+ *
+ * The JWT is split on '.', its header and claims are base64url-decoded and inspected, and
+ * the signature is recomputed with the test oracle (hmac_sha256.h), which is itself first
+ * checked against FIPS 180-4 and RFC 4231 test vectors.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ably_auth.h"
+#include "base64.h"
+#include "hmac_sha256.h"
+#include "json_peek.h"
+#include "test_util.h"
+
+#define KEY "appId.keyId:keySecret"
+#define KEY_NAME "appId.keyId"
+#define KEY_SECRET "keySecret"
+#define TIMESTAMP INT64_C(1234567890000)
+#define TTL INT64_C(3600000)
+#define CLIENT_ID "client-1"
+#define CAPABILITY "{\"channel2\":[\"subscribe\"],\"channel1\":[\"subscribe\",\"publish\"]}"
+#define CAPABILITY_CANONICAL \
+    "{\"channel1\":[\"publish\",\"subscribe\"],\"channel2\":[\"subscribe\"]}"
+
+/* ---- the oracle's own checks ------------------------------------------------------------ */
+
+static void to_hex(const uint8_t *bytes, size_t len, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+}
+
+static void check_sha256(const char *label, const void *data, size_t len, const char *hex) {
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    char got[2 * SHA256_DIGEST_SIZE + 1];
+    sha256(data, len, digest);
+    to_hex(digest, sizeof digest, got);
+    CHECK(str_eq(got, hex), "oracle: SHA-256(%s) = %s", label, got);
+}
+
+static void check_hmac(const char *label, const void *key, size_t key_len, const void *data,
+                       size_t len, const char *hex) {
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    char got[2 * SHA256_DIGEST_SIZE + 1];
+    hmac_sha256(key, key_len, data, len, digest);
+    to_hex(digest, sizeof digest, got);
+    CHECK(str_eq(got, hex), "oracle: HMAC-SHA256 %s = %s", label, got);
+}
+
+static void test_oracle(void) {
+    /* FIPS 180-4 examples (NIST CSRC "SHA256.pdf"). */
+    check_sha256("\"abc\"", "abc", 3,
+                 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    check_sha256("\"\"", "", 0,
+                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    static const char two_blocks[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    check_sha256("448-bit message", two_blocks, strlen(two_blocks),
+                 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+
+    /* RFC 4231 test case 1: a 20-byte key of 0x0b. */
+    uint8_t key1[20];
+    memset(key1, 0x0b, sizeof key1);
+    check_hmac("RFC 4231 case 1", key1, sizeof key1, "Hi There", 8,
+               "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    /* RFC 4231 test case 2: a key shorter than the block. */
+    check_hmac("RFC 4231 case 2", "Jefe", 4, "what do ya want for nothing?", 28,
+               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    /* RFC 4231 test case 6: a 131-byte key, hashed first. */
+    uint8_t key6[131];
+    memset(key6, 0xaa, sizeof key6);
+    static const char data6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+    check_hmac("RFC 4231 case 6", key6, sizeof key6, data6, strlen(data6),
+               "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+
+    /* RFC 4648 §10 vectors for the Base64 helpers. */
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const encoded[] = {"",     "Zg==",     "Zm8=",    "Zm9v",
+                                          "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    bool encode_ok = true, decode_ok = true;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        char text[16];
+        uint8_t bytes[16];
+        base64_encode((const uint8_t *)plain[i], strlen(plain[i]), false, text, sizeof text);
+        encode_ok = encode_ok && str_eq(text, encoded[i]);
+        size_t unpadded = strcspn(encoded[i], "=");
+        long n = base64url_decode(encoded[i], unpadded, bytes, sizeof bytes);
+        decode_ok = decode_ok && n == (long)strlen(plain[i]) && str_eq((char *)bytes, plain[i]);
+    }
+    CHECK(encode_ok, "base64 helper: RFC 4648 encoding vectors");
+    CHECK(decode_ok, "base64url helper: RFC 4648 vectors decode without padding");
+    uint8_t scratch[8];
+    CHECK(base64url_decode("Zm9v+A", 6, scratch, sizeof scratch) < 0 &&
+              base64url_decode("Zg==", 4, scratch, sizeof scratch) < 0,
+          "base64url helper: rejects '+' and '=' padding");
+}
+
+/* ---- taking a JWT apart ----------------------------------------------------------------- */
+
+typedef struct jwt_parts {
+    char header[512];  /* decoded JSON */
+    char claims[1024]; /* decoded JSON */
+    uint8_t signature[64];
+    long signature_len;
+    size_t signed_len; /* length of "header.claims", the signed text */
+} jwt_parts;
+
+/* Split `jwt` into exactly three base64url parts and decode them. */
+static bool split_jwt(const char *jwt, jwt_parts *out) {
+    const char *dot1 = strchr(jwt, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL) {
+        return false;
+    }
+    long header_len = base64url_decode(jwt, (size_t)(dot1 - jwt), (uint8_t *)out->header,
+                                       sizeof out->header);
+    long claims_len = base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1),
+                                       (uint8_t *)out->claims, sizeof out->claims);
+    out->signature_len =
+        base64url_decode(dot2 + 1, strlen(dot2 + 1), out->signature, sizeof out->signature);
+    out->signed_len = (size_t)(dot2 - jwt);
+    /* The decoded JSON must not contain a NUL byte (it is used as a C string). */
+    return header_len > 0 && claims_len > 0 && out->signature_len > 0 &&
+           strlen(out->header) == (size_t)header_len && strlen(out->claims) == (size_t)claims_len;
+}
+
+/* Recompute the HS256 signature over "header.claims" and compare it, as text and as bytes,
+ * with the JWT's third part. */
+static void check_signature(const char *jwt, const jwt_parts *parts, const char *label) {
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    hmac_sha256(KEY_SECRET, strlen(KEY_SECRET), jwt, parts->signed_len, digest);
+    char encoded[64];
+    base64_encode(digest, sizeof digest, true, encoded, sizeof encoded);
+    CHECK(parts->signature_len == SHA256_DIGEST_SIZE &&
+              memcmp(parts->signature, digest, sizeof digest) == 0 &&
+              str_eq(jwt + parts->signed_len + 1, encoded),
+          "%s: signature is HMAC-SHA256(\"header.claims\", secret), base64url unpadded", label);
+}
+
+static ably_auth *new_auth(const char *client_id) {
+    ably_auth_options *options = ably_auth_options_new();
+    ably_auth *auth = NULL;
+    expect_ok(ably_auth_options_set_key(options, KEY));
+    if (client_id != NULL) {
+        expect_ok(ably_auth_options_set_client_id(options, client_id));
+    }
+    expect_ok(ably_auth_new(options, &auth));
+    return auth;
+}
+
+/* Create a JWT (consuming `params`); NULL after a failure. */
+static char *create_jwt(const ably_auth *auth, ably_token_params *params) {
+    char *jwt = NULL;
+    if (!expect_ok(ably_auth_create_jwt(auth, params, &jwt))) {
+        return NULL;
+    }
+    return jwt;
+}
+
+static int64_t now_seconds(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (int64_t)ts.tv_sec;
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void test_fixed_jwt(const ably_auth *auth) {
+    ably_token_params *params = ably_token_params_new();
+    expect_ok(ably_token_params_set_timestamp(params, TIMESTAMP));
+    expect_ok(ably_token_params_set_ttl(params, TTL));
+    expect_ok(ably_token_params_set_client_id(params, CLIENT_ID));
+    expect_ok(ably_token_params_set_capability(params, CAPABILITY));
+    char *jwt = create_jwt(auth, params);
+    if (jwt == NULL) {
+        return;
+    }
+    jwt_parts parts;
+    bool split = split_jwt(jwt, &parts);
+    CHECK(split, "JWT has three base64url parts without padding: %s", jwt);
+    if (split) {
+        char text[256];
+        int64_t n = 0;
+        CHECK(json_string(parts.header, "typ", text, sizeof text) && str_eq(text, "JWT"),
+              "header: typ is JWT in %s", parts.header);
+        CHECK(json_string(parts.header, "alg", text, sizeof text) && str_eq(text, "HS256"),
+              "header: alg is HS256");
+        CHECK(json_string(parts.header, "kid", text, sizeof text) && str_eq(text, KEY_NAME),
+              "header: kid is the key name " KEY_NAME);
+        CHECK(json_int(parts.claims, "iat", &n) && n == 1234567890,
+              "claims: iat is 1234567890 (seconds) in %s", parts.claims);
+        CHECK(json_int(parts.claims, "exp", &n) && n == 1234571490,
+              "claims: exp is 1234571490 (iat + 3600)");
+        CHECK(json_string(parts.claims, "x-ably-capability", text, sizeof text) &&
+                  str_eq(text, CAPABILITY_CANONICAL),
+              "claims: x-ably-capability is the canonical capability");
+        /* The capability is a JSON string inside the claims, so its quotes are escaped. */
+        CHECK(json_raw(parts.claims, "x-ably-capability", text, sizeof text) &&
+                  str_eq(text, "\"{\\\"channel1\\\":[\\\"publish\\\",\\\"subscribe\\\"],"
+                               "\\\"channel2\\\":[\\\"subscribe\\\"]}\""),
+              "claims: x-ably-capability is a JSON-escaped string, not an object");
+        CHECK(json_string(parts.claims, "x-ably-clientId", text, sizeof text) &&
+                  str_eq(text, CLIENT_ID),
+              "claims: x-ably-clientId is " CLIENT_ID);
+        CHECK(!json_has(parts.claims, "nonce") && !json_has(parts.claims, "ttl"),
+              "claims: no nonce or ttl member");
+        check_signature(jwt, &parts, "fixed JWT");
+    }
+    ably_string_free(jwt);
+}
+
+static void test_defaults(const ably_auth *auth) {
+    int64_t before = now_seconds();
+    char *jwt = create_jwt(auth, NULL);
+    int64_t after = now_seconds();
+    if (jwt == NULL) {
+        return;
+    }
+    jwt_parts parts;
+    if (CHECK(split_jwt(jwt, &parts), "default JWT splits and decodes")) {
+        int64_t iat = -1, exp = -1;
+        char text[256];
+        bool have_times =
+            json_int(parts.claims, "iat", &iat) && json_int(parts.claims, "exp", &exp);
+        CHECK(have_times && iat >= before - 1 && iat <= after + 1,
+              "defaults: iat is now (%lld within [%lld, %lld])", (long long)iat,
+              (long long)before, (long long)after);
+        CHECK(have_times && exp - iat == 3600, "defaults: exp - iat == 3600 (60 minutes)");
+        CHECK(json_string(parts.claims, "x-ably-capability", text, sizeof text) &&
+                  str_eq(text, "{\"*\":[\"*\"]}"),
+              "defaults: x-ably-capability is {\"*\":[\"*\"]}");
+        CHECK(!json_has(parts.claims, "x-ably-clientId"),
+              "defaults: no x-ably-clientId claim without a clientId");
+        check_signature(jwt, &parts, "default JWT");
+    }
+    ably_string_free(jwt);
+}
+
+static void test_ttl_limits(const ably_auth *auth) {
+    ably_token_params *params = ably_token_params_new();
+    expect_ok(ably_token_params_set_ttl(params, 999));
+    char *jwt = NULL;
+    expect_code(ably_auth_create_jwt(auth, params, &jwt), ABLY_ERR_INVALID_ARGUMENT, "ttl");
+    CHECK(jwt == NULL, "ttl 999: no JWT is written");
+
+    /* 1000 ms is the smallest ttl: one second. A timestamp is truncated to whole seconds. */
+    params = ably_token_params_new();
+    expect_ok(ably_token_params_set_ttl(params, 1000));
+    expect_ok(ably_token_params_set_timestamp(params, TIMESTAMP + 999));
+    jwt = create_jwt(auth, params);
+    jwt_parts parts;
+    if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "ttl 1000 JWT splits and decodes")) {
+        int64_t iat = 0, exp = 0;
+        CHECK(json_int(parts.claims, "iat", &iat) && iat == 1234567890,
+              "timestamp 1234567890999 ms gives iat 1234567890");
+        CHECK(json_int(parts.claims, "exp", &exp) && exp - iat == 1, "ttl 1000: exp - iat == 1");
+    }
+    ably_string_free(jwt);
+}
+
+static void test_options_client_id(void) {
+    ably_auth *auth = new_auth("options-client");
+    if (auth == NULL) {
+        return;
+    }
+    char *jwt = create_jwt(auth, NULL);
+    jwt_parts parts;
+    if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "options clientId JWT splits")) {
+        char text[64];
+        CHECK(json_string(parts.claims, "x-ably-clientId", text, sizeof text) &&
+                  str_eq(text, "options-client"),
+              "the options' clientId becomes x-ably-clientId");
+        check_signature(jwt, &parts, "options clientId JWT");
+    }
+    ably_string_free(jwt);
+    ably_auth_free(auth);
+}
+
+int main(void) {
+    test_oracle();
+    ably_auth *auth = new_auth(NULL);
+    if (auth != NULL) {
+        test_fixed_jwt(auth);
+        test_defaults(auth);
+        test_ttl_limits(auth);
+        ably_auth_free(auth);
+    }
+    test_options_client_id();
+    return test_summary();
+}
