@@ -96,6 +96,22 @@ pub(crate) unsafe fn handle_ref<'a, T>(ptr: *const T, name: &str) -> Result<&'a 
     unsafe { ptr.as_ref() }.ok_or_else(|| ErrorInfo::invalid_value(format!("`{name}` is NULL")))
 }
 
+/// Run a getter on a long-lived handle; NULL (or a panic) gives `fallback`.
+///
+/// # Safety
+/// `ptr` is NULL or came from [`new_handle`] and has not been freed.
+pub(crate) unsafe fn read_handle<H, T: Copy>(
+    ptr: *const H,
+    fallback: T,
+    f: impl FnOnce(&H) -> T,
+) -> T {
+    // SAFETY: caller contract.
+    match unsafe { ptr.as_ref() } {
+        Some(handle) => super::boundary::boundary_or(fallback, || f(handle)),
+        None => fallback,
+    }
+}
+
 /// Free a long-lived handle; NULL is a no-op.
 ///
 /// # Safety

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::boundary::{boundary, boundary_or};
 use super::error::ably_error_info;
-use super::handle::{free_handle, new_handle, out_arg, str_arg, write_out};
+use super::handle::{free_handle, new_handle, out_arg, read_handle, str_arg, write_out};
 use super::strings::{CachedCStr, owned_c_string};
 use super::token_request::saturating_i64;
 use crate::core::token::TokenDetails;
@@ -85,22 +85,6 @@ pub unsafe extern "C" fn ably_token_details_free(token_details: *mut ably_token_
     boundary_or((), || unsafe { free_handle(token_details) })
 }
 
-/// Run a getter on the handle; NULL (or a panic) gives `fallback`.
-///
-/// # Safety
-/// `details` is NULL or a live handle.
-unsafe fn get<T: Copy>(
-    details: *const ably_token_details,
-    fallback: T,
-    f: impl FnOnce(&ably_token_details) -> T,
-) -> T {
-    // SAFETY: caller contract.
-    match unsafe { details.as_ref() } {
-        Some(d) => boundary_or(fallback, || f(d)),
-        None => fallback,
-    }
-}
-
 /// The token string (TD2): an Ably token or a JWT. Borrowed; NULL only when
 /// `token_details` is NULL or the token contains a NUL byte.
 ///
@@ -112,7 +96,7 @@ pub unsafe extern "C" fn ably_token_details_token(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(token_details, std::ptr::null(), |d| {
+        read_handle(token_details, std::ptr::null(), |d| {
             d.token.get(Some(&d.inner.token))
         })
     }
@@ -128,7 +112,7 @@ pub unsafe extern "C" fn ably_token_details_expires(
 ) -> i64 {
     // SAFETY: forwarded.
     unsafe {
-        get(token_details, 0, |d| {
+        read_handle(token_details, 0, |d| {
             d.inner.expires.map_or(0, saturating_i64)
         })
     }
@@ -144,7 +128,7 @@ pub unsafe extern "C" fn ably_token_details_issued(
 ) -> i64 {
     // SAFETY: forwarded.
     unsafe {
-        get(token_details, 0, |d| {
+        read_handle(token_details, 0, |d| {
             d.inner.issued.map_or(0, saturating_i64)
         })
     }
@@ -160,7 +144,7 @@ pub unsafe extern "C" fn ably_token_details_capability(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(token_details, std::ptr::null(), |d| {
+        read_handle(token_details, std::ptr::null(), |d| {
             d.capability.get(d.inner.capability.as_deref())
         })
     }
@@ -176,7 +160,7 @@ pub unsafe extern "C" fn ably_token_details_client_id(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(token_details, std::ptr::null(), |d| {
+        read_handle(token_details, std::ptr::null(), |d| {
             d.client_id.get(d.inner.client_id.as_deref())
         })
     }
@@ -198,5 +182,5 @@ pub unsafe extern "C" fn ably_token_details_is_expired(
         return true;
     };
     // SAFETY: forwarded.
-    unsafe { get(token_details, true, |d| d.inner.is_expired_at(now, margin)) }
+    unsafe { read_handle(token_details, true, |d| d.inner.is_expired_at(now, margin)) }
 }

@@ -4,7 +4,9 @@ use std::ffi::c_char;
 
 use super::boundary::{boundary, boundary_or};
 use super::error::ably_error_info;
-use super::handle::{free_handle, handle_ref, new_handle, out_arg, str_arg, write_out};
+use super::handle::{
+    free_handle, handle_ref, new_handle, out_arg, read_handle, str_arg, write_out,
+};
 use super::strings::{CachedCStr, owned_c_string};
 use crate::core::token::TokenRequest;
 
@@ -90,22 +92,6 @@ pub unsafe extern "C" fn ably_token_request_free(request: *mut ably_token_reques
     boundary_or((), || unsafe { free_handle(request) })
 }
 
-/// Run a getter on the handle; NULL (or a panic) gives `fallback`.
-///
-/// # Safety
-/// `request` is NULL or a live handle.
-unsafe fn get<T: Copy>(
-    request: *const ably_token_request,
-    fallback: T,
-    f: impl FnOnce(&ably_token_request) -> T,
-) -> T {
-    // SAFETY: caller contract.
-    match unsafe { request.as_ref() } {
-        Some(r) => boundary_or(fallback, || f(r)),
-        None => fallback,
-    }
-}
-
 /// The key name `appId.keyId` (TE2). Borrowed; NULL only when `request` is NULL.
 ///
 /// # Safety
@@ -116,7 +102,7 @@ pub unsafe extern "C" fn ably_token_request_key_name(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(request, std::ptr::null(), |r| {
+        read_handle(request, std::ptr::null(), |r| {
             r.key_name.get(Some(&r.inner.key_name))
         })
     }
@@ -129,7 +115,7 @@ pub unsafe extern "C" fn ably_token_request_key_name(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_request_ttl(request: *const ably_token_request) -> i64 {
     // SAFETY: forwarded.
-    unsafe { get(request, 0, |r| r.inner.ttl.map_or(0, saturating_i64)) }
+    unsafe { read_handle(request, 0, |r| r.inner.ttl.map_or(0, saturating_i64)) }
 }
 
 /// The canonical capability JSON (TE3); borrowed; NULL when absent.
@@ -142,7 +128,7 @@ pub unsafe extern "C" fn ably_token_request_capability(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(request, std::ptr::null(), |r| {
+        read_handle(request, std::ptr::null(), |r| {
             r.capability.get(r.inner.capability.as_deref())
         })
     }
@@ -158,7 +144,7 @@ pub unsafe extern "C" fn ably_token_request_client_id(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(request, std::ptr::null(), |r| {
+        read_handle(request, std::ptr::null(), |r| {
             r.client_id.get(r.inner.client_id.as_deref())
         })
     }
@@ -171,7 +157,7 @@ pub unsafe extern "C" fn ably_token_request_client_id(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_request_timestamp(request: *const ably_token_request) -> i64 {
     // SAFETY: forwarded.
-    unsafe { get(request, 0, |r| saturating_i64(r.inner.timestamp)) }
+    unsafe { read_handle(request, 0, |r| saturating_i64(r.inner.timestamp)) }
 }
 
 /// The nonce (TE2); borrowed; NULL only when `request` is NULL.
@@ -184,7 +170,7 @@ pub unsafe extern "C" fn ably_token_request_nonce(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(request, std::ptr::null(), |r| {
+        read_handle(request, std::ptr::null(), |r| {
             r.nonce.get(Some(&r.inner.nonce))
         })
     }
@@ -200,7 +186,7 @@ pub unsafe extern "C" fn ably_token_request_mac(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        get(request, std::ptr::null(), |r| {
+        read_handle(request, std::ptr::null(), |r| {
             r.mac.get(r.inner.mac.as_deref())
         })
     }
