@@ -69,9 +69,10 @@ fn to_conflicting_options_validation_1() {
     assert_eq!(Auth::new(both).unwrap_err().code, 40000);
 }
 
-/// Default token params are defaults, so per-request fields are rejected in them (TK2d).
+/// Default token params are validated at construction: per-request fields (timestamp,
+/// nonce; TK2d) and an invalid capability are rejected.
 #[test]
-fn default_token_params_reject_timestamp_and_nonce() {
+fn default_token_params_are_validated_at_construction() {
     for params in [
         TokenParams {
             timestamp: Some(1),

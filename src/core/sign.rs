@@ -130,7 +130,9 @@ fn sign_checked(
     })
 }
 
-fn validate_nonce(nonce: &str) -> Result<()> {
+/// A given nonce must be non-empty and free of line feeds (which would make the signed
+/// text ambiguous) and NUL characters. Errors are 40003.
+pub fn validate_nonce(nonce: &str) -> Result<()> {
     if nonce.is_empty() || nonce.contains(['\n', '\0']) {
         return Err(ErrorInfo::invalid_value(
             "nonce must be non-empty and contain no line feed or NUL character",

@@ -54,6 +54,22 @@ pub(crate) unsafe fn builder_mut<'a, T: 'static>(ptr: *mut T, name: &str) -> Res
     Ok(unsafe { &mut *ptr })
 }
 
+/// The body of every builder setter: borrow the live builder and run `f` on it, behind the
+/// panic boundary.
+///
+/// # Safety
+/// As for [`builder_mut`].
+pub(crate) unsafe fn edit_builder<T: 'static>(
+    ptr: *mut T,
+    name: &str,
+    f: impl FnOnce(&mut T) -> Result<()>,
+) -> *mut super::error::ably_error_info {
+    super::boundary::boundary(|| {
+        // SAFETY: forwarded; checked against the live-builder set.
+        f(unsafe { builder_mut(ptr, name) }?)
+    })
+}
+
 /// Take ownership of a builder (consuming it). `Ok(None)` for NULL when `optional`.
 ///
 /// # Safety

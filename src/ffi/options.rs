@@ -4,7 +4,9 @@ use std::ffi::c_char;
 
 use super::boundary::{boundary, boundary_or};
 use super::error::ably_error_info;
-use super::handle::{builder_mut, free_builder, handle_ref, new_builder, str_arg, take_builder};
+use super::handle::{
+    builder_mut, edit_builder, free_builder, handle_ref, new_builder, str_arg, take_builder,
+};
 use super::params::ably_token_params;
 use super::token_details::ably_token_details;
 use crate::auth::ClientOptions;
@@ -45,11 +47,12 @@ unsafe fn edit(
     options: *mut ably_auth_options,
     f: impl FnOnce(&mut ClientOptions) -> Result<()>,
 ) -> *mut ably_error_info {
-    boundary(|| {
-        // SAFETY: checked against the live-builder set.
-        let options = unsafe { builder_mut(options, "options") }?;
-        f(&mut options.inner)
-    })
+    // SAFETY: forwarded.
+    unsafe {
+        edit_builder(options, "options", |b: &mut ably_auth_options| {
+            f(&mut b.inner)
+        })
+    }
 }
 
 /// Set the API key `appId.keyId:keySecret` (TO3j1). It is parsed now; the library keeps

@@ -2,12 +2,12 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{boundary, boundary_or};
+use super::boundary::boundary_or;
 use super::error::ably_error_info;
-use super::handle::{builder_mut, free_builder, new_builder, non_negative, str_arg};
+use super::handle::{edit_builder, free_builder, new_builder, non_negative, str_arg};
 use crate::core::error::ErrorInfo;
 use crate::core::token::TokenParams;
-use crate::core::{capability, client_id};
+use crate::core::{capability, client_id, sign};
 
 /// TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
 /// starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
@@ -45,11 +45,14 @@ unsafe fn edit(
     params: *mut ably_token_params,
     f: impl FnOnce(&mut TokenParams) -> crate::core::error::Result<()>,
 ) -> *mut ably_error_info {
-    boundary(|| {
-        // SAFETY: checked against the live-builder set.
-        let params = unsafe { builder_mut(params, "params") }?;
-        f(&mut params.inner)
-    })
+    // SAFETY: forwarded.
+    unsafe {
+        edit_builder(
+            params,
+            "params",
+            |b: &mut ably_token_params| f(&mut b.inner),
+        )
+    }
 }
 
 /// Set the token's lifetime in milliseconds (TK2a). Unset, Ably applies 60 minutes.
@@ -151,11 +154,7 @@ pub unsafe extern "C" fn ably_token_params_set_nonce(
     unsafe {
         edit(params, |p| {
             let text = str_arg(nonce, "nonce")?;
-            if text.is_empty() || text.contains('\n') {
-                return Err(ErrorInfo::invalid_value(
-                    "`nonce` must be non-empty and contain no line feed",
-                ));
-            }
+            sign::validate_nonce(text)?;
             p.nonce = Some(text.to_owned());
             Ok(())
         })
