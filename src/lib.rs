@@ -26,10 +26,19 @@ pub mod auth;
 pub mod core;
 #[allow(unsafe_code)]
 pub mod ffi;
+pub mod http;
 
-pub use auth::{Auth, AuthOptions, ClientOptions};
+pub use auth::Auth;
+pub use auth::{
+    AuthCallback, AuthEvent, AuthOptions, ClientOptions, Completion, ListenerId, LogLevel, Logger,
+    auth_callback_fn,
+};
 pub use core::capability::Capability;
 pub use core::clock::{Clock, ManualClock, SystemClock};
+pub use core::endpoint::EndpointOptions;
 pub use core::error::{ErrorInfo, Result};
 pub use core::key::ApiKey;
+pub use core::material::{RevocationOutcome, RevocationResult, TokenMaterial};
 pub use core::token::{TokenDetails, TokenParams, TokenRequest};
+pub use http::rest::FallbackPolicy;
+pub use http::{HttpResponse, Method, TransportOptions};

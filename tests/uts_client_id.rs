@@ -26,7 +26,7 @@ fn with_token(client_id: Option<&str>, details: TokenDetails) -> ably_auth::Resu
             ..Default::default()
         },
         client_id: client_id.map(str::to_owned),
-        default_token_params: None,
+        ..Default::default()
     })
 }
 

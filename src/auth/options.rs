@@ -1,10 +1,18 @@
-//! ClientOptions (TO3j, the auth part) and AuthOptions (AO2), offline subset.
+//! ClientOptions (TO3, the auth and REST transport part) and AuthOptions (AO2).
 
+use std::fmt;
+use std::sync::Arc;
+
+use super::callback::AuthCallback;
+use super::events::Logger;
+use crate::core::endpoint::EndpointOptions;
 use crate::core::key::ApiKey;
 use crate::core::token::{TokenDetails, TokenParams};
+use crate::http::rest::FallbackPolicy;
+use crate::http::{Method, Transport, TransportOptions};
 
 /// AuthOptions (AO2): the means of authentication.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct AuthOptions {
     /// The API key (AO2a), parsed; its secret is redacted in `Debug`.
     pub key: Option<ApiKey>,
@@ -13,8 +21,41 @@ pub struct AuthOptions {
     /// A TokenDetails (AO2i).
     pub token_details: Option<TokenDetails>,
     /// Force token auth (AO2j). `None` means unset: token auth then follows from the
-    /// presence of a token (RSA4).
+    /// presence of a token, authUrl or authCallback (RSA4).
     pub use_token_auth: Option<bool>,
+    /// The authCallback (AO2b, RSA8d): called for a token, TokenDetails or TokenRequest.
+    pub auth_callback: Option<Arc<dyn AuthCallback>>,
+    /// The authUrl (AO2c, RSA8c).
+    pub auth_url: Option<String>,
+    /// The authUrl method (AO2d): GET (default) or POST.
+    pub auth_method: Option<Method>,
+    /// Headers sent to the authUrl (AO2e). Values are redacted in `Debug`.
+    pub auth_headers: Vec<(String, String)>,
+    /// Parameters sent to the authUrl (AO2f).
+    pub auth_params: Vec<(String, String)>,
+    /// Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d).
+    pub query_time: bool,
+}
+
+impl fmt::Debug for AuthOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.auth_headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("AuthOptions")
+            .field("key", &self.key)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_details", &self.token_details)
+            .field("use_token_auth", &self.use_token_auth)
+            .field(
+                "auth_callback",
+                &self.auth_callback.as_ref().map(|_| "<fn>"),
+            )
+            .field("auth_url", &self.auth_url)
+            .field("auth_method", &self.auth_method)
+            .field("auth_header_names", &header_names)
+            .field("auth_params", &self.auth_params)
+            .field("query_time", &self.query_time)
+            .finish()
+    }
 }
 
 impl AuthOptions {
@@ -23,11 +64,16 @@ impl AuthOptions {
         self.key = Some(ApiKey::parse(key)?);
         Ok(self)
     }
+
+    /// Whether these options hold a way to get a new token (RSA4a: key, authUrl or
+    /// authCallback).
+    pub fn can_renew(&self) -> bool {
+        self.key.is_some() || self.auth_url.is_some() || self.auth_callback.is_some()
+    }
 }
 
-/// The options an [`super::Auth`] is built from: AuthOptions plus the client identity and
-/// default token params (TO3a, TO3j11).
-#[derive(Clone, Debug, Default)]
+/// The options an [`super::Auth`] is built from (TO3).
+#[derive(Clone)]
 pub struct ClientOptions {
     /// Means of authentication.
     pub auth: AuthOptions,
@@ -35,6 +81,57 @@ pub struct ClientOptions {
     pub client_id: Option<String>,
     /// Defaults for every token request (TO3j11).
     pub default_token_params: Option<TokenParams>,
+    /// Hosts, scheme and ports (REC1, REC2, RSC18).
+    pub endpoint: EndpointOptions,
+    /// Timeouts, extra CAs and fixed host addresses (RSC13).
+    pub transport: TransportOptions,
+    /// Fallback limits (RSC15).
+    pub fallback: FallbackPolicy,
+    /// Add a `request_id` query parameter to Ably requests (RSC7c).
+    pub add_request_ids: bool,
+    /// Extra `name/version` entries for the `Ably-Agent` header (RSC7d6).
+    pub agents: Vec<String>,
+    /// A token counts as expired this many milliseconds before its `expires` (default
+    /// 15 000), so it is renewed before a request could carry an expired token.
+    pub token_expiry_margin_ms: u64,
+    /// Where log lines go, and from which level.
+    pub logger: Option<Logger>,
+    /// A transport to use instead of the built-in ureq one (tests, custom HTTP stacks).
+    pub custom_transport: Option<Arc<dyn Transport>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            auth: AuthOptions::default(),
+            client_id: None,
+            default_token_params: None,
+            endpoint: EndpointOptions::default(),
+            transport: TransportOptions::default(),
+            fallback: FallbackPolicy::default(),
+            add_request_ids: false,
+            agents: Vec::new(),
+            token_expiry_margin_ms: 15_000,
+            logger: None,
+            custom_transport: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("auth", &self.auth)
+            .field("client_id", &self.client_id)
+            .field("default_token_params", &self.default_token_params)
+            .field("endpoint", &self.endpoint)
+            .field("transport", &self.transport)
+            .field("fallback", &self.fallback)
+            .field("add_request_ids", &self.add_request_ids)
+            .field("agents", &self.agents)
+            .field("token_expiry_margin_ms", &self.token_expiry_margin_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientOptions {

@@ -20,6 +20,8 @@ pub mod codes {
     pub const INCOMPATIBLE_CREDENTIALS: u32 = 40102;
     /// Basic auth over an insecure connection (RSA1, RSC18).
     pub const INSECURE_BASIC_AUTH: u32 = 40103;
+    /// TokenRequest timestamp outside the permitted window (clock skew).
+    pub const TIMESTAMP_NOT_CURRENT: u32 = 40104;
     /// No way to authenticate (RSC1b, RSA14).
     pub const NO_AUTH_METHOD: u32 = 40106;
     /// First code of the token-error range (RSA4b, RSC10).
@@ -28,10 +30,22 @@ pub mod codes {
     pub const TOKEN_EXPIRED: u32 = 40142;
     /// Last code of the token-error range.
     pub const TOKEN_ERROR_LAST: u32 = 40149;
+    /// The operation requires Basic authentication (RSA17d).
+    pub const REQUIRES_BASIC_AUTH: u32 = 40162;
+    /// The authCallback or authUrl failed or gave something invalid (RSA4e, RSA4f).
+    pub const AUTH_CALLBACK_FAILED: u32 = 40170;
+    /// Forbidden (an authCallback error with status 403 and no code).
+    pub const FORBIDDEN: u32 = 40300;
+    /// Resource not found.
+    pub const NOT_FOUND: u32 = 40400;
     /// Token renewal not configured (RSA4a).
     pub const TOKEN_RENEWAL_NOT_CONFIGURED: u32 = 40171;
-    /// Internal error (a caught panic at the C boundary).
+    /// Internal error (a caught panic at the C boundary; an unexpected server answer).
     pub const INTERNAL_ERROR: u32 = 50000;
+    /// The request timed out (RSC13).
+    pub const TIMEOUT: u32 = 50003;
+    /// The connection failed: the host could not be resolved or reached, or TLS failed.
+    pub const CONNECTION_FAILED: u32 = 80000;
 }
 
 /// An Ably `ErrorInfo`: the error type of every fallible call in this crate.

@@ -4,8 +4,10 @@
 pub mod capability;
 pub mod client_id;
 pub mod clock;
+pub mod endpoint;
 pub mod error;
 pub mod jwt;
 pub mod key;
+pub mod material;
 pub mod sign;
 pub mod token;

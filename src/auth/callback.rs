@@ -1,0 +1,128 @@
+//! The authCallback (RSA8d): asynchronous-capable. The library calls the callback with the
+//! token params and a [`Completion`]; the host answers it once, now or later, from any
+//! thread. An answer that does not come within the request timeout is 40170.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::core::error::{ErrorInfo, Result, codes};
+use crate::core::material::{TokenMaterial, callback_error};
+use crate::core::token::TokenParams;
+
+/// An authCallback. Implementations must answer `completion` exactly once; answering after
+/// the library gave up (timeout) is harmless and reported by [`Completion::complete`].
+pub trait AuthCallback: Send + Sync {
+    /// Produce a token for `params`.
+    fn call(&self, params: &TokenParams, completion: Completion);
+}
+
+/// A synchronous authCallback from a closure.
+struct FnCallback<F>(F);
+
+impl<F> AuthCallback for FnCallback<F>
+where
+    F: Fn(&TokenParams) -> Result<TokenMaterial> + Send + Sync,
+{
+    fn call(&self, params: &TokenParams, completion: Completion) {
+        // Refused only when the closure outlived the timeout; the waiter already reported 40170.
+        let _ = completion.complete((self.0)(params));
+    }
+}
+
+/// Wrap a closure that answers synchronously as an [`AuthCallback`].
+pub fn auth_callback_fn<F>(f: F) -> Arc<dyn AuthCallback>
+where
+    F: Fn(&TokenParams) -> Result<TokenMaterial> + Send + Sync + 'static,
+{
+    Arc::new(FnCallback(f))
+}
+
+#[derive(Default)]
+struct Slot {
+    answer: Option<Result<TokenMaterial>>,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    slot: Mutex<Slot>,
+    ready: Condvar,
+}
+
+/// The one-shot answer channel of one authCallback invocation. `Send`: complete it from
+/// any thread.
+pub struct Completion {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion").finish_non_exhaustive()
+    }
+}
+
+impl Completion {
+    /// Answer the callback. Returns an error (40170) when the library no longer waits
+    /// (it timed out) or the completion was already answered; the answer is then dropped.
+    pub fn complete(&self, answer: Result<TokenMaterial>) -> Result<()> {
+        let mut slot = self
+            .shared
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.closed {
+            return Err(callback_error(
+                "the completion was answered after the library stopped waiting (timeout) or answered twice",
+            ));
+        }
+        slot.answer = Some(answer);
+        slot.closed = true;
+        self.shared.ready.notify_all();
+        Ok(())
+    }
+}
+
+/// An ErrorInfo the callback reported: kept when it carries a code, otherwise made 40170
+/// (or 40300 for a 403), with the callback's message kept (RSA4e).
+fn normalize_callback_error(error: ErrorInfo) -> ErrorInfo {
+    if error.code != 0 {
+        return error;
+    }
+    if error.status_code == 403 {
+        return ErrorInfo::new(codes::FORBIDDEN, 403, error.message);
+    }
+    callback_error(&error.message).with_cause(error)
+}
+
+/// Call `callback` and wait for its answer, at most `timeout`.
+pub(crate) fn invoke(
+    callback: &dyn AuthCallback,
+    params: &TokenParams,
+    timeout: Duration,
+) -> Result<TokenMaterial> {
+    let shared = Arc::new(Shared::default());
+    let completion = Completion {
+        shared: Arc::clone(&shared),
+    };
+    let deadline = Instant::now() + timeout;
+    callback.call(params, completion);
+    let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        if let Some(answer) = slot.answer.take() {
+            return answer.map_err(normalize_callback_error);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            slot.closed = true; // a late answer is refused
+            return Err(callback_error(format!(
+                "the authCallback did not answer within {} ms",
+                timeout.as_millis()
+            )));
+        }
+        slot = shared
+            .ready
+            .wait_timeout(slot, deadline - now)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+}

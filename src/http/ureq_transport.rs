@@ -1,0 +1,195 @@
+//! The real transport: one ureq agent (connection pool with keep-alive) over rustls with
+//! the ring provider, Mozilla's roots plus extra CAs, connect and whole-request timeouts,
+//! and an optional fixed host-to-address map.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use ureq::http::Uri;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::{Agent, config::Config};
+
+use super::{
+    HttpRequest, HttpResponse, Method, Transport, TransportError, TransportErrorKind,
+    TransportOptions,
+};
+use crate::core::error::{ErrorInfo, Result};
+
+/// The ureq-based [`Transport`].
+pub struct UreqTransport {
+    agent: Agent,
+}
+
+impl std::fmt::Debug for UreqTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UreqTransport").finish_non_exhaustive()
+    }
+}
+
+/// Mozilla's roots, converted once per process.
+fn web_roots() -> &'static [Certificate<'static>] {
+    static ROOTS: OnceLock<Vec<Certificate<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect()
+    })
+}
+
+fn root_certs(extra_pem: &[String]) -> Result<RootCerts> {
+    let mut roots = web_roots().to_vec();
+    for pem in extra_pem {
+        let before = roots.len();
+        for item in ureq::tls::parse_pem(pem.as_bytes()) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => roots.push(cert),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(ErrorInfo::invalid_value(format!(
+                        "an extra CA certificate is not valid PEM: {e}"
+                    )));
+                }
+            }
+        }
+        if roots.len() == before {
+            return Err(ErrorInfo::invalid_value(
+                "an extra CA PEM holds no CERTIFICATE block",
+            ));
+        }
+    }
+    Ok(RootCerts::Specific(Arc::new(roots)))
+}
+
+/// Resolves the configured names to fixed addresses, everything else through DNS.
+#[derive(Debug)]
+struct FixedResolver {
+    fixed: Vec<(String, SocketAddr)>,
+    fallback: DefaultResolver,
+}
+
+impl Resolver for FixedResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+        if let Some((_, addr)) = self
+            .fixed
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(host))
+        {
+            let mut addrs = self.empty();
+            addrs.push(*addr);
+            return Ok(addrs);
+        }
+        self.fallback.resolve(uri, config, timeout)
+    }
+}
+
+impl UreqTransport {
+    /// Build the agent. Errors: 40003 for an extra CA that is not PEM.
+    pub fn new(options: &TransportOptions, user_agent: &str) -> Result<Self> {
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(root_certs(&options.extra_ca_pem)?)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .build();
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(options.open_timeout))
+            .timeout_global(Some(options.request_timeout))
+            .user_agent(user_agent)
+            .tls_config(tls)
+            .build();
+        let resolver = FixedResolver {
+            fixed: options.resolve.clone(),
+            fallback: DefaultResolver::default(),
+        };
+        Ok(UreqTransport {
+            agent: Agent::with_parts(config, DefaultConnector::default(), resolver),
+        })
+    }
+}
+
+fn classify(error: ureq::Error) -> TransportError {
+    use ureq::Error as E;
+    let kind = match &error {
+        E::Timeout(_) => TransportErrorKind::Timeout,
+        E::HostNotFound => TransportErrorKind::HostNotFound,
+        E::ConnectionFailed => TransportErrorKind::ConnectionFailed,
+        E::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
+        E::Tls(_) | E::Rustls(_) | E::Pem(_) => TransportErrorKind::Tls,
+        E::Io(e) => match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::Timeout,
+            io::ErrorKind::InvalidData => {
+                // rustls reports handshake failures as InvalidData I/O errors.
+                if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+                    TransportErrorKind::Tls
+                } else {
+                    TransportErrorKind::Protocol
+                }
+            }
+            _ => TransportErrorKind::ConnectionFailed,
+        },
+        E::Protocol(_) | E::BadUri(_) | E::Http(_) => TransportErrorKind::Protocol,
+        _ => TransportErrorKind::ConnectionFailed,
+    };
+    TransportError {
+        kind,
+        message: error.to_string(),
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, request: &HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method.as_str())
+            .uri(&request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let protocol = |e: ureq::http::Error| TransportError {
+            kind: TransportErrorKind::Protocol,
+            message: format!("invalid request: {e}"),
+        };
+        let sent = match (&request.body, request.method) {
+            (Some(body), _) => self
+                .agent
+                .run(builder.body(body.as_slice()).map_err(protocol)?),
+            (None, Method::Post | Method::Put | Method::Patch) => {
+                self.agent.run(builder.body(&[][..]).map_err(protocol)?)
+            }
+            (None, _) => self.agent.run(builder.body(()).map_err(protocol)?),
+        };
+        let mut response = sent.map_err(classify)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(request.max_response_bytes as u64)
+            .read_to_vec()
+            .map_err(classify)?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
