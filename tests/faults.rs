@@ -1,0 +1,266 @@
+//! Each fault the loopback server can inject, on the requestToken exchange and on the authUrl,
+//! maps to one specific ErrorInfo within a time bound.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use ably_auth::{Auth, ErrorInfo, Method};
+use common::*;
+
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(600);
+
+struct Case {
+    name: &'static str,
+    action: Action,
+    code: u32,
+    status: u16,
+    within: Duration,
+}
+
+fn cases() -> Vec<Case> {
+    let quick = Duration::from_millis(500);
+    let timed = REQUEST_TIMEOUT + Duration::from_millis(700);
+    vec![
+        Case {
+            name: "HTTP 500 with an Ably error body",
+            action: Action::AblyError {
+                status: 500,
+                code: 50000,
+                message: "boom".into(),
+            },
+            code: 50000,
+            status: 500,
+            within: quick,
+        },
+        Case {
+            name: "HTTP 503 with a non-JSON body",
+            action: Action::Respond {
+                status: 503,
+                headers: vec![("Content-Type".into(), "text/html".into())],
+                body: b"<html>down</html>".to_vec(),
+            },
+            code: 50300,
+            status: 503,
+            within: quick,
+        },
+        Case {
+            name: "HTTP 401 with 40101",
+            action: Action::AblyError {
+                status: 401,
+                code: 40101,
+                message: "bad key".into(),
+            },
+            code: 40101,
+            status: 401,
+            within: quick,
+        },
+        Case {
+            name: "HTTP 400 with 40003",
+            action: Action::AblyError {
+                status: 400,
+                code: 40003,
+                message: "bad ttl".into(),
+            },
+            code: 40003,
+            status: 400,
+            within: quick,
+        },
+        Case {
+            name: "malformed JSON",
+            action: Action::MalformedJson,
+            code: 50000,
+            status: 500,
+            within: quick,
+        },
+        Case {
+            name: "wrong content type",
+            action: Action::WrongContentType,
+            code: 50000,
+            status: 500,
+            within: quick,
+        },
+        Case {
+            name: "oversized body (200 KiB)",
+            action: Action::Oversized { bytes: 200 * 1024 },
+            code: 50000,
+            status: 500,
+            within: quick,
+        },
+        Case {
+            name: "slow headers (3 s)",
+            action: Action::SlowHeaders {
+                delay_ms: 3000,
+                then: Box::new(Action::Pass),
+            },
+            code: 50003,
+            status: 500,
+            within: timed,
+        },
+        Case {
+            name: "slow body (3 s)",
+            action: Action::SlowBody { delay_ms: 3000 },
+            code: 50003,
+            status: 500,
+            within: timed,
+        },
+        Case {
+            name: "dropped connection",
+            action: Action::Drop,
+            code: 80000,
+            status: 500,
+            within: quick,
+        },
+    ]
+}
+
+fn check(
+    case: &Case,
+    started: Instant,
+    result: Result<impl std::fmt::Debug, ErrorInfo>,
+    expect: (u32, u16),
+) {
+    let elapsed = started.elapsed();
+    let error = result.expect_err(case.name);
+    assert_eq!(
+        (error.code, error.status_code),
+        expect,
+        "{}: {error}",
+        case.name
+    );
+    assert!(
+        elapsed < case.within,
+        "{}: took {elapsed:?}, bound {:?}",
+        case.name,
+        case.within
+    );
+}
+
+/// Faults on `POST /keys/{keyName}/requestToken`: the server's error is passed on; a body
+/// that is not a TokenDetails is 50000; timeouts are 50003; a dropped connection is 80000.
+#[test]
+fn faults_on_request_token_map_to_error_infos() {
+    let server = http_server();
+    let mut options = key_options(&server);
+    options.auth.use_token_auth = Some(true);
+    options.transport.request_timeout = REQUEST_TIMEOUT;
+    let auth = Auth::new(options).unwrap();
+    for case in cases() {
+        server.clear_rules();
+        server.push_rule(Rule::once("/keys/", case.action.clone()));
+        let started = Instant::now();
+        check(
+            &case,
+            started,
+            auth.request_token(None, None),
+            (case.code, case.status),
+        );
+    }
+    server.clear_rules();
+    assert!(
+        auth.request_token(None, None).is_ok(),
+        "healthy again without rules"
+    );
+}
+
+/// The same faults on the authUrl are all 40170/401 (RSA4e), the original error kept as the
+/// cause where there is one; an authUrl 403 is 40300/403.
+#[test]
+fn faults_on_auth_url_are_40170_with_cause() {
+    let server = http_server();
+    let mut options = options_for(&server);
+    options.auth.auth_url = Some(format!("{}/auth/token", server.base_url()));
+    options.transport.request_timeout = REQUEST_TIMEOUT;
+    let auth = Auth::new(options).unwrap();
+    for case in cases() {
+        server.clear_rules();
+        server.push_rule(Rule::once("/auth/", case.action.clone()));
+        let started = Instant::now();
+        let result = auth.request_token(None, None);
+        let error = result.as_ref().err().cloned();
+        check(&case, started, result, (40170, 401));
+        let error = error.unwrap();
+        assert!(
+            error.message.contains("auth"),
+            "{}: {}",
+            case.name,
+            error.message
+        );
+        // A body the library cannot read is the 40170 itself; HTTP and transport failures
+        // keep the underlying ErrorInfo as the cause.
+        let unreadable = matches!(
+            case.action,
+            Action::MalformedJson | Action::WrongContentType | Action::Oversized { .. }
+        );
+        if !unreadable {
+            let cause = error
+                .cause
+                .as_ref()
+                .unwrap_or_else(|| panic!("{}: a cause", case.name));
+            assert_eq!(cause.code, case.code, "{}: cause {cause}", case.name);
+        }
+    }
+    server.clear_rules();
+    server.push_rule(Rule::once(
+        "/auth/",
+        Action::AblyError {
+            status: 403,
+            code: 0,
+            message: "forbidden".into(),
+        },
+    ));
+    let error = auth.request_token(None, None).unwrap_err();
+    assert_eq!((error.code, error.status_code), (40300, 403));
+    server.clear_rules();
+    assert!(auth.request_token(None, None).is_ok());
+}
+
+/// A server whose certificate the client does not trust: 80000, no token, no hang.
+#[test]
+fn untrusted_certificate_is_a_connection_error() {
+    let server = tls_server();
+    let mut options = key_options(&server);
+    options.transport.extra_ca_pem.clear();
+    options.auth.use_token_auth = Some(true);
+    let auth = Auth::new(options).unwrap();
+    let started = Instant::now();
+    let error = auth.request_token(None, None).unwrap_err();
+    assert_eq!((error.code, error.status_code), (80000, 500), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(server.tokens_issued(), 0);
+}
+
+/// A client clock an hour off: the server answers 40104; the library reads `/time`, learns
+/// the offset and retries once, successfully.
+#[test]
+fn clock_skew_recovers_through_time() {
+    let server = http_server();
+    server.set_clock_skew_ms(3_600_000);
+    let auth = token_auth_with_key(&server);
+    let details = auth
+        .request_token(None, None)
+        .expect("recovered from 40104");
+    assert!(details.token.starts_with("lbtk-"));
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.ends_with("/requestToken"))
+            .count(),
+        2
+    );
+    assert_eq!(paths.iter().filter(|p| *p == "/time").count(), 1);
+    let offset = auth.server_time_offset().expect("offset learnt");
+    assert!((offset - 3_600_000).abs() < 5_000, "offset {offset}");
+    // Later requests use the offset at once: no further 40104.
+    auth.request(Method::Get, "/channels/skew", &[], &[], None)
+        .unwrap();
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/time")
+            .count(),
+        1
+    );
+}
