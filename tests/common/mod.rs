@@ -82,3 +82,15 @@ pub fn requests_to(server: &LoopbackServer, prefix: &str) -> Vec<RecordedRequest
         .filter(|r| r.path.starts_with(prefix))
         .collect()
 }
+
+/// Resolve `host` to `server` (127.0.0.1 and its port) in `options`, so a URL such as
+/// `http://auth.example.com:PORT/token` reaches the loopback server with that Host header.
+pub fn resolve_to_server(options: &mut ClientOptions, host: &str, server: &LoopbackServer) {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.port()));
+    options.transport.resolve.push((host.to_owned(), addr));
+}
+
+/// A token minted by `server` (so the server accepts it), parsed as the library's TokenDetails.
+pub fn minted(server: &LoopbackServer, spec: MintSpec) -> ably_auth::TokenDetails {
+    ably_auth::TokenDetails::from_json(&server.mint_token(spec).json).expect("minted TokenDetails")
+}
