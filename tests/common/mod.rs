@@ -94,3 +94,112 @@ pub fn resolve_to_server(options: &mut ClientOptions, host: &str, server: &Loopb
 pub fn minted(server: &LoopbackServer, spec: MintSpec) -> ably_auth::TokenDetails {
     ably_auth::TokenDetails::from_json(&server.mint_token(spec).json).expect("minted TokenDetails")
 }
+
+// ----- helpers added for the networked UTS ports (renewal, fallback, rest_client) -----
+
+/// The local system clock in ms since the epoch.
+pub fn now_ms() -> u64 {
+    ably_auth::Clock::now_ms(&ably_auth::SystemClock)
+}
+
+/// A 127.0.0.1 port with nothing listening (bound, then released).
+pub fn unused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// The default primary domain (REC1a).
+pub const DEFAULT_PRIMARY_HOST: &str = "main.realtime.ably.net";
+
+/// The default fallback domains (REC2c1).
+pub const DEFAULT_FALLBACK_HOSTS: [&str; 5] = [
+    "main.a.fallback.ably-realtime.com",
+    "main.b.fallback.ably-realtime.com",
+    "main.c.fallback.ably-realtime.com",
+    "main.d.fallback.ably-realtime.com",
+    "main.e.fallback.ably-realtime.com",
+];
+
+/// The default Ably hosts, each served by its own plain-HTTP loopback server: options with
+/// no endpoint (so the default primary and fallbacks apply), `tls: false` on port 80 (so URLs
+/// and `Host` headers carry the bare host name) and every host name resolved to its server's
+/// 127.0.0.1 port through `TransportOptions.resolve`.
+pub struct DefaultHosts {
+    pub primary: LoopbackServer,
+    /// In the order of [`DEFAULT_FALLBACK_HOSTS`].
+    pub fallbacks: Vec<LoopbackServer>,
+}
+
+impl DefaultHosts {
+    pub fn start() -> DefaultHosts {
+        DefaultHosts {
+            primary: http_server(),
+            fallbacks: DEFAULT_FALLBACK_HOSTS
+                .iter()
+                .map(|_| http_server())
+                .collect(),
+        }
+    }
+
+    /// Options with no credentials; every default host resolved to its server.
+    pub fn options(&self) -> ClientOptions {
+        let mut options = ClientOptions::default();
+        options.endpoint.tls = false;
+        options.endpoint.port = 80;
+        options.transport.resolve = self.resolve_map();
+        options.transport.open_timeout = Duration::from_secs(2);
+        options.transport.request_timeout = Duration::from_secs(2);
+        options
+    }
+
+    /// `(host name, 127.0.0.1:port)` for the primary and the five fallbacks.
+    pub fn resolve_map(&self) -> Vec<(String, std::net::SocketAddr)> {
+        let addr = |s: &LoopbackServer| std::net::SocketAddr::from(([127, 0, 0, 1], s.port()));
+        std::iter::once((DEFAULT_PRIMARY_HOST.to_owned(), addr(&self.primary)))
+            .chain(
+                DEFAULT_FALLBACK_HOSTS
+                    .iter()
+                    .zip(&self.fallbacks)
+                    .map(|(h, s)| ((*h).to_owned(), addr(s))),
+            )
+            .collect()
+    }
+
+    /// Options with a token (time() needs no credentials; a token avoids RSC18's Basic check).
+    pub fn token_options(&self) -> ClientOptions {
+        let mut options = self.options();
+        options.auth.token = Some("unused-token".into());
+        options
+    }
+
+    /// Every server with the host name it stands for.
+    pub fn all(&self) -> Vec<(&str, &LoopbackServer)> {
+        std::iter::once((DEFAULT_PRIMARY_HOST, &self.primary))
+            .chain(DEFAULT_FALLBACK_HOSTS.iter().copied().zip(&self.fallbacks))
+            .collect()
+    }
+
+    /// Every request any host received, each with the host name its server stands for;
+    /// grouped by server (primary first), not in arrival order.
+    pub fn requests(&self) -> Vec<(&str, RecordedRequest)> {
+        self.all()
+            .into_iter()
+            .flat_map(|(host, s)| s.requests().into_iter().map(move |r| (host, r)))
+            .collect()
+    }
+
+    /// The requests received by the fallback servers, with their host names.
+    pub fn fallback_requests(&self) -> Vec<(&str, RecordedRequest)> {
+        self.requests()
+            .into_iter()
+            .filter(|(h, _)| *h != DEFAULT_PRIMARY_HOST)
+            .collect()
+    }
+
+    /// Pushes a copy of `rule` to every fallback server.
+    pub fn push_fallback_rule(&self, rule: Rule) {
+        for s in &self.fallbacks {
+            s.push_rule(rule.clone());
+        }
+    }
+}
