@@ -1,8 +1,18 @@
-//! UTS `rest/unit/auth/client_id.md`, the offline cases. Cases that need a token obtained
-//! over the network (authCallback, authUrl, authorize) are listed at the end with the
-//! reason; they arrive with the networked Auth.
+//! UTS `rest/unit/auth/client_id.md`. The offline cases build an Auth from options; the cases
+//! that need a token obtained over the network (authCallback, authUrl, authorize) run over
+//! real sockets against the loopback Ably-compatible server, where the callback or authUrl
+//! hands out tokens the server minted (with the UTS clientIds), so the server accepts them.
 
-use ably_auth::{Auth, AuthOptions, ClientOptions, TokenDetails, TokenParams};
+#[allow(unused_imports)] // the shared module re-exports more than each test uses
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use ably_auth::{
+    Auth, AuthOptions, ClientOptions, Method, TokenDetails, TokenMaterial, TokenParams,
+    auth_callback_fn,
+};
+use common::{LoopbackServer, MintSpec};
 
 const KEY: &str = "appId.keyId:keySecret";
 const HOUR_MS: u64 = 3_600_000;
@@ -183,9 +193,155 @@ fn rsa7d_options_client_id_in_token_requests() {
     );
 }
 
-// Not ported yet, because each needs a token obtained over the network (authCallback,
-// authUrl or authorize), which the networked Auth adds:
-// - rest/unit/RSA7b/clientid-from-callback-token-1
-// - rest/unit/RSA12a/clientid-passed-to-callback-0
-// - rest/unit/RSA12b/clientid-sent-to-authurl-0
-// - rest/unit/RSA7/clientid-updated-after-authorize-0
+fn channel_status(auth: &Auth) -> ably_auth::Result<ably_auth::HttpResponse> {
+    auth.request(Method::Get, "/channels/test", &[], &[], None)
+}
+
+/// Options for `server` whose token comes from `callback`.
+fn callback_options(
+    server: &LoopbackServer,
+    callback: impl Fn(&TokenParams) -> ably_auth::Result<TokenMaterial> + Send + Sync + 'static,
+) -> ClientOptions {
+    let mut options = common::options_for(server);
+    options.auth.auth_callback = Some(auth_callback_fn(callback));
+    options
+}
+
+fn minted_for(server: &LoopbackServer, client_id: Option<&str>) -> TokenDetails {
+    common::minted(
+        server,
+        MintSpec {
+            client_id: client_id.map(str::to_owned),
+            ..Default::default()
+        },
+    )
+}
+
+/// rest/unit/RSA7b/clientid-from-callback-token-1
+#[test]
+fn rsa7b_clientid_from_callback_token_1() {
+    let server = common::http_server();
+    let token = minted_for(&server, Some("callback-client-id"));
+    let auth = Auth::new(callback_options(&server, move |_| {
+        Ok(TokenMaterial::Details(token.clone()))
+    }))
+    .unwrap();
+    assert_eq!(auth.client_id(), None, "no token yet");
+
+    assert_eq!(channel_status(&auth).unwrap().status, 200);
+
+    assert_eq!(auth.client_id().as_deref(), Some("callback-client-id"));
+}
+
+/// rest/unit/RSA12a/clientid-passed-to-callback-0
+#[test]
+fn rsa12a_clientid_passed_to_callback_0() {
+    let server = common::http_server();
+    let token = minted_for(&server, Some("library-client-id"));
+    let received: Arc<Mutex<Vec<TokenParams>>> = Arc::default();
+    let r = received.clone();
+    let mut options = callback_options(&server, move |params| {
+        r.lock().unwrap().push(params.clone());
+        Ok(TokenMaterial::Details(token.clone()))
+    });
+    options.client_id = Some("library-client-id".into());
+    let auth = Auth::new(options).unwrap();
+
+    assert_eq!(channel_status(&auth).unwrap().status, 200);
+
+    let received = received.lock().unwrap();
+    assert!(!received.is_empty());
+    assert_eq!(received[0].client_id.as_deref(), Some("library-client-id"));
+}
+
+/// rest/unit/RSA12b/clientid-sent-to-authurl-0, both branches of the UTS: a query parameter
+/// for GET and a form field for POST. The UTS host `auth.example.com` is resolved to the
+/// loopback server; its `/token` answers with a server-minted TokenDetails.
+#[test]
+fn rsa12b_clientid_sent_to_authurl_0() {
+    for method in [Method::Get, Method::Post] {
+        let server = common::http_server();
+        server.push_rule(common::Rule::always(
+            "/token",
+            common::Action::Respond {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: server
+                    .mint_token(MintSpec {
+                        client_id: Some("url-client-id".into()),
+                        ..Default::default()
+                    })
+                    .json
+                    .into_bytes(),
+            },
+        ));
+        let mut options = common::options_for(&server);
+        common::resolve_to_server(&mut options, "auth.example.com", &server);
+        options.auth.auth_url = Some(format!("http://auth.example.com:{}/token", server.port()));
+        options.auth.auth_method = Some(method);
+        options.client_id = Some("url-client-id".into());
+        let auth = Auth::new(options).unwrap();
+
+        assert_eq!(channel_status(&auth).unwrap().status, 200);
+
+        let auth_request = &server.requests()[0];
+        assert!(
+            auth_request
+                .header("host")
+                .unwrap()
+                .starts_with("auth.example.com"),
+            "{auth_request:?}"
+        );
+        assert_eq!(auth_request.method, method.as_str());
+        let client_id = if method == Method::Get {
+            auth_request.query_param("clientId").map(str::to_owned)
+        } else {
+            auth_request
+                .form()
+                .into_iter()
+                .find(|(k, _)| k == "clientId")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(client_id.as_deref(), Some("url-client-id"), "{method:?}");
+    }
+}
+
+/// rest/unit/RSA7/clientid-updated-after-authorize-0
+#[test]
+fn rsa7_clientid_updated_after_authorize_0() {
+    let server = common::http_server();
+    let tokens = Arc::new(Mutex::new(vec![
+        minted_for(&server, Some("client-2")),
+        minted_for(&server, Some("client-1")),
+    ]));
+    let auth = Auth::new(callback_options(&server, move |_| {
+        Ok(TokenMaterial::Details(
+            tokens.lock().unwrap().pop().unwrap(),
+        ))
+    }))
+    .unwrap();
+
+    assert_eq!(channel_status(&auth).unwrap().status, 200);
+    assert_eq!(auth.client_id().as_deref(), Some("client-1"));
+
+    auth.authorize(None, None).unwrap();
+    assert_eq!(auth.client_id().as_deref(), Some("client-2"));
+    assert_eq!(channel_status(&auth).unwrap().status, 200);
+}
+
+/// RSA15c (no UTS case): a token obtained later (here from the authCallback) is checked
+/// against the options' clientId too, not only a token given at construction → 40102.
+#[test]
+fn rsa15c_callback_token_with_other_client_id_rejected() {
+    let server = common::http_server();
+    let token = minted_for(&server, Some("someone-else"));
+    let mut options = callback_options(&server, move |_| Ok(TokenMaterial::Details(token.clone())));
+    options.client_id = Some("my-client".into());
+    let auth = Auth::new(options).unwrap();
+
+    let error = channel_status(&auth).unwrap_err();
+
+    assert_eq!(error.code, 40102, "{error}");
+    assert!(auth.token_details().is_none());
+    assert!(server.requests().is_empty(), "the token was never used");
+}
