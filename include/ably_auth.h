@@ -25,6 +25,7 @@
 
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /**
@@ -69,9 +70,45 @@
 #define ABLY_ERR_TOKEN_ERROR_LAST 40149
 
 /**
- * Internal error: a panic was caught inside the library.
+ * Basic authentication over plain HTTP (RSC18): use TLS or token auth.
+ */
+#define ABLY_ERR_INSECURE_BASIC_AUTH 40103
+
+/**
+ * A TokenRequest's timestamp is outside the server's window (clock skew).
+ */
+#define ABLY_ERR_TIMESTAMP_NOT_CURRENT 40104
+
+/**
+ * The operation needs Basic auth with a key (revokeTokens, RSA17d).
+ */
+#define ABLY_ERR_REQUIRES_BASIC_AUTH 40162
+
+/**
+ * The authCallback or authUrl failed, answered with something invalid, or did not answer
+ * within the request timeout (RSA4e, RSA4f); also a completion answered too late.
+ */
+#define ABLY_ERR_AUTH_CALLBACK_FAILED 40170
+
+/**
+ * A new token is needed but the options have no means to get one (RSA4a).
+ */
+#define ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED 40171
+
+/**
+ * Internal error: a panic was caught inside the library, or an unexpected server answer.
  */
 #define ABLY_ERR_INTERNAL 50000
+
+/**
+ * The request timed out (RSC13).
+ */
+#define ABLY_ERR_TIMEOUT 50003
+
+/**
+ * The connection failed: host not found or unreachable, or TLS failed.
+ */
+#define ABLY_ERR_CONNECTION_FAILED 80000
 
 /**
  * Major version of the library this header belongs to.
@@ -97,12 +134,40 @@
 typedef struct ably_auth ably_auth;
 
 /**
- * Options for `ably_auth_new`: key, token, clientId, default token params.
+ * The answer channel of one authCallback call. The library creates it and passes it to the
+ * callback; the host answers it exactly once, with `ably_auth_completion_token`,
+ * `ably_auth_completion_json` or `ably_auth_completion_error`, which free it in every case.
+ * A completion never answered is leaked (and the waiting call fails with 40170 after the
+ * request timeout), so answer it even when it is late.
+ *
+ * Thread safety: answer it from any thread, during or after the callback. Answering it
+ * twice gives 40003 (best effort: not once a new completion reuses its address).
+ */
+typedef struct ably_auth_completion ably_auth_completion;
+
+/**
+ * Options for `ably_auth_new`: credentials (key, token, authUrl, authCallback), clientId,
+ * default token params, hosts, transport and logging.
  * Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
- * when that fails; free an unused one with `ably_auth_options_free`. Using it after it
+ * when that fails; free an unused one with `ably_auth_options_free` (which also runs the
+ * `free_user_data` of callbacks set on it). Using it after it
  * was consumed gives error 40003 (best effort: not once a new builder reuses its address). A setter that fails leaves the options unchanged.
  */
 typedef struct ably_auth_options ably_auth_options;
+
+/**
+ * An HTTP response (status < 400) to `ably_auth_request`. Immutable; the body and header
+ * values are borrowed from it and valid until it is freed with `ably_http_response_free`.
+ * Thread safety: may be read from many threads at once.
+ */
+typedef struct ably_http_response ably_http_response;
+
+/**
+ * The outcome of `ably_auth_revoke_tokens`: one entry per target, in the server's order.
+ * Immutable; strings and errors are borrowed from it and valid until it is freed with
+ * `ably_revocation_result_free`. Thread safety: may be read from many threads at once.
+ */
+typedef struct ably_revocation_result ably_revocation_result;
 
 /**
  * An immutable TokenDetails: a token and its metadata. String getters return borrowed
@@ -158,6 +223,42 @@ typedef struct ably_error_info {
    */
   const struct ably_error_info *cause;
 } ably_error_info;
+
+/**
+ * A listener for token changes and auth failures. `details` is the new token (borrowed for
+ * the call; NULL on failure); `error` is why getting a token failed (borrowed for the call;
+ * NULL on success). Copy what you keep. Called on the thread that caused the event, with
+ * no library lock held, so it may call back into the Auth.
+ */
+typedef void (*ably_auth_listener_fn)(void *user_data,
+                                      const struct ably_token_details *details,
+                                      const struct ably_error_info *error);
+
+/**
+ * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
+ * thread drops the library's last reference to it (possibly not the registering thread).
+ */
+typedef void (*ably_free_fn)(void *user_data);
+
+/**
+ * An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
+ * borrowed for the duration of the call. The callback answers `completion` exactly once,
+ * now or later and from any thread, with `ably_auth_completion_token`,
+ * `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
+ * It runs on the thread of the call that needs a token, with no library lock held.
+ */
+typedef void (*ably_auth_callback_fn)(void *user_data,
+                                      const char *token_params_json,
+                                      struct ably_auth_completion *completion);
+
+/**
+ * A log sink. `level` is 1 (error) to 5 (verbose); `message` is borrowed for the duration
+ * of the call and never contains a key secret, token or mac. Called from any thread, with
+ * no library lock held.
+ */
+typedef void (*ably_log_fn)(void *user_data,
+                            int32_t level,
+                            const char *message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -259,6 +360,159 @@ struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
                                                 struct ably_token_details **out_token_details);
 
 /**
+ * `Auth#requestToken` (RSA8): get a new token from the authCallback, authUrl or key (in
+ * that order of preference), without storing it or changing what the Auth uses.
+ *
+ * `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply
+ * to this call only (RSA8e). Of `options`, only the auth part is used: key, token, authUrl
+ * and its method, headers and params, authCallback, queryTime; hosts, timeouts and logging
+ * stay the Auth's. Both are consumed (freed), also on error. On success `*out_token_details`
+ * receives a handle to free with `ably_token_details_free`.
+ *
+ * Errors: 40003 for a NULL `auth` or `out_token_details` or builders that are not live;
+ * 40170 when the authCallback or authUrl fails or answers late (cause attached); the
+ * server's error for a rejected TokenRequest (e.g. 40101, 40104); 40102 for a clientId
+ * conflict; 40171 when there is no means to get a token; 50003 or 80000 for network
+ * failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread
+ * for the network round trip; the authCallback runs on this thread.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
+ * functions; `out_token_details` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
+                                                struct ably_token_params *params,
+                                                struct ably_auth_options *options,
+                                                struct ably_token_details **out_token_details);
+
+/**
+ * `Auth#authorize` (RSA10): get a new token now and use token auth from then on. Non-NULL
+ * `params` and `options` become the stored defaults (RSA10g; not the timestamp); of
+ * `options` only the auth part is used, as for `ably_auth_request_token`, and a token or
+ * TokenDetails in it is used as-is (RSA10e). Both are consumed (freed), also on error.
+ * Listeners hear the new token. On success `*out_token_details` receives a handle to free
+ * with `ably_token_details_free`.
+ *
+ * Errors: as for `ably_auth_request_token`.
+ *
+ * Thread safety: `auth` may be used from many threads at once; concurrent callers that
+ * need a token wait for one fetch. Blocks the calling thread; the authCallback runs on it.
+ *
+ * # Safety
+ * As for `ably_auth_request_token`.
+ */
+struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
+                                            struct ably_token_params *params,
+                                            struct ably_auth_options *options,
+                                            struct ably_token_details **out_token_details);
+
+/**
+ * The `Authorization` header value for a request now: `Basic ...` with Basic auth, else
+ * `Bearer <base64 of the token>`, getting or renewing a token first when needed (RSA4b1).
+ * On success `*out_header` receives a secret string to free with `ably_string_free` (which
+ * wipes it); do not log it.
+ *
+ * Errors: 40003 for a NULL argument; the errors of `ably_auth_authorize` when a token must
+ * be fetched; 40103 for Basic auth without TLS.
+ *
+ * Thread safety: `auth` may be used from many threads at once. May block for a token fetch.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_header` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *auth,
+                                                       char **out_header);
+
+/**
+ * Tell the library that a server rejected a token with a token error (40140..=40149), for
+ * requests made outside `ably_auth_request`: the cached token is dropped if it is still
+ * `token` (NULL: whatever token is cached), so the next call gets a new one.
+ *
+ * Errors: 40003 for a NULL `auth` or a non-UTF-8 `token`; 40171 when there is no means to
+ * renew (key, authUrl or authCallback); the token is dropped all the same.
+ *
+ * Thread safety: `auth` may be used from many threads at once. No network I/O.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `token` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
+                                                 const char *token);
+
+/**
+ * `time()` (RSC16): the server time in milliseconds since the epoch, from `GET /time`
+ * (no credentials). Also records the server clock offset used to sign TokenRequests.
+ * On success `*out_ms` receives the time.
+ *
+ * Errors: 40003 for a NULL argument; the server's error; 50000 for an unreadable body;
+ * 50003 or 80000 for network failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
+                                       int64_t *out_ms);
+
+/**
+ * Answer with a token string: an Ably token or a JWT (RSA8d). `completion` is consumed
+ * (freed) in every case, also on error.
+ *
+ * Errors: 40003 for a NULL `completion` or one already answered; 40003 for a NULL or
+ * non-UTF-8 `token` (the waiting call then fails with 40170 at once); 40170 when the
+ * library no longer waits (the request timeout passed).
+ * A token that is empty or clearly not a token makes the waiting call fail with 40170.
+ *
+ * Thread safety: any thread, during or after the callback.
+ *
+ * # Safety
+ * `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
+                                                   const char *token);
+
+/**
+ * Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName`
+ * and `mac`), which the library exchanges for a token (RSA8d). `completion` is consumed
+ * (freed) in every case, also on error.
+ *
+ * Errors: as for `ably_auth_completion_token`. JSON that is neither makes the waiting
+ * call fail with 40170.
+ *
+ * Thread safety: any thread, during or after the callback.
+ *
+ * # Safety
+ * `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
+                                                  const char *json);
+
+/**
+ * Answer with an error: the waiting call fails with it (RSA4e). A `code` of 0 becomes
+ * 40170 (or 40300 with `status_code` 403), keeping `message`. `message` may be NULL.
+ * `completion` is consumed (freed) in every case, also on error.
+ *
+ * Errors: 40003 for a NULL `completion` or one already answered, or a non-UTF-8
+ * `message`; 40003 for a negative `code` or a `status_code` outside 0..=599; 40170 when
+ * the library no longer waits.
+ *
+ * Thread safety: any thread, during or after the callback.
+ *
+ * # Safety
+ * `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
+                                                   int32_t code,
+                                                   int32_t status_code,
+                                                   const char *message);
+
+/**
  * Free an error returned by this library, including its `cause` chain. NULL is a no-op.
  * Call it exactly once per error.
  *
@@ -266,6 +520,44 @@ struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
  * `error` is NULL or an error returned by this library that has not been freed.
  */
 void ably_error_info_free(struct ably_error_info *error);
+
+/**
+ * Call `listener` whenever a new token is in use (authorize, renewal) and whenever getting
+ * a token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any
+ * call of it under way has returned, when the Auth is freed, or at once when this call
+ * fails. The listener and `free_user_data` may run on any thread.
+ *
+ * Errors: 40003 for a NULL `auth`, `listener` or `out_id` (nothing is registered).
+ *
+ * Thread safety: `auth` may be used from many threads at once.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_id` is NULL or writable; the functions follow the
+ * contracts of their types.
+ */
+struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
+                                               ably_auth_listener_fn listener,
+                                               void *user_data,
+                                               ably_free_fn free_user_data,
+                                               uint64_t *out_id);
+
+/**
+ * Remove the listener `id`. A call of it under way on another thread finishes; its
+ * `free_user_data` runs after that.
+ *
+ * Errors: 40003 for a NULL `auth` or an unknown `id` (never added, or already removed).
+ *
+ * Thread safety: `auth` may be used from many threads at once; a listener may remove
+ * itself.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle.
+ */
+struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
+                                                  uint64_t id);
 
 /**
  * Create empty options. Never returns NULL.
@@ -348,6 +640,267 @@ struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_a
                                                                    struct ably_token_params *params);
 
 /**
+ * Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
+ * TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
+ * makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
+                                                       const char *url);
+
+/**
+ * Set the authUrl method (AO2d): `"GET"` (the default) or `"POST"`, any case.
+ * Errors: 40003 for NULL, invalid UTF-8 or another method.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
+                                                          const char *method);
+
+/**
+ * Add a header sent to the authUrl (AO2e); call it once per header. Both strings are
+ * copied. Errors: 40003 for NULL, invalid UTF-8, an empty name or a line break.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
+                                                          const char *name,
+                                                          const char *value);
+
+/**
+ * Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for
+ * POST); call it once per parameter. Both strings are copied, unencoded (the library
+ * encodes them). Errors: 40003 for NULL, invalid UTF-8 or an empty name.
+ *
+ * # Safety
+ * As for `ably_auth_options_add_auth_header`.
+ */
+struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
+                                                         const char *name,
+                                                         const char *value);
+
+/**
+ * Set the authCallback (AO2b, RSA8d); see `ably_auth_callback_fn`. Setting it makes the
+ * Auth use token auth; it wins over an authUrl.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth or the unused options are freed, the callback is replaced, or at once when this
+ * call fails). The callback and `free_user_data` may run on any thread.
+ *
+ * Errors: 40003 when `options` is not live or `callback` is NULL.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+ * follow the contracts of their types.
+ */
+struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
+                                                            ably_auth_callback_fn callback,
+                                                            void *user_data,
+                                                            ably_free_fn free_user_data);
+
+/**
+ * Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
+ * remembered. Default false.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
+                                                         bool query_time);
+
+/**
+ * Set `endpoint` (REC1b): a routing policy id, `nonprod:<id>`, or a host name. Conflicts
+ * with environment or restHost; `ably_auth_new` checks (40000).
+ * Errors: 40003 for NULL or invalid UTF-8.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
+                                                       const char *endpoint);
+
+/**
+ * Set the deprecated `environment` (REC1c). Errors: 40003 for NULL or invalid UTF-8;
+ * conflicts are reported by `ably_auth_new` (40000).
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
+                                                          const char *environment);
+
+/**
+ * Set the deprecated `restHost` (REC1d1). Errors: 40003 for NULL or invalid UTF-8;
+ * conflicts are reported by `ably_auth_new` (40000).
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
+                                                        const char *rest_host);
+
+/**
+ * Set `fallbackHosts` (REC2a) to the `count` strings at `hosts` (copied); `count` 0
+ * disables fallback (then `hosts` may be NULL). Errors: 40003 for a NULL `hosts` with a
+ * non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
+ * pointers, each NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
+                                                             const char *const *hosts,
+                                                             size_t count);
+
+/**
+ * Use HTTPS (`true`, the default) or plain HTTP (RSC18). Basic auth needs TLS
+ * (`ably_auth_new` gives 40103 otherwise).
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
+                                                  bool tls);
+
+/**
+ * Set the port for plain HTTP (TO3k4, default 80). Errors: 40003 outside 1..=65535.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
+                                                   int32_t port);
+
+/**
+ * Set the port for HTTPS (TO3k5, default 443). Errors: 40003 outside 1..=65535.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
+                                                       int32_t tls_port);
+
+/**
+ * Set the connection-open timeout (TO3l3, default 4000 ms) and the whole-request timeout
+ * (TO3l4, default 10000 ms); the request timeout also bounds how long an authCallback may
+ * take to answer (40170 after it). Errors: 40003 unless both are positive.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
+                                                       int64_t open_ms,
+                                                       int64_t request_ms);
+
+/**
+ * Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots;
+ * call it once per PEM. Checked by `ably_auth_new` (40003 for PEM with no certificate).
+ * Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
+                                                     const char *pem);
+
+/**
+ * Resolve `host` to the fixed socket address `addr` (`"127.0.0.1:8080"`, `"[::1]:443"`)
+ * instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate
+ * against `host`. Call it once per host. Errors: 40003 for NULL, invalid UTF-8, an empty
+ * host or an `addr` that is not an IP address with a port.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
+ * NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
+                                                      const char *host,
+                                                      const char *addr);
+
+/**
+ * A token counts as expired this many milliseconds before its `expires` (default 15000),
+ * so it is renewed before a request could carry an expired token. Errors: 40003 when
+ * negative.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
+                                                                  int64_t margin_ms);
+
+/**
+ * How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`,
+ * default 600000 ms). Errors: 40003 when negative.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
+                                                                     int64_t timeout_ms);
+
+/**
+ * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
+ * Errors: 40003 when negative.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
+                                                              int32_t count);
+
+/**
+ * Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
+ * `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
+ * or control characters.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
+                                                    const char *agent);
+
+/**
+ * Add a random `request_id` query parameter to each Ably request (RSC7c), the same on
+ * every host it is retried on. Default false.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
+                                                              bool add_request_ids);
+
+/**
+ * Send log lines from `level` up (1 error, 2 warn, 3 info, 4 debug, 5 verbose) to
+ * `callback`; see `ably_log_fn`. Lines never contain a key secret, token or mac. Replaces
+ * an earlier log callback.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth or the unused options are freed, the callback is replaced, or at once when this
+ * call fails). The callback and `free_user_data` may run on any thread.
+ *
+ * Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+ * follow the contracts of their types.
+ */
+struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
+                                                  ably_log_fn callback,
+                                                  int32_t level,
+                                                  void *user_data,
+                                                  ably_free_fn free_user_data);
+
+/**
  * Create empty TokenParams. Never returns NULL.
  */
 struct ably_token_params *ably_token_params_new(void);
@@ -413,6 +966,203 @@ struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params
  */
 struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *params,
                                                     const char *nonce);
+
+/**
+ * An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably
+ * headers (`X-Ably-Version`, `Ably-Agent`), host fallback, and on a token error (401 with
+ * 40140..=40149) one token renewal and one retry.
+ *
+ * - `method`: `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
+ * - `path`: starts with `/`, already percent-encoded, e.g. `/channels/x/messages`.
+ * - `query`: NULL, or `a=b&c=d` already encoded (`+` reads as a space, as in forms).
+ * - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
+ * - `body`: NULL for none, else `body_len` bytes (copied).
+ *
+ * On success (status < 400) `*out_response` receives a response to free with
+ * `ably_http_response_free`. A status of 400 or more is an error carrying the server's
+ * ErrorInfo.
+ *
+ * Errors: 40003 for a NULL `auth`, `method`, `path` or `out_response`, invalid UTF-8, an
+ * unknown method, a path without a leading `/`, NULL arrays with a non-zero count, a NULL
+ * `body` with a non-zero `body_len`, or a header with a line break; the server's error for
+ * status >= 400; the token errors of `ably_auth_authorize`; 50003 or 80000 for network
+ * failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
+ * or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
+ * `out_response` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
+                                          const char *method,
+                                          const char *path,
+                                          const char *query,
+                                          const char *const *header_names,
+                                          const char *const *header_values,
+                                          size_t header_count,
+                                          const uint8_t *body,
+                                          size_t body_len,
+                                          struct ably_http_response **out_response);
+
+/**
+ * The HTTP status code (< 400); 0 when `response` is NULL.
+ *
+ * # Safety
+ * `response` is NULL or a live handle.
+ */
+int32_t ably_http_response_status(const struct ably_http_response *response);
+
+/**
+ * The body, borrowed until `response` is freed; `*out_len` receives its length in bytes.
+ * A NUL byte follows the body (not counted), so a text body can be read as a C string.
+ * Returns NULL (and sets `*out_len` to 0 when `out_len` is not NULL) when an argument is
+ * NULL.
+ *
+ * # Safety
+ * `response` is NULL or a live handle; `out_len` is NULL or writable.
+ */
+const uint8_t *ably_http_response_body(const struct ably_http_response *response,
+                                       size_t *out_len);
+
+/**
+ * The value of the first header named `name` (case-insensitive), borrowed until
+ * `response` is freed; NULL when absent or an argument is NULL or not UTF-8.
+ *
+ * # Safety
+ * `response` is NULL or a live handle; `name` is NULL or NUL-terminated.
+ */
+const char *ably_http_response_header(const struct ably_http_response *response,
+                                      const char *name);
+
+/**
+ * Free a response. NULL is a no-op; call it exactly once per response.
+ *
+ * # Safety
+ * `response` is NULL or a live handle.
+ */
+void ably_http_response_free(struct ably_http_response *response);
+
+/**
+ * `revokeTokens` (RSA17): revoke the tokens matching `targets`, `count` strings of the
+ * form `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth
+ * with the Auth's own key.
+ *
+ * `issued_before_ms`: revoke tokens issued before this time (ms since the epoch); negative
+ * leaves it to the server (now). `allow_reauth_margin`: -1 unset, 0 false, 1 true (a 30 s
+ * grace period for clients to get a new token). On success (even when some targets
+ * failed) `*out_result` receives a result to free with `ably_revocation_result_free`.
+ *
+ * Errors: 40003 for a NULL `auth` or `out_result`, NULL `targets` with a non-zero `count`,
+ * a NULL or non-UTF-8 target, no targets, a target without `:`, or `allow_reauth_margin`
+ * outside -1..=1; 40162 when the Auth uses token auth or has no key; the server's error
+ * (e.g. 40163 for a key without revocation); 50003 or 80000 for network failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
+ * or NUL-terminated; `out_result` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
+                                                const char *const *targets,
+                                                size_t count,
+                                                int64_t issued_before_ms,
+                                                int32_t allow_reauth_margin,
+                                                struct ably_revocation_result **out_result);
+
+/**
+ * The number of targets revoked; 0 when `result` is NULL.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+size_t ably_revocation_result_success_count(const struct ably_revocation_result *result);
+
+/**
+ * The number of targets that failed; 0 when `result` is NULL.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+size_t ably_revocation_result_failure_count(const struct ably_revocation_result *result);
+
+/**
+ * The number of entries (one per target); 0 when `result` is NULL.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+size_t ably_revocation_result_len(const struct ably_revocation_result *result);
+
+/**
+ * Entry `index`'s target (`type:value`), borrowed; NULL when `result` is NULL or `index`
+ * is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+const char *ably_revocation_result_target(const struct ably_revocation_result *result,
+                                          size_t index);
+
+/**
+ * Whether entry `index` succeeded; false when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+bool ably_revocation_result_is_success(const struct ably_revocation_result *result,
+                                       size_t index);
+
+/**
+ * Entry `index`'s `issuedBefore` (ms since the epoch); 0 when absent, for a failure, or
+ * when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+int64_t ably_revocation_result_issued_before(const struct ably_revocation_result *result,
+                                             size_t index);
+
+/**
+ * Entry `index`'s `appliesAt` (ms since the epoch, when the revocation takes effect); 0
+ * when absent, for a failure, or when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+int64_t ably_revocation_result_applies_at(const struct ably_revocation_result *result,
+                                          size_t index);
+
+/**
+ * Entry `index`'s error, borrowed (do not free it; valid until `result` is freed); NULL
+ * for a success, or when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+const struct ably_error_info *ably_revocation_result_error(const struct ably_revocation_result *result,
+                                                           size_t index);
+
+/**
+ * The result as JSON: `{"successCount","failureCount","results":[{"target","issuedBefore",
+ * "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free
+ * with `ably_string_free`. Errors: 40003 for a NULL argument.
+ *
+ * # Safety
+ * `result` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
+                                                       char **out_json);
+
+/**
+ * Free a result and the errors it lends. NULL is a no-op; call it exactly once.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+void ably_revocation_result_free(struct ably_revocation_result *result);
 
 /**
  * Free a string returned by this library (JSON text, a JWT, a clientId). The bytes are

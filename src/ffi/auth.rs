@@ -1,18 +1,22 @@
 //! `ably_auth`: the Auth object.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
 use std::ptr;
+
+use zeroize::Zeroize;
 
 use super::boundary::{boundary, boundary_or};
 use super::error::ably_error_info;
-use super::handle::{free_handle, handle_ref, new_handle, out_arg, take_builder, write_out};
+use super::handle::{
+    free_handle, handle_ref, new_handle, out_arg, str_arg, take_builder, write_out,
+};
 use super::options::ably_auth_options;
 use super::params::ably_token_params;
 use super::strings::owned_c_string;
 use super::token_details::ably_token_details;
-use super::token_request::ably_token_request;
-use crate::auth::Auth;
-use crate::core::error::Result;
+use super::token_request::{ably_token_request, saturating_i64};
+use crate::auth::{Auth, AuthOptions};
+use crate::core::error::{ErrorInfo, Result};
 use crate::core::token::TokenParams;
 
 /// Ably token authentication for one key or token.
@@ -20,7 +24,7 @@ use crate::core::token::TokenParams;
 /// Thread safety: thread-safe. One handle may be used from many threads at once; free it
 /// once, with `ably_auth_free`, after every other call on it has returned.
 pub struct ably_auth {
-    inner: Auth,
+    pub(crate) inner: Auth,
 }
 
 /// Create an Auth object from `options`, which are consumed (freed), also on error.
@@ -199,5 +203,202 @@ pub unsafe extern "C" fn ably_auth_token_details(
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, details) };
         Ok(())
+    })
+}
+
+// ----- networked ----------------------------------------------------------------------------
+
+/// The consumed params and auth options of `request_token` and `authorize`: both are taken
+/// before anything can fail, so both are consumed whatever happens.
+///
+/// # Safety
+/// `params` and `options` are NULL or pointers from their `_new` functions.
+unsafe fn token_call_args(
+    params: *mut ably_token_params,
+    options: *mut ably_auth_options,
+) -> Result<(Option<TokenParams>, Option<AuthOptions>)> {
+    // SAFETY: checked against the live-builder set.
+    let params = unsafe { take_builder(params, "params", true) };
+    // SAFETY: as above.
+    let options = unsafe { take_builder(options, "options", true) };
+    Ok((params?.map(|p| p.inner), options?.map(|o| o.inner.auth)))
+}
+
+/// `Auth#requestToken` (RSA8): get a new token from the authCallback, authUrl or key (in
+/// that order of preference), without storing it or changing what the Auth uses.
+///
+/// `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply
+/// to this call only (RSA8e). Of `options`, only the auth part is used: key, token, authUrl
+/// and its method, headers and params, authCallback, queryTime; hosts, timeouts and logging
+/// stay the Auth's. Both are consumed (freed), also on error. On success `*out_token_details`
+/// receives a handle to free with `ably_token_details_free`.
+///
+/// Errors: 40003 for a NULL `auth` or `out_token_details` or builders that are not live;
+/// 40170 when the authCallback or authUrl fails or answers late (cause attached); the
+/// server's error for a rejected TokenRequest (e.g. 40101, 40104); 40102 for a clientId
+/// conflict; 40171 when there is no means to get a token; 50003 or 80000 for network
+/// failures.
+///
+/// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread
+/// for the network round trip; the authCallback runs on this thread.
+///
+/// # Safety
+/// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
+/// functions; `out_token_details` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_request_token(
+    auth: *const ably_auth,
+    params: *mut ably_token_params,
+    options: *mut ably_auth_options,
+    out_token_details: *mut *mut ably_token_details,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: forwarded.
+        let (params, options) = unsafe { token_call_args(params, options) }?;
+        // SAFETY: caller contract.
+        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let out = out_arg(out_token_details, "out_token_details")?;
+        let details = auth
+            .inner
+            .request_token(params.as_ref(), options.as_ref())?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, new_handle(ably_token_details::new(details))) };
+        Ok(())
+    })
+}
+
+/// `Auth#authorize` (RSA10): get a new token now and use token auth from then on. Non-NULL
+/// `params` and `options` become the stored defaults (RSA10g; not the timestamp); of
+/// `options` only the auth part is used, as for `ably_auth_request_token`, and a token or
+/// TokenDetails in it is used as-is (RSA10e). Both are consumed (freed), also on error.
+/// Listeners hear the new token. On success `*out_token_details` receives a handle to free
+/// with `ably_token_details_free`.
+///
+/// Errors: as for `ably_auth_request_token`.
+///
+/// Thread safety: `auth` may be used from many threads at once; concurrent callers that
+/// need a token wait for one fetch. Blocks the calling thread; the authCallback runs on it.
+///
+/// # Safety
+/// As for `ably_auth_request_token`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_authorize(
+    auth: *const ably_auth,
+    params: *mut ably_token_params,
+    options: *mut ably_auth_options,
+    out_token_details: *mut *mut ably_token_details,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: forwarded.
+        let (params, options) = unsafe { token_call_args(params, options) }?;
+        // SAFETY: caller contract.
+        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let out = out_arg(out_token_details, "out_token_details")?;
+        let details = auth.inner.authorize(params.as_ref(), options.as_ref())?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, new_handle(ably_token_details::new(details))) };
+        Ok(())
+    })
+}
+
+/// The `Authorization` header value for a request now: `Basic ...` with Basic auth, else
+/// `Bearer <base64 of the token>`, getting or renewing a token first when needed (RSA4b1).
+/// On success `*out_header` receives a secret string to free with `ably_string_free` (which
+/// wipes it); do not log it.
+///
+/// Errors: 40003 for a NULL argument; the errors of `ably_auth_authorize` when a token must
+/// be fetched; 40103 for Basic auth without TLS.
+///
+/// Thread safety: `auth` may be used from many threads at once. May block for a token fetch.
+///
+/// # Safety
+/// `auth` is NULL or a live handle; `out_header` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_authorization_header(
+    auth: *const ably_auth,
+    out_header: *mut *mut c_char,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let out = out_arg(out_header, "out_header")?;
+        let header = auth.inner.authorization_header()?;
+        let text = owned_c_secret(&header)?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, text) };
+        Ok(())
+    })
+}
+
+/// Tell the library that a server rejected a token with a token error (40140..=40149), for
+/// requests made outside `ably_auth_request`: the cached token is dropped if it is still
+/// `token` (NULL: whatever token is cached), so the next call gets a new one.
+///
+/// Errors: 40003 for a NULL `auth` or a non-UTF-8 `token`; 40171 when there is no means to
+/// renew (key, authUrl or authCallback); the token is dropped all the same.
+///
+/// Thread safety: `auth` may be used from many threads at once. No network I/O.
+///
+/// # Safety
+/// `auth` is NULL or a live handle; `token` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_token_rejected(
+    auth: *const ably_auth,
+    token: *const c_char,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let token = if token.is_null() {
+            None
+        } else {
+            // SAFETY: caller contract.
+            Some(unsafe { str_arg(token, "token") }?)
+        };
+        auth.inner.token_rejected(token)
+    })
+}
+
+/// `time()` (RSC16): the server time in milliseconds since the epoch, from `GET /time`
+/// (no credentials). Also records the server clock offset used to sign TokenRequests.
+/// On success `*out_ms` receives the time.
+///
+/// Errors: 40003 for a NULL argument; the server's error; 50000 for an unreadable body;
+/// 50003 or 80000 for network failures.
+///
+/// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+///
+/// # Safety
+/// `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_time(
+    auth: *const ably_auth,
+    out_ms: *mut i64,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let out = out_arg(out_ms, "out_ms")?;
+        let time = auth.inner.time()?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, saturating_i64(time)) };
+        Ok(())
+    })
+}
+
+/// An owned C copy of a secret: allocated once at its final size, so that no stray copy is
+/// left in reallocated memory; `ably_string_free` wipes it.
+fn owned_c_secret(text: &str) -> Result<*mut c_char> {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    owned_c_bytes(bytes)
+}
+
+fn owned_c_bytes(bytes: Vec<u8>) -> Result<*mut c_char> {
+    CString::new(bytes).map(CString::into_raw).map_err(|e| {
+        e.into_vec().zeroize();
+        ErrorInfo::invalid_value(
+            "the value contains a NUL byte and cannot be returned as a C string",
+        )
     })
 }

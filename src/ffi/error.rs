@@ -22,8 +22,23 @@ pub const ABLY_ERR_NO_AUTH_METHOD: i32 = 40106;
 pub const ABLY_ERR_TOKEN_ERROR_FIRST: i32 = 40140;
 /// Last code of the token-error range.
 pub const ABLY_ERR_TOKEN_ERROR_LAST: i32 = 40149;
-/// Internal error: a panic was caught inside the library.
+/// Basic authentication over plain HTTP (RSC18): use TLS or token auth.
+pub const ABLY_ERR_INSECURE_BASIC_AUTH: i32 = 40103;
+/// A TokenRequest's timestamp is outside the server's window (clock skew).
+pub const ABLY_ERR_TIMESTAMP_NOT_CURRENT: i32 = 40104;
+/// The operation needs Basic auth with a key (revokeTokens, RSA17d).
+pub const ABLY_ERR_REQUIRES_BASIC_AUTH: i32 = 40162;
+/// The authCallback or authUrl failed, answered with something invalid, or did not answer
+/// within the request timeout (RSA4e, RSA4f); also a completion answered too late.
+pub const ABLY_ERR_AUTH_CALLBACK_FAILED: i32 = 40170;
+/// A new token is needed but the options have no means to get one (RSA4a).
+pub const ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED: i32 = 40171;
+/// Internal error: a panic was caught inside the library, or an unexpected server answer.
 pub const ABLY_ERR_INTERNAL: i32 = 50000;
+/// The request timed out (RSC13).
+pub const ABLY_ERR_TIMEOUT: i32 = 50003;
+/// The connection failed: host not found or unreachable, or TLS failed.
+pub const ABLY_ERR_CONNECTION_FAILED: i32 = 80000;
 
 /// An Ably ErrorInfo (TI1). Returned by every fallible function as an owned pointer: NULL
 /// means success; otherwise the caller reads the fields and frees it, once, with
@@ -111,7 +126,17 @@ mod tests {
             (ABLY_ERR_NO_AUTH_METHOD, codes::NO_AUTH_METHOD),
             (ABLY_ERR_TOKEN_ERROR_FIRST, codes::TOKEN_ERROR_FIRST),
             (ABLY_ERR_TOKEN_ERROR_LAST, codes::TOKEN_ERROR_LAST),
+            (ABLY_ERR_INSECURE_BASIC_AUTH, codes::INSECURE_BASIC_AUTH),
+            (ABLY_ERR_TIMESTAMP_NOT_CURRENT, codes::TIMESTAMP_NOT_CURRENT),
+            (ABLY_ERR_REQUIRES_BASIC_AUTH, codes::REQUIRES_BASIC_AUTH),
+            (ABLY_ERR_AUTH_CALLBACK_FAILED, codes::AUTH_CALLBACK_FAILED),
+            (
+                ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED,
+                codes::TOKEN_RENEWAL_NOT_CONFIGURED,
+            ),
             (ABLY_ERR_INTERNAL, codes::INTERNAL_ERROR),
+            (ABLY_ERR_TIMEOUT, codes::TIMEOUT),
+            (ABLY_ERR_CONNECTION_FAILED, codes::CONNECTION_FAILED),
         ];
         for (c, core) in pairs {
             assert_eq!(c as u32, core);

@@ -9,19 +9,29 @@
 
 mod auth;
 mod boundary;
+mod callback;
+mod completion;
 mod error;
 mod handle;
+mod listener;
 mod options;
 mod params;
+mod response;
+mod revocation;
 mod strings;
 mod token_details;
 mod token_request;
 mod version;
 
 pub use auth::*;
+pub use callback::{ably_auth_callback_fn, ably_free_fn, ably_log_fn};
+pub use completion::*;
 pub use error::*;
+pub use listener::*;
 pub use options::*;
 pub use params::*;
+pub use response::*;
+pub use revocation::*;
 pub use strings::*;
 pub use token_details::*;
 pub use token_request::*;

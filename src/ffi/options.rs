@@ -1,11 +1,18 @@
 //! `ably_auth_options`: the builder an `ably_auth` is made from.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::boundary::{boundary, boundary_or};
+use super::callback::{
+    CAuthCallback, UserData, ably_auth_callback_fn, ably_free_fn, ably_log_fn, c_logger, required,
+};
 use super::error::ably_error_info;
 use super::handle::{
-    builder_mut, edit_builder, free_builder, handle_ref, new_builder, str_arg, take_builder,
+    builder_mut, edit_builder, free_builder, handle_ref, new_builder, non_negative, str_arg,
+    take_builder,
 };
 use super::params::ably_token_params;
 use super::token_details::ably_token_details;
@@ -13,10 +20,13 @@ use crate::auth::ClientOptions;
 use crate::core::client_id;
 use crate::core::error::{ErrorInfo, Result};
 use crate::core::key::ApiKey;
+use crate::http::Method;
 
-/// Options for `ably_auth_new`: key, token, clientId, default token params.
+/// Options for `ably_auth_new`: credentials (key, token, authUrl, authCallback), clientId,
+/// default token params, hosts, transport and logging.
 /// Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
-/// when that fails; free an unused one with `ably_auth_options_free`. Using it after it
+/// when that fails; free an unused one with `ably_auth_options_free` (which also runs the
+/// `free_user_data` of callbacks set on it). Using it after it
 /// was consumed gives error 40003 (best effort: not once a new builder reuses its address). A setter that fails leaves the options unchanged.
 pub struct ably_auth_options {
     pub(crate) inner: ClientOptions,
@@ -184,4 +194,581 @@ pub unsafe extern "C" fn ably_auth_options_set_default_token_params(
         options.inner.default_token_params = params.map(|p| p.inner);
         Ok(())
     })
+}
+
+// ----- authUrl, authCallback and the rest of AuthOptions (AO2) -----------------------------
+
+/// A header name or value that cannot break a request line.
+///
+/// # Safety
+/// As for [`str_arg`].
+unsafe fn http_text<'a>(ptr: *const c_char, name: &str, allow_empty: bool) -> Result<&'a str> {
+    // SAFETY: forwarded.
+    let text = unsafe { str_arg(ptr, name) }?;
+    if !allow_empty && text.is_empty() {
+        return Err(ErrorInfo::invalid_value(format!(
+            "`{name}` must not be empty"
+        )));
+    }
+    if text.contains(['\r', '\n']) {
+        return Err(ErrorInfo::invalid_value(format!(
+            "`{name}` must not contain a line break"
+        )));
+    }
+    Ok(text)
+}
+
+/// A port number 1..=65535.
+fn port_arg(port: i32, name: &str) -> Result<u16> {
+    u16::try_from(port)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| ErrorInfo::invalid_value(format!("`{name}` must be 1..=65535")))
+}
+
+/// A positive number of milliseconds.
+fn positive_ms(ms: i64, name: &str) -> Result<Duration> {
+    u64::try_from(ms)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| ErrorInfo::invalid_value(format!("`{name}` must be positive")))
+}
+
+/// Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
+/// TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
+/// makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_auth_url(
+    options: *mut ably_auth_options,
+    url: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.auth.auth_url = Some(http_text(url, "url", false)?.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Set the authUrl method (AO2d): `"GET"` (the default) or `"POST"`, any case.
+/// Errors: 40003 for NULL, invalid UTF-8 or another method.
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_auth_method(
+    options: *mut ably_auth_options,
+    method: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let text = str_arg(method, "method")?;
+            let parsed = Method::parse(text)
+                .filter(|m| matches!(m, Method::Get | Method::Post))
+                .ok_or_else(|| ErrorInfo::invalid_value("`method` must be GET or POST"))?;
+            o.auth.auth_method = Some(parsed);
+            Ok(())
+        })
+    }
+}
+
+/// Add a header sent to the authUrl (AO2e); call it once per header. Both strings are
+/// copied. Errors: 40003 for NULL, invalid UTF-8, an empty name or a line break.
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_add_auth_header(
+    options: *mut ably_auth_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let name = http_text(name, "name", false)?;
+            let value = http_text(value, "value", true)?;
+            o.auth
+                .auth_headers
+                .push((name.to_owned(), value.to_owned()));
+            Ok(())
+        })
+    }
+}
+
+/// Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for
+/// POST); call it once per parameter. Both strings are copied, unencoded (the library
+/// encodes them). Errors: 40003 for NULL, invalid UTF-8 or an empty name.
+///
+/// # Safety
+/// As for `ably_auth_options_add_auth_header`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_add_auth_param(
+    options: *mut ably_auth_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let name = str_arg(name, "name")?;
+            if name.is_empty() {
+                return Err(ErrorInfo::invalid_value("`name` must not be empty"));
+            }
+            let value = str_arg(value, "value")?;
+            o.auth.auth_params.push((name.to_owned(), value.to_owned()));
+            Ok(())
+        })
+    }
+}
+
+/// Set the authCallback (AO2b, RSA8d); see `ably_auth_callback_fn`. Setting it makes the
+/// Auth use token auth; it wins over an authUrl.
+///
+/// Ownership: `user_data` passes to the library with this call, whatever its outcome:
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+/// (the Auth or the unused options are freed, the callback is replaced, or at once when this
+/// call fails). The callback and `free_user_data` may run on any thread.
+///
+/// Errors: 40003 when `options` is not live or `callback` is NULL.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+/// follow the contracts of their types.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
+    options: *mut ably_auth_options,
+    callback: ably_auth_callback_fn,
+    user_data: *mut c_void,
+    free_user_data: ably_free_fn,
+) -> *mut ably_error_info {
+    let user_data = UserData::new(user_data, free_user_data);
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, move |o| {
+            let callback = required(callback, "callback")?;
+            o.auth.auth_callback = Some(Arc::new(CAuthCallback::new(callback, user_data)));
+            Ok(())
+        })
+    }
+}
+
+/// Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
+/// remembered. Default false.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_query_time(
+    options: *mut ably_auth_options,
+    query_time: bool,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.auth.query_time = query_time;
+            Ok(())
+        })
+    }
+}
+
+// ----- hosts (REC1, REC2, RSC18) ----------------------------------------------------------
+
+/// Set `endpoint` (REC1b): a routing policy id, `nonprod:<id>`, or a host name. Conflicts
+/// with environment or restHost; `ably_auth_new` checks (40000).
+/// Errors: 40003 for NULL or invalid UTF-8.
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_endpoint(
+    options: *mut ably_auth_options,
+    endpoint: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.endpoint.endpoint = Some(str_arg(endpoint, "endpoint")?.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Set the deprecated `environment` (REC1c). Errors: 40003 for NULL or invalid UTF-8;
+/// conflicts are reported by `ably_auth_new` (40000).
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_environment(
+    options: *mut ably_auth_options,
+    environment: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.endpoint.environment = Some(str_arg(environment, "environment")?.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Set the deprecated `restHost` (REC1d1). Errors: 40003 for NULL or invalid UTF-8;
+/// conflicts are reported by `ably_auth_new` (40000).
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_rest_host(
+    options: *mut ably_auth_options,
+    rest_host: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.endpoint.rest_host = Some(str_arg(rest_host, "rest_host")?.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Set `fallbackHosts` (REC2a) to the `count` strings at `hosts` (copied); `count` 0
+/// disables fallback (then `hosts` may be NULL). Errors: 40003 for a NULL `hosts` with a
+/// non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
+/// pointers, each NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_fallback_hosts(
+    options: *mut ably_auth_options,
+    hosts: *const *const c_char,
+    count: usize,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let list = string_array(hosts, count, "hosts")?;
+            if let Some(i) = list.iter().position(|h| h.is_empty()) {
+                return Err(ErrorInfo::invalid_value(format!(
+                    "`hosts[{i}]` must not be empty"
+                )));
+            }
+            o.endpoint.fallback_hosts = Some(list);
+            Ok(())
+        })
+    }
+}
+
+/// Use HTTPS (`true`, the default) or plain HTTP (RSC18). Basic auth needs TLS
+/// (`ably_auth_new` gives 40103 otherwise).
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_tls(
+    options: *mut ably_auth_options,
+    tls: bool,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.endpoint.tls = tls;
+            Ok(())
+        })
+    }
+}
+
+/// Set the port for plain HTTP (TO3k4, default 80). Errors: 40003 outside 1..=65535.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_port(
+    options: *mut ably_auth_options,
+    port: i32,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.endpoint.port = port_arg(port, "port")?;
+            Ok(())
+        })
+    }
+}
+
+/// Set the port for HTTPS (TO3k5, default 443). Errors: 40003 outside 1..=65535.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_tls_port(
+    options: *mut ably_auth_options,
+    tls_port: i32,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.endpoint.tls_port = port_arg(tls_port, "tls_port")?;
+            Ok(())
+        })
+    }
+}
+
+// ----- transport (RSC13, RSC15) -----------------------------------------------------------
+
+/// Set the connection-open timeout (TO3l3, default 4000 ms) and the whole-request timeout
+/// (TO3l4, default 10000 ms); the request timeout also bounds how long an authCallback may
+/// take to answer (40170 after it). Errors: 40003 unless both are positive.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_timeouts(
+    options: *mut ably_auth_options,
+    open_ms: i64,
+    request_ms: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let open = positive_ms(open_ms, "open_ms")?;
+            let request = positive_ms(request_ms, "request_ms")?;
+            o.transport.open_timeout = open;
+            o.transport.request_timeout = request;
+            Ok(())
+        })
+    }
+}
+
+/// Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots;
+/// call it once per PEM. Checked by `ably_auth_new` (40003 for PEM with no certificate).
+/// Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_add_ca_pem(
+    options: *mut ably_auth_options,
+    pem: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let text = str_arg(pem, "pem")?;
+            if text.trim().is_empty() {
+                return Err(ErrorInfo::invalid_value("`pem` must not be empty"));
+            }
+            o.transport.extra_ca_pem.push(text.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Resolve `host` to the fixed socket address `addr` (`"127.0.0.1:8080"`, `"[::1]:443"`)
+/// instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate
+/// against `host`. Call it once per host. Errors: 40003 for NULL, invalid UTF-8, an empty
+/// host or an `addr` that is not an IP address with a port.
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_add_resolve(
+    options: *mut ably_auth_options,
+    host: *const c_char,
+    addr: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let host = str_arg(host, "host")?;
+            if host.is_empty() {
+                return Err(ErrorInfo::invalid_value("`host` must not be empty"));
+            }
+            let addr: SocketAddr = str_arg(addr, "addr")?.parse().map_err(|_| {
+                ErrorInfo::invalid_value(
+                    "`addr` must be an IP address and port, e.g. 127.0.0.1:8080",
+                )
+            })?;
+            o.transport.resolve.push((host.to_owned(), addr));
+            Ok(())
+        })
+    }
+}
+
+/// A token counts as expired this many milliseconds before its `expires` (default 15000),
+/// so it is renewed before a request could carry an expired token. Errors: 40003 when
+/// negative.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_token_expiry_margin(
+    options: *mut ably_auth_options,
+    margin_ms: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.token_expiry_margin_ms = non_negative(margin_ms, "margin_ms")?;
+            Ok(())
+        })
+    }
+}
+
+/// How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`,
+/// default 600000 ms). Errors: 40003 when negative.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_fallback_retry_timeout(
+    options: *mut ably_auth_options,
+    timeout_ms: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.fallback.fallback_retry_timeout =
+                Duration::from_millis(non_negative(timeout_ms, "timeout_ms")?);
+            Ok(())
+        })
+    }
+}
+
+/// The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
+/// Errors: 40003 when negative.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_max_retry_count(
+    options: *mut ably_auth_options,
+    count: i32,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.fallback.max_retry_count = usize::try_from(count)
+                .map_err(|_| ErrorInfo::invalid_value("`count` must not be negative"))?;
+            Ok(())
+        })
+    }
+}
+
+/// Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
+/// `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
+/// or control characters.
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_add_agent(
+    options: *mut ably_auth_options,
+    agent: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let text = str_arg(agent, "agent")?;
+            if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ErrorInfo::invalid_value(
+                    "`agent` must be a non-empty name/version without spaces",
+                ));
+            }
+            o.agents.push(text.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Add a random `request_id` query parameter to each Ably request (RSC7c), the same on
+/// every host it is retried on. Default false.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_add_request_ids(
+    options: *mut ably_auth_options,
+    add_request_ids: bool,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.add_request_ids = add_request_ids;
+            Ok(())
+        })
+    }
+}
+
+/// Send log lines from `level` up (1 error, 2 warn, 3 info, 4 debug, 5 verbose) to
+/// `callback`; see `ably_log_fn`. Lines never contain a key secret, token or mac. Replaces
+/// an earlier log callback.
+///
+/// Ownership: `user_data` passes to the library with this call, whatever its outcome:
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+/// (the Auth or the unused options are freed, the callback is replaced, or at once when this
+/// call fails). The callback and `free_user_data` may run on any thread.
+///
+/// Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+/// follow the contracts of their types.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_log(
+    options: *mut ably_auth_options,
+    callback: ably_log_fn,
+    level: i32,
+    user_data: *mut c_void,
+    free_user_data: ably_free_fn,
+) -> *mut ably_error_info {
+    let user_data = UserData::new(user_data, free_user_data);
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, move |o| {
+            let callback = required(callback, "callback")?;
+            o.logger = Some(c_logger(callback, level, user_data)?);
+            Ok(())
+        })
+    }
+}
+
+/// `count` C strings as owned Rust strings; NULL `array` is allowed only with `count` 0.
+/// Errors name `name[i]`.
+///
+/// # Safety
+/// `array` is NULL or points to `count` pointers, each NULL or NUL-terminated.
+pub(crate) unsafe fn string_array(
+    array: *const *const c_char,
+    count: usize,
+    name: &str,
+) -> Result<Vec<String>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if array.is_null() {
+        return Err(ErrorInfo::invalid_value(format!(
+            "`{name}` is NULL but the count is {count}"
+        )));
+    }
+    // SAFETY: caller contract: `count` readable pointers.
+    let items = unsafe { std::slice::from_raw_parts(array, count) };
+    items
+        .iter()
+        .enumerate()
+        // SAFETY: caller contract.
+        .map(|(i, &p)| unsafe { str_arg(p, &format!("{name}[{i}]")) }.map(str::to_owned))
+        .collect()
 }

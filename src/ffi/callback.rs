@@ -1,0 +1,143 @@
+//! C callbacks held by Rust objects: the function pointer types, the `user_data` owner that
+//! runs `free_user_data` exactly once, and the authCallback and log glue.
+
+use std::ffi::{CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use super::completion::ably_auth_completion;
+use super::handle::new_builder;
+use crate::auth::{AuthCallback, Completion, LogLevel, Logger};
+use crate::core::error::{ErrorInfo, Result, codes};
+use crate::core::token::TokenParams;
+
+/// Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
+/// thread drops the library's last reference to it (possibly not the registering thread).
+pub type ably_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
+/// borrowed for the duration of the call. The callback answers `completion` exactly once,
+/// now or later and from any thread, with `ably_auth_completion_token`,
+/// `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
+/// It runs on the thread of the call that needs a token, with no library lock held.
+pub type ably_auth_callback_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        token_params_json: *const c_char,
+        completion: *mut ably_auth_completion,
+    ),
+>;
+
+/// A log sink. `level` is 1 (error) to 5 (verbose); `message` is borrowed for the duration
+/// of the call and never contains a key secret, token or mac. Called from any thread, with
+/// no library lock held.
+pub type ably_log_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
+
+/// The caller's `user_data` and its destructor: `free_user_data` runs exactly once, when the
+/// last Rust owner drops it.
+pub(crate) struct UserData {
+    ptr: *mut c_void,
+    free: ably_free_fn,
+}
+
+// SAFETY: the C contract of every registration says user_data may be used and freed from
+// any thread; the library never dereferences it.
+unsafe impl Send for UserData {}
+// SAFETY: as above; the library only passes the pointer back to the caller's functions.
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    pub(crate) fn new(ptr: *mut c_void, free: ably_free_fn) -> Self {
+        UserData { ptr, free }
+    }
+
+    pub(crate) fn ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(free) = self.free.take() {
+            // SAFETY: the caller registered `free` for `ptr`; it runs once (take()).
+            unsafe { free(self.ptr) };
+        }
+    }
+}
+
+/// A required callback pointer; NULL is 40003 naming `name`.
+pub(crate) fn required<F>(callback: Option<F>, name: &str) -> Result<F> {
+    callback.ok_or_else(|| ErrorInfo::invalid_value(format!("`{name}` is NULL")))
+}
+
+/// Text for C: NUL bytes replaced, so a message is never cut short or lost.
+pub(crate) fn c_message(text: &str) -> CString {
+    CString::new(text.replace('\0', "\u{FFFD}")).unwrap_or_default()
+}
+
+/// An authCallback implemented by a C function.
+pub(crate) struct CAuthCallback {
+    callback: unsafe extern "C" fn(*mut c_void, *const c_char, *mut ably_auth_completion),
+    user_data: UserData,
+}
+
+impl CAuthCallback {
+    pub(crate) fn new(
+        callback: unsafe extern "C" fn(*mut c_void, *const c_char, *mut ably_auth_completion),
+        user_data: UserData,
+    ) -> Self {
+        CAuthCallback {
+            callback,
+            user_data,
+        }
+    }
+}
+
+impl AuthCallback for CAuthCallback {
+    fn call(&self, params: &TokenParams, completion: Completion) {
+        // Our glue must not unwind into the Auth's token flight (others wait on it); a panic
+        // here becomes the callback's answer instead.
+        let prepared = catch_unwind(AssertUnwindSafe(|| c_message(&params.to_json())));
+        let json = match prepared {
+            Ok(json) => json,
+            Err(_) => {
+                let _ = completion.complete(Err(ErrorInfo::new(
+                    codes::INTERNAL_ERROR,
+                    500,
+                    "internal error in ably-auth while preparing the authCallback call",
+                )));
+                return;
+            }
+        };
+        let handle = new_builder(ably_auth_completion::new(completion));
+        // SAFETY: the caller registered this function for this user_data; the JSON outlives
+        // the call and the completion is a live handle the callback now owns.
+        unsafe { (self.callback)(self.user_data.ptr(), json.as_ptr(), handle) };
+    }
+}
+
+/// A log sink calling a C function with lines from `level` (1..=5) up.
+pub(crate) fn c_logger(
+    callback: unsafe extern "C" fn(*mut c_void, i32, *const c_char),
+    level: i32,
+    user_data: UserData,
+) -> Result<Logger> {
+    let level = u8::try_from(level)
+        .ok()
+        .and_then(LogLevel::from_u8)
+        .ok_or_else(|| ErrorInfo::invalid_value("`level` must be 1 (error) to 5 (verbose)"))?;
+    let user_data = Arc::new(user_data);
+    let sink = move |level: LogLevel, message: &str| {
+        let Ok(text) = catch_unwind(AssertUnwindSafe(|| c_message(message))) else {
+            return;
+        };
+        // SAFETY: the caller registered this function for this user_data; the text
+        // outlives the call.
+        unsafe { callback(user_data.ptr(), i32::from(level as u8), text.as_ptr()) };
+    };
+    Ok(Logger {
+        level,
+        sink: Arc::new(sink),
+    })
+}
