@@ -8,42 +8,17 @@
 use std::ffi::{CStr, c_char};
 use std::hint::black_box;
 use std::ptr;
-use std::time::Instant;
 
 use ::ably_auth::ffi::*;
 use ::ably_auth::{Auth, ClientOptions, TokenParams};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use support::measure;
+
+mod support;
 
 const KEY: &str = "appId.keyId:keySecret";
 const CAPABILITY: &str = r#"{"channel2":["subscribe"],"channel1":["subscribe","publish"]}"#;
-const SAMPLES: usize = 31;
-
-/// Median nanoseconds per call of `f`, over SAMPLES samples sized to ~20 ms each.
-fn measure(mut f: impl FnMut()) -> f64 {
-    let mut iters = 1u64;
-    loop {
-        let start = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        if start.elapsed().as_millis() >= 20 {
-            break;
-        }
-        iters *= 2;
-    }
-    let mut samples: Vec<f64> = (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            start.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
-    samples.sort_by(|a, b| a.total_cmp(b));
-    samples[SAMPLES / 2]
-}
 
 fn check(err: *mut ably_error_info) {
     if !err.is_null() {

@@ -16,7 +16,6 @@
 //!   items requested here are RSC7e/d/c, RSC8c, RSC13, RSC17, RSC18). Note for whoever ports it:
 //!   `time()` maps a 200 `text/html` body to 50000/500, not the UTS's 40013/400.
 
-#[allow(unused_imports)]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -9,8 +9,15 @@ fn key_token_flow_over_http_and_https() {
         let header = auth.authorization_header().unwrap();
         let token = bearer_token(&header);
         assert!(!token.is_empty());
-        let response = auth.request(Method::Get, "/channels/smoke", &[], &[], None).unwrap();
-        assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+        let response = auth
+            .request(Method::Get, "/channels/smoke", &[], &[], None)
+            .unwrap();
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
         assert!(auth.time().unwrap() > 1_700_000_000_000);
         assert_eq!(server.tokens_issued(), 1);
     }

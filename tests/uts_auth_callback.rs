@@ -14,7 +14,6 @@
 //!   `/token` are answered by a fault rule with server-minted material.
 //! * `client.request("GET", "/channels/test")` is `Auth::request(Method::Get, ...)`.
 
-#[allow(unused_imports)] // the shared module re-exports more than each test uses
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -10,7 +10,6 @@
 //!
 //! All eleven cases are ported.
 
-#[allow(unused_imports)]
 mod common;
 
 use std::sync::Arc;

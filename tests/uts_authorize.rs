@@ -10,7 +10,6 @@
 //! * The Bearer header is `Bearer base64(token)` (DESIGN §4 item 1); the tests decode it.
 //! * `client.channels.get("test").status()` is `Auth::request(Method::Get, "/channels/test")`.
 
-#[allow(unused_imports)] // the shared module re-exports more than each test uses
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,10 +86,6 @@ fn rsa10a_authorize_default_params_0() {
 /// rest/unit/RSA10b/authorize-explicit-params-0: explicit TokenParams (clientId, ttl) reach
 /// the authCallback and win over the ClientOptions clientId (checklist §2.9).
 #[test]
-#[ignore = "BUG: Auth::authorize stores explicit TokenParams through prepare_defaults, which \
-            overwrites their clientId with ClientOptions.clientId, so the authCallback gets \
-            clientId `default-client` instead of the explicit `override-client` (request_token \
-            and create_token_request let an explicit clientId win)"]
 fn rsa10b_authorize_explicit_params_0() {
     let server = http_server();
     let seen: Arc<Mutex<Vec<TokenParams>>> = Arc::default();

@@ -3,7 +3,6 @@
 //! real sockets against the loopback Ably-compatible server, where the callback or authUrl
 //! hands out tokens the server minted (with the UTS clientIds), so the server accepts them.
 
-#[allow(unused_imports)] // the shared module re-exports more than each test uses
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -26,7 +26,6 @@
 //!   and rest/unit/REC3/connectivity-check-validation-0: not applicable. The connectivity check
 //!   is a Realtime-client feature; this library is REST-only and has no connectivity check.
 
-#[allow(unused_imports)]
 mod common;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

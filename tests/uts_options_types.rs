@@ -3,7 +3,6 @@
 //! also checks that the option takes effect, over real sockets against the loopback
 //! Ably-compatible server (host names are resolved to it with `transport.resolve`).
 
-#[allow(unused_imports)] // the shared module re-exports more than each test uses
 mod common;
 
 use std::sync::Arc;

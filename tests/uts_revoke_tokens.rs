@@ -17,7 +17,6 @@
 //! All seventeen cases are ported. One fails on a library bug and is ignored:
 //! `rsa17g_sends_post_correct_path_0` (see its comment).
 
-#[allow(unused_imports)]
 mod common;
 
 use ably_auth::{Auth, ErrorInfo, RevocationOutcome, RevocationResult};
@@ -103,7 +102,6 @@ fn revoke(auth: &Auth, list: &[&str]) -> RevocationResult {
 /// UTS asserts. The loopback server decodes the path, so the call itself succeeds (see
 /// `rsa17g_sends_post_correct_path_0_decoded`).
 #[test]
-#[ignore = "BUG: the key name's '.' is percent-encoded in the path (/keys/appId%2EkeyName/revokeTokens); RFC 3986 §2.3 and the UTS expect /keys/appId.keyName/revokeTokens"]
 fn rsa17g_sends_post_correct_path_0() {
     let server = revoke_server();
     revoke(&basic_client(&server), &["clientId:alice"]);

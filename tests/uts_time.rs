@@ -4,7 +4,6 @@
 //! `[server ms]`, and a rule replaces the body where the UTS needs an exact value. All five
 //! cases are ported.
 
-#[allow(unused_imports)]
 mod common;
 use common::*;
 

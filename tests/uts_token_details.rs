@@ -11,7 +11,6 @@
 //!   not see it coming.
 //! * `client.channels.get("test").status()` is `Auth::request(Method::Get, "/channels/test")`.
 
-#[allow(unused_imports)] // the shared module re-exports more than each test uses
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

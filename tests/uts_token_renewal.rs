@@ -13,7 +13,6 @@
 //!
 //! All nine cases are ported; RSA4b1 and the msgpack case deviate as their comments say.
 
-#[allow(unused_imports)]
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

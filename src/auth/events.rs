@@ -38,6 +38,9 @@ impl LogLevel {
     }
 }
 
+/// Receives each log line that passes the level.
+pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
 /// A log sink and the most verbose level it wants. Lines never contain key secrets,
 /// tokens, JWT signatures or macs.
 #[derive(Clone)]
@@ -45,7 +48,7 @@ pub struct Logger {
     /// The most verbose level passed to the sink.
     pub level: LogLevel,
     /// The sink.
-    pub sink: Arc<dyn Fn(LogLevel, &str) + Send + Sync>,
+    pub sink: LogSink,
 }
 
 impl fmt::Debug for Logger {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::{MAX_TOKEN_MATERIAL_BYTES, TokenMaterial, callback_error};
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
-use crate::http::rest::{RestClient, RestRequest};
+use crate::http::rest::{RestClient, RestRequest, path_segment};
 use crate::http::{HttpRequest, Method};
 
 use super::callback;
@@ -133,11 +133,7 @@ pub(crate) fn from_callback(
 
 /// POST a TokenRequest to `/keys/{keyName}/requestToken` (RSA8a, checklist §2.5).
 pub(crate) fn exchange(rest: &RestClient, request: &TokenRequest) -> Result<TokenDetails> {
-    let key_name = percent_encoding::utf8_percent_encode(
-        &request.key_name,
-        percent_encoding::NON_ALPHANUMERIC,
-    );
-    let path = format!("/keys/{key_name}/requestToken");
+    let path = format!("/keys/{}/requestToken", path_segment(&request.key_name));
     let response = rest.execute(RestRequest {
         method: Method::Post,
         path: &path,

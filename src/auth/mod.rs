@@ -2,8 +2,9 @@
 //! offline (createTokenRequest, JWTs) and networked (requestToken, authorize, renewal,
 //! revokeTokens, time, authenticated requests).
 //!
-//! Locks: `means` and `token` are read-mostly `RwLock`s; `flight` coordinates the single
-//! token fetch in progress. No lock is held while the network or a user callback runs.
+//! Shared state: `means` and `token` are read-mostly [`ArcSwap`]s (readers take no lock and
+//! touch no shared reference count); `flight` coordinates the single token fetch in
+//! progress. No lock is held while the network or a user callback runs.
 
 mod callback;
 mod events;
@@ -15,7 +16,9 @@ pub use events::{AuthEvent, ListenerId, LogLevel, Logger};
 pub use options::{AuthOptions, ClientOptions};
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -30,7 +33,7 @@ use crate::core::key::ApiKey;
 use crate::core::material::{RevocationResult, TokenMaterial, parse_revocation_result, parse_time};
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::core::{jwt, sign};
-use crate::http::rest::{RestClient, RestRequest};
+use crate::http::rest::{RestClient, RestRequest, path_segment};
 use crate::http::{HttpResponse, Method, Transport, TransportOptions, UreqTransport};
 use events::Listeners;
 
@@ -113,8 +116,10 @@ pub struct Auth {
     /// `serverTime - localTime` in ms (RSA10k), valid when `offset_known`.
     offset_ms: AtomicI64,
     offset_known: AtomicBool,
-    means: RwLock<Arc<Means>>,
-    token: RwLock<Option<Arc<CachedToken>>>,
+    means: ArcSwap<Means>,
+    /// `means.use_token_auth`, readable without touching `means`.
+    token_auth: AtomicBool,
+    token: ArcSwapOption<CachedToken>,
     flight: Mutex<Option<Arc<Flight>>>,
 }
 
@@ -127,14 +132,6 @@ impl std::fmt::Debug for Auth {
             .field("plan", &self.rest_config.plan)
             .finish_non_exhaustive()
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -267,13 +264,14 @@ impl Auth {
             rest: OnceLock::new(),
             offset_ms: AtomicI64::new(0),
             offset_known: AtomicBool::new(false),
-            token: RwLock::new(token.map(CachedToken::new)),
+            token: ArcSwapOption::new(token.map(CachedToken::new)),
             flight: Mutex::new(None),
-            means: RwLock::new(Arc::new(Means {
+            token_auth: AtomicBool::new(use_token_auth),
+            means: ArcSwap::from_pointee(Means {
                 options: auth,
                 defaults,
                 use_token_auth,
-            })),
+            }),
         };
         if auth_state.has_token() && !auth_state.means().options.can_renew() {
             // RSA4a1
@@ -340,7 +338,7 @@ impl Auth {
 
     /// `Auth#clientId` (RSA7b, RSA12): the options' clientId, else the current token's.
     pub fn client_id(&self) -> Option<String> {
-        let token = read(&self.token);
+        let token = self.token.load();
         effective_client_id(
             self.client_id.as_deref(),
             token.as_ref().and_then(|t| t.details.client_id.as_deref()),
@@ -350,12 +348,12 @@ impl Auth {
 
     /// `Auth#tokenDetails` (RSA16): the token in use, if any.
     pub fn token_details(&self) -> Option<TokenDetails> {
-        read(&self.token).as_ref().map(|t| t.details.clone())
+        self.token.load().as_ref().map(|t| t.details.clone())
     }
 
     /// Whether requests use token auth (RSA4) rather than Basic auth (RSA2).
     pub fn uses_token_auth(&self) -> bool {
-        self.means().use_token_auth
+        self.token_auth.load(Ordering::Acquire)
     }
 
     /// The stored default token params (with the options' clientId applied).
@@ -455,7 +453,9 @@ impl Auth {
                     let mut p = p.clone();
                     p.timestamp = None;
                     p.nonce = None;
-                    prepare_defaults(p, self.client_id.as_deref())?
+                    // An explicit clientId wins over the options' one (RSA10b, checklist §2.9).
+                    let client_id = p.client_id.is_none().then_some(self.client_id.as_deref());
+                    prepare_defaults(p, client_id.flatten())?
                 }
                 None => current.defaults.clone(),
             };
@@ -466,21 +466,21 @@ impl Auth {
             if stored_query_time && !self.offset_known.load(Ordering::Acquire) {
                 self.time()?; // RSA10k: once, and the offset persists
             }
-            *write(&self.means) = Arc::new(Means {
+            self.set_means(Means {
                 options,
                 defaults,
                 use_token_auth: true,
             });
             if let Some(details) = given {
                 let cached = CachedToken::new(details);
-                *write(&self.token) = Some(Arc::clone(&cached));
+                self.token.store(Some(Arc::clone(&cached)));
                 self.listeners
                     .emit(&AuthEvent::TokenChanged(&cached.details));
                 return Ok(cached.details.clone());
             }
         } else if !self.uses_token_auth() {
             let current = self.means();
-            *write(&self.means) = Arc::new(Means {
+            self.set_means(Means {
                 options: current.options.clone(),
                 defaults: current.defaults.clone(),
                 use_token_auth: true,
@@ -495,6 +495,13 @@ impl Auth {
     pub fn authorization_header(&self) -> Result<Zeroizing<String>> {
         if !self.uses_token_auth() {
             return self.basic_header();
+        }
+        if let Some(token) = self.token.load().as_ref()
+            && !token
+                .details
+                .is_expired_at(self.server_now(), self.margin_ms)
+        {
+            return Ok(token.header.clone()); // the hot path: no lock, no shared count
         }
         self.obtain_token(false).map(|t| t.header.clone())
     }
@@ -630,9 +637,7 @@ impl Auth {
         if let Some(margin) = allow_reauth_margin {
             body.insert("allowReauthMargin".into(), margin.into());
         }
-        let key_name =
-            percent_encoding::utf8_percent_encode(key.name(), percent_encoding::NON_ALPHANUMERIC);
-        let path = format!("/keys/{key_name}/revokeTokens");
+        let path = format!("/keys/{}/revokeTokens", path_segment(key.name()));
         let mut headers = vec![
             (
                 "Authorization".to_owned(),
@@ -661,12 +666,19 @@ impl Auth {
 
     // ----- internals -----------------------------------------------------------------
 
-    fn means(&self) -> Arc<Means> {
-        Arc::clone(&read(&self.means))
+    /// The current means; a cheap guard (no shared reference count on the fast path).
+    fn means(&self) -> arc_swap::Guard<Arc<Means>> {
+        self.means.load()
+    }
+
+    fn set_means(&self, means: Means) {
+        self.token_auth
+            .store(means.use_token_auth, Ordering::Release);
+        self.means.store(Arc::new(means));
     }
 
     fn has_token(&self) -> bool {
-        read(&self.token).is_some()
+        self.token.load().is_some()
     }
 
     fn rest(&self) -> Result<&RestClient> {
@@ -817,10 +829,11 @@ impl Auth {
     }
 
     fn invalidate(&self, token: Option<&str>) {
-        let mut cached = write(&self.token);
-        if token.is_none() || cached.as_ref().map(|t| t.details.token.as_str()) == token {
-            *cached = None; // RSA16d
-        }
+        // Drop the cached token only if it is still the rejected one (RSA16d).
+        self.token.rcu(|cached| match (cached, token) {
+            (Some(current), Some(t)) if current.details.token != t => Some(Arc::clone(current)),
+            _ => None,
+        });
     }
 
     /// The cached token when valid; otherwise one fetch for all concurrent callers. With
@@ -863,10 +876,9 @@ impl Auth {
             let still_current = current.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight));
             if still_current {
                 *current = None;
-                let mut cached = write(&self.token);
                 match &outcome {
-                    Ok(token) => *cached = Some(Arc::clone(token)),
-                    Err(_) => *cached = None, // RSA16d
+                    Ok(token) => self.token.store(Some(Arc::clone(token))),
+                    Err(_) => self.token.store(None), // RSA16d
                 }
             }
         }
@@ -893,7 +905,7 @@ impl Auth {
     }
 
     fn valid_cached(&self) -> Option<Arc<CachedToken>> {
-        let cached = read(&self.token);
+        let cached = self.token.load();
         let token = cached.as_ref()?;
         if token
             .details

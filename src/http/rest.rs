@@ -17,6 +17,30 @@ pub const PROTOCOL_VERSION: &str = "6";
 /// The `Ably-Agent` product token of this library (RSC7d1).
 pub const AGENT: &str = concat!("ably-auth/", env!("CARGO_PKG_VERSION"));
 
+/// Characters escaped in a path segment: controls, space, and those with a meaning in a
+/// URL (`/ ? # %` and the unsafe ones). A key name such as `appId.keyId` passes unchanged,
+/// as other Ably clients send it.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// `segment` percent-encoded for use as one path segment.
+pub fn path_segment(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
 /// Fallback limits (RSC15a, RSC15f; TO3l6, TO3l10).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FallbackPolicy {
@@ -228,5 +252,16 @@ impl RestClient {
             last = Some(outcome.map_err(|e| e.to_error_info(host)));
         }
         last.expect("at least the first host is always tried")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_pass_unescaped_and_separators_do_not() {
+        assert_eq!(path_segment("appId.keyId"), "appId.keyId");
+        assert_eq!(path_segment("a/b?c#d e%"), "a%2Fb%3Fc%23d%20e%25");
     }
 }

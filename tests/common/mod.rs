@@ -1,6 +1,6 @@
 //! Shared set-up for the tests that talk to the loopback Ably-compatible server
 //! (`tests/support`): options that point an Auth at it, and small decoders.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,7 +59,8 @@ pub fn token_auth_with_key(server: &LoopbackServer) -> Auth {
 
 /// An Auth built from `options` reading `clock`.
 pub fn with_clock(options: ClientOptions, clock: &Arc<ManualClock>) -> Auth {
-    Auth::with_clock(options, Arc::clone(clock) as Arc<dyn ably_auth::Clock>).expect("valid options")
+    Auth::with_clock(options, Arc::clone(clock) as Arc<dyn ably_auth::Clock>)
+        .expect("valid options")
 }
 
 /// The token inside `Bearer base64(token)` (DESIGN §4 item 1: UTS-derived tests assert the

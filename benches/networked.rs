@@ -1,0 +1,119 @@
+//! Networked costs against the loopback Ably-compatible server (tests/support), in one run:
+//! requestToken round trips over a reused and over a fresh connection, and the cached-token
+//! `Authorization` header on one and on two threads.
+//!
+//! Run: `cargo bench --bench networked`. Prints medians of 31 samples.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use ably_auth::{Auth, AuthOptions, ClientOptions};
+use ably_loopback::{LoopbackServer, ServerConfig};
+use support::measure;
+
+mod support;
+
+fn options(server: &LoopbackServer) -> ClientOptions {
+    let mut options = ClientOptions::default();
+    options.endpoint.endpoint = Some("127.0.0.1".into());
+    options.endpoint.tls = false;
+    options.endpoint.port = server.port();
+    options.auth = AuthOptions::default()
+        .with_key(&server.key().key_string())
+        .expect("loopback key");
+    options.auth.use_token_auth = Some(true);
+    options
+}
+
+/// Calls per second of `f` on each of `threads` threads together, over `window`.
+fn rate(threads: usize, window: Duration, f: impl Fn() + Send + Sync + 'static) -> f64 {
+    let f = Arc::new(f);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (f, barrier) = (Arc::clone(&f), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                let mut calls = 0u64;
+                while start.elapsed() < window {
+                    for _ in 0..1000 {
+                        f();
+                    }
+                    calls += 1000;
+                }
+                calls as f64 / start.elapsed().as_secs_f64()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("bench thread"))
+        .sum()
+}
+
+fn main() {
+    let server = LoopbackServer::start(ServerConfig::default());
+    let mut rows: Vec<(String, f64)> = Vec::new();
+
+    // One Auth: its agent keeps the connection alive between round trips.
+    let reused = Auth::new(options(&server)).expect("options");
+    rows.push((
+        "requestToken round trip, reused connection".into(),
+        measure(|| {
+            black_box(reused.request_token(None, None).expect("token"));
+        }),
+    ));
+    // A new Auth per call: a new agent, so a new TCP connection every time.
+    rows.push((
+        "requestToken round trip, fresh connection (new Auth each call)".into(),
+        measure(|| {
+            let auth = Auth::new(options(&server)).expect("options");
+            black_box(auth.request_token(None, None).expect("token"));
+        }),
+    ));
+    let connections = server.connections();
+
+    let cached = Arc::new(Auth::new(options(&server)).expect("options"));
+    cached.authorization_header().expect("first token");
+    rows.push((
+        "authorization_header, cached token".into(),
+        measure(|| {
+            black_box(cached.authorization_header().expect("header"));
+        }),
+    ));
+
+    println!("{:<66} {:>12}", "case", "median");
+    for (name, ns) in &rows {
+        if *ns >= 10_000.0 {
+            println!("{name:<66} {:>9.1} µs", ns / 1000.0);
+        } else {
+            println!("{name:<66} {:>9.1} ns", ns);
+        }
+    }
+    println!("(loopback server connections accepted: {connections})");
+
+    let window = Duration::from_millis(500);
+    let mut one = Vec::new();
+    let mut two = Vec::new();
+    for _ in 0..5 {
+        let a = Arc::clone(&cached);
+        one.push(rate(1, window, move || {
+            black_box(a.authorization_header().expect("header"));
+        }));
+        let a = Arc::clone(&cached);
+        two.push(rate(2, window, move || {
+            black_box(a.authorization_header().expect("header"));
+        }));
+    }
+    one.sort_by(f64::total_cmp);
+    two.sort_by(f64::total_cmp);
+    let (one, two) = (one[2], two[2]);
+    println!(
+        "authorization_header calls/s: 1 thread {:.2} M, 2 threads {:.2} M, scaling {:.2}x",
+        one / 1e6,
+        two / 1e6,
+        two / one
+    );
+}
