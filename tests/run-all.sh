@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the repository, as the README's second command and CI run it:
-#   1. Rust: formatting, clippy, unit tests, UTS-derived tests, header drift check
+#   1. Rust (the workspace: the library and the loopback Ably-compatible test server):
+#      formatting, clippy, unit tests, UTS-derived tests over real sockets, concurrency and
+#      fault tests, header drift check; the benchmarks are compiled, not run
 #   2. CMake/ctest: C tests (plus an AddressSanitizer+UBSan copy of each), header compiled
 #      alone as C11 and C++17, the example; then install and build consumer projects
 #      against the installed package (find_package shared and static, pkg-config)
@@ -15,9 +17,11 @@ ensure_rust_lints
 echo "==> cargo fmt --check"
 cargo fmt --check
 echo "==> cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> cargo test"
-cargo test --locked
+cargo test --locked --workspace
+echo "==> benchmarks compile"
+cargo bench --locked --workspace --no-run
 echo "==> CMake build, ctest, install, consumers"
 tests/cmake-all.sh
 echo "==> all test suites passed"
