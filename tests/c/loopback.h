@@ -40,7 +40,7 @@ typedef struct loopback {
     FILE *stdout_f; /* the server's stdout */
     bool tls;
     int port;
-    char base_url[128];
+    char base_url[256];
     char ca_path[64]; /* with TLS: the CA PEM file (removed by loopback_stop) */
     char *ca_pem;     /* with TLS: its contents (malloc'd) */
 } loopback;
@@ -115,7 +115,7 @@ static bool loopback_start(loopback *lb, bool tls) {
     }
     lb->stdin_fd = in_pipe[1];
     lb->stdout_f = fdopen(out_pipe[0], "r");
-    char line[256];
+    char line[200];
     if (lb->stdout_f == NULL || fgets(line, sizeof line, lb->stdout_f) == NULL ||
         strncmp(line, "LISTENING ", 10) != 0) {
         fprintf(stderr, "the loopback server did not print LISTENING\n");
