@@ -17,9 +17,9 @@ pub enum LogLevel {
     Warn = 2,
     /// Major events: a new token, a renewal, RSA4a1's "no means to renew".
     Info = 3,
-    /// Each request and its outcome.
+    /// Each token fetch and each authenticated request with its status.
     Debug = 4,
-    /// Everything, including request headers with credentials redacted.
+    /// Everything the library logs (currently the same lines as Debug).
     Verbose = 5,
 }
 

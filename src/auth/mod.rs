@@ -544,6 +544,14 @@ impl Auth {
                 max_response_bytes: 16 * 1024 * 1024,
             })
         };
+        let send = |authorization: &str| {
+            let outcome = send(authorization);
+            self.log(LogLevel::Debug, || match &outcome {
+                Ok(r) => format!("{} {path} -> HTTP {}", method.as_str(), r.status),
+                Err(e) => format!("{} {path} -> {e}", method.as_str()),
+            });
+            outcome
+        };
         if !self.uses_token_auth() {
             return into_result(send(&self.basic_header()?)?);
         }
