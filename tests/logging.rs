@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use ably_auth::{Auth, AuthOptions, LogLevel, Logger, Method, TokenDetails};
 use common::*;
 
-fn collecting_logger(level: LogLevel) -> (Logger, Arc<Mutex<Vec<(LogLevel, String)>>>) {
+type Lines = Arc<Mutex<Vec<(LogLevel, String)>>>;
+
+fn collecting_logger(level: LogLevel) -> (Logger, Lines) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     let logger = Logger {
