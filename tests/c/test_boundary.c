@@ -8,7 +8,10 @@
  *   clientIds, invalid capabilities and malformed JSON;
  * - builders used after they were consumed, and freed twice;
  * - option combinations ably_auth_new rejects (40106, 40102, bad default params);
- * - outputs are left untouched whenever a call fails.
+ * - outputs are left untouched whenever a call fails;
+ * - the networked API (options setters, requestToken/authorize, request, revokeTokens,
+ *   listeners, completions) under the same treatment, with free_user_data run exactly once
+ *   when a registration fails, and a completion answered twice refused.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -688,6 +691,359 @@ static void test_long_client_id(const ably_auth *auth) {
     free(long_id);
 }
 
+/* ---- the networked API: NULL, invalid UTF-8, bad values and consumed handles --------------
+ * None of these reaches the network: every argument is checked first. */
+
+#define BAD_UTF8 "abc\xff"
+
+static int user_data_frees;
+static void count_user_data_free(void *user_data) {
+    (void)user_data;
+    user_data_frees++;
+}
+
+static void unused_auth_callback(void *user_data, const char *params_json,
+                                 ably_auth_completion *completion) {
+    (void)user_data;
+    (void)params_json;
+    ably_error_info_free(ably_auth_completion_error(completion, 0, 401, "unused"));
+}
+
+static void unused_log(void *user_data, int32_t level, const char *message) {
+    (void)user_data;
+    (void)level;
+    (void)message;
+}
+
+static void unused_listener(void *user_data, const ably_token_details *details,
+                            const ably_error_info *error) {
+    (void)user_data;
+    (void)details;
+    (void)error;
+}
+
+/* The registration `call` fails naming `arg`, and free_user_data ran exactly once. */
+#define expect_names_arg_frees(call, arg)                                                \
+    do {                                                                                 \
+        user_data_frees = 0;                                                             \
+        expect_names_arg(call, arg);                                                     \
+        CHECK(user_data_frees == 1, "  ... and free_user_data ran once (%d)",            \
+              user_data_frees);                                                          \
+    } while (0)
+
+static void test_null_networked_options(void) {
+    ably_auth_options *o = ably_auth_options_new();
+    expect_names_arg(ably_auth_options_set_auth_url(NULL, "https://a.example/t"), "options");
+    expect_names_arg(ably_auth_options_set_auth_url(o, NULL), "url");
+    expect_names_arg(ably_auth_options_set_auth_url(o, BAD_UTF8), "url");
+    expect_names_arg(ably_auth_options_set_auth_url(o, ""), "url");
+    expect_names_arg(ably_auth_options_set_auth_method(NULL, "GET"), "options");
+    expect_names_arg(ably_auth_options_set_auth_method(o, NULL), "method");
+    expect_names_arg(ably_auth_options_set_auth_method(o, BAD_UTF8), "method");
+    expect_names_arg(ably_auth_options_set_auth_method(o, "PUT"), "method");
+    expect_ok(ably_auth_options_set_auth_method(o, "post"));
+    expect_names_arg(ably_auth_options_add_auth_header(NULL, "n", "v"), "options");
+    expect_names_arg(ably_auth_options_add_auth_header(o, NULL, "v"), "name");
+    expect_names_arg(ably_auth_options_add_auth_header(o, "n", NULL), "value");
+    expect_names_arg(ably_auth_options_add_auth_header(o, BAD_UTF8, "v"), "name");
+    expect_names_arg(ably_auth_options_add_auth_header(o, "n", BAD_UTF8), "value");
+    expect_names_arg(ably_auth_options_add_auth_header(o, "n", "v\r\nX: y"), "value");
+    expect_names_arg(ably_auth_options_add_auth_param(NULL, "n", "v"), "options");
+    expect_names_arg(ably_auth_options_add_auth_param(o, NULL, "v"), "name");
+    expect_names_arg(ably_auth_options_add_auth_param(o, "n", NULL), "value");
+    expect_names_arg(ably_auth_options_add_auth_param(o, BAD_UTF8, "v"), "name");
+    expect_names_arg(ably_auth_options_add_auth_param(o, "n", BAD_UTF8), "value");
+    expect_names_arg_frees(ably_auth_options_set_auth_callback(NULL, unused_auth_callback, NULL,
+                                                               count_user_data_free),
+                           "options");
+    expect_names_arg_frees(ably_auth_options_set_auth_callback(o, NULL, NULL,
+                                                               count_user_data_free),
+                           "callback");
+    expect_names_arg(ably_auth_options_set_query_time(NULL, true), "options");
+    expect_names_arg(ably_auth_options_set_endpoint(NULL, "e"), "options");
+    expect_names_arg(ably_auth_options_set_endpoint(o, NULL), "endpoint");
+    expect_names_arg(ably_auth_options_set_endpoint(o, BAD_UTF8), "endpoint");
+    expect_names_arg(ably_auth_options_set_environment(NULL, "e"), "options");
+    expect_names_arg(ably_auth_options_set_environment(o, NULL), "environment");
+    expect_names_arg(ably_auth_options_set_environment(o, BAD_UTF8), "environment");
+    expect_names_arg(ably_auth_options_set_rest_host(NULL, "h"), "options");
+    expect_names_arg(ably_auth_options_set_rest_host(o, NULL), "rest_host");
+    expect_names_arg(ably_auth_options_set_rest_host(o, BAD_UTF8), "rest_host");
+    const char *hosts[] = {"a.example", NULL};
+    const char *bad_hosts[] = {BAD_UTF8};
+    expect_names_arg(ably_auth_options_set_fallback_hosts(NULL, hosts, 1), "options");
+    expect_names_arg(ably_auth_options_set_fallback_hosts(o, NULL, 1), "hosts");
+    expect_names_arg(ably_auth_options_set_fallback_hosts(o, hosts, 2), "hosts[1]");
+    expect_names_arg(ably_auth_options_set_fallback_hosts(o, bad_hosts, 1), "hosts[0]");
+    expect_ok(ably_auth_options_set_fallback_hosts(o, NULL, 0));
+    expect_names_arg(ably_auth_options_set_tls(NULL, true), "options");
+    expect_names_arg(ably_auth_options_set_port(NULL, 80), "options");
+    expect_names_arg(ably_auth_options_set_port(o, 0), "port");
+    expect_names_arg(ably_auth_options_set_port(o, 65536), "port");
+    expect_names_arg(ably_auth_options_set_tls_port(NULL, 443), "options");
+    expect_names_arg(ably_auth_options_set_tls_port(o, -1), "tls_port");
+    expect_names_arg(ably_auth_options_set_timeouts(NULL, 1, 1), "options");
+    expect_names_arg(ably_auth_options_set_timeouts(o, 0, 1), "open_ms");
+    expect_names_arg(ably_auth_options_set_timeouts(o, 1, -1), "request_ms");
+    expect_names_arg(ably_auth_options_add_ca_pem(NULL, "pem"), "options");
+    expect_names_arg(ably_auth_options_add_ca_pem(o, NULL), "pem");
+    expect_names_arg(ably_auth_options_add_ca_pem(o, BAD_UTF8), "pem");
+    expect_names_arg(ably_auth_options_add_resolve(NULL, "h", "127.0.0.1:1"), "options");
+    expect_names_arg(ably_auth_options_add_resolve(o, NULL, "127.0.0.1:1"), "host");
+    expect_names_arg(ably_auth_options_add_resolve(o, "h", NULL), "addr");
+    expect_names_arg(ably_auth_options_add_resolve(o, BAD_UTF8, "127.0.0.1:1"), "host");
+    expect_names_arg(ably_auth_options_add_resolve(o, "h", BAD_UTF8), "addr");
+    expect_names_arg(ably_auth_options_add_resolve(o, "h", "localhost"), "addr");
+    expect_names_arg(ably_auth_options_set_token_expiry_margin(NULL, 0), "options");
+    expect_names_arg(ably_auth_options_set_token_expiry_margin(o, -1), "margin_ms");
+    expect_names_arg(ably_auth_options_set_fallback_retry_timeout(NULL, 0), "options");
+    expect_names_arg(ably_auth_options_set_fallback_retry_timeout(o, -1), "timeout_ms");
+    expect_names_arg(ably_auth_options_set_max_retry_count(NULL, 0), "options");
+    expect_names_arg(ably_auth_options_set_max_retry_count(o, -1), "count");
+    expect_names_arg(ably_auth_options_add_agent(NULL, "app/1"), "options");
+    expect_names_arg(ably_auth_options_add_agent(o, NULL), "agent");
+    expect_names_arg(ably_auth_options_add_agent(o, BAD_UTF8), "agent");
+    expect_names_arg(ably_auth_options_add_agent(o, "my app/1"), "agent");
+    expect_names_arg(ably_auth_options_set_add_request_ids(NULL, true), "options");
+    expect_names_arg_frees(ably_auth_options_set_log(NULL, unused_log, 3, NULL,
+                                                     count_user_data_free),
+                           "options");
+    expect_names_arg_frees(ably_auth_options_set_log(o, NULL, 3, NULL, count_user_data_free),
+                           "callback");
+    expect_names_arg_frees(ably_auth_options_set_log(o, unused_log, 0, NULL,
+                                                     count_user_data_free),
+                           "level");
+    expect_names_arg_frees(ably_auth_options_set_log(o, unused_log, 6, NULL,
+                                                     count_user_data_free),
+                           "level");
+    /* Callbacks set on options freed unused are freed with them. */
+    user_data_frees = 0;
+    expect_ok(ably_auth_options_set_log(o, unused_log, 3, NULL, count_user_data_free));
+    expect_ok(ably_auth_options_set_auth_callback(o, unused_auth_callback, NULL,
+                                                  count_user_data_free));
+    ably_auth_options_free(o);
+    CHECK(user_data_frees == 2, "options freed unused: each free_user_data ran once (%d)",
+          user_data_frees);
+
+    /* Every setter refuses consumed options. */
+    o = ably_auth_options_new();
+    ably_auth_options_free(o);
+    expect_code(ably_auth_options_set_auth_url(o, "https://a.example/t"),
+                ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    expect_code(ably_auth_options_set_tls(o, true), ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    expect_code(ably_auth_options_set_timeouts(o, 1, 1), ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    user_data_frees = 0;
+    expect_code(ably_auth_options_set_auth_callback(o, unused_auth_callback, NULL,
+                                                    count_user_data_free),
+                ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    CHECK(user_data_frees == 1, "  ... and free_user_data ran once");
+}
+
+static void test_null_networked_auth(const ably_auth *auth) {
+    /* requestToken and authorize consume params and options, also on error. */
+    ably_token_details *details = SENTINEL(ably_token_details *);
+    ably_token_params *params = ably_token_params_new();
+    ably_auth_options *options = ably_auth_options_new();
+    expect_names_arg_untouched(ably_auth_request_token(NULL, params, options, &details), "auth",
+                               details);
+    expect_code(ably_token_params_set_ttl(params, 1000), ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    expect_code(ably_auth_options_set_tls(options, true), ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    expect_code_untouched(ably_auth_request_token(auth, params, NULL, &details),
+                          ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE, details);
+    expect_code_untouched(ably_auth_request_token(auth, NULL, options, &details),
+                          ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE, details);
+    expect_names_arg(ably_auth_request_token(auth, NULL, NULL, NULL), "out_token_details");
+    params = ably_token_params_new();
+    options = ably_auth_options_new();
+    expect_names_arg_untouched(ably_auth_authorize(NULL, params, options, &details), "auth",
+                               details);
+    expect_code(ably_token_params_set_ttl(params, 1000), ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    expect_code(ably_auth_options_set_tls(options, true), ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    expect_code_untouched(ably_auth_authorize(auth, params, NULL, &details),
+                          ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE, details);
+    expect_code_untouched(ably_auth_authorize(auth, NULL, options, &details),
+                          ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE, details);
+    expect_names_arg(ably_auth_authorize(auth, NULL, NULL, NULL), "out_token_details");
+
+    char *text = SENTINEL(char *);
+    expect_names_arg_untouched(ably_auth_authorization_header(NULL, &text), "auth", text);
+    expect_names_arg(ably_auth_authorization_header(auth, NULL), "out_header");
+
+    expect_names_arg(ably_auth_token_rejected(NULL, "tok"), "auth");
+    expect_names_arg(ably_auth_token_rejected(auth, BAD_UTF8), "token");
+    expect_ok(ably_auth_token_rejected(auth, NULL));
+
+    int64_t ms = 42;
+    expect_names_arg(ably_auth_time(NULL, &ms), "auth");
+    CHECK(ms == 42, "  ... and `ms` is untouched");
+    expect_names_arg(ably_auth_time(auth, NULL), "out_ms");
+
+    ably_http_response *response = SENTINEL(ably_http_response *);
+    const char *names[] = {"X-A", NULL};
+    const char *values[] = {"1", "v\r\nX-B: 2"};
+    const char *bad_names[] = {BAD_UTF8};
+    expect_names_arg_untouched(
+        ably_auth_request(NULL, "GET", "/x", NULL, NULL, NULL, 0, NULL, 0, &response), "auth",
+        response);
+    expect_names_arg_untouched(
+        ably_auth_request(auth, NULL, "/x", NULL, NULL, NULL, 0, NULL, 0, &response), "method",
+        response);
+    expect_names_arg(ably_auth_request(auth, BAD_UTF8, "/x", NULL, NULL, NULL, 0, NULL, 0,
+                                       &response),
+                     "method");
+    expect_names_arg(
+        ably_auth_request(auth, "FETCH", "/x", NULL, NULL, NULL, 0, NULL, 0, &response),
+        "method");
+    expect_names_arg(
+        ably_auth_request(auth, "GET", NULL, NULL, NULL, NULL, 0, NULL, 0, &response), "path");
+    expect_names_arg(
+        ably_auth_request(auth, "GET", BAD_UTF8, NULL, NULL, NULL, 0, NULL, 0, &response),
+        "path");
+    expect_code(ably_auth_request(auth, "GET", "x", NULL, NULL, NULL, 0, NULL, 0, &response),
+                ABLY_ERR_INVALID_ARGUMENT, "path");
+    expect_names_arg(
+        ably_auth_request(auth, "GET", "/x", BAD_UTF8, NULL, NULL, 0, NULL, 0, &response),
+        "query");
+    expect_names_arg(
+        ably_auth_request(auth, "GET", "/x", NULL, NULL, values, 1, NULL, 0, &response),
+        "header_names");
+    expect_names_arg(
+        ably_auth_request(auth, "GET", "/x", NULL, names, NULL, 1, NULL, 0, &response),
+        "header_values");
+    expect_names_arg(
+        ably_auth_request(auth, "GET", "/x", NULL, names, values, 2, NULL, 0, &response),
+        "header_names[1]");
+    expect_names_arg(
+        ably_auth_request(auth, "GET", "/x", NULL, bad_names, values, 1, NULL, 0, &response),
+        "header_names[0]");
+    const char *ok_names[] = {"X-A", "X-B"};
+    expect_names_arg(
+        ably_auth_request(auth, "GET", "/x", NULL, ok_names, values, 2, NULL, 0, &response),
+        "header_values");
+    expect_names_arg(
+        ably_auth_request(auth, "POST", "/x", NULL, NULL, NULL, 0, NULL, 5, &response), "body");
+    expect_names_arg(ably_auth_request(auth, "GET", "/x", NULL, NULL, NULL, 0, NULL, 0, NULL),
+                     "out_response");
+    CHECK_UNTOUCHED(response);
+
+    size_t len = 7;
+    CHECK(ably_http_response_status(NULL) == 0, "ably_http_response_status(NULL) is 0");
+    CHECK(ably_http_response_body(NULL, &len) == NULL && len == 0,
+          "ably_http_response_body(NULL, &len) is NULL with len 0");
+    CHECK(ably_http_response_body(NULL, NULL) == NULL, "ably_http_response_body(NULL, NULL)");
+    CHECK(ably_http_response_header(NULL, "x") == NULL,
+          "ably_http_response_header(NULL, ...) is NULL");
+    ably_http_response_free(NULL);
+    CHECK(true, "ably_http_response_free(NULL) is a no-op");
+
+    ably_revocation_result *result = SENTINEL(ably_revocation_result *);
+    const char *targets[] = {"clientId:a", NULL};
+    const char *bad_targets[] = {BAD_UTF8};
+    expect_names_arg_untouched(ably_auth_revoke_tokens(NULL, targets, 1, -1, -1, &result),
+                               "auth", result);
+    expect_names_arg(ably_auth_revoke_tokens(auth, NULL, 1, -1, -1, &result), "targets");
+    expect_names_arg(ably_auth_revoke_tokens(auth, targets, 2, -1, -1, &result), "targets[1]");
+    expect_names_arg(ably_auth_revoke_tokens(auth, bad_targets, 1, -1, -1, &result),
+                     "targets[0]");
+    expect_names_arg(ably_auth_revoke_tokens(auth, targets, 1, -1, 2, &result),
+                     "allow_reauth_margin");
+    expect_names_arg(ably_auth_revoke_tokens(auth, targets, 1, -1, -1, NULL), "out_result");
+    expect_code(ably_auth_revoke_tokens(auth, NULL, 0, -1, -1, &result),
+                ABLY_ERR_INVALID_ARGUMENT, "target");
+    CHECK_UNTOUCHED(result);
+    CHECK(ably_revocation_result_success_count(NULL) == 0 &&
+              ably_revocation_result_failure_count(NULL) == 0 &&
+              ably_revocation_result_len(NULL) == 0,
+          "ably_revocation_result counts of NULL are 0");
+    CHECK(ably_revocation_result_target(NULL, 0) == NULL &&
+              !ably_revocation_result_is_success(NULL, 0) &&
+              ably_revocation_result_issued_before(NULL, 0) == 0 &&
+              ably_revocation_result_applies_at(NULL, 0) == 0 &&
+              ably_revocation_result_error(NULL, 0) == NULL,
+          "ably_revocation_result entry getters of NULL give NULL/false/0");
+    text = SENTINEL(char *);
+    expect_names_arg_untouched(ably_revocation_result_to_json(NULL, &text), "result", text);
+    ably_revocation_result_free(NULL);
+    CHECK(true, "ably_revocation_result_free(NULL) is a no-op");
+
+    uint64_t id = 99;
+    expect_names_arg_frees(
+        ably_auth_add_listener(NULL, unused_listener, NULL, count_user_data_free, &id), "auth");
+    expect_names_arg_frees(ably_auth_add_listener(auth, NULL, NULL, count_user_data_free, &id),
+                           "listener");
+    expect_names_arg_frees(
+        ably_auth_add_listener(auth, unused_listener, NULL, count_user_data_free, NULL),
+        "out_id");
+    CHECK(id == 99, "  ... and `id` is untouched");
+    expect_names_arg(ably_auth_remove_listener(NULL, 1), "auth");
+    expect_names_arg(ably_auth_remove_listener(auth, 123456), "id");
+}
+
+/* ---- completions: NULL, invalid UTF-8, bad values, answered twice ----------------------- */
+
+static int completion_mode;
+
+static void boundary_callback(void *user_data, const char *params_json,
+                              ably_auth_completion *c) {
+    (void)user_data;
+    (void)params_json;
+    switch (completion_mode) {
+    case 0:
+        expect_names_arg(ably_auth_completion_token(c, NULL), "token");
+        break;
+    case 1:
+        expect_names_arg(ably_auth_completion_token(c, BAD_UTF8), "token");
+        break;
+    case 2:
+        expect_names_arg(ably_auth_completion_json(c, NULL), "json");
+        break;
+    case 3:
+        expect_names_arg(ably_auth_completion_json(c, BAD_UTF8), "json");
+        break;
+    case 4:
+        expect_names_arg(ably_auth_completion_error(c, 0, 401, BAD_UTF8), "message");
+        break;
+    case 5:
+        expect_names_arg(ably_auth_completion_error(c, -1, 401, "m"), "code");
+        break;
+    case 6:
+        expect_names_arg(ably_auth_completion_error(c, 0, 600, "m"), "status_code");
+        break;
+    default:
+        expect_ok(ably_auth_completion_error(c, 0, 401, NULL));
+        break;
+    }
+    /* Whatever happened, the completion is consumed: a second answer is refused. */
+    expect_code(ably_auth_completion_token(c, "tok"), ABLY_ERR_INVALID_ARGUMENT, NOT_LIVE);
+    expect_code(ably_auth_completion_json(c, "{\"token\":\"t\"}"), ABLY_ERR_INVALID_ARGUMENT,
+                NOT_LIVE);
+    expect_code(ably_auth_completion_error(c, 0, 401, "m"), ABLY_ERR_INVALID_ARGUMENT,
+                NOT_LIVE);
+}
+
+static void test_completions(void) {
+    expect_names_arg(ably_auth_completion_token(NULL, "tok"), "completion");
+    expect_names_arg(ably_auth_completion_json(NULL, "{}"), "completion");
+    expect_names_arg(ably_auth_completion_error(NULL, 0, 401, "m"), "completion");
+
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, boundary_callback, NULL, NULL));
+    ably_auth *auth = auth_from(options);
+    if (auth == NULL) {
+        return;
+    }
+    for (completion_mode = 0; completion_mode <= 7; completion_mode++) {
+        /* A bad answer fails the waiting call at once with 40170. */
+        ably_token_details *details = SENTINEL(ably_token_details *);
+        char label[96];
+        snprintf(label, sizeof label, "request_token after completion case %d", completion_mode);
+        expect_error(label, ably_auth_request_token(auth, NULL, NULL, &details),
+                     ABLY_ERR_AUTH_CALLBACK_FAILED, NULL, NULL);
+        CHECK_UNTOUCHED(details);
+    }
+    ably_auth_free(auth);
+}
+
 int main(void) {
     ably_auth *auth = new_key_auth();
     if (auth == NULL) {
@@ -711,6 +1067,9 @@ int main(void) {
     test_auth_new_rejections();
     test_signing_without_key();
     test_long_client_id(auth);
+    test_null_networked_options();
+    test_null_networked_auth(auth);
+    test_completions();
     ably_auth_free(auth);
     return test_summary();
 }

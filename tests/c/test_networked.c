@@ -516,6 +516,8 @@ static void test_revoke_tokens_tls(void) {
             CHECK(ably_revocation_result_target(result, 2) == NULL &&
                       ably_revocation_result_error(result, 2) == NULL,
                   "revoke: out-of-range index gives NULL");
+            expect_code(ably_revocation_result_to_json(result, NULL), ABLY_ERR_INVALID_ARGUMENT,
+                        "out_json");
             char *json = NULL;
             if (expect_ok(ably_revocation_result_to_json(result, &json))) {
                 int64_t n = 0;
@@ -525,9 +527,9 @@ static void test_revoke_tokens_tls(void) {
             }
             ably_revocation_result_free(result);
         }
-        /* Without the TLS server's CA the connection fails. */
         ably_auth_free(auth);
     }
+    /* Without the TLS server's CA the connection fails. */
     options = ably_auth_options_new();
     expect_ok(ably_auth_options_set_endpoint(options, "127.0.0.1"));
     expect_ok(ably_auth_options_set_tls_port(options, tls.port));
