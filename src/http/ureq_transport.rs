@@ -29,19 +29,24 @@ impl std::fmt::Debug for UreqTransport {
     }
 }
 
-/// Mozilla's roots, converted once per process.
-fn web_roots() -> &'static [Certificate<'static>] {
-    static ROOTS: OnceLock<Vec<Certificate<'static>>> = OnceLock::new();
+/// Mozilla's roots, converted once per process and shared by every agent.
+fn web_roots() -> &'static Arc<Vec<Certificate<'static>>> {
+    static ROOTS: OnceLock<Arc<Vec<Certificate<'static>>>> = OnceLock::new();
     ROOTS.get_or_init(|| {
-        webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
-            .collect()
+        Arc::new(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+                .collect(),
+        )
     })
 }
 
 fn root_certs(extra_pem: &[String]) -> Result<RootCerts> {
-    let mut roots = web_roots().to_vec();
+    if extra_pem.is_empty() {
+        return Ok(RootCerts::Specific(Arc::clone(web_roots())));
+    }
+    let mut roots = web_roots().as_ref().clone();
     for pem in extra_pem {
         let before = roots.len();
         for item in ureq::tls::parse_pem(pem.as_bytes()) {
