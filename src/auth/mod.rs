@@ -813,6 +813,12 @@ impl Auth {
         params: &TokenParams,
         request: TokenRequest,
     ) -> Result<TokenDetails> {
+        self.log(LogLevel::Debug, || {
+            format!(
+                "exchanging a TokenRequest of key {} for a token at Ably",
+                request.key_name
+            )
+        });
         let sent_at = self.clock.now_ms();
         let result = match fetch::exchange(rest, &request) {
             Err(e) if e.code == codes::TIMESTAMP_NOT_CURRENT && options.key.is_some() => {
@@ -894,10 +900,14 @@ impl Auth {
         match &outcome {
             Ok(token) => {
                 self.log(LogLevel::Info, || {
-                    format!(
-                        "new token in use (expires {:?}, clientId {:?})",
-                        token.details.expires, token.details.client_id
-                    )
+                    let details = &token.details;
+                    let client_id = details.client_id.as_deref().unwrap_or("(none)");
+                    match details.expires {
+                        Some(expires) => format!(
+                            "new token in use for clientId {client_id}, expires at {expires} ms"
+                        ),
+                        None => format!("new token in use for clientId {client_id}"),
+                    }
                 });
                 self.listeners
                     .emit(&AuthEvent::TokenChanged(&token.details));
