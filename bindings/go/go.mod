@@ -1,0 +1,3 @@
+module github.com/ably-auth/ably-auth/bindings/go
+
+go 1.22
