@@ -1,6 +1,7 @@
 # Install rules: the header, both libraries, the CMake package AblyAuth and ably_auth.pc.
 #
 #   <prefix>/include/ably_auth.h
+#   <prefix>/include/ably/auth.hpp                     (the header-only C++17 binding)
 #   <prefix>/lib/libably_auth.a
 #   <prefix>/lib/libably_auth.so.X.Y.Z, libably_auth.so.<soname version> -> .so.X.Y.Z,
 #                libably_auth.so -> .so.<soname version>          (ELF; one .dylib on Apple)
@@ -19,6 +20,9 @@ mark_as_advanced(ABLY_AUTH_INSTALL_CMAKEDIR)
 # --- Header and libraries -----------------------------------------------------------------
 install(FILES "${PROJECT_SOURCE_DIR}/include/ably_auth.h"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+# The header-only C++ binding, next to ably_auth.h: <prefix>/include/ably/auth.hpp.
+install(FILES "${PROJECT_SOURCE_DIR}/bindings/cpp/include/ably/auth.hpp"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/ably")
 
 install(FILES "${ABLY_AUTH_STATIC_FILE}" DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 

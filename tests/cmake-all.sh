@@ -46,6 +46,15 @@ need pkg-config pkg-config
 need cc gcc libc6-dev
 need c++ g++
 need make make
+# GoogleTest for the C++ binding tests (tests/cpp); without it they are skipped, not failed.
+if [[ ! -f /usr/include/gtest/gtest.h ]]; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "missing: GoogleTest (apt package: libgtest-dev)"
+    missing_pkgs+=(libgtest-dev)
+  else
+    echo "note: GoogleTest (libgtest-dev) not found; the C++ binding tests will be skipped"
+  fi
+fi
 if ((${#missing_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "installing with apt-get: ${missing_pkgs[*]}"
@@ -111,6 +120,7 @@ for kind in shared static; do
     -DCMAKE_PREFIX_PATH="$build/install" -DABLY_AUTH_USE_STATIC="$static_flag"
   run cmake --build "$dir" -j"$jobs"
   run "$dir/ably_auth_consumer" "$version"
+  run "$dir/ably_auth_consumer_cpp" "$version" # the C++ binding, <ably/auth.hpp>
   # The static binary must not need the shared library (ELF only).
   if command -v readelf >/dev/null 2>&1; then
     needed="$(readelf -d "$dir/ably_auth_consumer" | grep -o 'Shared library: \[libably_auth[^]]*\]' || true)"
