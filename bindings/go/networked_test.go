@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -497,4 +498,24 @@ func TestCloseWhileCallsInFlight(t *testing.T) {
 	a.Close()
 	a.Close()
 	wg.Wait()
+}
+
+func TestAsyncCallbackNeverAnsweredTimesOut(t *testing.T) {
+	lb := startLoopback(t, false)
+	o := lb.options()
+	o.RequestTimeout = 300 * time.Millisecond
+	o.AuthCallbackAsync = func(ablyauth.TokenParams, *ablyauth.Completion) {} // drops it
+	a := mustNew(t, o)
+	start := time.Now()
+	_, err := a.Authorize(nil, nil)
+	if ablyauth.Code(err) != ablyauth.ErrAuthCallbackFailed {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("answered after %v", d)
+	}
+	// The dropped Completion is answered (late) by its finalizer, so it is not leaked.
+	for i := 0; i < 5; i++ {
+		runtime.GC()
+	}
 }
