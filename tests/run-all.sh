@@ -3,9 +3,12 @@
 #   1. Rust (the workspace: the library and the loopback Ably-compatible test server):
 #      formatting, clippy, unit tests, UTS-derived tests over real sockets, concurrency and
 #      fault tests, header drift check; the benchmarks are compiled, not run
-#   2. CMake/ctest: C tests (plus an AddressSanitizer+UBSan copy of each), header compiled
-#      alone as C11 and C++17, the example; then install and build consumer projects
-#      against the installed package (find_package shared and static, pkg-config)
+#   2. CMake/ctest: C and C++ (GoogleTest) tests (plus an AddressSanitizer+UBSan copy of
+#      each), header compiled alone as C11 and C++17, the examples and the end-to-end demo;
+#      then install and build consumer projects against the installed package
+#      (find_package shared and static, C and C++, pkg-config)
+#   3. Go binding: go vet and go test -race against the loopback server
+#   4. Swift package: swift test where a toolchain exists, otherwise a clear SKIPPED line
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -24,4 +27,8 @@ echo "==> benchmarks compile"
 cargo bench --locked --workspace --no-run
 echo "==> CMake build, ctest, install, consumers"
 tests/cmake-all.sh
+echo "==> Go binding (go vet, go test -race with GODEBUG=cgocheck=1)"
+bindings/go/run-tests.sh
+echo "==> Swift package (runs only where a swift toolchain is installed)"
+bindings/swift/run-tests.sh
 echo "==> all test suites passed"
