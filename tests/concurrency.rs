@@ -141,7 +141,7 @@ fn listeners_reenter_and_can_be_removed() {
                 let header = auth.authorization_header().unwrap();
                 observed.lock().unwrap().push((
                     details.token.clone(),
-                    current.token,
+                    current.token.clone(),
                     bearer_token(&header),
                 ));
             }

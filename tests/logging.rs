@@ -62,7 +62,7 @@ fn no_secret_in_logs_or_errors() {
     server.revoke_all_tokens();
     auth.request(Method::Get, "/channels/log", &[], &[], None)
         .unwrap(); // renews once
-    secrets.push(auth.token_details().unwrap().token);
+    secrets.push(auth.token_details().unwrap().token.clone());
     let request = auth.create_token_request(None, None).unwrap();
     secrets.push(request.mac.clone().unwrap());
     server.push_rule(Rule::once(

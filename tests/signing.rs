@@ -85,7 +85,7 @@ fn timestamp_comes_from_the_injected_clock() {
 fn nonces_are_long_and_unique() {
     let auth = auth();
     let nonces: HashSet<String> = (0..10_000)
-        .map(|_| auth.create_token_request(None, None).unwrap().nonce)
+        .map(|_| auth.create_token_request(None, None).unwrap().nonce.clone())
         .collect();
     assert_eq!(nonces.len(), 10_000);
     assert!(nonces.iter().all(|n| n.len() >= 16));

@@ -172,9 +172,10 @@ fn rsa8d_callback_receives_token_params_3() {
     let r = received.clone();
     let auth = Auth::new(callback_options(&server, move |params| {
         r.lock().unwrap().push(params.clone());
-        Ok(TokenMaterial::Details(TokenDetails {
-            expires: Some(now() + 3_600_000),
-            ..TokenDetails::from_token("test-token")
+        Ok(TokenMaterial::Details({
+            let mut d = TokenDetails::from_token("test-token");
+            d.expires = Some(now() + 3_600_000);
+            d
         }))
     }))
     .unwrap();

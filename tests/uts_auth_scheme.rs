@@ -32,9 +32,10 @@ fn only_request(server: &LoopbackServer, path: &str) -> RecordedRequest {
 }
 
 fn details(token: &str, expires: u64) -> TokenDetails {
-    TokenDetails {
-        expires: Some(expires),
-        ..TokenDetails::from_token(token)
+    {
+        let mut d = TokenDetails::from_token(token);
+        d.expires = Some(expires);
+        d
     }
 }
 

@@ -25,10 +25,11 @@ fn now() -> u64 {
 }
 
 fn details(token: &str, client_id: Option<&str>) -> TokenDetails {
-    TokenDetails {
-        expires: Some(now() + 3_600_000),
-        client_id: client_id.map(str::to_owned),
-        ..TokenDetails::from_token(token)
+    {
+        let mut d = TokenDetails::from_token(token);
+        d.expires = Some(now() + 3_600_000);
+        d.client_id = client_id.map(str::to_owned);
+        d
     }
 }
 

@@ -17,10 +17,11 @@ const KEY: &str = "appId.keyId:keySecret";
 const HOUR_MS: u64 = 3_600_000;
 
 fn token(token: &str, client_id: Option<&str>) -> TokenDetails {
-    TokenDetails {
-        expires: Some(now() + HOUR_MS),
-        client_id: client_id.map(str::to_owned),
-        ..TokenDetails::from_token(token)
+    {
+        let mut d = TokenDetails::from_token(token);
+        d.expires = Some(now() + HOUR_MS);
+        d.client_id = client_id.map(str::to_owned);
+        d
     }
 }
 

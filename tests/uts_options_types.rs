@@ -318,9 +318,10 @@ fn ao_auth_options_with_callback_0() {
     let auth_options = AuthOptions {
         auth_callback: Some(auth_callback_fn(move |_| {
             c.fetch_add(1, Ordering::SeqCst);
-            Ok(TokenMaterial::Details(TokenDetails {
-                expires: Some(ably_auth::Clock::now_ms(&ably_auth::SystemClock) + 3_600_000),
-                ..TokenDetails::from_token("callback-token")
+            Ok(TokenMaterial::Details({
+                let mut d = TokenDetails::from_token("callback-token");
+                d.expires = Some(ably_auth::Clock::now_ms(&ably_auth::SystemClock) + 3_600_000);
+                d
             }))
         })),
         ..Default::default()

@@ -52,11 +52,10 @@ fn expired_at_server(server: &LoopbackServer, client_id: Option<&str>) -> TokenD
             ..Default::default()
         },
     );
-    TokenDetails {
-        expires: Some(now() + HOUR_MS),
-        issued: None,
-        ..minted
-    }
+    let mut details = minted;
+    details.expires = Some(now() + HOUR_MS);
+    details.issued = None;
+    details
 }
 
 fn bearers(server: &LoopbackServer, prefix: &str) -> Vec<String> {
@@ -154,11 +153,12 @@ fn rsa16b_token_string_from_callback_1() {
 #[test]
 fn rsa16c_set_on_instantiation_0() {
     let mut options = ClientOptions::default();
-    options.auth.token_details = Some(TokenDetails {
-        expires: Some(now() + HOUR_MS),
-        issued: Some(now()),
-        client_id: Some("initial-client".into()),
-        ..TokenDetails::from_token("initial-token")
+    options.auth.token_details = Some({
+        let mut d = TokenDetails::from_token("initial-token");
+        d.expires = Some(now() + HOUR_MS);
+        d.issued = Some(now());
+        d.client_id = Some("initial-client".into());
+        d
     });
     let auth = Auth::new(options).unwrap();
 
@@ -176,10 +176,11 @@ fn rsa16c_updated_after_authorize_1() {
     let c = count.clone();
     let auth = Auth::new(callback_options(&server, move |_| {
         let n = c.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(TokenMaterial::Details(TokenDetails {
-            expires: Some(now() + HOUR_MS),
-            client_id: Some(format!("client-v{n}")),
-            ..TokenDetails::from_token(format!("token-v{n}"))
+        Ok(TokenMaterial::Details({
+            let mut d = TokenDetails::from_token(format!("token-v{n}"));
+            d.expires = Some(now() + HOUR_MS);
+            d.client_id = Some(format!("client-v{n}"));
+            d
         }))
     }))
     .unwrap();
@@ -222,10 +223,11 @@ fn rsa16c_updated_after_expiry_renewal_2() {
     let mut options = callback_options(&server, move |_| {
         let n = c.fetch_add(1, Ordering::SeqCst);
         let minted = tokens.lock().unwrap()[n].clone();
-        Ok(TokenMaterial::Details(TokenDetails {
-            expires: Some(ably_auth::Clock::now_ms(cl.as_ref()) + 1000),
-            issued: None,
-            ..minted
+        Ok(TokenMaterial::Details({
+            let mut d = minted;
+            d.expires = Some(ably_auth::Clock::now_ms(cl.as_ref()) + 1000);
+            d.issued = None;
+            d
         }))
     });
     options.token_expiry_margin_ms = 0;
@@ -290,7 +292,7 @@ fn rsa16c_updated_after_40142_renewal_3() {
     assert_eq!(second.client_id.as_deref(), Some("client-v2"));
     assert_eq!(
         bearers(&server, "/channels/"),
-        vec![first_token.token, second_token.token]
+        vec![first_token.token.clone(), second_token.token.clone()]
     );
 }
 
@@ -322,9 +324,10 @@ fn rsa16d_null_before_token_obtained_1() {
         auth: AuthOptions {
             auth_callback: Some(auth_callback_fn(move |_| {
                 c.fetch_add(1, Ordering::SeqCst);
-                Ok(TokenMaterial::Details(TokenDetails {
-                    expires: Some(now() + HOUR_MS),
-                    ..TokenDetails::from_token("my-token")
+                Ok(TokenMaterial::Details({
+                    let mut d = TokenDetails::from_token("my-token");
+                    d.expires = Some(now() + HOUR_MS);
+                    d
                 }))
             })),
             ..Default::default()
@@ -362,7 +365,7 @@ fn rsa16d_null_after_invalidation_2() {
     assert!(error.message.contains("Cannot obtain new token"), "{error}");
     assert!(auth.token_details().is_none());
     assert_eq!(count.load(Ordering::SeqCst), 2);
-    assert_eq!(bearers(&server, "/channels/"), vec![first.token]);
+    assert_eq!(bearers(&server, "/channels/"), vec![first.token.clone()]);
 }
 
 /// rest/unit/RSA16a/preserved-across-requests-0
@@ -387,12 +390,12 @@ fn rsa16a_preserved_across_requests_0() {
     let mut checks = Vec::new();
     for _ in 0..3 {
         channel_status(&auth, "test").unwrap();
-        checks.push(auth.token_details().unwrap().token);
+        checks.push(auth.token_details().unwrap().token.clone());
     }
 
     assert_eq!(checks, vec![token.token.clone(); 3]);
     assert_eq!(calls.load(Ordering::SeqCst), 1, "not re-fetched");
-    assert_eq!(bearers(&server, "/channels/"), vec![token.token; 3]);
+    assert_eq!(bearers(&server, "/channels/"), vec![token.token.clone(); 3]);
 }
 
 /// rest/unit/RSA16a/reflects-capability-1. Deviation: the request goes to `channel1`, not

@@ -44,9 +44,10 @@ impl MintingCallback {
                 c.fetch_add(1, Ordering::SeqCst);
                 let minted = s.mint_token(MintSpec::default());
                 t.lock().unwrap().push(minted.token.clone());
-                Ok(TokenMaterial::Details(TokenDetails {
-                    expires: Some(now_ms() + HOUR_MS),
-                    ..TokenDetails::from_token(minted.token)
+                Ok(TokenMaterial::Details({
+                    let mut d = TokenDetails::from_token(minted.token);
+                    d.expires = Some(now_ms() + HOUR_MS);
+                    d
                 }))
             })),
             ..AuthOptions::default()
@@ -143,9 +144,10 @@ fn rsa4b1_preemptive_renewal_0() {
         } else {
             ably_auth::Clock::now_ms(&*k) + HOUR_MS
         };
-        Ok(TokenMaterial::Details(TokenDetails {
-            expires: Some(expires),
-            ..TokenDetails::from_token(minted.token)
+        Ok(TokenMaterial::Details({
+            let mut d = TokenDetails::from_token(minted.token);
+            d.expires = Some(expires);
+            d
         }))
     }));
     let auth = with_clock(options, &clock);

@@ -101,11 +101,12 @@ fn te1_token_request_attributes_0() {
     assert_eq!(plain.capability, None);
     assert_eq!(plain.timestamp, 1_234_567_890_000);
     assert_eq!(plain.nonce, "nonce-1");
-    let full = TokenRequest {
-        ttl: Some(3_600_000),
-        capability: Some(r#"{"*":["*"]}"#.into()),
-        client_id: Some("request-client".into()),
-        ..request("unique-nonce")
+    let full = {
+        let mut r = request("unique-nonce");
+        r.ttl = Some(3_600_000);
+        r.capability = Some(r#"{"*":["*"]}"#.into());
+        r.client_id = Some("request-client".into());
+        r
     };
     assert_eq!(full.ttl, Some(3_600_000));
     assert_eq!(full.capability.as_deref(), Some(r#"{"*":["*"]}"#));
@@ -115,9 +116,10 @@ fn te1_token_request_attributes_0() {
 /// rest/unit/TE/token-request-mac-signature-0
 #[test]
 fn te_token_request_mac_signature_0() {
-    let signed = TokenRequest {
-        mac: Some("signature-base64".into()),
-        ..request("nonce-value")
+    let signed = {
+        let mut r = request("nonce-value");
+        r.mac = Some("signature-base64".into());
+        r
     };
     assert_eq!(signed.mac.as_deref(), Some("signature-base64"));
 }
@@ -125,12 +127,13 @@ fn te_token_request_mac_signature_0() {
 /// rest/unit/TE/token-request-to-json-1
 #[test]
 fn te_token_request_to_json_1() {
-    let full = TokenRequest {
-        ttl: Some(3_600_000),
-        capability: Some(r#"{"*":["*"]}"#.into()),
-        client_id: Some("json-client".into()),
-        mac: Some("json-mac".into()),
-        ..request("json-nonce")
+    let full = {
+        let mut r = request("json-nonce");
+        r.ttl = Some(3_600_000);
+        r.capability = Some(r#"{"*":["*"]}"#.into());
+        r.client_id = Some("json-client".into());
+        r.mac = Some("json-mac".into());
+        r
     };
     let value: Value = serde_json::from_str(&full.to_json()).unwrap();
     assert_eq!(value["keyName"], "appId.keyId");

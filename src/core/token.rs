@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
 use super::error::{ErrorInfo, Result};
 
@@ -234,6 +235,20 @@ impl fmt::Debug for TokenDetails {
             .field("capability", &self.capability)
             .field("client_id", &self.client_id)
             .finish()
+    }
+}
+
+/// The token is a credential: its bytes are overwritten before the memory is released.
+impl Drop for TokenDetails {
+    fn drop(&mut self) {
+        self.token.zeroize();
+    }
+}
+
+/// The mac proves possession of the key for this request: wiped before release.
+impl Drop for TokenRequest {
+    fn drop(&mut self) {
+        self.mac.zeroize();
     }
 }
 

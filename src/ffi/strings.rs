@@ -32,6 +32,15 @@ impl CachedCStr {
     }
 }
 
+/// The cached copy may be a token or a mac: wiped when its handle is freed.
+impl Drop for CachedCStr {
+    fn drop(&mut self) {
+        if let Some(Some(text)) = self.0.take() {
+            text.into_bytes_with_nul().zeroize();
+        }
+    }
+}
+
 /// Free a string returned by this library (JSON text, a JWT, a clientId). The bytes are
 /// overwritten with zeros before the memory is released, since such strings may be
 /// credentials. NULL is a no-op. Call it exactly once per string; never pass it memory from
