@@ -15,5 +15,6 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DABLY_AUTH_BUILD_TESTS=
   -DABLY_AUTH_SANITIZER_TESTS=OFF >/dev/null
 cmake --build "$build" --target demo -j2 >/dev/null
 loopback=$(find "$build" -type f -name ably-loopback-server -perm -u+x | head -n1)
+[[ -x "$loopback" ]] || { echo "demo: the loopback server was not built" >&2; exit 1; }
 exec "$root/examples/demo/run-demo.sh" "$loopback" "$build/examples/demo/game_server" \
   "$build/examples/demo/player_client" "$@"
