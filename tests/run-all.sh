@@ -27,6 +27,8 @@ echo "==> benchmarks compile"
 cargo bench --locked --workspace --no-run
 echo "==> CMake build, ctest, install, consumers"
 tests/cmake-all.sh
+echo "==> valgrind memcheck (C and C++ tests of build/cmake)"
+tests/valgrind.sh build/cmake
 echo "==> Go binding (go vet, go test -race with GODEBUG=cgocheck=1)"
 bindings/go/run-tests.sh
 echo "==> Swift package (runs only where a swift toolchain is installed)"

@@ -531,6 +531,20 @@ impl Auth {
         if !path.starts_with('/') {
             return Err(ErrorInfo::invalid_value("path must start with '/'"));
         }
+        for (name, value) in headers {
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty() || !name.chars().all(token) {
+                return Err(ErrorInfo::invalid_value(format!(
+                    "header name {:?} is not a valid HTTP header name",
+                    crate::core::material::truncate(name, 64)
+                )));
+            }
+            if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+                return Err(ErrorInfo::invalid_value(format!(
+                    "the value of header {name} contains CR, LF or NUL"
+                )));
+            }
+        }
         let send = |authorization: &str| {
             let mut all = vec![("Authorization".to_owned(), authorization.to_owned())];
             all.extend(self.client_id_header());
