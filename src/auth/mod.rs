@@ -134,6 +134,13 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// `server - local` in ms, saturated to `i64`: a server time of 2^63 ms or more (which
+/// `parse_time` and `TokenDetails.issued` accept) must not overflow.
+fn offset_between(server: u64, local: u64) -> i64 {
+    let offset = i128::from(server) - i128::from(local);
+    i64::try_from(offset).unwrap_or(if offset < 0 { i64::MIN } else { i64::MAX })
+}
+
 fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     lock.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -614,7 +621,7 @@ impl Auth {
         let server = parse_time(&response.body)?;
         let received_at = self.clock.now_ms();
         let local = sent_at + received_at.saturating_sub(sent_at) / 2;
-        self.set_offset(server as i64 - local as i64);
+        self.set_offset(offset_between(server, local));
         Ok(server)
     }
 
@@ -851,7 +858,7 @@ impl Auth {
             // A fresh token's issue time is the server's clock (DESIGN §4 item 2).
             let received_at = self.clock.now_ms();
             let local = sent_at + received_at.saturating_sub(sent_at) / 2;
-            self.set_offset(issued as i64 - local as i64);
+            self.set_offset(offset_between(issued, local));
         }
         Ok(result)
     }
