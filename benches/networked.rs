@@ -2,7 +2,10 @@
 //! requestToken round trips over a reused and over a fresh connection, and the cached-token
 //! `Authorization` header on one and on two threads.
 //!
-//! Run: `cargo bench --bench networked`. Prints medians of 31 samples.
+//! Run: `cargo bench --bench networked`. Prints medians of 31 samples. With
+//! `ABLY_LOOPBACK_URL=http://127.0.0.1:PORT` (an `ably-loopback-server` with its default key,
+//! as benches/peers/run.sh starts it) the round trips go to that server instead of one started
+//! in this process, so that the peers and this library talk to the same server.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -14,13 +17,46 @@ use support::measure;
 
 mod support;
 
-fn options(server: &LoopbackServer) -> ClientOptions {
+/// Where the round trips go: a port and an API key.
+struct Target {
+    port: u16,
+    key: String,
+    /// The in-process server, when no external one was named.
+    server: Option<LoopbackServer>,
+}
+
+fn target() -> Target {
+    match std::env::var("ABLY_LOOPBACK_URL") {
+        Ok(url) => {
+            let port = url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+                .expect("ABLY_LOOPBACK_URL=http://127.0.0.1:PORT");
+            Target {
+                port,
+                key: "appId.keyId:loopbackSecret0123456789".into(),
+                server: None,
+            }
+        }
+        Err(_) => {
+            let server = target();
+            Target {
+                port: server.port(),
+                key: server.key().key_string(),
+                server: Some(server),
+            }
+        }
+    }
+}
+
+fn options(server: &Target) -> ClientOptions {
     let mut options = ClientOptions::default();
     options.endpoint.endpoint = Some("127.0.0.1".into());
     options.endpoint.tls = false;
-    options.endpoint.port = server.port();
+    options.endpoint.port = server.port;
     options.auth = AuthOptions::default()
-        .with_key(&server.key().key_string())
+        .with_key(&server.key)
         .expect("loopback key");
     options.auth.use_token_auth = Some(true);
     options
@@ -54,7 +90,7 @@ fn rate(threads: usize, window: Duration, f: impl Fn() + Send + Sync + 'static) 
 }
 
 fn main() {
-    let server = LoopbackServer::start(ServerConfig::default());
+    let server = target();
     let mut rows: Vec<(String, f64)> = Vec::new();
 
     // One Auth: its agent keeps the connection alive between round trips.
@@ -73,7 +109,7 @@ fn main() {
             black_box(auth.request_token(None, None).expect("token"));
         }),
     ));
-    let connections = server.connections();
+    let connections = server.server.as_ref().map(LoopbackServer::connections);
 
     let cached = Arc::new(Auth::new(options(&server)).expect("options"));
     cached.authorization_header().expect("first token");
@@ -92,7 +128,9 @@ fn main() {
             println!("{name:<66} {:>9.1} ns", ns);
         }
     }
-    println!("(loopback server connections accepted: {connections})");
+    if let Some(connections) = connections {
+        println!("(loopback server connections accepted: {connections})");
+    }
 
     let window = Duration::from_millis(500);
     let mut one = Vec::new();

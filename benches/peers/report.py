@@ -1,0 +1,147 @@
+"""Turns the RESULT/SIZE/META lines benches/peers/run.sh collects into benches/RESULTS.md."""
+import sys
+
+results, sizes, meta, failed = {}, {}, {}, []
+for line in open(sys.argv[1], encoding="utf-8"):
+    parts = line.rstrip("\n").split("\t")
+    if parts[0] == "RESULT" and len(parts) == 3:
+        results[parts[1]] = float(parts[2])
+    elif parts[0] == "SIZE":
+        sizes[parts[1]] = int(parts[2])
+    elif parts[0] == "META":
+        meta[parts[1]] = parts[2]
+    elif parts[0] == "FAILED":
+        failed.append(parts[1])
+
+
+def ns(value):
+    if value is None:
+        return "n/a"
+    if value >= 100_000:
+        return f"{value / 1000:,.0f} µs"
+    if value >= 10_000:
+        return f"{value / 1000:.1f} µs"
+    return f"{value:,.0f} ns"
+
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None else f"{a / b:.3g}"
+
+
+def table(title, ours, peers, floor=None, note=""):
+    """Rows: ours then peers, each with its median; columns: ours ÷ each peer (and floor)."""
+    print(f"### {title}\n")
+    if note:
+        print(note + "\n")
+    head = ["case", "median"]
+    if floor:
+        head.append(f"÷ {floor}")
+    head += [f"÷ {p}" for p in peers]
+    print("| " + " | ".join(head) + " |")
+    print("|---|" + "---:|" * (len(head) - 1))
+    for name in ours:
+        v = results.get(name)
+        row = [name, ns(v)]
+        if floor:
+            row.append(ratio(v, results.get(floor)))
+        row += [ratio(v, results.get(p)) for p in peers]
+        print("| " + " | ".join(row) + " |")
+    for name in ([floor] if floor else []) + list(peers):
+        print(f"| {name} | {ns(results.get(name))} |" + " |" * (len(head) - 2))
+    print()
+
+
+HMAC = "bare HMAC-SHA256 (key set up per call, base64 mac)"
+CTR_PEERS = ["ably-js createTokenRequest", "ably-go createTokenRequest",
+             "ably-python createTokenRequest"]
+CTR_OURS = ["Rust createTokenRequest (explicit params)", "Rust createTokenRequest + to_json",
+            "C ABI create_token_request + to_json (default params)",
+            "C ABI params built per call + create + to_json", "go-binding createTokenRequest"]
+JWT_PEERS = ["golang-jwt HS256", "PyJWT HS256"]
+JWT_OURS = ["Rust create_jwt", "C ABI create_jwt (default params)", "go-binding createJWT"]
+RT_PEERS = ["ably-go requestToken round trip", "ably-js requestToken round trip",
+            "ably-python requestToken round trip"]
+RT_OURS = ["Rust requestToken round trip (reused connection)", "go-binding requestToken round trip",
+           "Rust requestToken round trip (new Auth and connection per call)"]
+
+print("# Benchmarks against the peers\n")
+print("Written by `benches/peers/run.sh`; every figure below comes from the same run. Medians "
+      "of 31 samples (15 for round trips) of at least 20 ms each, warm; ratios are ours ÷ "
+      "peer, so below 1 means ours is faster. Same params everywhere: ttl 3600000, capability "
+      '`{"channel1":["publish","subscribe"],"channel2":["subscribe"]}`, clientId `client-1`.\n')
+print(f"- CPU: {meta.get('cpu', '?')} ({meta.get('cores', '?')} cores); load average at the end "
+      f"of the run: {meta.get('load', '?')}")
+print(f"- Date: {meta.get('date', '?')}")
+print(f"- Tools: {meta.get('rustc', '?')}; Go {meta.get('go', '?')}; Node {meta.get('node', '?')}; "
+      f"Python {meta.get('python', '?')}; {meta.get('cc', '?')}")
+print(f"- Peers: ably-js {meta.get('ably-js', '?')}, ably-go {meta.get('ably-go', '?')}, "
+      f"ably-python {meta.get('ably-python', '?')}, golang-jwt {meta.get('golang-jwt', '?')}, "
+      f"PyJWT {meta.get('PyJWT', '?')}\n")
+
+table("createTokenRequest per call", CTR_OURS, CTR_PEERS, floor=HMAC,
+      note="ably-js and ably-python are awaited one call at a time (their API is async); the "
+           "Go binding's figure includes the cgo call and decoding the TokenRequest into Go "
+           "values.")
+table("JWT creation per call", JWT_OURS, JWT_PEERS,
+      note="Same claims everywhere: HS256, header `kid`, `iat`, `exp`, `x-ably-capability`, "
+           "`x-ably-clientId`. Ours also validates and canonicalises the capability.")
+table("requestToken round trip (loopback server, plain HTTP, 127.0.0.1)", RT_OURS, RT_PEERS,
+      note="One `ably-loopback-server` process for all clients; each client keeps its "
+           "connection alive between calls unless stated.")
+if failed:
+    print("Could not be measured: " + ", ".join(failed) + " (see the run's output).\n")
+
+print("### Cached-token `Authorization` header\n")
+one, two = results.get("header calls/s 1 thread (M)"), results.get("header calls/s 2 threads (M)")
+print("| case | figure |\n|---|---:|")
+print(f"| one call, cached token (median) | {ns(results.get('Rust authorization_header, cached token'))} |")
+if one and two:
+    print(f"| calls/s, 1 thread | {one:.2f} M |")
+    print(f"| calls/s, 2 threads together | {two:.2f} M |")
+    print(f"| scaling, 2 threads ÷ 1 thread | {two / one:.2f}× |")
+print()
+
+print("### Footprint (release profile)\n")
+print("| artifact | bytes | MB |\n|---|---:|---:|")
+for key, label in [("so_unstripped", "libably_auth.so as built"),
+                   ("so_stripped", "libably_auth.so stripped (TLS included)"),
+                   ("static_archive", "libably_auth.a"),
+                   ("c_without", "minimal C program, stripped, without the library"),
+                   ("c_with", "same program linking libably_auth.a statically, stripped")]:
+    if key in sizes:
+        print(f"| {label} | {sizes[key]:,} | {sizes[key] / 1e6:.2f} |")
+if "c_with" in sizes and "c_without" in sizes:
+    added = sizes["c_with"] - sizes["c_without"]
+    print(f"| **size added to the C program** | {added:,} | {added / 1e6:.2f} |")
+print()
+print("There is no feature flag to build without TLS, so only the TLS build is measured.\n")
+
+print("### Targets\n")
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+best_ours = min(results.get(n, float("inf")) for n in CTR_OURS[:4])
+for peer in CTR_PEERS:
+    if peer in results:
+        speedup = results[peer] / best_ours
+        print(f"- createTokenRequest ≥10× faster than {peer.split()[0]}: "
+              f"{verdict(speedup >= 10)} ({speedup:.1f}×, best of Rust API / C ABI)")
+if HMAC in results:
+    r = best_ours / results[HMAC]
+    print(f"- createTokenRequest within 3× of the bare HMAC: {verdict(r <= 3)} ({r:.2f}×)")
+peer_rt = [results[p] for p in RT_PEERS if p in results]
+ours_rt = [results[n] for n in RT_OURS[:2] if n in results]
+if peer_rt and ours_rt:
+    print(f"- requestToken round trip no slower than the fastest peer: "
+          f"{verdict(min(ours_rt) <= min(peer_rt))} (ours {ns(min(ours_rt))} vs {ns(min(peer_rt))})")
+hdr = results.get("Rust authorization_header, cached token")
+if hdr is not None:
+    print(f"- cached header under 1 µs: {verdict(hdr < 1000)} ({ns(hdr)})")
+if one and two:
+    print(f"- 2 threads ≥ 1.6× one thread: {verdict(two / one >= 1.6)} ({two / one:.2f}×)")
+if "so_stripped" in sizes:
+    print(f"- stripped .so under 2.5 MB: {verdict(sizes['so_stripped'] < 2_500_000)} "
+          f"({sizes['so_stripped'] / 1e6:.2f} MB)")
