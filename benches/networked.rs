@@ -40,7 +40,7 @@ fn target() -> Target {
             }
         }
         Err(_) => {
-            let server = target();
+            let server = LoopbackServer::start(ServerConfig::default());
             Target {
                 port: server.port(),
                 key: server.key().key_string(),

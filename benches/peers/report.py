@@ -74,6 +74,8 @@ print(f"- CPU: {meta.get('cpu', '?')} ({meta.get('cores', '?')} cores); load ave
 print(f"- Date: {meta.get('date', '?')}")
 print(f"- Tools: {meta.get('rustc', '?')}; Go {meta.get('go', '?')}; Node {meta.get('node', '?')}; "
       f"Python {meta.get('python', '?')}; {meta.get('cc', '?')}")
+print(f"- Scheduler: this run's autogroup `{meta.get('autogroup', '?')}`; other busy processes at "
+      f"the end of the run: {meta.get('others') or 'none'}")
 print(f"- Peers: ably-js {meta.get('ably-js', '?')}, ably-go {meta.get('ably-go', '?')}, "
       f"ably-python {meta.get('ably-python', '?')}, golang-jwt {meta.get('golang-jwt', '?')}, "
       f"PyJWT {meta.get('PyJWT', '?')}\n")
