@@ -2,7 +2,8 @@
 # Every test of the repository, as the README's second command and CI run it:
 #   1. Rust (the workspace: the library and the loopback Ably-compatible test server):
 #      formatting, clippy, unit tests, UTS-derived tests over real sockets, concurrency and
-#      fault tests, header drift check; the benchmarks are compiled, not run
+#      fault tests, header drift check, fuzz corpus replay; a 10 s libFuzzer run per fuzz
+#      target (fuzz/smoke.sh); the benchmarks are compiled, not run
 #   2. CMake/ctest: C and C++ (GoogleTest) tests (plus an AddressSanitizer+UBSan copy of
 #      each), header compiled alone as C11 and C++17, the examples and the end-to-end demo;
 #      then install and build consumer projects against the installed package
@@ -23,6 +24,8 @@ echo "==> cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --locked --workspace
+echo "==> fuzz smoke (10 s per target; stable replay only without nightly)"
+fuzz/smoke.sh
 echo "==> benchmarks compile"
 cargo bench --locked --workspace --no-run
 echo "==> CMake build, ctest, install, consumers"

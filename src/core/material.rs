@@ -80,6 +80,15 @@ impl TokenMaterial {
         };
         let invalid = |e: ErrorInfo| callback_error(&e.message).with_cause(e);
         if object.contains_key("keyName") && object.contains_key("mac") {
+            let signed = object
+                .get("mac")
+                .and_then(Value::as_str)
+                .is_some_and(|mac| !mac.is_empty());
+            if !signed {
+                return Err(callback_error(
+                    "the TokenRequest is not signed: its mac is null, empty or not a string",
+                ));
+            }
             TokenRequest::from_value(value)
                 .map(TokenMaterial::Request)
                 .map_err(invalid)
@@ -278,6 +287,7 @@ mod tests {
         .unwrap();
         assert!(matches!(request, TokenMaterial::Request(r) if r.key_name == "a.b"));
         for bad in [
+            r#"{"keyName":"a.b","timestamp":1,"nonce":"nonce-0123456789abcdef","mac":null}"#,
             r#"{"foo":1}"#,
             "[1]",
             "\"tok\"",
