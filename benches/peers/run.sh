@@ -104,6 +104,14 @@ cc -O2 -DUSE_ABLY -I"$root/include" -o "$scratch/c-with" "$here/c/main.c" "$rel/
 "$scratch/c-with" >/dev/null
 strip "$scratch/c-without" "$scratch/c-with"
 size_of() { stat -c %s "$1"; }
+# `cargo build` makes the cdylib, staticlib and rlib in one rustc invocation, and the rlib's
+# public Rust items then survive LTO in the .so too; a cdylib built on its own (as a
+# packager can: `cargo rustc --release --lib --crate-type cdylib`) drops them. Measure that
+# as well, then rebuild the usual artifacts.
+(cd "$root" && cargo rustc --locked --release -p ably-auth --lib --crate-type cdylib 2>&1 | tail -1) >&2
+strip -o "$scratch/libably_auth.cdylib-alone.stripped.so" "$rel/libably_auth.so"
+(cd "$root" && cargo build --locked --release -p ably-auth 2>&1 | tail -1) >&2
+printf 'SIZE\tso_cdylib_alone_stripped\t%s\n' "$(size_of "$scratch/libably_auth.cdylib-alone.stripped.so")" >>"$results"
 printf 'SIZE\tso_unstripped\t%s\nSIZE\tso_stripped\t%s\nSIZE\tstatic_archive\t%s\nSIZE\tc_without\t%s\nSIZE\tc_with\t%s\n' \
     "$(size_of "$rel/libably_auth.so")" "$(size_of "$scratch/libably_auth.stripped.so")" \
     "$(size_of "$rel/libably_auth.a")" "$(size_of "$scratch/c-without")" \
@@ -128,6 +136,10 @@ printf 'SIZE\tso_unstripped\t%s\nSIZE\tso_stripped\t%s\nSIZE\tstatic_archive\t%s
     printf 'META\tothers\t%s\n' "$(ps -eo ni=,pcpu=,comm= --sort=-pcpu | awk -v me="$$" '$2 >= 20 { printf "%s%s (nice %s, %s%% CPU)", sep, $3, $1, $2; sep = ", " }')"
 } >>"$results"
 
-python3 "$here/report.py" "$results" >"$out"
+# Where the bytes go: symbol sizes of the .so by crate, and its section sizes.
+nm -S --size-sort -C "$rel/libably_auth.so" >"$scratch/nm.txt" 2>/dev/null || : >"$scratch/nm.txt"
+readelf -S -W "$scratch/libably_auth.stripped.so" >"$scratch/sections.txt" 2>/dev/null || : >"$scratch/sections.txt"
+
+python3 "$here/report.py" "$results" "$scratch/nm.txt" "$scratch/sections.txt" >"$out"
 log "wrote $out"
 cat "$out"
