@@ -54,6 +54,7 @@ mkdir -p "$scratch/node"
     "ably==$ABLY_PY_VERSION" "PyJWT==$PYJWT_VERSION"
 
 log "building the release library, the loopback server and the Go program"
+touch "$root/src/lib.rs"   # not a cdylib-only build left by an earlier run (see footprint)
 (cd "$root" && cargo build --locked --release -p ably-auth -p ably-loopback --bin ably-loopback-server)
 (cd "$here/go" && CGO_ENABLED=1 go build -o "$scratch/peers-go" .)
 log "building the cargo benches"
@@ -95,6 +96,16 @@ trap - EXIT
 
 log "footprint"
 rel="$root/target/release"
+size_of() { stat -c %s "$1"; }
+# `cargo build` makes the cdylib, staticlib and rlib in one rustc invocation, and the rlib's
+# public Rust items then survive LTO in the .so too; a cdylib built on its own (as a
+# packager can: `cargo rustc --release --lib --crate-type cdylib`) drops them. Measure both.
+# Cargo's fingerprint does not tell the two apart, hence the touch before each build.
+touch "$root/src/lib.rs"
+(cd "$root" && cargo rustc --locked --release -p ably-auth --lib --crate-type cdylib 2>&1 | tail -1) >&2
+strip -o "$scratch/libably_auth.cdylib-alone.stripped.so" "$rel/libably_auth.so"
+touch "$root/src/lib.rs"
+(cd "$root" && cargo build --locked --release -p ably-auth 2>&1 | tail -1) >&2
 strip -o "$scratch/libably_auth.stripped.so" "$rel/libably_auth.so"
 libs="-lm -lrt -lpthread -lgcc_s -lutil -ldl"
 cc -O2 -o "$scratch/c-without" "$here/c/main.c"
@@ -103,17 +114,9 @@ cc -O2 -DUSE_ABLY -I"$root/include" -o "$scratch/c-with" "$here/c/main.c" "$rel/
     -Wl,--gc-sections $libs
 "$scratch/c-with" >/dev/null
 strip "$scratch/c-without" "$scratch/c-with"
-size_of() { stat -c %s "$1"; }
-# `cargo build` makes the cdylib, staticlib and rlib in one rustc invocation, and the rlib's
-# public Rust items then survive LTO in the .so too; a cdylib built on its own (as a
-# packager can: `cargo rustc --release --lib --crate-type cdylib`) drops them. Measure that
-# as well, then rebuild the usual artifacts.
-(cd "$root" && cargo rustc --locked --release -p ably-auth --lib --crate-type cdylib 2>&1 | tail -1) >&2
-strip -o "$scratch/libably_auth.cdylib-alone.stripped.so" "$rel/libably_auth.so"
-(cd "$root" && cargo build --locked --release -p ably-auth 2>&1 | tail -1) >&2
-printf 'SIZE\tso_cdylib_alone_stripped\t%s\n' "$(size_of "$scratch/libably_auth.cdylib-alone.stripped.so")" >>"$results"
-printf 'SIZE\tso_unstripped\t%s\nSIZE\tso_stripped\t%s\nSIZE\tstatic_archive\t%s\nSIZE\tc_without\t%s\nSIZE\tc_with\t%s\n' \
+printf 'SIZE\tso_unstripped\t%s\nSIZE\tso_stripped\t%s\nSIZE\tso_cdylib_alone_stripped\t%s\nSIZE\tstatic_archive\t%s\nSIZE\tc_without\t%s\nSIZE\tc_with\t%s\n' \
     "$(size_of "$rel/libably_auth.so")" "$(size_of "$scratch/libably_auth.stripped.so")" \
+    "$(size_of "$scratch/libably_auth.cdylib-alone.stripped.so")" \
     "$(size_of "$rel/libably_auth.a")" "$(size_of "$scratch/c-without")" \
     "$(size_of "$scratch/c-with")" >>"$results"
 
