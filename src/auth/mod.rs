@@ -117,8 +117,6 @@ pub struct Auth {
     offset_ms: AtomicI64,
     offset_known: AtomicBool,
     means: ArcSwap<Means>,
-    /// `means.use_token_auth`, readable without touching `means`.
-    token_auth: AtomicBool,
     token: ArcSwapOption<CachedToken>,
     flight: Mutex<Option<Arc<Flight>>>,
 }
@@ -273,7 +271,6 @@ impl Auth {
             offset_known: AtomicBool::new(false),
             token: ArcSwapOption::new(token.map(CachedToken::new)),
             flight: Mutex::new(None),
-            token_auth: AtomicBool::new(use_token_auth),
             means: ArcSwap::from_pointee(Means {
                 options: auth,
                 defaults,
@@ -360,7 +357,7 @@ impl Auth {
 
     /// Whether requests use token auth (RSA4) rather than Basic auth (RSA2).
     pub fn uses_token_auth(&self) -> bool {
-        self.token_auth.load(Ordering::Acquire)
+        self.means().use_token_auth
     }
 
     /// The stored default token params (with the options' clientId applied).
@@ -539,34 +536,20 @@ impl Auth {
             return Err(ErrorInfo::invalid_value("path must start with '/'"));
         }
         for (name, value) in headers {
-            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-            if name.is_empty() || !name.chars().all(token) {
-                return Err(ErrorInfo::invalid_value(format!(
-                    "header name {:?} is not a valid HTTP header name",
-                    crate::core::material::truncate(name, 64)
-                )));
-            }
-            if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-                return Err(ErrorInfo::invalid_value(format!(
-                    "the value of header {name} contains CR, LF or NUL"
-                )));
-            }
+            crate::http::check_header(name, value)?;
         }
         let send = |authorization: &str| {
             let mut all = vec![("Authorization".to_owned(), authorization.to_owned())];
             all.extend(self.client_id_header());
             all.extend(headers.iter().cloned());
-            self.rest()?.execute(RestRequest {
+            let outcome = self.rest()?.execute(RestRequest {
                 method,
                 path,
                 query,
                 headers: all,
                 body: body.map(<[u8]>::to_vec),
                 max_response_bytes: 16 * 1024 * 1024,
-            })
-        };
-        let send = |authorization: &str| {
-            let outcome = send(authorization);
+            });
             self.log(LogLevel::Debug, || match &outcome {
                 Ok(r) => format!("{} {path} -> HTTP {}", method.as_str(), r.status),
                 Err(e) => format!("{} {path} -> {e}", method.as_str()),
@@ -619,9 +602,7 @@ impl Auth {
             return Err(response.error_info());
         }
         let server = parse_time(&response.body)?;
-        let received_at = self.clock.now_ms();
-        let local = sent_at + received_at.saturating_sub(sent_at) / 2;
-        self.set_offset(offset_between(server, local));
+        self.learn_offset(server, sent_at);
         Ok(server)
     }
 
@@ -701,8 +682,6 @@ impl Auth {
     }
 
     fn set_means(&self, means: Means) {
-        self.token_auth
-            .store(means.use_token_auth, Ordering::Release);
         self.means.store(Arc::new(means));
     }
 
@@ -761,8 +740,13 @@ impl Auth {
         })
     }
 
-    fn set_offset(&self, offset: i64) {
-        self.offset_ms.store(offset, Ordering::Release);
+    /// Record the server offset from a server time read in a round trip that started at
+    /// local time `sent_at`: the server's clock is taken to match the round trip's midpoint.
+    fn learn_offset(&self, server_ms: u64, sent_at: u64) {
+        let received_at = self.clock.now_ms();
+        let local = sent_at + received_at.saturating_sub(sent_at) / 2;
+        self.offset_ms
+            .store(offset_between(server_ms, local), Ordering::Release);
         self.offset_known.store(true, Ordering::Release);
     }
 
@@ -776,8 +760,16 @@ impl Auth {
     }
 
     fn effective_params(&self, means: &Means, params: Option<&TokenParams>) -> TokenParams {
-        self.with_effective_params(means, params, |p| Ok(p.clone()))
-            .unwrap_or_default()
+        match params {
+            None => means.defaults.clone(),
+            Some(p) => {
+                let mut p = p.clone();
+                if p.client_id.is_none() {
+                    p.client_id = self.client_id.clone();
+                }
+                p
+            }
+        }
     }
 
     fn with_effective_params<T>(
@@ -856,9 +848,7 @@ impl Auth {
         }?;
         if let Some(issued) = result.issued {
             // A fresh token's issue time is the server's clock (DESIGN §4 item 2).
-            let received_at = self.clock.now_ms();
-            let local = sent_at + received_at.saturating_sub(sent_at) / 2;
-            self.set_offset(offset_between(issued, local));
+            self.learn_offset(issued, sent_at);
         }
         Ok(result)
     }
@@ -1041,10 +1031,5 @@ mod tests {
             redact_query("https://a.example/auth?key=s#f"),
             "https://a.example/auth"
         );
-    }
-
-    #[test]
-    fn material_limit_matches_rsa4f() {
-        assert_eq!(crate::core::material::MAX_TOKEN_MATERIAL_BYTES, 131_072);
     }
 }

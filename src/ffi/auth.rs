@@ -17,7 +17,7 @@ use super::token_details::ably_token_details;
 use super::token_request::{ably_token_request, saturating_i64};
 use crate::auth::{Auth, AuthOptions};
 use crate::core::error::{ErrorInfo, Result};
-use crate::core::token::TokenParams;
+use crate::core::token::{TokenDetails, TokenParams};
 
 /// Ably token authentication for one key or token.
 ///
@@ -208,20 +208,34 @@ pub unsafe extern "C" fn ably_auth_token_details(
 
 // ----- networked ----------------------------------------------------------------------------
 
-/// The consumed params and auth options of `request_token` and `authorize`: both are taken
-/// before anything can fail, so both are consumed whatever happens.
+/// The shared body of `request_token` and `authorize`: consume the params and auth options
+/// (both are taken before anything can fail, so both are consumed whatever happens), run
+/// `call`, and hand out the TokenDetails.
 ///
 /// # Safety
-/// `params` and `options` are NULL or pointers from their `_new` functions.
-unsafe fn token_call_args(
+/// As for `ably_auth_request_token`.
+unsafe fn token_call(
+    auth: *const ably_auth,
     params: *mut ably_token_params,
     options: *mut ably_auth_options,
-) -> Result<(Option<TokenParams>, Option<AuthOptions>)> {
-    // SAFETY: checked against the live-builder set.
-    let params = unsafe { take_builder(params, "params", true) };
-    // SAFETY: as above.
-    let options = unsafe { take_builder(options, "options", true) };
-    Ok((params?.map(|p| p.inner), options?.map(|o| o.inner.auth)))
+    out_token_details: *mut *mut ably_token_details,
+    call: fn(&Auth, Option<&TokenParams>, Option<&AuthOptions>) -> Result<TokenDetails>,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: checked against the live-builder set; both are consumed before anything
+        // else can fail.
+        let params = unsafe { take_builder(params, "params", true) };
+        // SAFETY: as above.
+        let options = unsafe { take_builder(options, "options", true) };
+        let (params, options) = (params?.map(|p| p.inner), options?.map(|o| o.inner.auth));
+        // SAFETY: caller contract.
+        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let out = out_arg(out_token_details, "out_token_details")?;
+        let details = call(&auth.inner, params.as_ref(), options.as_ref())?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, new_handle(ably_token_details::new(details))) };
+        Ok(())
+    })
 }
 
 /// `Auth#requestToken` (RSA8): get a new token from the authCallback, authUrl or key (in
@@ -252,19 +266,16 @@ pub unsafe extern "C" fn ably_auth_request_token(
     options: *mut ably_auth_options,
     out_token_details: *mut *mut ably_token_details,
 ) -> *mut ably_error_info {
-    boundary(|| {
-        // SAFETY: forwarded.
-        let (params, options) = unsafe { token_call_args(params, options) }?;
-        // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
-        let out = out_arg(out_token_details, "out_token_details")?;
-        let details = auth
-            .inner
-            .request_token(params.as_ref(), options.as_ref())?;
-        // SAFETY: checked by out_arg.
-        unsafe { write_out(out, new_handle(ably_token_details::new(details))) };
-        Ok(())
-    })
+    // SAFETY: forwarded.
+    unsafe {
+        token_call(
+            auth,
+            params,
+            options,
+            out_token_details,
+            Auth::request_token,
+        )
+    }
 }
 
 /// `Auth#authorize` (RSA10): get a new token now and use token auth from then on. Non-NULL
@@ -288,17 +299,8 @@ pub unsafe extern "C" fn ably_auth_authorize(
     options: *mut ably_auth_options,
     out_token_details: *mut *mut ably_token_details,
 ) -> *mut ably_error_info {
-    boundary(|| {
-        // SAFETY: forwarded.
-        let (params, options) = unsafe { token_call_args(params, options) }?;
-        // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
-        let out = out_arg(out_token_details, "out_token_details")?;
-        let details = auth.inner.authorize(params.as_ref(), options.as_ref())?;
-        // SAFETY: checked by out_arg.
-        unsafe { write_out(out, new_handle(ably_token_details::new(details))) };
-        Ok(())
-    })
+    // SAFETY: forwarded.
+    unsafe { token_call(auth, params, options, out_token_details, Auth::authorize) }
 }
 
 /// The `Authorization` header value for a request now: `Basic ...` with Basic auth, else

@@ -137,6 +137,25 @@ impl HttpResponse {
     }
 }
 
+/// Check a caller-supplied header before it is sent: the name must be an HTTP token
+/// (RFC 9110 `tchar`s) and the value free of CR, LF and NUL, so no header can be split or
+/// injected. Errors: 40003 naming the header.
+pub fn check_header(name: &str, value: &str) -> crate::core::error::Result<()> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(tchar) {
+        return Err(ErrorInfo::invalid_value(format!(
+            "header name {:?} is not a valid HTTP header name",
+            crate::core::material::truncate(name, 64)
+        )));
+    }
+    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+        return Err(ErrorInfo::invalid_value(format!(
+            "the value of header {name} contains CR, LF or NUL"
+        )));
+    }
+    Ok(())
+}
+
 /// Why a request got no HTTP response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransportErrorKind {
