@@ -9,14 +9,53 @@
  * - NULL where a value is required, invalid UTF-8 and out-of-range numbers give code 40003
  *   with a message naming the argument. A panic inside the library gives 50000. No input
  *   crashes the process.
- * - Strings passed in are NUL-terminated UTF-8 and are copied when kept. `char *` results
- *   are owned: free them with ably_string_free(). `const char *` results are borrowed from
- *   the handle they came from and stay valid until it is freed.
- * - Builders (ably_auth_options, ably_token_params) are single-thread objects consumed by
- *   the call they are passed to, also when it fails; using one afterwards gives 40003
- *   (best effort: not once a new builder has reused its address).
+ * - Strings passed in are NUL-terminated UTF-8 and are copied before the call does anything
+ *   else. `char *` results are owned: free them with ably_string_free(). `const char *`
+ *   results are borrowed from the handle they came from and stay valid until it is freed.
+ * - Builders (ably_auth_options, ably_token_params, ably_auth_completion) are handles, not
+ *   addresses: one consumed or freed is refused with 40003 by every function, from any
+ *   thread, however many builders were created since (on 32-bit platforms: unless its slot
+ *   was reused 4096 times). They are consumed by the call they are passed to, also when it
+ *   fails. Two calls on one builder at the same time get 40003 for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
+ * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
+ *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
+ *   ABLY_ERR_NO_VALID_TOKEN.
+ *
+ * Callbacks and re-entrancy (docs/lifecycle.md has the rationale and the tests)
+ *
+ *   callback          runs on                          may call back into its Auth
+ *   ----------------  -------------------------------  ---------------------------------
+ *   authCallback      the thread of the call that      everything except calls that need
+ *                     needs a token                    a new token (requestToken,
+ *                                                      authorize, a header or request
+ *                                                      with no valid token): those get
+ *                                                      ABLY_ERR_REENTRANT_CALL. Answer
+ *                                                      the completion instead.
+ *   listener          the thread that raised the       everything; events raised meanwhile
+ *                     event or one delivering for it;  are queued and delivered after it
+ *                     one listener call at a time per  returns, in order
+ *                     Auth
+ *   log sink          any thread, deep inside calls    nothing that does network I/O
+ *                                                      (ABLY_ERR_REENTRANT_CALL)
+ *   free_user_data    the thread that releases the     anything; calls on an Auth being
+ *                     registration (possibly inside    freed get ABLY_ERR_SHUT_DOWN
+ *                     ably_auth_free)
+ *
+ * - No library lock is held while a callback runs.
+ * - Callbacks nest at most 8 deep on one thread (a listener calling a function whose
+ *   authCallback calls another Auth...); deeper calls get ABLY_ERR_REENTRANT_CALL.
+ * - After ably_auth_remove_listener returns, that listener is not running on another
+ *   thread and is never called again (removal waits for a call in progress elsewhere; from
+ *   inside a listener it returns at once). So do not call it while holding a lock your
+ *   listener takes. free_user_data runs once, after the listener's last call.
+ * - Every callback must return normally: a C++ exception, longjmp or other unwinding out
+ *   of a callback is undefined behaviour (the C++ binding catches exceptions for you). A
+ *   callback that never returns blocks the thread it runs on; other threads waiting for the
+ *   same token give up at the fetch deadline (ably_auth_options_set_timeouts) with 50003.
+ * - ably_auth_free may be called from inside a callback of the same Auth: the memory is
+ *   released when the outermost call on it returns.
  */
 
 #ifndef ABLY_AUTH_H
@@ -27,6 +66,33 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * How deep library callbacks may nest on one thread.
+ */
+#define MAX_NESTING 8
+
+/**
+ * A call refused because of where it was made from: inside the authCallback of the
+ * same Auth (it would wait for itself), inside a log sink, or nested too deep through
+ * callbacks (see `crate::auth` and the header's preamble).
+ */
+#define REENTRANT_CALL 100001
+
+/**
+ * The call was cancelled by its caller.
+ */
+#define CANCELLED 100002
+
+/**
+ * The Auth is shut down (or being freed): it takes no new work.
+ */
+#define SHUT_DOWN 100003
+
+/**
+ * No valid token is cached (a non-blocking read that does no I/O).
+ */
+#define NO_VALID_TOKEN 100004
 
 /**
  * Bad request: conflicting options.
@@ -111,6 +177,29 @@
 #define ABLY_ERR_CONNECTION_FAILED 80000
 
 /**
+ * (Library code, status 0.) A call refused because of where it was made from: a call that
+ * needs a token from inside the authCallback of the same Auth (it would wait for itself),
+ * a networked call from inside a log sink, or callbacks nested more than 8 deep on one
+ * thread. See "Callbacks and re-entrancy" at the top of this header.
+ */
+#define ABLY_ERR_REENTRANT_CALL 100001
+
+/**
+ * (Library code, status 0.) The call was cancelled by its caller.
+ */
+#define ABLY_ERR_CANCELLED 100002
+
+/**
+ * (Library code, status 0.) The Auth is shut down or being freed and takes no new work.
+ */
+#define ABLY_ERR_SHUT_DOWN 100003
+
+/**
+ * (Library code, status 0.) No valid token is cached, from a read that does no I/O.
+ */
+#define ABLY_ERR_NO_VALID_TOKEN 100004
+
+/**
  * Major version of the library this header belongs to.
  */
 #define ABLY_AUTH_VERSION_MAJOR 0
@@ -129,7 +218,8 @@
  * Ably token authentication for one key or token.
  *
  * Thread safety: thread-safe. One handle may be used from many threads at once; free it
- * once, with `ably_auth_free`, after every other call on it has returned.
+ * once, with `ably_auth_free`, when no call on it is in progress on another thread (a
+ * call on the freeing thread itself, from inside one of its callbacks, is allowed).
  */
 typedef struct ably_auth ably_auth;
 
@@ -141,7 +231,7 @@ typedef struct ably_auth ably_auth;
  * request timeout), so answer it even when it is late.
  *
  * Thread safety: answer it from any thread, during or after the callback. Answering it
- * twice gives 40003 (best effort: not once a new completion reuses its address).
+ * twice gives 40003.
  */
 typedef struct ably_auth_completion ably_auth_completion;
 
@@ -150,8 +240,10 @@ typedef struct ably_auth_completion ably_auth_completion;
  * default token params, hosts, transport and logging.
  * Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
  * when that fails; free an unused one with `ably_auth_options_free` (which also runs the
- * `free_user_data` of callbacks set on it). Using it after it
- * was consumed gives error 40003 (best effort: not once a new builder reuses its address). A setter that fails leaves the options unchanged.
+ * `free_user_data` of callbacks set on it). Using it after it was consumed gives error
+ * 40003. A setter that fails leaves the options unchanged. A setter that replaces a
+ * callback runs the earlier `free_user_data` after the options are updated, so that
+ * destructor may use (or free) the options.
  */
 typedef struct ably_auth_options ably_auth_options;
 
@@ -180,8 +272,7 @@ typedef struct ably_token_details ably_token_details;
  * TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
  * starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
  * it is passed to, also when that call fails; free an unused one with
- * `ably_token_params_free`. Using it after it was consumed gives error 40003
- * (best effort: not once a new builder reuses its address).
+ * `ably_token_params_free`. Using it after it was consumed gives error 40003.
  */
 typedef struct ably_token_params ably_token_params;
 
@@ -281,8 +372,17 @@ struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
                                       struct ably_auth **out_auth);
 
 /**
- * Free an Auth object. NULL is a no-op. Call it exactly once, when no other thread is
- * using the handle.
+ * Free an Auth object. NULL is a no-op.
+ *
+ * What happens: from the moment it is called, every call on the handle fails with
+ * `ABLY_ERR_SHUT_DOWN` (100003); the listeners, the log sink and the authCallback are
+ * released and their `free_user_data` run, on this thread, before `ably_auth_free`
+ * returns; a destructor that calls back into the handle gets 100003 (and a second
+ * `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth
+ * runs again. Called from inside a callback of the same Auth (a listener, the
+ * authCallback), the handle's memory is released when the outermost call on it returns.
+ *
+ * Call it once, when no call on the handle is in progress on another thread.
  *
  * # Safety
  * `auth` is NULL or a handle from `ably_auth_new` that has not been freed.

@@ -92,7 +92,8 @@ fn concurrent_token_errors_share_one_renewal() {
 }
 
 /// An authCallback that uses the same Auth to sign (createTokenRequest) works; one that asks
-/// the same Auth for a token from inside the callback gets 40170 instead of waiting on itself.
+/// the same Auth for a token from inside the callback is refused with REENTRANT_CALL
+/// (100001; 40170 before the re-entrancy rules existed) instead of waiting on itself.
 #[test]
 fn auth_callback_reenters_the_same_handle() {
     let server = http_server();
@@ -116,7 +117,10 @@ fn auth_callback_reenters_the_same_handle() {
         .authorize(None, None)
         .expect("token via the re-entrant callback");
     assert!(details.token.starts_with("lbtk-"));
-    assert_eq!(*inner_attempt.lock().unwrap(), Some(Err(40170)));
+    assert_eq!(
+        *inner_attempt.lock().unwrap(),
+        Some(Err(ably_auth::core::error::codes::REENTRANT_CALL))
+    );
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "no wait on itself"

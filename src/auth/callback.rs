@@ -5,6 +5,7 @@
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::reentry::{CallbackKind, InCallback};
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::{TokenMaterial, callback_error};
 use crate::core::token::TokenParams;
@@ -43,10 +44,12 @@ struct Slot {
     closed: bool,
 }
 
-#[derive(Default)]
 struct Shared {
     slot: Mutex<Slot>,
     ready: Condvar,
+    /// Answers after this instant are refused, whether they come during the callback
+    /// (a synchronous callback that took too long) or later.
+    deadline: Instant,
 }
 
 /// The one-shot answer channel of one authCallback invocation. `Send`: complete it from
@@ -70,7 +73,8 @@ impl Completion {
             .slot
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if slot.closed {
+        if slot.closed || Instant::now() > self.shared.deadline {
+            slot.closed = true;
             return Err(callback_error(
                 "the completion was answered after the library stopped waiting (timeout) or answered twice",
             ));
@@ -94,18 +98,27 @@ fn normalize_callback_error(error: ErrorInfo) -> ErrorInfo {
     callback_error(&error.message).with_cause(error)
 }
 
-/// Call `callback` and wait for its answer, at most `timeout`.
+/// Call `callback` for Auth `auth_id` and wait for its answer, at most `timeout` from now:
+/// an answer after that, even from a callback that answers before returning, is refused.
 pub(crate) fn invoke(
+    auth_id: u64,
     callback: &dyn AuthCallback,
     params: &TokenParams,
     timeout: Duration,
 ) -> Result<TokenMaterial> {
-    let shared = Arc::new(Shared::default());
+    let deadline = Instant::now() + timeout;
+    let shared = Arc::new(Shared {
+        slot: Mutex::default(),
+        ready: Condvar::new(),
+        deadline,
+    });
     let completion = Completion {
         shared: Arc::clone(&shared),
     };
-    let deadline = Instant::now() + timeout;
-    callback.call(params, completion);
+    {
+        let _in_callback = InCallback::enter(auth_id, CallbackKind::AuthCallback);
+        callback.call(params, completion);
+    }
     let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         if let Some(answer) = slot.answer.take() {

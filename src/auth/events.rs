@@ -1,9 +1,14 @@
 //! Notifications (token changed, auth failed) and the log callback. Listeners and the log
-//! sink are called without any lock of the Auth held, so they may call back into it.
+//! sink are called without any lock of the Auth held, so they may call back into it
+//! (within the limits of `super::reentry`).
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 
+use super::reentry::{InCallback, event_generation};
 use crate::core::error::ErrorInfo;
 use crate::core::token::TokenDetails;
 
@@ -80,42 +85,152 @@ pub enum AuthEvent<'a> {
 /// Identifies a listener for removal.
 pub type ListenerId = u64;
 
-type Listener = Arc<dyn Fn(&AuthEvent<'_>) + Send + Sync>;
+pub(crate) type Listener = Arc<dyn Fn(&AuthEvent<'_>) + Send + Sync>;
 
-/// The listeners of one Auth.
+/// An event waiting for delivery, with its generation (`super::reentry`).
+enum Pending {
+    TokenChanged(TokenDetails, u32),
+    Failed(ErrorInfo, u32),
+}
+
+impl Pending {
+    fn as_event(&self) -> AuthEvent<'_> {
+        match self {
+            Pending::TokenChanged(details, _) => AuthEvent::TokenChanged(details),
+            Pending::Failed(error, _) => AuthEvent::Failed(error),
+        }
+    }
+
+    fn generation(&self) -> u32 {
+        match self {
+            Pending::TokenChanged(_, g) | Pending::Failed(_, g) => *g,
+        }
+    }
+}
+
 #[derive(Default)]
+struct State {
+    next_id: ListenerId,
+    entries: Vec<(ListenerId, Listener)>,
+    queue: VecDeque<Pending>,
+    /// The thread delivering events right now, if any: one at a time per Auth.
+    deliverer: Option<ThreadId>,
+    /// The listener the deliverer is calling right now.
+    running: Option<ListenerId>,
+}
+
+/// The listeners of one Auth, and the events on their way to them.
+///
+/// Events are delivered in the order they were raised, one at a time, with no lock held:
+/// the thread that raises an event while no other delivers becomes the deliverer and drains
+/// the queue; a thread that raises one meanwhile (or a listener, from inside its call)
+/// queues it and returns. So listeners never run concurrently, never recurse, and hear token
+/// N before token N+1.
 pub(crate) struct Listeners {
-    next_id: Mutex<(ListenerId, Vec<(ListenerId, Listener)>)>,
+    /// The Auth's id, for the callback record of `super::reentry`.
+    auth_id: u64,
+    state: Mutex<State>,
+    /// Signalled whenever a listener call returns (for removal).
+    returned: Condvar,
 }
 
 impl Listeners {
+    pub(crate) fn new(auth_id: u64) -> Self {
+        Listeners {
+            auth_id,
+            state: Mutex::default(),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn add(&self, listener: Listener) -> ListenerId {
-        let mut guard = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
-        guard.0 += 1;
-        let id = guard.0;
-        guard.1.push((id, listener));
+        let mut state = self.state();
+        state.next_id += 1;
+        let id = state.next_id;
+        state.entries.push((id, listener));
         id
     }
 
-    /// Remove a listener; `false` if there was none with that id. A call of it already
-    /// under way finishes; the listener is dropped after that.
+    /// Remove a listener; `false` if there was none with that id. When `remove` returns, the
+    /// listener is not running on another thread and will not be called again: a call under
+    /// way on another thread is waited for. From inside a listener (the delivering thread)
+    /// it returns at once. The listener is dropped after its last call.
     pub(crate) fn remove(&self, id: ListenerId) -> bool {
-        let removed = {
-            let mut guard = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
-            let position = guard.1.iter().position(|(i, _)| *i == id);
-            position.map(|p| guard.1.remove(p))
+        let mut state = self.state();
+        let Some(position) = state.entries.iter().position(|(i, _)| *i == id) else {
+            return false;
         };
-        removed.is_some()
+        let removed = state.entries.remove(position);
+        let me = std::thread::current().id();
+        while state.running == Some(id) && state.deliverer != Some(me) {
+            state = self
+                .returned
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(state);
+        drop(removed);
+        true
     }
 
-    /// Call every listener with `event`, without holding the lock.
-    pub(crate) fn emit(&self, event: &AuthEvent<'_>) {
-        let snapshot: Vec<Listener> = {
-            let guard = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
-            guard.1.iter().map(|(_, l)| Arc::clone(l)).collect()
-        };
-        for listener in snapshot {
-            listener(event);
+    /// Every listener, removed; dropping them runs their destructors.
+    pub(crate) fn take_all(&self) -> Vec<Listener> {
+        let mut state = self.state();
+        state.queue.clear();
+        std::mem::take(&mut state.entries)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect()
+    }
+
+    /// Queue a token change; call [`Listeners::deliver`] once no lock is held.
+    pub(crate) fn queue_token(&self, details: &TokenDetails) {
+        self.queue(Pending::TokenChanged(details.clone(), event_generation()));
+    }
+
+    /// Queue a failure; call [`Listeners::deliver`] once no lock is held.
+    pub(crate) fn queue_failure(&self, error: &ErrorInfo) {
+        self.queue(Pending::Failed(error.clone(), event_generation()));
+    }
+
+    fn queue(&self, event: Pending) {
+        let mut state = self.state();
+        if !state.entries.is_empty() {
+            state.queue.push_back(event);
         }
+    }
+
+    /// Deliver the queued events, unless another thread (or an outer frame of this one)
+    /// is delivering already. Must be called without any Auth lock held.
+    pub(crate) fn deliver(&self) {
+        let mut state = self.state();
+        if state.deliverer.is_some() {
+            return;
+        }
+        state.deliverer = Some(std::thread::current().id());
+        while let Some(event) = state.queue.pop_front() {
+            let snapshot: Vec<(ListenerId, Listener)> = state.entries.clone();
+            for (id, listener) in snapshot {
+                if !state.entries.iter().any(|(i, _)| *i == id) {
+                    continue; // removed by an earlier listener of this event
+                }
+                state.running = Some(id);
+                drop(state);
+                {
+                    let _in_listener = InCallback::listener(self.auth_id, event.generation());
+                    // A panicking Rust listener must not stop the others or the queue.
+                    let _ = catch_unwind(AssertUnwindSafe(|| listener(&event.as_event())));
+                }
+                drop(listener); // a listener removed during its call is dropped here
+                state = self.state();
+                state.running = None;
+                self.returned.notify_all();
+            }
+        }
+        state.deliverer = None;
     }
 }

@@ -118,8 +118,9 @@ pub(crate) fn from_auth_url(
     TokenMaterial::from_auth_url_response(response.header("content-type"), &response.body)
 }
 
-/// Ask the authCallback (RSA8d), waiting at most `timeout`.
+/// Ask the authCallback (RSA8d) on behalf of Auth `auth_id`, waiting at most `timeout`.
 pub(crate) fn from_callback(
+    auth_id: u64,
     options: &AuthOptions,
     params: &TokenParams,
     timeout: Duration,
@@ -128,7 +129,7 @@ pub(crate) fn from_callback(
         .auth_callback
         .as_ref()
         .ok_or_else(|| ErrorInfo::new(codes::INTERNAL_ERROR, 500, "no authCallback"))?;
-    callback::invoke(callback.as_ref(), params, timeout)
+    callback::invoke(auth_id, callback.as_ref(), params, timeout)
 }
 
 /// POST a TokenRequest to `/keys/{keyName}/requestToken` (RSA8a, checklist §2.5).

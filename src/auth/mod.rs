@@ -2,40 +2,46 @@
 //! offline (createTokenRequest, JWTs) and networked (requestToken, authorize, renewal,
 //! revokeTokens, time, authenticated requests).
 //!
+//! Files: this one holds the state and the offline operations; `cache` the token in use and
+//! the single flight that renews it; `rest_ops` the other requests to Ably; `fetch` the three
+//! means of getting a token; `callback` the authCallback's completion; `events` listeners
+//! and logging; `reentry` what user callbacks may call back into.
+//!
 //! Shared state: `means` and `token` are read-mostly [`ArcSwap`]s (readers take no lock and
 //! touch no shared reference count); `flight` coordinates the single token fetch in
 //! progress. No lock is held while the network or a user callback runs.
 
+mod cache;
 mod callback;
 mod events;
 mod fetch;
 mod options;
+mod reentry;
+mod rest_ops;
 
 pub use callback::{AuthCallback, Completion, auth_callback_fn};
 pub use events::{AuthEvent, ListenerId, LogLevel, Logger};
 pub use options::{AuthOptions, ClientOptions};
+pub use reentry::MAX_NESTING;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
-
-use arc_swap::{ArcSwap, ArcSwapOption};
-use std::thread::ThreadId;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use base64::Engine as _;
-use zeroize::Zeroizing;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::core::client_id::{check_compatible, effective_client_id};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::endpoint::{self, HostPlan};
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::key::ApiKey;
-use crate::core::material::{RevocationResult, TokenMaterial, parse_revocation_result, parse_time};
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::core::{jwt, sign};
-use crate::http::rest::{RestClient, RestRequest, path_segment};
-use crate::http::{HttpResponse, Method, Transport, TransportOptions, UreqTransport};
+use crate::http::rest::RestClient;
+use crate::http::{Transport, TransportOptions, UreqTransport};
+use cache::{CachedToken, Flight};
 use events::Listeners;
+use reentry::{CallbackKind, InCallback};
 
 /// The means of getting tokens and the defaults in force; replaced by `authorize`.
 struct Means {
@@ -43,49 +49,6 @@ struct Means {
     /// `defaultTokenParams` (or authorize's params), canonical, options' clientId applied.
     defaults: TokenParams,
     use_token_auth: bool,
-}
-
-/// The token in use and its ready-made `Authorization` value.
-struct CachedToken {
-    details: TokenDetails,
-    header: Zeroizing<String>,
-}
-
-impl CachedToken {
-    fn new(details: TokenDetails) -> Arc<Self> {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&details.token);
-        Arc::new(CachedToken {
-            header: Zeroizing::new(format!("Bearer {encoded}")),
-            details,
-        })
-    }
-}
-
-/// One token fetch in progress; every caller who needs a token meanwhile waits for it.
-struct Flight {
-    leader: ThreadId,
-    result: Mutex<Option<Result<Arc<CachedToken>>>>,
-    done: Condvar,
-}
-
-impl Flight {
-    fn wait(&self) -> Result<Arc<CachedToken>> {
-        let mut result = self.result.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(result) = result.as_ref() {
-                return result.clone();
-            }
-            result = self
-                .done
-                .wait(result)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn finish(&self, outcome: Result<Arc<CachedToken>>) {
-        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
-        self.done.notify_all();
-    }
 }
 
 /// What the REST client is built from, on first use.
@@ -98,18 +61,30 @@ struct RestConfig {
     custom_transport: Option<Arc<dyn Transport>>,
 }
 
+/// The user code an Auth holds (callbacks, listeners, log sink), taken out by
+/// [`Auth::detach_callbacks`]; dropping it runs their destructors (`free_user_data` in C).
+pub(crate) struct DetachedCallbacks {
+    _listeners: Vec<events::Listener>,
+    _logger: Option<Arc<Logger>>,
+    _means: Arc<Means>,
+}
+
+/// Ids that tell Auth objects apart on one thread's callback record (`reentry`).
+static NEXT_AUTH_ID: AtomicU64 = AtomicU64::new(1);
+
 /// Ably token authentication for one app key or token source.
 ///
 /// `Auth` is `Send + Sync`: share it between threads behind an `Arc` (the C handle does).
-/// Network calls block the calling thread.
+/// Network calls block the calling thread, within the bounds documented on each call.
 pub struct Auth {
+    id: u64,
     /// The constructor's key: Basic auth and revokeTokens use it (DESIGN §4 item 7).
     key: Option<ApiKey>,
     client_id: Option<String>,
     clock: Arc<dyn Clock>,
     margin_ms: u64,
     request_timeout: Duration,
-    logger: Option<Logger>,
+    logger: ArcSwapOption<Logger>,
     listeners: Listeners,
     rest_config: RestConfig,
     rest: OnceLock<std::result::Result<RestClient, ErrorInfo>>,
@@ -119,6 +94,8 @@ pub struct Auth {
     means: ArcSwap<Means>,
     token: ArcSwapOption<CachedToken>,
     flight: Mutex<Option<Arc<Flight>>>,
+    /// Set by [`Auth::detach_callbacks`]: no new operation starts.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for Auth {
@@ -181,7 +158,6 @@ fn check_auth_options(options: &AuthOptions) -> Result<()> {
     }
     Ok(())
 }
-
 impl Auth {
     /// Validate `options` and build the Auth state, reading time from the system clock.
     ///
@@ -250,14 +226,16 @@ impl Auth {
             UreqTransport::new(&transport, "")?; // rejects bad PEM now, not at the first request
         }
         let request_timeout = transport.request_timeout;
+        let id = NEXT_AUTH_ID.fetch_add(1, Ordering::Relaxed);
         let auth_state = Auth {
+            id,
             key: auth.key.clone(),
             client_id,
             clock,
             margin_ms: token_expiry_margin_ms,
             request_timeout,
-            logger,
-            listeners: Listeners::default(),
+            logger: ArcSwapOption::new(logger.map(Arc::new)),
+            listeners: Listeners::new(id),
             rest_config: RestConfig {
                 plan,
                 transport,
@@ -269,8 +247,9 @@ impl Auth {
             rest: OnceLock::new(),
             offset_ms: AtomicI64::new(0),
             offset_known: AtomicBool::new(false),
-            token: ArcSwapOption::new(token.map(CachedToken::new)),
+            token: ArcSwapOption::new(token.map(|t| CachedToken::new(t, token_expiry_margin_ms))),
             flight: Mutex::new(None),
+            closed: AtomicBool::new(false),
             means: ArcSwap::from_pointee(Means {
                 options: auth,
                 defaults,
@@ -410,268 +389,47 @@ impl Auth {
         self.listeners.remove(id)
     }
 
+    /// Log `message()` at `level` if the sink wants it; the sink runs marked as a log
+    /// callback (it may not do network I/O through the library).
     fn log(&self, level: LogLevel, message: impl FnOnce() -> String) {
-        if let Some(logger) = &self.logger {
+        let logger = self.logger.load();
+        if let Some(logger) = logger.as_ref() {
+            let _in_sink = InCallback::enter(self.id, CallbackKind::Log);
             logger.log(level, message);
         }
     }
 
-    // ----- networked -----------------------------------------------------------------
-
-    /// `Auth#requestToken` (RSA8): a new token from the authCallback, authUrl or key
-    /// (in that order of preference), without storing it. `params` and `auth_options`, when
-    /// given, replace the stored ones for this call (RSA8e).
-    ///
-    /// Errors: 40170 for authCallback/authUrl failures (with the cause), the server's error
-    /// for a rejected TokenRequest, 40102 for a clientId conflict, 40171 when there is no
-    /// means to get a token.
-    pub fn request_token(
-        &self,
-        params: Option<&TokenParams>,
-        auth_options: Option<&AuthOptions>,
-    ) -> Result<TokenDetails> {
-        let means = self.means();
-        let options = auth_options.unwrap_or(&means.options);
-        let params = self.effective_params(&means, params);
-        self.fetch(options, &params)
+    /// Refuse new operations and take out every piece of user code the Auth holds (the
+    /// listeners, the log sink, the authCallback), so that the caller decides where their
+    /// destructors run. Operations started afterwards fail with [`codes::SHUT_DOWN`].
+    pub(crate) fn detach_callbacks(&self) -> DetachedCallbacks {
+        self.closed.store(true, Ordering::SeqCst);
+        let current = self.means();
+        let mut options = current.options.clone();
+        options.auth_callback = None;
+        let stripped = Arc::new(Means {
+            options,
+            defaults: current.defaults.clone(),
+            use_token_auth: current.use_token_auth,
+        });
+        drop(current);
+        DetachedCallbacks {
+            _listeners: self.listeners.take_all(),
+            _logger: self.logger.swap(None),
+            _means: self.means.swap(stripped),
+        }
     }
 
-    /// `Auth#authorize` (RSA10): get a new token now and use token auth from then on.
-    /// Given params and options are stored as the new defaults (RSA10g; not the timestamp
-    /// nor queryTime). A token in `auth_options` is used as-is (RSA10e).
-    pub fn authorize(
-        &self,
-        params: Option<&TokenParams>,
-        auth_options: Option<&AuthOptions>,
-    ) -> Result<TokenDetails> {
-        if params.is_some() || auth_options.is_some() {
-            let current = self.means();
-            let mut options = auth_options
-                .cloned()
-                .unwrap_or_else(|| current.options.clone());
-            let stored_query_time = options.query_time;
-            options.query_time = current.options.query_time;
-            check_auth_options(&options)?;
-            let defaults = match params {
-                Some(p) => {
-                    let mut p = p.clone();
-                    p.timestamp = None;
-                    p.nonce = None;
-                    // An explicit clientId wins over the options' one (RSA10b, checklist §2.9).
-                    let client_id = p.client_id.is_none().then_some(self.client_id.as_deref());
-                    prepare_defaults(p, client_id.flatten())?
-                }
-                None => current.defaults.clone(),
-            };
-            let given = given_token(&options)?;
-            if let Some(details) = &given {
-                check_compatible(self.client_id.as_deref(), details.client_id.as_deref())?;
-            }
-            if stored_query_time && !self.offset_known.load(Ordering::Acquire) {
-                self.time()?; // RSA10k: once, and the offset persists
-            }
-            self.set_means(Means {
-                options,
-                defaults,
-                use_token_auth: true,
-            });
-            if let Some(details) = given {
-                let cached = CachedToken::new(details);
-                self.token.store(Some(Arc::clone(&cached)));
-                self.listeners
-                    .emit(&AuthEvent::TokenChanged(&cached.details));
-                return Ok(cached.details.clone());
-            }
-        } else if !self.uses_token_auth() {
-            let current = self.means();
-            self.set_means(Means {
-                options: current.options.clone(),
-                defaults: current.defaults.clone(),
-                use_token_auth: true,
-            });
-        }
-        self.obtain_token(true).map(|t| t.details.clone())
-    }
-
-    /// The `Authorization` header value for a request now: `Basic ...` with Basic auth,
-    /// else `Bearer base64(token)` for a valid token, fetching or renewing one first when
-    /// needed (RSA4b1). A secret: do not log it.
-    pub fn authorization_header(&self) -> Result<Zeroizing<String>> {
-        if !self.uses_token_auth() {
-            return self.basic_header();
-        }
-        if let Some(token) = self.token.load().as_ref()
-            && !token
-                .details
-                .is_expired_at(self.server_now(), self.margin_ms)
-        {
-            return Ok(token.header.clone()); // the hot path: no lock, no shared count
-        }
-        self.obtain_token(false).map(|t| t.header.clone())
-    }
-
-    /// Tell the library that a server rejected `token` (a token error, 40140–40149): the
-    /// cached token is dropped if it is still that one, so the next call renews. Errors:
-    /// 40171 when there is no means to renew.
-    pub fn token_rejected(&self, token: Option<&str>) -> Result<()> {
-        self.invalidate(token);
-        if !self.means().options.can_renew() {
-            return Err(renewal_impossible());
+    /// [`codes::SHUT_DOWN`] once the callbacks were detached.
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ErrorInfo::new(
+                codes::SHUT_DOWN,
+                0,
+                "the Auth is shut down or being freed",
+            ));
         }
         Ok(())
-    }
-
-    /// An authenticated request to Ably REST (RSC10): the current credentials, the Ably
-    /// headers, host fallback, and on a token error one renewal and one retry.
-    /// `path` starts with `/`. Returns the response for status < 400, else its ErrorInfo.
-    pub fn request(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(String, String)],
-        headers: &[(String, String)],
-        body: Option<&[u8]>,
-    ) -> Result<HttpResponse> {
-        if !path.starts_with('/') {
-            return Err(ErrorInfo::invalid_value("path must start with '/'"));
-        }
-        for (name, value) in headers {
-            crate::http::check_header(name, value)?;
-        }
-        let send = |authorization: &str| {
-            let mut all = vec![("Authorization".to_owned(), authorization.to_owned())];
-            all.extend(self.client_id_header());
-            all.extend(headers.iter().cloned());
-            let outcome = self.rest()?.execute(RestRequest {
-                method,
-                path,
-                query,
-                headers: all,
-                body: body.map(<[u8]>::to_vec),
-                max_response_bytes: 16 * 1024 * 1024,
-            });
-            self.log(LogLevel::Debug, || match &outcome {
-                Ok(r) => format!("{} {path} -> HTTP {}", method.as_str(), r.status),
-                Err(e) => format!("{} {path} -> {e}", method.as_str()),
-            });
-            outcome
-        };
-        if !self.uses_token_auth() {
-            return into_result(send(&self.basic_header()?)?);
-        }
-        let token = self.obtain_token(false)?;
-        let response = send(&token.header)?;
-        if response.status != 401 {
-            return into_result(response);
-        }
-        let error = response.error_info();
-        if !error.is_token_error() {
-            return Err(error); // RSC10b: not a token error, no renewal
-        }
-        self.invalidate(Some(&token.details.token));
-        if !self.means().options.can_renew() {
-            let error = renewal_impossible().with_cause(error);
-            self.listeners.emit(&AuthEvent::Failed(&error));
-            return Err(error); // RSA4a2
-        }
-        self.log(LogLevel::Warn, || {
-            format!(
-                "token rejected with {}; renewing once and retrying",
-                error.code
-            )
-        });
-        let renewed = self.obtain_token(false)?;
-        into_result(send(&renewed.header)?)
-    }
-
-    /// `time()` (RSC16): the server time in ms since the epoch, from `GET /time` without
-    /// credentials. Also records the server offset (RSA10k).
-    pub fn time(&self) -> Result<u64> {
-        let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
-        headers.extend(self.client_id_header());
-        let sent_at = self.clock.now_ms();
-        let response = self.rest()?.execute(RestRequest {
-            method: Method::Get,
-            path: "/time",
-            query: &[],
-            headers,
-            body: None,
-            max_response_bytes: 4096,
-        })?;
-        if !response.is_success() {
-            return Err(response.error_info());
-        }
-        let server = parse_time(&response.body)?;
-        self.learn_offset(server, sent_at);
-        Ok(server)
-    }
-
-    /// `revokeTokens` (RSA17): revoke tokens matching `targets` (`type:value`, e.g.
-    /// `clientId:alice`). Needs Basic auth (40162/401 otherwise, RSA17d).
-    pub fn revoke_tokens(
-        &self,
-        targets: &[String],
-        issued_before: Option<u64>,
-        allow_reauth_margin: Option<bool>,
-    ) -> Result<RevocationResult> {
-        if self.uses_token_auth() {
-            return Err(ErrorInfo::new(
-                codes::REQUIRES_BASIC_AUTH,
-                401,
-                "revokeTokens requires Basic authentication, but this client uses token auth",
-            ));
-        }
-        if targets.is_empty() {
-            return Err(ErrorInfo::invalid_value(
-                "revokeTokens needs at least one target",
-            ));
-        }
-        if let Some(bad) = targets.iter().find(|t| !t.contains(':')) {
-            return Err(ErrorInfo::invalid_value(format!(
-                "a revocation target must be type:value, got {:?}",
-                crate::core::material::truncate(bad, 64)
-            )));
-        }
-        let key = self.key.as_ref().ok_or_else(|| {
-            ErrorInfo::new(
-                codes::REQUIRES_BASIC_AUTH,
-                401,
-                "revokeTokens needs an API key",
-            )
-        })?;
-        let mut body = serde_json::Map::new();
-        body.insert("targets".into(), serde_json::json!(targets));
-        if let Some(before) = issued_before {
-            body.insert("issuedBefore".into(), before.into());
-        }
-        if let Some(margin) = allow_reauth_margin {
-            body.insert("allowReauthMargin".into(), margin.into());
-        }
-        let path = format!("/keys/{}/revokeTokens", path_segment(key.name()));
-        let mut headers = vec![
-            (
-                "Authorization".to_owned(),
-                key.basic_authorization().to_string(),
-            ),
-            ("Content-Type".to_owned(), "application/json".to_owned()),
-            ("Accept".to_owned(), "application/json".to_owned()),
-        ];
-        headers.extend(self.client_id_header());
-        let response = self.rest()?.execute(RestRequest {
-            method: Method::Post,
-            path: &path,
-            query: &[],
-            headers,
-            body: Some(serde_json::Value::Object(body).to_string().into_bytes()),
-            max_response_bytes: 4 * 1024 * 1024,
-        })?;
-        let legacy_batch = response.status == 400
-            && serde_json::from_slice::<serde_json::Value>(&response.body)
-                .is_ok_and(|v| v.get("batchResponse").is_some());
-        if !response.is_success() && !legacy_batch {
-            return Err(response.error_info());
-        }
-        parse_revocation_result(&response.body)
     }
 
     // ----- internals -----------------------------------------------------------------
@@ -687,57 +445,6 @@ impl Auth {
 
     fn has_token(&self) -> bool {
         self.token.load().is_some()
-    }
-
-    fn rest(&self) -> Result<&RestClient> {
-        self.rest
-            .get_or_init(|| {
-                let config = &self.rest_config;
-                let transport: Arc<dyn Transport> = match &config.custom_transport {
-                    Some(t) => Arc::clone(t),
-                    None => Arc::new(UreqTransport::new(
-                        &config.transport,
-                        crate::http::rest::AGENT,
-                    )?),
-                };
-                Ok(RestClient::new(
-                    transport,
-                    config.plan.clone(),
-                    config.fallback.clone(),
-                    &config.agents,
-                    config.add_request_ids,
-                ))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    fn basic_header(&self) -> Result<Zeroizing<String>> {
-        if !self.rest_config.plan.tls {
-            return Err(ErrorInfo::new(
-                codes::INSECURE_BASIC_AUTH,
-                401,
-                "Basic authentication over an insecure connection (tls is false)",
-            ));
-        }
-        let key = self.key.as_ref().ok_or_else(|| {
-            ErrorInfo::new(
-                codes::NO_AUTH_METHOD,
-                401,
-                "no key for Basic authentication",
-            )
-        })?;
-        Ok(key.basic_authorization())
-    }
-
-    /// `X-Ably-ClientId: base64(clientId)` when the options name a clientId (RSA7e2).
-    fn client_id_header(&self) -> Option<(String, String)> {
-        self.client_id.as_ref().map(|id| {
-            (
-                "X-Ably-ClientId".to_owned(),
-                base64::engine::general_purpose::STANDARD.encode(id),
-            )
-        })
     }
 
     /// Record the server offset from a server time read in a round trip that started at
@@ -788,177 +495,6 @@ impl Auth {
             }
         }
     }
-
-    /// Get a token from `options` for `params` (RSA8), checked against the clientId.
-    fn fetch(&self, options: &AuthOptions, params: &TokenParams) -> Result<TokenDetails> {
-        let rest = self.rest()?;
-        let material = if options.auth_callback.is_some() {
-            self.log(LogLevel::Debug, || {
-                "requesting a token from the authCallback".into()
-            });
-            fetch::from_callback(options, params, self.request_timeout)?
-        } else if let Some(url) = &options.auth_url {
-            self.log(LogLevel::Debug, || {
-                format!("requesting a token from the authUrl {}", redact_query(url))
-            });
-            fetch::from_auth_url(rest, options, url, params)?
-        } else if let Some(key) = options.key.as_ref() {
-            let now = self.timestamp_now(options)?;
-            TokenMaterial::Request(sign::create_token_request(key, params, now)?)
-        } else {
-            return Err(renewal_impossible());
-        };
-        let details = match material {
-            TokenMaterial::Token(token) => TokenDetails::from_token(token),
-            TokenMaterial::Details(details) => details,
-            TokenMaterial::Request(request) => self.exchange(rest, options, params, request)?,
-        };
-        check_compatible(self.client_id.as_deref(), details.client_id.as_deref())?;
-        Ok(details)
-    }
-
-    /// POST the TokenRequest; on 40104 (timestamp outside the window) with our own key,
-    /// learn the server time and retry once with a fresh request.
-    fn exchange(
-        &self,
-        rest: &RestClient,
-        options: &AuthOptions,
-        params: &TokenParams,
-        request: TokenRequest,
-    ) -> Result<TokenDetails> {
-        self.log(LogLevel::Debug, || {
-            format!(
-                "exchanging a TokenRequest of key {} for a token at Ably",
-                request.key_name
-            )
-        });
-        let sent_at = self.clock.now_ms();
-        let result = match fetch::exchange(rest, &request) {
-            Err(e) if e.code == codes::TIMESTAMP_NOT_CURRENT && options.key.is_some() => {
-                self.log(LogLevel::Warn, || {
-                    "TokenRequest timestamp rejected (40104): reading the server time and retrying once"
-                        .into()
-                });
-                self.time()?;
-                let key = options.key.as_ref().ok_or_else(renewal_impossible)?;
-                let retry = sign::create_token_request(key, params, self.server_now())?;
-                fetch::exchange(rest, &retry)
-            }
-            other => other,
-        }?;
-        if let Some(issued) = result.issued {
-            // A fresh token's issue time is the server's clock (DESIGN §4 item 2).
-            self.learn_offset(issued, sent_at);
-        }
-        Ok(result)
-    }
-
-    fn invalidate(&self, token: Option<&str>) {
-        // Drop the cached token only if it is still the rejected one (RSA16d).
-        self.token.rcu(|cached| match (cached, token) {
-            (Some(current), Some(t)) if current.details.token != t => Some(Arc::clone(current)),
-            _ => None,
-        });
-    }
-
-    /// The cached token when valid; otherwise one fetch for all concurrent callers. With
-    /// `force`, a new token is fetched even when one is cached (authorize).
-    fn obtain_token(&self, force: bool) -> Result<Arc<CachedToken>> {
-        if !force && let Some(token) = self.valid_cached() {
-            return Ok(token);
-        }
-        let (flight, leader) = {
-            let mut current = lock(&self.flight);
-            match current.as_ref() {
-                Some(f) if !force => {
-                    if f.leader == std::thread::current().id() {
-                        return Err(crate::core::material::callback_error(
-                            "a token was requested from inside the authCallback of the same Auth, which would wait for itself",
-                        ));
-                    }
-                    (Arc::clone(f), false)
-                }
-                _ => {
-                    if !force && let Some(token) = self.valid_cached() {
-                        return Ok(token); // a flight finished while we took the lock
-                    }
-                    let flight = Arc::new(Flight {
-                        leader: std::thread::current().id(),
-                        result: Mutex::new(None),
-                        done: Condvar::new(),
-                    });
-                    *current = Some(Arc::clone(&flight));
-                    (flight, true)
-                }
-            }
-        };
-        if !leader {
-            return flight.wait();
-        }
-        let outcome = self.fetch_for_cache();
-        {
-            let mut current = lock(&self.flight);
-            let still_current = current.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight));
-            if still_current {
-                *current = None;
-                match &outcome {
-                    Ok(token) => self.token.store(Some(Arc::clone(token))),
-                    Err(_) => self.token.store(None), // RSA16d
-                }
-            }
-        }
-        flight.finish(outcome.clone());
-        match &outcome {
-            Ok(token) => {
-                self.log(LogLevel::Info, || {
-                    let details = &token.details;
-                    let client_id = details.client_id.as_deref().unwrap_or("(none)");
-                    match details.expires {
-                        Some(expires) => format!(
-                            "new token in use for clientId {client_id}, expires at {expires} ms"
-                        ),
-                        None => format!("new token in use for clientId {client_id}"),
-                    }
-                });
-                self.listeners
-                    .emit(&AuthEvent::TokenChanged(&token.details));
-            }
-            Err(error) => {
-                self.log(LogLevel::Error, || {
-                    format!("getting a token failed: {error}")
-                });
-                self.listeners.emit(&AuthEvent::Failed(error));
-            }
-        }
-        outcome
-    }
-
-    fn valid_cached(&self) -> Option<Arc<CachedToken>> {
-        let cached = self.token.load();
-        let token = cached.as_ref()?;
-        if token
-            .details
-            .is_expired_at(self.server_now(), self.margin_ms)
-        {
-            return None;
-        }
-        Some(Arc::clone(token))
-    }
-
-    fn fetch_for_cache(&self) -> Result<Arc<CachedToken>> {
-        let means = self.means();
-        if !means.options.can_renew() {
-            // A given token that expired, or was rejected, and nothing to renew it (RSA4a2).
-            return Err(renewal_impossible());
-        }
-        let details = self.fetch(&means.options, &means.defaults)?;
-        if details.is_expired_at(self.server_now(), 0) {
-            return Err(crate::core::material::callback_error(
-                "the new token has already expired",
-            ));
-        }
-        Ok(CachedToken::new(details))
-    }
 }
 
 fn signing_key<'a>(means: &'a Means, auth_options: Option<&'a AuthOptions>) -> Result<&'a ApiKey> {
@@ -983,19 +519,6 @@ fn renewal_impossible() -> ErrorInfo {
     )
 }
 
-fn into_result(response: HttpResponse) -> Result<HttpResponse> {
-    if response.status >= 400 {
-        Err(response.error_info())
-    } else {
-        Ok(response)
-    }
-}
-
-/// The URL without its query string (which may carry credentials) for log lines.
-fn redact_query(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
-}
-
 fn validate_defaults(defaults: &TokenParams) -> Result<()> {
     if defaults.timestamp.is_some() {
         return Err(ErrorInfo::invalid_value(
@@ -1013,23 +536,4 @@ fn validate_defaults(defaults: &TokenParams) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bearer_header_is_base64_of_the_token() {
-        let cached = CachedToken::new(TokenDetails::from_token("abc"));
-        assert_eq!(cached.header.as_str(), "Bearer YWJj");
-    }
-
-    #[test]
-    fn log_urls_lose_their_query() {
-        assert_eq!(
-            redact_query("https://a.example/auth?key=s#f"),
-            "https://a.example/auth"
-        );
-    }
 }

@@ -46,6 +46,20 @@ pub mod codes {
     pub const TIMEOUT: u32 = 50003;
     /// The connection failed: the host could not be resolved or reached, or TLS failed.
     pub const CONNECTION_FAILED: u32 = 80000;
+
+    // Codes of this library for local conditions Ably has no code for. They have six
+    // digits, so they can never collide with an Ably code (five digits), and carry status 0.
+
+    /// A call refused because of where it was made from: inside the authCallback of the
+    /// same Auth (it would wait for itself), inside a log sink, or nested too deep through
+    /// callbacks (see `crate::auth` and the header's preamble).
+    pub const REENTRANT_CALL: u32 = 100_001;
+    /// The call was cancelled by its caller.
+    pub const CANCELLED: u32 = 100_002;
+    /// The Auth is shut down (or being freed): it takes no new work.
+    pub const SHUT_DOWN: u32 = 100_003;
+    /// No valid token is cached (a non-blocking read that does no I/O).
+    pub const NO_VALID_TOKEN: u32 = 100_004;
 }
 
 /// An Ably `ErrorInfo`: the error type of every fallible call in this crate.
@@ -126,11 +140,13 @@ impl ErrorInfo {
     }
 
     /// The help URL for this error (TI5): `href` when set, otherwise
-    /// `https://help.ably.io/error/<code>`; `None` when there is neither.
+    /// `https://help.ably.io/error/<code>`; `None` when there is neither, and for this
+    /// library's own six-digit codes, which Ably's help pages do not know.
     pub fn help_url(&self) -> Option<String> {
         match (&self.href, self.code) {
             (Some(href), _) => Some(href.clone()),
             (None, 0) => None,
+            (None, code) if code >= codes::REENTRANT_CALL => None,
             (None, code) => Some(format!("https://help.ably.io/error/{code}")),
         }
     }

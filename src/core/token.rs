@@ -124,14 +124,32 @@ pub struct TokenRequest {
 }
 
 impl TokenRequest {
-    /// `TokenRequest.fromJson` over JSON text (TE6).
+    /// `TokenRequest.fromJson` over JSON text (TE6). Errors: 40003 for invalid JSON, a
+    /// missing field, or a keyName, nonce or mac holding U+0000 (no C string can carry it).
     pub fn from_json(json: &str) -> Result<Self> {
-        parse_json(json, "TokenRequest")
+        parse_json::<Self>(json, "TokenRequest")?.checked()
     }
 
-    /// `TokenRequest.fromJson` over a parsed object (TE6).
+    /// `TokenRequest.fromJson` over a parsed object (TE6), checked as [`Self::from_json`].
     pub fn from_value(value: &serde_json::Value) -> Result<Self> {
-        from_value(value, "TokenRequest")
+        from_value::<Self>(value, "TokenRequest")?.checked()
+    }
+
+    fn checked(self) -> Result<Self> {
+        let fields = [
+            ("keyName", Some(&self.key_name)),
+            ("nonce", Some(&self.nonce)),
+            ("mac", self.mac.as_ref()),
+        ];
+        if let Some((name, _)) = fields
+            .iter()
+            .find(|(_, value)| value.is_some_and(|v| v.contains('\0')))
+        {
+            return Err(ErrorInfo::invalid_value(format!(
+                "TokenRequest {name} must not contain U+0000"
+            )));
+        }
+        Ok(self)
     }
 
     /// The compact JSON text; absent fields are left out, numbers stay numbers.
@@ -216,6 +234,17 @@ impl TokenDetails {
     pub fn is_expired_at(&self, now_ms: u64, margin_ms: u64) -> bool {
         self.expires
             .is_some_and(|expires| now_ms.saturating_add(margin_ms) >= expires)
+    }
+
+    /// The expiry margin to apply to this token: `margin_ms`, but at most half the token's
+    /// lifetime (`expires - issued`) when both are known. A token that lives less than the
+    /// margin is so still used for half its life, instead of being renewed again at once,
+    /// and again, without end.
+    pub fn usable_margin(&self, margin_ms: u64) -> u64 {
+        match (self.issued, self.expires) {
+            (Some(issued), Some(expires)) => margin_ms.min(expires.saturating_sub(issued) / 2),
+            _ => margin_ms,
+        }
     }
 
     fn checked(self) -> Result<Self> {
@@ -375,6 +404,18 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{tr:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn usable_margin_is_at_most_half_the_lifetime() {
+        let mut td = TokenDetails::from_token("t");
+        assert_eq!(td.usable_margin(15_000), 15_000, "no lifetime known");
+        td.issued = Some(1_000);
+        td.expires = Some(11_000);
+        assert_eq!(td.usable_margin(15_000), 5_000, "10 s token, 15 s margin");
+        assert_eq!(td.usable_margin(2_000), 2_000);
+        td.expires = Some(500);
+        assert_eq!(td.usable_margin(15_000), 0, "expires before issued");
     }
 
     #[test]

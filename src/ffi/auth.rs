@@ -1,7 +1,9 @@
 //! `ably_auth`: the Auth object.
 
+use std::cell::RefCell;
 use std::ffi::{CString, c_char};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroize;
 
@@ -16,15 +18,75 @@ use super::strings::owned_c_string;
 use super::token_details::ably_token_details;
 use super::token_request::{ably_token_request, saturating_i64};
 use crate::auth::{Auth, AuthOptions};
-use crate::core::error::{ErrorInfo, Result};
+use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::token::{TokenDetails, TokenParams};
 
 /// Ably token authentication for one key or token.
 ///
 /// Thread safety: thread-safe. One handle may be used from many threads at once; free it
-/// once, with `ably_auth_free`, after every other call on it has returned.
+/// once, with `ably_auth_free`, when no call on it is in progress on another thread (a
+/// call on the freeing thread itself, from inside one of its callbacks, is allowed).
 pub struct ably_auth {
     pub(crate) inner: Auth,
+    /// Set by `ably_auth_free`: calls on the handle are refused from then on.
+    freeing: AtomicBool,
+    /// Set when `ably_auth_free` ran inside a call on this handle on the same thread: the
+    /// outermost such call frees the handle when it returns.
+    free_deferred: AtomicBool,
+}
+
+thread_local! {
+    /// The Auth handles with a call in progress on this thread (nested through callbacks).
+    static ACTIVE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A call in progress on an Auth handle: derefs to it, and performs a deferred free when
+/// the outermost call on this thread returns.
+pub(crate) struct AuthCall<'a> {
+    handle: &'a ably_auth,
+}
+
+impl std::ops::Deref for AuthCall<'_> {
+    type Target = ably_auth;
+    fn deref(&self) -> &ably_auth {
+        self.handle
+    }
+}
+
+impl Drop for AuthCall<'_> {
+    fn drop(&mut self) {
+        let address = ptr::from_ref(self.handle).addr();
+        let outermost = ACTIVE.with(|active| {
+            let mut active = active.borrow_mut();
+            active.pop();
+            !active.contains(&address)
+        });
+        if outermost && self.handle.free_deferred.load(Ordering::Acquire) {
+            let handle = ptr::from_ref(self.handle).cast_mut();
+            // SAFETY: `ably_auth_free` was called for this handle inside this call and
+            // deferred the free to here; no other call on it is in progress (its contract),
+            // and this guard is the last use of the reference.
+            unsafe { free_handle(handle) };
+        }
+    }
+}
+
+/// Begin a call on an Auth handle. Errors: 40003 for NULL; 100003 while it is being freed.
+///
+/// # Safety
+/// `ptr` is NULL or a handle from `ably_auth_new` whose free has not completed.
+pub(crate) unsafe fn auth_call<'a>(ptr: *const ably_auth) -> Result<AuthCall<'a>> {
+    // SAFETY: caller contract.
+    let handle = unsafe { handle_ref(ptr, "auth") }?;
+    if handle.freeing.load(Ordering::Acquire) {
+        return Err(ErrorInfo::new(
+            codes::SHUT_DOWN,
+            0,
+            "`auth` is being freed (a call from a destructor run by ably_auth_free)",
+        ));
+    }
+    ACTIVE.with(|active| active.borrow_mut().push(ptr.addr()));
+    Ok(AuthCall { handle })
 }
 
 /// Create an Auth object from `options`, which are consumed (freed), also on error.
@@ -44,25 +106,55 @@ pub unsafe extern "C" fn ably_auth_new(
     out_auth: *mut *mut ably_auth,
 ) -> *mut ably_error_info {
     boundary(|| {
-        // SAFETY: checked against the live-builder set; consumed before anything can fail.
-        let options = unsafe { take_builder(options, "options", false) }?.expect("required");
+        // Consumed before anything can fail.
+        let options = take_builder(options, "options", false)?.expect("required");
         let out = out_arg(out_auth, "out_auth")?;
         let auth = Auth::new(options.inner)?;
+        let handle = ably_auth {
+            inner: auth,
+            freeing: AtomicBool::new(false),
+            free_deferred: AtomicBool::new(false),
+        };
         // SAFETY: checked by out_arg.
-        unsafe { write_out(out, new_handle(ably_auth { inner: auth })) };
+        unsafe { write_out(out, new_handle(handle)) };
         Ok(())
     })
 }
 
-/// Free an Auth object. NULL is a no-op. Call it exactly once, when no other thread is
-/// using the handle.
+/// Free an Auth object. NULL is a no-op.
+///
+/// What happens: from the moment it is called, every call on the handle fails with
+/// `ABLY_ERR_SHUT_DOWN` (100003); the listeners, the log sink and the authCallback are
+/// released and their `free_user_data` run, on this thread, before `ably_auth_free`
+/// returns; a destructor that calls back into the handle gets 100003 (and a second
+/// `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth
+/// runs again. Called from inside a callback of the same Auth (a listener, the
+/// authCallback), the handle's memory is released when the outermost call on it returns.
+///
+/// Call it once, when no call on the handle is in progress on another thread.
 ///
 /// # Safety
 /// `auth` is NULL or a handle from `ably_auth_new` that has not been freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_free(auth: *mut ably_auth) {
-    // SAFETY: caller contract.
-    boundary_or((), || unsafe { free_handle(auth) })
+    boundary_or((), || {
+        // SAFETY: caller contract.
+        let Some(handle) = (unsafe { auth.as_ref() }) else {
+            return;
+        };
+        if handle.freeing.swap(true, Ordering::AcqRel) {
+            return; // freed again from a destructor of the first free
+        }
+        // Destructors run here, with the handle still allocated; calls into it are refused.
+        drop(handle.inner.detach_callbacks());
+        let in_call = ACTIVE.with(|active| active.borrow().contains(&auth.addr()));
+        if in_call {
+            handle.free_deferred.store(true, Ordering::Release);
+        } else {
+            // SAFETY: caller contract: no call is in progress on the handle.
+            unsafe { free_handle(auth) };
+        }
+    })
 }
 
 /// Resolve the arguments shared by the issuing calls: the handle, the consumed params and
@@ -75,12 +167,12 @@ unsafe fn issuing_args<'a, T>(
     params: *mut ably_token_params,
     out: *mut T,
     out_name: &str,
-) -> Result<(&'a Auth, Option<TokenParams>, *mut T)> {
-    // SAFETY: checked against the live-builder set; consumed first, whatever fails next.
-    let params = unsafe { take_builder(params, "params", true) }?.map(|p| p.inner);
+) -> Result<(AuthCall<'a>, Option<TokenParams>, *mut T)> {
+    // Consumed first, whatever fails next.
+    let params = take_builder(params, "params", true)?.map(|p| p.inner);
     // SAFETY: caller contract.
-    let auth = unsafe { handle_ref(auth, "auth") }?;
-    Ok((&auth.inner, params, out_arg(out, out_name)?))
+    let auth = unsafe { auth_call(auth) }?;
+    Ok((auth, params, out_arg(out, out_name)?))
 }
 
 /// Create a signed TokenRequest (RSA9), with no network I/O.
@@ -113,8 +205,8 @@ pub unsafe extern "C" fn ably_auth_create_token_request(
             unsafe { issuing_args(auth, params, out_request, "out_request") }?;
         // C params hold a capability canonicalised by ably_token_params_set_capability.
         let request = match &params {
-            Some(p) => auth.create_token_request_canonical(p)?,
-            None => auth.create_token_request(None, None)?,
+            Some(p) => auth.inner.create_token_request_canonical(p)?,
+            None => auth.inner.create_token_request(None, None)?,
         };
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(ably_token_request::new(request))) };
@@ -145,7 +237,7 @@ pub unsafe extern "C" fn ably_auth_create_jwt(
     boundary(|| {
         // SAFETY: forwarded.
         let (auth, params, out) = unsafe { issuing_args(auth, params, out_jwt, "out_jwt") }?;
-        let jwt = owned_c_string(auth.create_jwt(params.as_ref(), None)?)?;
+        let jwt = owned_c_string(auth.inner.create_jwt(params.as_ref(), None)?)?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, jwt) };
         Ok(())
@@ -167,7 +259,7 @@ pub unsafe extern "C" fn ably_auth_client_id(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_client_id, "out_client_id")?;
         let client_id = match auth.inner.client_id() {
             Some(id) => owned_c_string(id)?,
@@ -194,7 +286,7 @@ pub unsafe extern "C" fn ably_auth_token_details(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_token_details, "out_token_details")?;
         let details = auth
             .inner
@@ -222,14 +314,12 @@ unsafe fn token_call(
     call: fn(&Auth, Option<&TokenParams>, Option<&AuthOptions>) -> Result<TokenDetails>,
 ) -> *mut ably_error_info {
     boundary(|| {
-        // SAFETY: checked against the live-builder set; both are consumed before anything
-        // else can fail.
-        let params = unsafe { take_builder(params, "params", true) };
-        // SAFETY: as above.
-        let options = unsafe { take_builder(options, "options", true) };
+        // Both are consumed before anything else can fail.
+        let params = take_builder(params, "params", true);
+        let options = take_builder(options, "options", true);
         let (params, options) = (params?.map(|p| p.inner), options?.map(|o| o.inner.auth));
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_token_details, "out_token_details")?;
         let details = call(&auth.inner, params.as_ref(), options.as_ref())?;
         // SAFETY: checked by out_arg.
@@ -322,7 +412,7 @@ pub unsafe extern "C" fn ably_auth_authorization_header(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_header, "out_header")?;
         let header = auth.inner.authorization_header()?;
         let text = owned_c_secret(&header)?;
@@ -350,7 +440,7 @@ pub unsafe extern "C" fn ably_auth_token_rejected(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         let token = if token.is_null() {
             None
         } else {
@@ -379,7 +469,7 @@ pub unsafe extern "C" fn ably_auth_time(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_ms, "out_ms")?;
         let time = auth.inner.time()?;
         // SAFETY: checked by out_arg.

@@ -16,7 +16,7 @@ use crate::core::material::{TokenMaterial, callback_error};
 /// request timeout), so answer it even when it is late.
 ///
 /// Thread safety: answer it from any thread, during or after the callback. Answering it
-/// twice gives 40003 (best effort: not once a new completion reuses its address).
+/// twice gives 40003.
 pub struct ably_auth_completion {
     inner: Completion,
 }
@@ -37,9 +37,8 @@ unsafe fn answer(
     answer: impl FnOnce() -> Result<Result<TokenMaterial>>,
 ) -> *mut ably_error_info {
     boundary(|| {
-        // SAFETY: checked against the live-handle set; consumed before anything can fail.
-        let completion =
-            unsafe { take_builder(completion, "completion", false) }?.expect("required");
+        // Consumed before anything can fail.
+        let completion = take_builder(completion, "completion", false)?.expect("required");
         match answer() {
             Ok(material) => completion.inner.complete(material),
             Err(bad_input) => {

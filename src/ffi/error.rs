@@ -39,6 +39,17 @@ pub const ABLY_ERR_INTERNAL: i32 = 50000;
 pub const ABLY_ERR_TIMEOUT: i32 = 50003;
 /// The connection failed: host not found or unreachable, or TLS failed.
 pub const ABLY_ERR_CONNECTION_FAILED: i32 = 80000;
+/// (Library code, status 0.) A call refused because of where it was made from: a call that
+/// needs a token from inside the authCallback of the same Auth (it would wait for itself),
+/// a networked call from inside a log sink, or callbacks nested more than 8 deep on one
+/// thread. See "Callbacks and re-entrancy" at the top of this header.
+pub const ABLY_ERR_REENTRANT_CALL: i32 = 100_001;
+/// (Library code, status 0.) The call was cancelled by its caller.
+pub const ABLY_ERR_CANCELLED: i32 = 100_002;
+/// (Library code, status 0.) The Auth is shut down or being freed and takes no new work.
+pub const ABLY_ERR_SHUT_DOWN: i32 = 100_003;
+/// (Library code, status 0.) No valid token is cached, from a read that does no I/O.
+pub const ABLY_ERR_NO_VALID_TOKEN: i32 = 100_004;
 
 /// An Ably ErrorInfo (TI1). Returned by every fallible function as an owned pointer: NULL
 /// means success; otherwise the caller reads the fields and frees it, once, with
@@ -137,6 +148,10 @@ mod tests {
             (ABLY_ERR_INTERNAL, codes::INTERNAL_ERROR),
             (ABLY_ERR_TIMEOUT, codes::TIMEOUT),
             (ABLY_ERR_CONNECTION_FAILED, codes::CONNECTION_FAILED),
+            (ABLY_ERR_REENTRANT_CALL, codes::REENTRANT_CALL),
+            (ABLY_ERR_CANCELLED, codes::CANCELLED),
+            (ABLY_ERR_SHUT_DOWN, codes::SHUT_DOWN),
+            (ABLY_ERR_NO_VALID_TOKEN, codes::NO_VALID_TOKEN),
         ];
         for (c, core) in pairs {
             assert_eq!(c as u32, core);

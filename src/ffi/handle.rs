@@ -1,80 +1,186 @@
 //! Turning C pointers into Rust references, checked.
 //!
-//! Builders (`ably_auth_options`, `ably_token_params`) are registered in a set of live
-//! handles, so that a builder used after it was consumed or freed is reported as 40003
-//! instead of being undefined behaviour, and a second free is a no-op. This is best effort:
-//! once the allocator hands the same address to a new builder of the same type, a stale
-//! pointer reaches the new builder (still memory-safe, but the wrong object). Long-lived handles
-//! (`ably_auth`, tokens) are plain boxes: checking them would put a lock on the hot path.
+//! Builders (`ably_auth_options`, `ably_token_params`, `ably_auth_completion`) never expose a
+//! memory address: their C "pointer" is an opaque number naming a slot of one process-wide
+//! registry and that slot's generation. A builder used after it was consumed or freed, by
+//! any thread, names a slot whose generation has moved on and is refused with 40003; it can
+//! never reach another builder's memory, because no address is ever reused. While a call
+//! works on a builder, the builder is taken out of its slot, so a second call on it at the
+//! same time (another thread, or a `free_user_data` run by the first call) is refused with
+//! 40003 instead of aliasing it. On 64-bit platforms a slot's generation has 40 bits and never
+//! wraps in practice; on 32-bit platforms it has 12, so a stale handle is detected unless its
+//! slot was reused 4096 times since.
+//!
+//! Long-lived handles (`ably_auth`, tokens) are plain boxes: checking them would put a lock
+//! on the hot path.
 
-use std::any::TypeId;
-use std::collections::BTreeSet;
+use std::any::Any;
 use std::ffi::{CStr, c_char};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Mutex, PoisonError};
 
 use crate::core::error::{ErrorInfo, Result};
 
-// A BTreeSet rather than a HashSet: its nodes are referenced from their start, so memory
-// checkers classify the registry as "still reachable" rather than "possibly lost".
-static LIVE_BUILDERS: LazyLock<Mutex<BTreeSet<(TypeId, usize)>>> =
-    LazyLock::new(|| Mutex::new(BTreeSet::new()));
+/// Bits of a handle that name the slot; the rest is the slot's generation.
+const INDEX_BITS: u32 = 20;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+/// Handles are odd numbers, so no handle is NULL or looks like an aligned pointer.
+const TAG_BITS: u32 = 1;
+const GENERATION_MASK: usize = usize::MAX >> (INDEX_BITS + TAG_BITS);
 
-/// The registry's key for a builder. The address is stored inverted so that the set does not
-/// hold a pointer to the builder: LeakSanitizer still reports a builder the caller leaked.
-fn key<T: 'static>(ptr: *mut T) -> (TypeId, usize) {
-    (TypeId::of::<T>(), !(ptr as usize))
+enum Content {
+    Empty,
+    Live(Box<dyn Any + Send>),
+    /// Taken out by a call in progress; `freed` when it was consumed meanwhile.
+    Busy {
+        freed: bool,
+    },
 }
 
-fn live() -> std::sync::MutexGuard<'static, BTreeSet<(TypeId, usize)>> {
-    LIVE_BUILDERS.lock().unwrap_or_else(PoisonError::into_inner)
+struct Slot {
+    generation: usize,
+    content: Content,
 }
 
-/// Box `value` and register it as a live builder handle.
-pub(crate) fn new_builder<T: 'static>(value: T) -> *mut T {
-    let ptr = Box::into_raw(Box::new(value));
-    live().insert(key(ptr));
-    ptr
+/// Every builder slot; free slots are reused oldest first, so generations rise slowly.
+struct Registry {
+    slots: Vec<Slot>,
+    free: std::collections::VecDeque<usize>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    slots: Vec::new(),
+    free: std::collections::VecDeque::new(),
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn encode<T>(index: usize, generation: usize) -> *mut T {
+    let value = (((generation << INDEX_BITS) | index) << TAG_BITS) | 1;
+    std::ptr::without_provenance_mut(value)
+}
+
+/// The slot index and generation a handle names; `None` for NULL and non-handles.
+fn decode<T>(ptr: *mut T) -> Option<(usize, usize)> {
+    let value = ptr.addr();
+    if value & 1 == 0 {
+        return None;
+    }
+    let value = value >> TAG_BITS;
+    Some((value & INDEX_MASK, value >> INDEX_BITS))
+}
+
+impl Registry {
+    fn insert(&mut self, value: Box<dyn Any + Send>) -> Option<(usize, usize)> {
+        if self.free.is_empty() && self.slots.len() <= INDEX_MASK {
+            self.slots.push(Slot {
+                generation: 0,
+                content: Content::Empty,
+            });
+            self.free.push_back(self.slots.len() - 1);
+        }
+        let index = self.free.pop_front()?;
+        let slot = &mut self.slots[index];
+        slot.content = Content::Live(value);
+        Some((index, slot.generation))
+    }
+
+    /// The slot `ptr` names, if it is current.
+    fn slot<T>(&mut self, ptr: *mut T) -> Option<&mut Slot> {
+        let (index, generation) = decode(ptr)?;
+        self.slots
+            .get_mut(index)
+            .filter(|slot| slot.generation == generation)
+    }
+
+    fn release(&mut self, ptr_index: usize) {
+        let slot = &mut self.slots[ptr_index];
+        slot.content = Content::Empty;
+        slot.generation = (slot.generation + 1) & GENERATION_MASK;
+        self.free.push_back(ptr_index);
+    }
+}
+
+/// Register `value` as a live builder and return its handle; NULL only when a million
+/// builders are alive at once.
+pub(crate) fn new_builder<T: Send + 'static>(value: T) -> *mut T {
+    let mut registry = registry();
+    match registry.insert(Box::new(value)) {
+        Some((index, generation)) => encode(index, generation),
+        None => std::ptr::null_mut(),
+    }
 }
 
 fn not_live(name: &str) -> ErrorInfo {
     ErrorInfo::invalid_value(format!(
-        "`{name}` is not a live handle: it is NULL, or was already consumed or freed"
+        "`{name}` is not a live handle: it is NULL, was already consumed or freed, or is not a {name}"
     ))
 }
 
-/// Borrow a live builder mutably.
-///
-/// # Safety
-/// A live builder pointer came from [`new_builder`] and is only used by one thread at a time.
-pub(crate) unsafe fn builder_mut<'a, T: 'static>(ptr: *mut T, name: &str) -> Result<&'a mut T> {
-    if ptr.is_null() || !live().contains(&key(ptr)) {
-        return Err(not_live(name));
-    }
-    // SAFETY: registered pointers come from Box::into_raw and stay valid until unregistered.
-    Ok(unsafe { &mut *ptr })
+fn busy(name: &str) -> ErrorInfo {
+    ErrorInfo::invalid_value(format!(
+        "`{name}` is in use by another call right now (a builder is for one thread at a time)"
+    ))
 }
 
-/// The body of every builder setter: borrow the live builder and run `f` on it, behind the
-/// panic boundary.
-///
-/// # Safety
-/// As for [`builder_mut`].
-pub(crate) unsafe fn edit_builder<T: 'static>(
+/// Run `f` on a live builder, taken out of its slot for the duration; a call on the same
+/// builder meanwhile is refused, and a free meanwhile takes effect when `f` returns.
+pub(crate) fn with_builder<T: Send + 'static, R>(
     ptr: *mut T,
     name: &str,
-    f: impl FnOnce(&mut T) -> Result<()>,
+    f: impl FnOnce(&mut T) -> Result<R>,
+) -> Result<R> {
+    let mut value = {
+        let mut registry = registry();
+        let slot = registry.slot(ptr).ok_or_else(|| not_live(name))?;
+        match std::mem::replace(&mut slot.content, Content::Busy { freed: false }) {
+            Content::Live(value) if value.is::<T>() => value,
+            other => {
+                let refusal = match other {
+                    Content::Busy { .. } => busy(name),
+                    _ => not_live(name),
+                };
+                slot.content = other;
+                return Err(refusal);
+            }
+        }
+    };
+    let typed = value.downcast_mut::<T>().expect("type checked above");
+    // The builder goes back to its slot (or is dropped, if freed meanwhile) even if `f` panics.
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(typed)));
+    let mut registry = registry();
+    let index = decode(ptr).expect("decoded above").0;
+    let slot = &mut registry.slots[index];
+    let dropped = match std::mem::replace(&mut slot.content, Content::Live(value)) {
+        Content::Busy { freed: true } => {
+            let Content::Live(value) = std::mem::replace(&mut slot.content, Content::Empty) else {
+                unreachable!("just stored")
+            };
+            registry.release(index);
+            Some(value)
+        }
+        _ => None,
+    };
+    drop(registry);
+    drop(dropped); // a builder freed meanwhile: its callbacks' free_user_data run now
+    outcome.unwrap_or_else(|panic| resume_unwind(panic))
+}
+
+/// The body of every builder setter: run `f` on the live builder behind the panic boundary.
+/// Whatever `f` returns is dropped after the builder is back in its slot, so a setter can
+/// hand back a replaced callback whose `free_user_data` may then use the builder again.
+pub(crate) fn edit_builder<T: Send + 'static, R>(
+    ptr: *mut T,
+    name: &str,
+    f: impl FnOnce(&mut T) -> Result<R>,
 ) -> *mut super::error::ably_error_info {
-    super::boundary::boundary(|| {
-        // SAFETY: forwarded; checked against the live-builder set.
-        f(unsafe { builder_mut(ptr, name) }?)
-    })
+    super::boundary::boundary(|| with_builder(ptr, name, f).map(drop))
 }
 
 /// Take ownership of a builder (consuming it). `Ok(None)` for NULL when `optional`.
-///
-/// # Safety
-/// As for [`builder_mut`].
-pub(crate) unsafe fn take_builder<T: 'static>(
+pub(crate) fn take_builder<T: Send + 'static>(
     ptr: *mut T,
     name: &str,
     optional: bool,
@@ -82,20 +188,35 @@ pub(crate) unsafe fn take_builder<T: 'static>(
     if ptr.is_null() && optional {
         return Ok(None);
     }
-    if ptr.is_null() || !live().remove(&key(ptr)) {
+    let mut registry = registry();
+    let Some(slot) = registry.slot(ptr) else {
         return Err(not_live(name));
+    };
+    match &mut slot.content {
+        Content::Live(value) if value.is::<T>() => {}
+        Content::Busy { .. } => return Err(busy(name)),
+        _ => return Err(not_live(name)),
     }
-    // SAFETY: it was registered, so it came from Box::into_raw and nobody else owns it now.
-    Ok(Some(*unsafe { Box::from_raw(ptr) }))
+    let Content::Live(value) = std::mem::replace(&mut slot.content, Content::Empty) else {
+        unreachable!("checked above")
+    };
+    registry.release(decode(ptr).expect("decoded above").0);
+    drop(registry);
+    Ok(Some(*value.downcast::<T>().expect("type checked above")))
 }
 
-/// Free a builder; NULL and handles that are no longer live are ignored.
-///
-/// # Safety
-/// As for [`builder_mut`].
-pub(crate) unsafe fn free_builder<T: 'static>(ptr: *mut T) {
-    // SAFETY: forwarded.
-    let _ = unsafe { take_builder(ptr, "", true) };
+/// Free a builder; NULL and handles that are no longer live are ignored. A builder that a
+/// call is using right now is freed when that call returns.
+pub(crate) fn free_builder<T: Send + 'static>(ptr: *mut T) {
+    let mut registry = registry();
+    if let Some(slot) = registry.slot(ptr)
+        && let Content::Busy { freed } = &mut slot.content
+    {
+        *freed = true;
+        return;
+    }
+    drop(registry);
+    drop(take_builder(ptr, "", true));
 }
 
 /// Box a long-lived handle.

@@ -4,11 +4,11 @@ use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use super::auth::ably_auth;
+use super::auth::{ably_auth, auth_call};
 use super::boundary::boundary;
 use super::callback::{UserData, ably_free_fn, required};
 use super::error::{ably_error_info, ably_error_info_free, error_into_c};
-use super::handle::{handle_ref, out_arg, write_out};
+use super::handle::{out_arg, write_out};
 use super::token_details::ably_token_details;
 use crate::auth::AuthEvent;
 use crate::core::error::ErrorInfo;
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn ably_auth_add_listener(
     let user_data = UserData::new(user_data, free_user_data);
     boundary(move || {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         let listener = required(listener, "listener")?;
         let out = out_arg(out_id, "out_id")?;
         let id = auth.inner.add_listener(move |event: &AuthEvent<'_>| {
@@ -95,7 +95,7 @@ pub unsafe extern "C" fn ably_auth_remove_listener(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         if auth.inner.remove_listener(id) {
             Ok(())
         } else {

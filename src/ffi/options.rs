@@ -11,8 +11,8 @@ use super::callback::{
 };
 use super::error::ably_error_info;
 use super::handle::{
-    builder_mut, edit_builder, free_builder, handle_ref, new_builder, non_negative, str_arg,
-    take_builder,
+    edit_builder, free_builder, handle_ref, new_builder, non_negative, str_arg, take_builder,
+    with_builder,
 };
 use super::params::ably_token_params;
 use super::token_details::ably_token_details;
@@ -26,8 +26,10 @@ use crate::http::Method;
 /// default token params, hosts, transport and logging.
 /// Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
 /// when that fails; free an unused one with `ably_auth_options_free` (which also runs the
-/// `free_user_data` of callbacks set on it). Using it after it
-/// was consumed gives error 40003 (best effort: not once a new builder reuses its address). A setter that fails leaves the options unchanged.
+/// `free_user_data` of callbacks set on it). Using it after it was consumed gives error
+/// 40003. A setter that fails leaves the options unchanged. A setter that replaces a
+/// callback runs the earlier `free_user_data` after the options are updated, so that
+/// destructor may use (or free) the options.
 pub struct ably_auth_options {
     pub(crate) inner: ClientOptions,
 }
@@ -47,22 +49,22 @@ pub extern "C" fn ably_auth_options_new() -> *mut ably_auth_options {
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_free(options: *mut ably_auth_options) {
-    // SAFETY: checked against the live-builder set.
-    boundary_or((), || unsafe { free_builder(options) })
+    boundary_or((), || free_builder(options))
 }
 
+/// Apply `f` to live options; shared by the setters. Whatever `f` returns (a replaced
+/// callback) is dropped once the options are back in their slot.
+///
 /// # Safety
-/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
-unsafe fn edit(
+/// Safe to call with any pointer; `unsafe` so that setters' closures may read their C
+/// arguments (whose contracts their own callers uphold).
+unsafe fn edit<R>(
     options: *mut ably_auth_options,
-    f: impl FnOnce(&mut ClientOptions) -> Result<()>,
+    f: impl FnOnce(&mut ClientOptions) -> Result<R>,
 ) -> *mut ably_error_info {
-    // SAFETY: forwarded.
-    unsafe {
-        edit_builder(options, "options", |b: &mut ably_auth_options| {
-            f(&mut b.inner)
-        })
-    }
+    edit_builder(options, "options", |b: &mut ably_auth_options| {
+        f(&mut b.inner)
+    })
 }
 
 /// Set the API key `appId.keyId:keySecret` (TO3j1). It is parsed now; the library keeps
@@ -186,13 +188,15 @@ pub unsafe extern "C" fn ably_auth_options_set_default_token_params(
     params: *mut ably_token_params,
 ) -> *mut ably_error_info {
     boundary(|| {
-        // SAFETY: checked against the live-builder set. Params are taken first so they are
-        // consumed even when `options` is bad.
-        let params = unsafe { take_builder(params, "params", false) }?;
-        // SAFETY: as above.
-        let options = unsafe { builder_mut(options, "options") }?;
-        options.inner.default_token_params = params.map(|p| p.inner);
-        Ok(())
+        // Params are taken first so they are consumed even when `options` is bad.
+        let params = take_builder(params, "params", false)?;
+        with_builder(options, "options", |o: &mut ably_auth_options| {
+            Ok(std::mem::replace(
+                &mut o.inner.default_token_params,
+                params.map(|p| p.inner),
+            ))
+        })
+        .map(drop)
     })
 }
 
@@ -351,12 +355,13 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
     free_user_data: ably_free_fn,
 ) -> *mut ably_error_info {
     let user_data = UserData::new(user_data, free_user_data);
-    // SAFETY: forwarded.
+    // SAFETY: forwarded. The replaced callback is returned, so its free_user_data runs after
+    // the options are back in their slot (it may use them).
     unsafe {
         edit(options, move |o| {
             let callback = required(callback, "callback")?;
-            o.auth.auth_callback = Some(Arc::new(CAuthCallback::new(callback, user_data)));
-            Ok(())
+            let new = Arc::new(CAuthCallback::new(callback, user_data));
+            Ok(o.auth.auth_callback.replace(new))
         })
     }
 }
@@ -739,8 +744,7 @@ pub unsafe extern "C" fn ably_auth_options_set_log(
     unsafe {
         edit(options, move |o| {
             let callback = required(callback, "callback")?;
-            o.logger = Some(c_logger(callback, level, user_data)?);
-            Ok(())
+            Ok(o.logger.replace(c_logger(callback, level, user_data)?))
         })
     }
 }

@@ -12,8 +12,7 @@ use crate::core::{capability, client_id, sign};
 /// TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
 /// starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
 /// it is passed to, also when that call fails; free an unused one with
-/// `ably_token_params_free`. Using it after it was consumed gives error 40003
-/// (best effort: not once a new builder reuses its address).
+/// `ably_token_params_free`. Using it after it was consumed gives error 40003.
 pub struct ably_token_params {
     pub(crate) inner: TokenParams,
 }
@@ -33,26 +32,23 @@ pub extern "C" fn ably_token_params_new() -> *mut ably_token_params {
 /// `params` is NULL or a pointer returned by `ably_token_params_new`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_free(params: *mut ably_token_params) {
-    // SAFETY: checked against the live-builder set.
-    boundary_or((), || unsafe { free_builder(params) })
+    boundary_or((), || free_builder(params))
 }
 
 /// Apply `f` to live params; shared by the setters.
 ///
 /// # Safety
-/// `params` is NULL or a pointer returned by `ably_token_params_new`.
+/// Safe to call with any pointer; `unsafe` so that setters' closures may read their C
+/// arguments (whose contracts their own callers uphold).
 unsafe fn edit(
     params: *mut ably_token_params,
     f: impl FnOnce(&mut TokenParams) -> crate::core::error::Result<()>,
 ) -> *mut ably_error_info {
-    // SAFETY: forwarded.
-    unsafe {
-        edit_builder(
-            params,
-            "params",
-            |b: &mut ably_token_params| f(&mut b.inner),
-        )
-    }
+    edit_builder(
+        params,
+        "params",
+        |b: &mut ably_token_params| f(&mut b.inner),
+    )
 }
 
 /// Set the token's lifetime in milliseconds (TK2a). Unset, Ably applies 60 minutes.

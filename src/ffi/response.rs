@@ -3,10 +3,10 @@
 use std::ffi::{CString, c_char};
 use std::ptr;
 
-use super::auth::ably_auth;
+use super::auth::{ably_auth, auth_call};
 use super::boundary::{boundary, boundary_or};
 use super::error::ably_error_info;
-use super::handle::{free_handle, handle_ref, new_handle, out_arg, str_arg, write_out};
+use super::handle::{free_handle, new_handle, out_arg, str_arg, write_out};
 use super::options::string_array;
 use crate::core::error::{ErrorInfo, Result};
 use crate::http::{HttpResponse, Method};
@@ -91,14 +91,16 @@ pub unsafe extern "C" fn ably_auth_request(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         // SAFETY: caller contract.
         let method_text = unsafe { str_arg(method, "method") }?;
         let method = Method::parse(method_text).ok_or_else(|| {
             ErrorInfo::invalid_value("`method` must be GET, POST, PUT, PATCH or DELETE")
         })?;
+        // Every argument is copied before anything else runs: the callbacks this call may
+        // run (authCallback, listeners) may free the caller's buffers.
         // SAFETY: caller contract.
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { str_arg(path, "path") }?.to_owned();
         let query = if query.is_null() {
             Vec::new()
         } else {
@@ -125,9 +127,11 @@ pub unsafe extern "C" fn ably_auth_request(
         }
         let headers: Vec<(String, String)> = names.into_iter().zip(values).collect();
         // SAFETY: caller contract.
-        let body = unsafe { body_arg(body, body_len) }?;
+        let body = unsafe { body_arg(body, body_len) }?.map(<[u8]>::to_vec);
         let out = out_arg(out_response, "out_response")?;
-        let response = auth.inner.request(method, path, &query, &headers, body)?;
+        let response = auth
+            .inner
+            .request(method, &path, &query, &headers, body.as_deref())?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(ably_http_response::new(response))) };
         Ok(())

@@ -5,7 +5,7 @@ use std::ptr;
 
 use serde_json::json;
 
-use super::auth::ably_auth;
+use super::auth::{ably_auth, auth_call};
 use super::boundary::{boundary, boundary_or};
 use super::error::{ably_error_info, ably_error_info_free, error_into_c};
 use super::handle::{free_handle, handle_ref, new_handle, out_arg, write_out};
@@ -119,7 +119,7 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let auth = unsafe { handle_ref(auth, "auth") }?;
+        let auth = unsafe { auth_call(auth) }?;
         // SAFETY: caller contract.
         let targets = unsafe { string_array(targets, count, "targets") }?;
         let margin = match allow_reauth_margin {
