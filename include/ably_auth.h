@@ -438,7 +438,8 @@ struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
  * clientId (which may be `"*"`). On success `*out_client_id` receives a string to free
  * with `ably_string_free`, or NULL when there is no clientId.
  *
- * Errors: 40003 for a NULL argument.
+ * Errors: 40003 for a NULL argument, or for a clientId holding U+0000 (which a C string
+ * cannot carry; only a token from a server can have one).
  *
  * # Safety
  * `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
@@ -890,9 +891,18 @@ struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options 
                                                        int32_t tls_port);
 
 /**
- * Set the connection-open timeout (TO3l3, default 4000 ms) and the whole-request timeout
- * (TO3l4, default 10000 ms); the request timeout also bounds how long an authCallback may
- * take to answer (40170 after it). Errors: 40003 unless both are positive.
+ * Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T`
+ * (TO3l4, default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send,
+ * and the answer to its last byte), and how long an authCallback may take to answer (40170
+ * after it, also for an answer given before the callback returns).
+ *
+ * The worst cases that follow (see docs/lifecycle.md): one request to Ably, fallback hosts
+ * included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)`
+ * (25 s by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the
+ * TokenRequest exchange, and on 40104 a `/time` request and one more exchange). Threads
+ * waiting for a fetch that another thread started give up at its deadline with 50003.
+ *
+ * Errors: 40003 unless both are positive.
  *
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.

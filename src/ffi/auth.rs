@@ -248,7 +248,8 @@ pub unsafe extern "C" fn ably_auth_create_jwt(
 /// clientId (which may be `"*"`). On success `*out_client_id` receives a string to free
 /// with `ably_string_free`, or NULL when there is no clientId.
 ///
-/// Errors: 40003 for a NULL argument.
+/// Errors: 40003 for a NULL argument, or for a clientId holding U+0000 (which a C string
+/// cannot carry; only a token from a server can have one).
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_client_id` is NULL or writable.

@@ -532,9 +532,18 @@ pub unsafe extern "C" fn ably_auth_options_set_tls_port(
 
 // ----- transport (RSC13, RSC15) -----------------------------------------------------------
 
-/// Set the connection-open timeout (TO3l3, default 4000 ms) and the whole-request timeout
-/// (TO3l4, default 10000 ms); the request timeout also bounds how long an authCallback may
-/// take to answer (40170 after it). Errors: 40003 unless both are positive.
+/// Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T`
+/// (TO3l4, default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send,
+/// and the answer to its last byte), and how long an authCallback may take to answer (40170
+/// after it, also for an answer given before the callback returns).
+///
+/// The worst cases that follow (see docs/lifecycle.md): one request to Ably, fallback hosts
+/// included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)`
+/// (25 s by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the
+/// TokenRequest exchange, and on 40104 a `/time` request and one more exchange). Threads
+/// waiting for a fetch that another thread started give up at its deadline with 50003.
+///
+/// Errors: 40003 unless both are positive.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
