@@ -111,7 +111,7 @@ fn main() {
     ));
     let connections = server.server.as_ref().map(LoopbackServer::connections);
 
-    let cached = Arc::new(Auth::new(options(&server)).expect("options"));
+    let cached = Auth::new(options(&server)).expect("options");
     cached.authorization_header().expect("first token");
     rows.push((
         "authorization_header, cached token".into(),

@@ -68,6 +68,11 @@
 #include <stdint.h>
 
 /**
+ * The most worker threads an Auth may have.
+ */
+#define MAX_WORKER_THREADS 16
+
+/**
  * How deep library callbacks may nest on one thread.
  */
 #define MAX_NESTING 8

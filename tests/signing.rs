@@ -14,7 +14,7 @@ use sha2::Sha256;
 const KEY: &str = "appId.keyId:keySecret";
 const TS: u64 = 1_234_567_890_000;
 
-fn auth() -> Auth {
+fn auth() -> std::sync::Arc<Auth> {
     Auth::with_clock(
         ClientOptions::from_key(KEY).unwrap(),
         Arc::new(ManualClock::new(TS)),

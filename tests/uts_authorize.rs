@@ -50,7 +50,7 @@ fn callback_client(
     server: &LoopbackServer,
     callback: Arc<dyn ably_auth::AuthCallback>,
     client_id: Option<&str>,
-) -> Auth {
+) -> std::sync::Arc<Auth> {
     let mut options = options_for(server);
     options.auth.auth_callback = Some(callback);
     options.client_id = client_id.map(str::to_owned);

@@ -29,7 +29,10 @@ fn now() -> u64 {
     ably_auth::Clock::now_ms(&ably_auth::SystemClock)
 }
 
-fn with_token(client_id: Option<&str>, details: TokenDetails) -> ably_auth::Result<Auth> {
+fn with_token(
+    client_id: Option<&str>,
+    details: TokenDetails,
+) -> ably_auth::Result<std::sync::Arc<Auth>> {
     Auth::new(ClientOptions {
         auth: AuthOptions {
             token_details: Some(details),
@@ -40,7 +43,7 @@ fn with_token(client_id: Option<&str>, details: TokenDetails) -> ably_auth::Resu
     })
 }
 
-fn with_key(client_id: Option<&str>) -> Auth {
+fn with_key(client_id: Option<&str>) -> std::sync::Arc<Auth> {
     let mut options = ClientOptions::from_key(KEY).unwrap();
     options.client_id = client_id.map(str::to_owned);
     Auth::new(options).unwrap()

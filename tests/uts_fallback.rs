@@ -58,7 +58,7 @@ fn reset(hosts: &DefaultHosts) {
     }
 }
 
-fn client(options: ClientOptions) -> Auth {
+fn client(options: ClientOptions) -> std::sync::Arc<Auth> {
     Auth::new(options).expect("valid options")
 }
 

@@ -37,7 +37,7 @@ fn revoke_server() -> LoopbackServer {
     })
 }
 
-fn basic_client(server: &LoopbackServer) -> Auth {
+fn basic_client(server: &LoopbackServer) -> std::sync::Arc<Auth> {
     let options = key_options(server);
     Auth::new(options).unwrap()
 }

@@ -5,7 +5,7 @@ use ably_auth::{Auth, ClientOptions, TokenParams};
 
 const KEY: &str = "appId.keyId:keySecret";
 
-fn client(defaults: Option<TokenParams>) -> Auth {
+fn client(defaults: Option<TokenParams>) -> std::sync::Arc<Auth> {
     let mut options = ClientOptions::from_key(KEY).unwrap();
     options.default_token_params = defaults;
     Auth::new(options).unwrap()

@@ -28,7 +28,7 @@ pub(super) struct CachedToken {
     pub(super) header: Zeroizing<String>,
     /// Server time (ms) from which the token counts as expired: `expires` less the
     /// margin, the margin at most half the token's life; `None` when it never expires.
-    renew_at: Option<u64>,
+    pub(super) renew_at: Option<u64>,
 }
 
 impl CachedToken {
@@ -48,6 +48,13 @@ impl CachedToken {
     }
 }
 
+/// Who leads a token fetch: a call that needs the token, or the renewal ahead of expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Leader {
+    Foreground,
+    Background,
+}
+
 /// One token fetch in progress; every caller who needs a token meanwhile waits for it, at
 /// most until the fetch's deadline (the worst case the options allow). A fetch still
 /// running past its deadline (its authCallback never returned) is abandoned: the next
@@ -59,7 +66,7 @@ pub(super) struct Flight {
 }
 
 impl Flight {
-    fn new(budget: Duration) -> Arc<Self> {
+    pub(super) fn new(budget: Duration) -> Arc<Self> {
         Arc::new(Flight {
             deadline: Instant::now() + budget,
             result: Mutex::new(None),
@@ -67,7 +74,7 @@ impl Flight {
         })
     }
 
-    fn is_overdue(&self) -> bool {
+    pub(super) fn is_overdue(&self) -> bool {
         Instant::now() >= self.deadline
     }
 
@@ -169,7 +176,8 @@ impl Auth {
                     self.token.store(Some(Arc::clone(&cached)));
                     self.listeners.queue_token(&cached.details);
                 }
-                self.listeners.deliver();
+                self.schedule_renewal(&cached, 0);
+                self.listeners.deliver(&self.gate);
                 return Ok(cached.details.clone());
             }
         } else if !self.uses_token_auth() {
@@ -220,7 +228,7 @@ impl Auth {
             self.log(LogLevel::Debug, || {
                 "requesting a token from the authCallback".into()
             });
-            fetch::from_callback(self.id, options, params, self.request_timeout)?
+            fetch::from_callback(&self.gate, options, params, self.request_timeout)?
         } else if let Some(url) = &options.auth_url {
             self.log(LogLevel::Debug, || {
                 format!("requesting a token from the authUrl {}", redact_query(url))
@@ -314,10 +322,18 @@ impl Auth {
         if !leader {
             return flight.wait();
         }
+        self.lead(&flight, Leader::Foreground)
+    }
+
+    /// Run the fetch of `flight`, which this thread leads, and publish its outcome: the
+    /// cache and the listeners change together, and only if the flight is still current.
+    /// A background renewal that fails keeps the token in use (it is still valid).
+    pub(super) fn lead(&self, flight: &Arc<Flight>, leader: Leader) -> Result<Arc<CachedToken>> {
         let outcome = self.fetch_for_cache();
-        {
+        let published = {
             let mut current = lock(&self.flight);
-            if current.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            let still_current = current.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight));
+            if still_current {
                 *current = None;
                 match &outcome {
                     Ok(token) => {
@@ -325,29 +341,44 @@ impl Auth {
                         self.listeners.queue_token(&token.details);
                     }
                     Err(error) => {
-                        self.token.store(None); // RSA16d
+                        if leader == Leader::Foreground {
+                            self.token.store(None); // RSA16d
+                        }
                         self.listeners.queue_failure(error);
                     }
                 }
             }
-        }
+            still_current
+        };
         flight.finish(outcome.clone());
         match &outcome {
             Ok(token) => self.log(LogLevel::Info, || {
                 let details = &token.details;
                 let client_id = details.client_id.as_deref().unwrap_or("(none)");
+                let how = match leader {
+                    Leader::Foreground => "new token",
+                    Leader::Background => "renewed ahead of expiry: new token",
+                };
                 match details.expires {
-                    Some(expires) => format!(
-                        "new token in use for clientId {client_id}, expires at {expires} ms"
-                    ),
-                    None => format!("new token in use for clientId {client_id}"),
+                    Some(expires) => {
+                        format!("{how} in use for clientId {client_id}, expires at {expires} ms")
+                    }
+                    None => format!("{how} in use for clientId {client_id}"),
                 }
             }),
-            Err(error) => self.log(LogLevel::Error, || {
-                format!("getting a token failed: {error}")
+            Err(error) => self.log(LogLevel::Error, || match leader {
+                Leader::Foreground => format!("getting a token failed: {error}"),
+                Leader::Background => {
+                    format!(
+                        "renewing ahead of expiry failed (the token in use is still valid): {error}"
+                    )
+                }
             }),
         }
-        self.listeners.deliver();
+        if published && let Ok(token) = &outcome {
+            self.schedule_renewal(token, 0);
+        }
+        self.listeners.deliver(&self.gate);
         outcome
     }
 
@@ -355,7 +386,7 @@ impl Auth {
     /// wait for itself or recurse without end (`super::reentry`).
     pub(super) fn check_may_fetch(&self, operation: &str) -> Result<()> {
         self.check_open()?;
-        reentry::check_may_fetch(self.id, operation)
+        reentry::check_may_fetch(self.gate.auth_id(), operation)
     }
 
     pub(super) fn valid_cached(&self) -> Option<Arc<CachedToken>> {

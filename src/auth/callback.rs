@@ -5,7 +5,7 @@
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::reentry::{CallbackKind, InCallback};
+use super::reentry::{CallbackKind, Gate, shut_down};
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::{TokenMaterial, callback_error};
 use crate::core::token::TokenParams;
@@ -98,10 +98,11 @@ fn normalize_callback_error(error: ErrorInfo) -> ErrorInfo {
     callback_error(&error.message).with_cause(error)
 }
 
-/// Call `callback` for Auth `auth_id` and wait for its answer, at most `timeout` from now:
-/// an answer after that, even from a callback that answers before returning, is refused.
+/// Call `callback` through its Auth's `gate` and wait for its answer, at most `timeout`
+/// from now: an answer after that, even from a callback that answers before returning, is
+/// refused.
 pub(crate) fn invoke(
-    auth_id: u64,
+    gate: &Gate,
     callback: &dyn AuthCallback,
     params: &TokenParams,
     timeout: Duration,
@@ -116,7 +117,9 @@ pub(crate) fn invoke(
         shared: Arc::clone(&shared),
     };
     {
-        let _in_callback = InCallback::enter(auth_id, CallbackKind::AuthCallback);
+        let Some(_in_callback) = gate.enter(CallbackKind::AuthCallback) else {
+            return Err(shut_down());
+        };
         callback.call(params, completion);
     }
     let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
-use super::reentry::{InCallback, event_generation};
+use super::reentry::{Gate, event_generation};
 use crate::core::error::ErrorInfo;
 use crate::core::token::TokenDetails;
 
@@ -127,17 +127,14 @@ struct State {
 /// queues it and returns. So listeners never run concurrently, never recurse, and hear token
 /// N before token N+1.
 pub(crate) struct Listeners {
-    /// The Auth's id, for the callback record of `super::reentry`.
-    auth_id: u64,
     state: Mutex<State>,
     /// Signalled whenever a listener call returns (for removal).
     returned: Condvar,
 }
 
 impl Listeners {
-    pub(crate) fn new(auth_id: u64) -> Self {
+    pub(crate) fn new() -> Self {
         Listeners {
-            auth_id,
             state: Mutex::default(),
             returned: Condvar::new(),
         }
@@ -204,9 +201,10 @@ impl Listeners {
         }
     }
 
-    /// Deliver the queued events, unless another thread (or an outer frame of this one)
-    /// is delivering already. Must be called without any Auth lock held.
-    pub(crate) fn deliver(&self) {
+    /// Deliver the queued events through the Auth's `gate`, unless another thread (or an
+    /// outer frame of this one) is delivering already. Must be called without any Auth
+    /// lock held.
+    pub(crate) fn deliver(&self, gate: &Gate) {
         let mut state = self.state();
         if state.deliverer.is_some() {
             return;
@@ -220,8 +218,7 @@ impl Listeners {
                 }
                 state.running = Some(id);
                 drop(state);
-                {
-                    let _in_listener = InCallback::listener(self.auth_id, event.generation());
+                if let Some(_in_listener) = gate.enter_listener(event.generation()) {
                     // A panicking Rust listener must not stop the others or the queue.
                     let _ = catch_unwind(AssertUnwindSafe(|| listener(&event.as_event())));
                 }

@@ -118,9 +118,9 @@ pub(crate) fn from_auth_url(
     TokenMaterial::from_auth_url_response(response.header("content-type"), &response.body)
 }
 
-/// Ask the authCallback (RSA8d) on behalf of Auth `auth_id`, waiting at most `timeout`.
+/// Ask the authCallback (RSA8d) through its Auth's `gate`, waiting at most `timeout`.
 pub(crate) fn from_callback(
-    auth_id: u64,
+    gate: &super::reentry::Gate,
     options: &AuthOptions,
     params: &TokenParams,
     timeout: Duration,
@@ -129,7 +129,7 @@ pub(crate) fn from_callback(
         .auth_callback
         .as_ref()
         .ok_or_else(|| ErrorInfo::new(codes::INTERNAL_ERROR, 500, "no authCallback"))?;
-    callback::invoke(auth_id, callback.as_ref(), params, timeout)
+    callback::invoke(gate, callback.as_ref(), params, timeout)
 }
 
 /// POST a TokenRequest to `/keys/{keyName}/requestToken` (RSA8a, checklist §2.5).

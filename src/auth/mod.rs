@@ -13,19 +13,23 @@
 
 mod cache;
 mod callback;
+mod calls;
 mod events;
 mod fetch;
 mod options;
+mod pool;
 mod reentry;
+mod renew;
 mod rest_ops;
 
 pub use callback::{AuthCallback, Completion, auth_callback_fn};
+pub use calls::Call;
 pub use events::{AuthEvent, ListenerId, LogLevel, Logger};
 pub use options::{AuthOptions, ClientOptions};
 pub use reentry::MAX_NESTING;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -41,7 +45,8 @@ use crate::http::rest::RestClient;
 use crate::http::{Transport, TransportOptions, UreqTransport};
 use cache::{CachedToken, Flight};
 use events::Listeners;
-use reentry::{CallbackKind, InCallback};
+use pool::Pool;
+use reentry::{CallbackKind, Gate};
 
 /// The means of getting tokens and the defaults in force; replaced by `authorize`.
 struct Means {
@@ -77,7 +82,10 @@ static NEXT_AUTH_ID: AtomicU64 = AtomicU64::new(1);
 /// `Auth` is `Send + Sync`: share it between threads behind an `Arc` (the C handle does).
 /// Network calls block the calling thread, within the bounds documented on each call.
 pub struct Auth {
-    id: u64,
+    /// This Auth, for the jobs it hands its threads.
+    me: Weak<Auth>,
+    /// Every user callback goes through it; closed by free.
+    gate: Gate,
     /// The constructor's key: Basic auth and revokeTokens use it (DESIGN §4 item 7).
     key: Option<ApiKey>,
     client_id: Option<String>,
@@ -94,9 +102,18 @@ pub struct Auth {
     means: ArcSwap<Means>,
     token: ArcSwapOption<CachedToken>,
     flight: Mutex<Option<Arc<Flight>>>,
-    /// Set by [`Auth::detach_callbacks`]: no new operation starts.
+    /// Set by [`Auth::shutdown`]: no new operation starts.
     closed: AtomicBool,
+    /// The library threads, started on first use.
+    pool: OnceLock<Pool>,
+    worker_threads: usize,
+    renew_ahead: bool,
+    /// Non-blocking calls in flight, for the shutdown.
+    calls: Mutex<Vec<Weak<dyn calls::Cancel>>>,
 }
+
+/// The most worker threads an Auth may have.
+pub const MAX_WORKER_THREADS: usize = 16;
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -165,12 +182,15 @@ impl Auth {
     /// an invalid clientId (RSA7c); 40102 when the given token's clientId conflicts with
     /// the options' clientId (RSA15a); 40103 for Basic auth without TLS (RSC18); 40003 for
     /// invalid default token params, authUrl or CA PEM; 40000 for conflicting options.
-    pub fn new(options: ClientOptions) -> Result<Self> {
+    ///
+    /// The Auth is shared (`Arc`) with its library threads, which start on first use: the
+    /// first non-blocking call, or the first token that is renewed ahead of expiry.
+    pub fn new(options: ClientOptions) -> Result<Arc<Self>> {
         Self::with_clock(options, Arc::new(SystemClock))
     }
 
     /// As [`Auth::new`], with an injected clock.
-    pub fn with_clock(options: ClientOptions, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub fn with_clock(options: ClientOptions, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
         let ClientOptions {
             auth,
             client_id,
@@ -183,6 +203,8 @@ impl Auth {
             token_expiry_margin_ms,
             logger,
             custom_transport,
+            worker_threads,
+            renew_ahead,
         } = options;
         if let Some(client_id) = &client_id {
             crate::core::client_id::validate_options_client_id(client_id)?;
@@ -227,15 +249,16 @@ impl Auth {
         }
         let request_timeout = transport.request_timeout;
         let id = NEXT_AUTH_ID.fetch_add(1, Ordering::Relaxed);
-        let auth_state = Auth {
-            id,
+        let auth_state = Arc::new_cyclic(|me| Auth {
+            me: Weak::clone(me),
+            gate: Gate::new(id),
             key: auth.key.clone(),
             client_id,
             clock,
             margin_ms: token_expiry_margin_ms,
             request_timeout,
             logger: ArcSwapOption::new(logger.map(Arc::new)),
-            listeners: Listeners::new(id),
+            listeners: Listeners::new(),
             rest_config: RestConfig {
                 plan,
                 transport,
@@ -255,7 +278,11 @@ impl Auth {
                 defaults,
                 use_token_auth,
             }),
-        };
+            pool: OnceLock::new(),
+            worker_threads: worker_threads.clamp(1, MAX_WORKER_THREADS),
+            renew_ahead,
+            calls: Mutex::new(Vec::new()),
+        });
         if auth_state.has_token() && !auth_state.means().options.can_renew() {
             // RSA4a1
             auth_state.log(LogLevel::Info, || {
@@ -393,17 +420,26 @@ impl Auth {
     /// callback (it may not do network I/O through the library).
     fn log(&self, level: LogLevel, message: impl FnOnce() -> String) {
         let logger = self.logger.load();
-        if let Some(logger) = logger.as_ref() {
-            let _in_sink = InCallback::enter(self.id, CallbackKind::Log);
+        if let Some(logger) = logger.as_ref()
+            && level <= logger.level
+            && let Some(_in_sink) = self.gate.enter(CallbackKind::Log)
+        {
             logger.log(level, message);
         }
     }
 
-    /// Refuse new operations and take out every piece of user code the Auth holds (the
-    /// listeners, the log sink, the authCallback), so that the caller decides where their
-    /// destructors run. Operations started afterwards fail with [`codes::SHUT_DOWN`].
-    pub(crate) fn detach_callbacks(&self) -> DetachedCallbacks {
-        self.closed.store(true, Ordering::SeqCst);
+    /// What freeing the C handle does: [`Auth::shutdown`] (calls in flight complete with
+    /// CANCELLED, their completions delivered), then close the callback gate and wait for
+    /// the callbacks running on other threads, then take out every piece of user code the
+    /// Auth holds (listeners, log sink, authCallback) so that the caller decides where
+    /// their destructors run. No callback of this Auth starts afterwards. Library threads
+    /// in a blocking network step are not waited for: they exit when it ends.
+    pub(crate) fn close(&self) -> DetachedCallbacks {
+        let _ = self.shutdown(Some(Duration::ZERO));
+        if let Some(pool) = self.pool.get() {
+            pool.drain_completions();
+        }
+        self.gate.close_and_wait();
         let current = self.means();
         let mut options = current.options.clone();
         options.auth_callback = None;
@@ -420,14 +456,20 @@ impl Auth {
         }
     }
 
-    /// [`codes::SHUT_DOWN`] once the callbacks were detached.
+    /// The library threads (started by their first job).
+    fn pool(&self) -> &Pool {
+        self.pool.get_or_init(|| {
+            Pool::new(
+                self.worker_threads,
+                format!("ably-auth-{}", self.gate.auth_id()),
+            )
+        })
+    }
+
+    /// [`codes::SHUT_DOWN`] once shut down.
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(ErrorInfo::new(
-                codes::SHUT_DOWN,
-                0,
-                "the Auth is shut down or being freed",
-            ));
+            return Err(reentry::shut_down());
         }
         Ok(())
     }

@@ -98,6 +98,13 @@ pub struct ClientOptions {
     pub logger: Option<Logger>,
     /// A transport to use instead of the built-in ureq one (tests, custom HTTP stacks).
     pub custom_transport: Option<Arc<dyn Transport>>,
+    /// Worker threads for non-blocking calls and renewal (default 2, at most 16), plus one
+    /// thread that delivers completions; started on first use.
+    pub worker_threads: usize,
+    /// Renew a token in the background before it enters its expiry margin (default on),
+    /// so that the header never waits on the network while a valid token exists. Off: no
+    /// library thread is started unless a non-blocking call is made.
+    pub renew_ahead: bool,
 }
 
 impl Default for ClientOptions {
@@ -114,6 +121,8 @@ impl Default for ClientOptions {
             token_expiry_margin_ms: 15_000,
             logger: None,
             custom_transport: None,
+            worker_threads: 2,
+            renew_ahead: true,
         }
     }
 }
@@ -130,6 +139,8 @@ impl fmt::Debug for ClientOptions {
             .field("add_request_ids", &self.add_request_ids)
             .field("agents", &self.agents)
             .field("token_expiry_margin_ms", &self.token_expiry_margin_ms)
+            .field("worker_threads", &self.worker_threads)
+            .field("renew_ahead", &self.renew_ahead)
             .finish_non_exhaustive()
     }
 }

@@ -18,6 +18,8 @@
 //!   so this bound is not a stack depth).
 
 use std::cell::RefCell;
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::thread::ThreadId;
 
 use crate::core::error::{ErrorInfo, Result, codes};
 
@@ -30,6 +32,85 @@ pub(crate) enum CallbackKind {
     AuthCallback,
     Listener,
     Log,
+    /// The completion of a non-blocking call.
+    Done,
+}
+
+/// The door every user callback of one Auth goes through: once closed (shutdown, free) no
+/// callback starts, and [`Gate::close_and_wait`] waits for those under way on other threads.
+pub(crate) struct Gate {
+    auth_id: u64,
+    state: Mutex<GateState>,
+    left: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    /// The threads running a callback of this Auth now (a thread once per nesting level).
+    inside: Vec<ThreadId>,
+}
+
+impl Gate {
+    pub(crate) fn new(auth_id: u64) -> Self {
+        Gate {
+            auth_id,
+            state: Mutex::default(),
+            left: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn auth_id(&self) -> u64 {
+        self.auth_id
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Let a callback of `kind` in, or `None` once the gate is closed.
+    pub(crate) fn enter(&self, kind: CallbackKind) -> Option<InCallback<'_>> {
+        self.enter_entry(Entry {
+            auth_id: self.auth_id,
+            kind,
+            generation: 0,
+        })
+    }
+
+    /// Let a listener hearing an event of `generation` in, or `None` once closed.
+    pub(crate) fn enter_listener(&self, generation: u32) -> Option<InCallback<'_>> {
+        self.enter_entry(Entry {
+            auth_id: self.auth_id,
+            kind: CallbackKind::Listener,
+            generation,
+        })
+    }
+
+    fn enter_entry(&self, entry: Entry) -> Option<InCallback<'_>> {
+        {
+            let mut state = self.state();
+            if state.closed {
+                return None;
+            }
+            state.inside.push(std::thread::current().id());
+        }
+        STACK.with(|stack| stack.borrow_mut().push(entry));
+        Some(InCallback { gate: self })
+    }
+
+    /// Close the gate, then wait until no callback of this Auth runs on another thread.
+    /// Callbacks of this thread (when called from inside one) are not waited for.
+    pub(crate) fn close_and_wait(&self) {
+        let me = std::thread::current().id();
+        let mut state = self.state();
+        state.closed = true;
+        while state.inside.iter().any(|t| *t != me) {
+            state = self
+                .left
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
 }
 
 /// One callback in progress on this thread.
@@ -45,31 +126,9 @@ thread_local! {
     static STACK: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Marks a callback of Auth `auth_id` as running on this thread until dropped.
-pub(crate) struct InCallback(());
-
-impl InCallback {
-    pub(crate) fn enter(auth_id: u64, kind: CallbackKind) -> InCallback {
-        Self::push(Entry {
-            auth_id,
-            kind,
-            generation: 0,
-        })
-    }
-
-    /// A listener of Auth `auth_id` hearing an event of `generation`.
-    pub(crate) fn listener(auth_id: u64, generation: u32) -> InCallback {
-        Self::push(Entry {
-            auth_id,
-            kind: CallbackKind::Listener,
-            generation,
-        })
-    }
-
-    fn push(entry: Entry) -> InCallback {
-        STACK.with(|stack| stack.borrow_mut().push(entry));
-        InCallback(())
-    }
+/// A callback running on this thread, let in by its Auth's [`Gate`]; dropped when it returns.
+pub(crate) struct InCallback<'a> {
+    gate: &'a Gate,
 }
 
 /// The generation of an event raised on this thread now: 0 outside listeners, else one
@@ -86,10 +145,22 @@ pub(crate) fn event_generation() -> u32 {
     })
 }
 
-impl Drop for InCallback {
+impl Drop for InCallback<'_> {
     fn drop(&mut self) {
         STACK.with(|stack| stack.borrow_mut().pop());
+        let me = std::thread::current().id();
+        let mut state = self.gate.state();
+        if let Some(position) = state.inside.iter().rposition(|t| *t == me) {
+            state.inside.swap_remove(position);
+        }
+        drop(state);
+        self.gate.left.notify_all();
     }
+}
+
+/// [`codes::SHUT_DOWN`]: the Auth takes no new work.
+pub(crate) fn shut_down() -> ErrorInfo {
+    ErrorInfo::new(codes::SHUT_DOWN, 0, "the Auth is shut down or being freed")
 }
 
 fn refused(message: String) -> ErrorInfo {
@@ -117,6 +188,11 @@ pub(crate) fn check_may_fetch(auth_id: u64, operation: &str) -> Result<()> {
                 "{operation} refused: a log sink may not call functions that do network I/O"
             )));
         }
+        if stack.last().is_some_and(|e| e.kind == CallbackKind::Done) {
+            return Err(refused(format!(
+                "{operation} refused: a blocking call from inside the completion of a non-blocking call would hold up every other completion; use the non-blocking form"
+            )));
+        }
         if stack
             .iter()
             .any(|e| e.auth_id == auth_id && e.kind == CallbackKind::AuthCallback)
@@ -135,7 +211,8 @@ mod tests {
 
     #[test]
     fn own_auth_callback_refuses_a_fetch_on_the_same_auth_only() {
-        let _inside = InCallback::enter(1, CallbackKind::AuthCallback);
+        let gate = Gate::new(1);
+        let _inside = gate.enter(CallbackKind::AuthCallback);
         let error = check_may_fetch(1, "authorize").unwrap_err();
         assert_eq!(error.code, codes::REENTRANT_CALL);
         assert!(error.message.contains("authCallback"));
@@ -144,7 +221,8 @@ mod tests {
 
     #[test]
     fn log_sink_refuses_network_calls_on_every_auth() {
-        let _inside = InCallback::enter(1, CallbackKind::Log);
+        let gate = Gate::new(1);
+        let _inside = gate.enter(CallbackKind::Log);
         assert_eq!(
             check_may_fetch(7, "time").unwrap_err().code,
             codes::REENTRANT_CALL
@@ -153,8 +231,10 @@ mod tests {
 
     #[test]
     fn nesting_is_bounded_and_unwinds() {
-        let guards: Vec<_> = (0..MAX_NESTING as u64)
-            .map(|id| InCallback::enter(id + 10, CallbackKind::Listener))
+        let gates: Vec<Gate> = (0..MAX_NESTING as u64).map(|i| Gate::new(i + 10)).collect();
+        let guards: Vec<_> = gates
+            .iter()
+            .map(|g| g.enter(CallbackKind::Listener).expect("open"))
             .collect();
         assert_eq!(
             check_may_fetch(1, "request").unwrap_err().code,
@@ -166,15 +246,37 @@ mod tests {
 
     #[test]
     fn listener_generations_are_bounded() {
+        let gate = Gate::new(1);
         assert_eq!(event_generation(), 0);
-        let young = InCallback::listener(1, 2);
+        let young = gate.enter_listener(2);
         assert_eq!(event_generation(), 3);
         assert!(check_may_fetch(1, "authorize").is_ok());
         drop(young);
-        let _old = InCallback::listener(1, MAX_NESTING as u32 - 1);
+        let _old = gate.enter_listener(MAX_NESTING as u32 - 1);
         assert_eq!(
             check_may_fetch(1, "authorize").unwrap_err().code,
             codes::REENTRANT_CALL
         );
+    }
+
+    #[test]
+    fn closed_gate_lets_nothing_in_and_waits_for_other_threads() {
+        let gate = std::sync::Arc::new(Gate::new(3));
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let worker = {
+            let gate = std::sync::Arc::clone(&gate);
+            std::thread::spawn(move || {
+                let _inside = gate.enter(CallbackKind::Listener).expect("open");
+                entered_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            })
+        };
+        entered_rx.recv().unwrap();
+        let _mine = gate.enter(CallbackKind::Done).expect("open");
+        release_tx.send(()).unwrap();
+        gate.close_and_wait(); // waits for the worker, not for this thread's own callback
+        worker.join().unwrap();
+        assert!(gate.enter(CallbackKind::Log).is_none());
     }
 }

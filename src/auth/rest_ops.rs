@@ -85,7 +85,7 @@ impl Auth {
         if !self.means().options.can_renew() {
             let error = renewal_impossible().with_cause(error);
             self.listeners.queue_failure(&error);
-            self.listeners.deliver();
+            self.listeners.deliver(&self.gate);
             return Err(error); // RSA4a2
         }
         self.log(LogLevel::Warn, || {

@@ -9,5 +9,6 @@ pub mod error;
 pub mod jwt;
 pub mod key;
 pub mod material;
+pub mod renewal;
 pub mod sign;
 pub mod token;

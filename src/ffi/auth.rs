@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::ffi::{CString, c_char};
 use std::ptr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroize;
@@ -27,7 +28,7 @@ use crate::core::token::{TokenDetails, TokenParams};
 /// once, with `ably_auth_free`, when no call on it is in progress on another thread (a
 /// call on the freeing thread itself, from inside one of its callbacks, is allowed).
 pub struct ably_auth {
-    pub(crate) inner: Auth,
+    pub(crate) inner: Arc<Auth>,
     /// Set by `ably_auth_free`: calls on the handle are refused from then on.
     freeing: AtomicBool,
     /// Set when `ably_auth_free` ran inside a call on this handle on the same thread: the
@@ -146,7 +147,7 @@ pub unsafe extern "C" fn ably_auth_free(auth: *mut ably_auth) {
             return; // freed again from a destructor of the first free
         }
         // Destructors run here, with the handle still allocated; calls into it are refused.
-        drop(handle.inner.detach_callbacks());
+        drop(handle.inner.close());
         let in_call = ACTIVE.with(|active| active.borrow().contains(&auth.addr()));
         if in_call {
             handle.free_deferred.store(true, Ordering::Release);

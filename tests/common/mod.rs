@@ -51,14 +51,14 @@ pub fn key_options(server: &LoopbackServer) -> ClientOptions {
 }
 
 /// An Auth with the server's key that uses token auth (works over plain HTTP too).
-pub fn token_auth_with_key(server: &LoopbackServer) -> Auth {
+pub fn token_auth_with_key(server: &LoopbackServer) -> Arc<Auth> {
     let mut options = key_options(server);
     options.auth.use_token_auth = Some(true);
     Auth::new(options).expect("valid options")
 }
 
 /// An Auth built from `options` reading `clock`.
-pub fn with_clock(options: ClientOptions, clock: &Arc<ManualClock>) -> Auth {
+pub fn with_clock(options: ClientOptions, clock: &Arc<ManualClock>) -> Arc<Auth> {
     Auth::with_clock(options, Arc::clone(clock) as Arc<dyn ably_auth::Clock>)
         .expect("valid options")
 }

@@ -1,0 +1,377 @@
+//! Non-blocking calls: each networked operation started on a worker, its completion run
+//! exactly once on the completer thread (with the result, a cancellation or the deadline
+//! error), a [`Call`] to cancel it; and the shutdown that cancels them all.
+//!
+//! Guarantees (also in the C header): `done` never runs inside the call that started the
+//! operation; it runs exactly once, also when the call is cancelled (`CANCELLED`), when
+//! its deadline passes (`TIMEOUT`) and on shutdown or free (`CANCELLED`); a cancelled
+//! operation's blocking step may go on on its worker until its own timeout, but its result
+//! is dropped.
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+use super::Auth;
+use super::options::AuthOptions;
+use super::pool::Deadline;
+use super::reentry::{CallbackKind, shut_down};
+use crate::core::error::{ErrorInfo, Result, codes};
+use crate::core::material::RevocationResult;
+use crate::core::token::{TokenDetails, TokenParams};
+use crate::http::{HttpResponse, Method};
+
+type Done<T> = Box<dyn FnOnce(Result<T>) + Send + 'static>;
+
+/// One operation's completion, taken by whichever outcome comes first.
+struct Pending<T> {
+    done: Mutex<Option<Done<T>>>,
+    auth: Weak<Auth>,
+}
+
+impl<T: Send + 'static> Pending<T> {
+    /// Hand `outcome` to the completer, unless an outcome was handed already. Returns
+    /// whether this one won.
+    fn resolve(&self, outcome: Result<T>) -> bool {
+        let Some(done) = self
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return false;
+        };
+        match self.auth.upgrade() {
+            Some(auth) => Arc::clone(&auth).deliver(Box::new(move || {
+                // Through the gate, so that free waits for a completion running now. Every
+                // call is resolved before free closes the gate, so none is skipped here.
+                if let Some(_inside) = auth.gate.enter(CallbackKind::Done) {
+                    done(outcome);
+                }
+            })),
+            // The Auth is gone (a Rust caller dropped it): still never inline.
+            None => std::thread::Builder::new()
+                .name("ably-auth-late".into())
+                .spawn(move || done(outcome))
+                .is_ok(),
+        }
+    }
+}
+
+/// What [`Call`] and the shutdown need of an operation, whatever its result type.
+pub(super) trait Cancel: Send + Sync {
+    fn cancel(&self, error: ErrorInfo) -> bool;
+}
+
+impl<T: Send + 'static> Cancel for Pending<T> {
+    fn cancel(&self, error: ErrorInfo) -> bool {
+        self.resolve(Err(error))
+    }
+}
+
+impl<T: Send + 'static> Deadline for Pending<T> {
+    fn expire(&self) {
+        self.resolve(Err(ErrorInfo::new(
+            codes::TIMEOUT,
+            0,
+            "the call did not complete by its deadline",
+        )));
+    }
+}
+
+/// A non-blocking operation in flight. Dropping it does not cancel the operation.
+#[derive(Clone)]
+pub struct Call {
+    pending: Arc<dyn Cancel>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").finish_non_exhaustive()
+    }
+}
+
+impl Call {
+    /// Ask for the operation to end now: `true` when this won the race with its outcome,
+    /// and the completion then gets [`codes::CANCELLED`]; `false` when the completion has
+    /// run, is running, or will carry the real outcome. Never blocks, never runs the
+    /// completion on the calling thread; calling it again is harmless.
+    pub fn cancel(&self) -> bool {
+        self.pending.cancel(cancelled())
+    }
+}
+
+fn cancelled() -> ErrorInfo {
+    ErrorInfo::new(codes::CANCELLED, 0, "the call was cancelled")
+}
+
+impl Auth {
+    /// Start `work` on a worker with `budget` as its deadline; `done` gets its outcome.
+    fn start_call<T: Send + 'static>(
+        self: &Arc<Self>,
+        budget: Duration,
+        work: impl FnOnce(&Auth) -> Result<T> + Send + 'static,
+        done: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Result<Call> {
+        self.check_open()?;
+        let pending = Arc::new(Pending {
+            done: Mutex::new(Some(Box::new(done) as Done<T>)),
+            auth: Arc::downgrade(self),
+        });
+        let pool = self.pool();
+        let deadline: Arc<dyn Deadline> = pending.clone();
+        pool.watch(Instant::now() + budget, Arc::downgrade(&deadline));
+        let cancel: Arc<dyn Cancel> = pending.clone();
+        self.track(Arc::downgrade(&cancel));
+        let auth = Arc::clone(self);
+        let worker_pending = Arc::clone(&pending);
+        let started = pool.run(Box::new(move || {
+            let _deadline = deadline; // watched until the work ends
+            if worker_pending
+                .done
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
+            {
+                return; // cancelled before it started
+            }
+            let outcome = work(&auth);
+            worker_pending.resolve(outcome);
+        }));
+        if !started {
+            pending
+                .done
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            return Err(shut_down());
+        }
+        Ok(Call { pending: cancel })
+    }
+
+    /// Deliver a completion on the completer thread.
+    fn deliver(&self, job: super::pool::Job) -> bool {
+        self.pool().complete(job)
+    }
+
+    /// Remember an operation in flight, for the shutdown.
+    fn track(&self, call: Weak<dyn Cancel>) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        calls.retain(|c| c.strong_count() > 0);
+        calls.push(call);
+    }
+
+    /// Non-blocking [`Auth::request_token`].
+    pub fn request_token_async(
+        self: &Arc<Self>,
+        params: Option<TokenParams>,
+        auth_options: Option<AuthOptions>,
+        done: impl FnOnce(Result<TokenDetails>) + Send + 'static,
+    ) -> Result<Call> {
+        self.start_call(
+            self.fetch_budget(),
+            move |auth| auth.request_token(params.as_ref(), auth_options.as_ref()),
+            done,
+        )
+    }
+
+    /// Non-blocking [`Auth::authorize`].
+    pub fn authorize_async(
+        self: &Arc<Self>,
+        params: Option<TokenParams>,
+        auth_options: Option<AuthOptions>,
+        done: impl FnOnce(Result<TokenDetails>) + Send + 'static,
+    ) -> Result<Call> {
+        let budget = self.fetch_budget().saturating_add(self.rest_budget());
+        self.start_call(
+            budget,
+            move |auth| auth.authorize(params.as_ref(), auth_options.as_ref()),
+            done,
+        )
+    }
+
+    /// Non-blocking [`Auth::authorization_header`]: with a valid token cached, `done` gets
+    /// it at once (on the completer thread, never inside this call).
+    pub fn authorization_header_async(
+        self: &Arc<Self>,
+        done: impl FnOnce(Result<Zeroizing<String>>) + Send + 'static,
+    ) -> Result<Call> {
+        if let Ok(header) = self.cached_authorization_header() {
+            self.check_open()?;
+            let pending = Arc::new(Pending {
+                done: Mutex::new(Some(Box::new(done) as Done<Zeroizing<String>>)),
+                auth: Arc::downgrade(self),
+            });
+            pending.resolve(Ok(header));
+            return Ok(Call { pending });
+        }
+        self.start_call(
+            self.fetch_budget(),
+            |auth| auth.authorization_header(),
+            done,
+        )
+    }
+
+    /// Non-blocking [`Auth::time`].
+    pub fn time_async(
+        self: &Arc<Self>,
+        done: impl FnOnce(Result<u64>) + Send + 'static,
+    ) -> Result<Call> {
+        self.start_call(self.rest_budget(), |auth| auth.time(), done)
+    }
+
+    /// Non-blocking [`Auth::revoke_tokens`].
+    pub fn revoke_tokens_async(
+        self: &Arc<Self>,
+        targets: Vec<String>,
+        issued_before: Option<u64>,
+        allow_reauth_margin: Option<bool>,
+        done: impl FnOnce(Result<RevocationResult>) + Send + 'static,
+    ) -> Result<Call> {
+        self.start_call(
+            self.rest_budget(),
+            move |auth| auth.revoke_tokens(&targets, issued_before, allow_reauth_margin),
+            done,
+        )
+    }
+
+    /// Non-blocking [`Auth::request`]; the arguments are owned copies.
+    pub fn request_async(
+        self: &Arc<Self>,
+        method: Method,
+        path: String,
+        query: Vec<(String, String)>,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        done: impl FnOnce(Result<HttpResponse>) + Send + 'static,
+    ) -> Result<Call> {
+        // A token fetch, the request, a renewal and the retry.
+        let budget = self
+            .fetch_budget()
+            .saturating_mul(2)
+            .saturating_add(self.rest_budget().saturating_mul(2));
+        self.start_call(
+            budget,
+            move |auth| auth.request(method, &path, &query, &headers, body.as_deref()),
+            done,
+        )
+    }
+
+    /// The `Authorization` value for a request now, from the cache only: never any I/O
+    /// and never a wait. Errors: [`codes::NO_VALID_TOKEN`] when no valid token is cached
+    /// (none yet, or it is within its expiry margin).
+    pub fn cached_authorization_header(&self) -> Result<Zeroizing<String>> {
+        if !self.uses_token_auth() {
+            return self.basic_header();
+        }
+        self.valid_cached().map(|t| t.header.clone()).ok_or_else(|| {
+            ErrorInfo::new(
+                codes::NO_VALID_TOKEN,
+                0,
+                "no valid token is cached yet (request one with authorize or the non-blocking header call)",
+            )
+        })
+    }
+
+    /// Shut down: from now on every networked call and every non-blocking start fails
+    /// with [`codes::SHUT_DOWN`]; every operation in flight completes with
+    /// [`codes::CANCELLED`]; renewal stops. Then wait up to `timeout` (`None`: no limit)
+    /// for the completions to be delivered and the library threads to exit (a thread in a
+    /// blocking network step exits when the step ends, at most one request timeout later).
+    /// Errors: 50003 when `timeout` passed first (everything still ends on its own).
+    /// Idempotent. Called from inside a callback, it does not wait for that callback.
+    pub fn shutdown(&self, timeout: Option<Duration>) -> Result<()> {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cancel_all();
+        let drained = match self.pool.get() {
+            Some(pool) => pool.stop(timeout),
+            None => true,
+        };
+        if drained {
+            Ok(())
+        } else {
+            Err(ErrorInfo::new(
+                codes::TIMEOUT,
+                0,
+                "shutdown: library threads still busy when the timeout passed (they end on their own)",
+            ))
+        }
+    }
+
+    /// Complete every operation in flight with CANCELLED.
+    pub(super) fn cancel_all(&self) {
+        let calls = std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner));
+        for call in calls.iter().filter_map(Weak::upgrade) {
+            call.cancel(ErrorInfo::new(
+                codes::CANCELLED,
+                0,
+                "the Auth was shut down or freed",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::ClientOptions;
+    use std::sync::mpsc;
+
+    fn token_auth() -> Arc<Auth> {
+        let mut options = ClientOptions::default();
+        options.auth.token = Some("tok".into());
+        Auth::new(options).unwrap()
+    }
+
+    #[test]
+    fn header_with_a_cached_token_completes_on_the_completer_not_inline() {
+        let auth = token_auth();
+        let (tx, rx) = mpsc::channel();
+        let caller = std::thread::current().id();
+        auth.authorization_header_async(move |result| {
+            tx.send((result.map(|h| h.to_string()), std::thread::current().id()))
+                .unwrap();
+        })
+        .unwrap();
+        let (result, thread) = rx.recv().unwrap();
+        assert_eq!(result.unwrap(), "Bearer dG9r");
+        assert_ne!(thread, caller);
+    }
+
+    #[test]
+    fn shutdown_refuses_new_calls_and_is_idempotent() {
+        let auth = token_auth();
+        auth.shutdown(Some(Duration::from_secs(5))).unwrap();
+        auth.shutdown(None).unwrap();
+        let error = auth.time_async(|_| {}).unwrap_err();
+        assert_eq!(error.code, codes::SHUT_DOWN);
+    }
+
+    #[test]
+    fn cached_header_never_does_io() {
+        let mut options = ClientOptions::default();
+        options.auth.auth_url = Some("http://127.0.0.1:9/never".into());
+        let auth = Auth::new(options).unwrap();
+        assert_eq!(
+            auth.cached_authorization_header().unwrap_err().code,
+            codes::NO_VALID_TOKEN
+        );
+    }
+
+    #[test]
+    fn completion_is_refused_a_blocking_token_fetch() {
+        let auth = token_auth();
+        let (tx, rx) = mpsc::channel();
+        let inner = Arc::clone(&auth);
+        auth.authorization_header_async(move |_| {
+            let nested = inner
+                .request_token(None, None)
+                .map(|_| ())
+                .map_err(|e| e.code);
+            tx.send(nested).unwrap();
+        })
+        .unwrap();
+        assert_eq!(rx.recv().unwrap(), Err(codes::REENTRANT_CALL));
+    }
+}

@@ -1,0 +1,429 @@
+//! The library threads of one Auth: a few workers that run blocking work (non-blocking
+//! calls, background renewal) and one completer that delivers completions and enforces the
+//! deadlines of calls. Started on first use, so a program that never makes a non-blocking
+//! call and has renewal ahead turned off never gets a thread. No async runtime: plain
+//! `std` threads, the built-in HTTP client stays blocking.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Something with a deadline that the completer resolves when the deadline passes.
+pub(crate) trait Deadline: Send + Sync {
+    /// Resolve with the deadline's error unless already resolved.
+    fn expire(&self);
+}
+
+#[derive(Default)]
+struct State {
+    /// Work ready to run, oldest first.
+    work: VecDeque<Job>,
+    /// Work to run at an instant (background renewal), unordered (a handful at most).
+    timers: Vec<(Instant, Job)>,
+    /// Completions to deliver, in order.
+    completions: VecDeque<Job>,
+    /// Deadlines of calls in flight; the completer prunes resolved ones.
+    deadlines: Vec<(Instant, Weak<dyn Deadline>)>,
+    /// The threads; empty until the first use.
+    threads: Vec<(ThreadId, JoinHandle<()>)>,
+    stopping: bool,
+    /// Workers that have not exited: the completer outlives them, since their last jobs
+    /// may still queue completions.
+    workers_alive: usize,
+    /// The completer is running a completion now.
+    completing: bool,
+    completer: Option<ThreadId>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled for workers: work, a timer, or stopping.
+    work_ready: Condvar,
+    /// Signalled for the completer: a completion, a deadline, or stopping.
+    completion_ready: Condvar,
+    /// Signalled whenever a thread exits or the completion queue drains.
+    idle: Condvar,
+    workers: usize,
+    name: String,
+}
+
+/// The threads of one Auth.
+pub(crate) struct Pool {
+    shared: Arc<Shared>,
+}
+
+impl Pool {
+    pub(crate) fn new(workers: usize, name: String) -> Self {
+        Pool {
+            shared: Arc::new(Shared {
+                state: Mutex::default(),
+                work_ready: Condvar::new(),
+                completion_ready: Condvar::new(),
+                idle: Condvar::new(),
+                workers: workers.max(1),
+                name,
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.state()
+    }
+
+    /// Run `job` on a worker as soon as one is free. `false` once stopping.
+    pub(crate) fn run(&self, job: Job) -> bool {
+        let mut state = self.state();
+        if state.stopping || !self.start(&mut state) {
+            return false;
+        }
+        state.work.push_back(job);
+        drop(state);
+        self.shared.work_ready.notify_one();
+        true
+    }
+
+    /// Run `job` on a worker at `at` (or later, when all are busy). `false` once stopping.
+    pub(crate) fn run_at(&self, at: Instant, job: Job) -> bool {
+        let mut state = self.state();
+        if state.stopping || !self.start(&mut state) {
+            return false;
+        }
+        state.timers.push((at, job));
+        drop(state);
+        self.shared.work_ready.notify_all();
+        true
+    }
+
+    /// Deliver `job` (a completion) on the completer thread, after those queued before it.
+    /// Completions are delivered also while stopping, until the queue is drained.
+    pub(crate) fn complete(&self, job: Job) -> bool {
+        let mut state = self.state();
+        if state.stopping && state.threads.is_empty() {
+            // Everything has exited: still never run a completion inline.
+            drop(state);
+            return std::thread::Builder::new()
+                .name(format!("{}-late", self.shared.name))
+                .spawn(job)
+                .is_ok();
+        }
+        if !self.start(&mut state) {
+            return false;
+        }
+        state.completions.push_back(job);
+        drop(state);
+        self.shared.completion_ready.notify_one();
+        true
+    }
+
+    /// Have the completer call `deadline.expire()` at `at`, unless it was dropped before.
+    pub(crate) fn watch(&self, at: Instant, deadline: Weak<dyn Deadline>) {
+        let mut state = self.state();
+        if !state.stopping && self.start(&mut state) {
+            state.deadlines.push((at, deadline));
+            drop(state);
+            self.shared.completion_ready.notify_one();
+        }
+    }
+
+    /// Wait until every queued completion has been delivered. On the completer itself (a
+    /// completion that frees its Auth) the queued ones are delivered here, in order.
+    pub(crate) fn drain_completions(&self) {
+        let me = std::thread::current().id();
+        let mut state = self.state();
+        if state.completer == Some(me) {
+            while let Some(job) = state.completions.pop_front() {
+                drop(state);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                state = self.state();
+            }
+            return;
+        }
+        while !state.completions.is_empty() || state.completing {
+            if state.completer.is_none() {
+                return; // never started
+            }
+            state = self
+                .shared
+                .idle
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Stop taking work: queued work and timers are dropped, completions still delivered.
+    /// Then wait, up to `timeout` (`None`: no limit), until every thread has exited: the
+    /// completer exits once the completions are delivered, a worker once its current job
+    /// (a blocking step) ends. Returns whether that happened in time. Called on one of the
+    /// pool's threads, it does not wait for that thread (nor, on the completer, for the
+    /// completions: they are delivered after it returns).
+    pub(crate) fn stop(&self, timeout: Option<Duration>) -> bool {
+        let dropped = {
+            let mut state = self.state();
+            state.stopping = true;
+            state.timers.clear();
+            std::mem::take(&mut state.work)
+        };
+        drop(dropped); // jobs capture user data: dropped with no lock held
+        self.shared.work_ready.notify_all();
+        self.shared.completion_ready.notify_all();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let me = std::thread::current().id();
+        let mut state = self.state();
+        loop {
+            let (finished, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.threads)
+                .into_iter()
+                .partition(|(id, handle)| *id != me && handle.is_finished());
+            state.threads = kept;
+            for (_, handle) in finished {
+                let _ = handle.join(); // finished: returns at once
+            }
+            if state.threads.iter().all(|(id, _)| *id == me) {
+                return true;
+            }
+            let now = Instant::now();
+            let wait = match deadline {
+                Some(d) if now >= d => return false,
+                Some(d) => d - now,
+                None => Duration::from_secs(1),
+            };
+            state = self
+                .shared
+                .idle
+                .wait_timeout(state, wait.min(Duration::from_millis(50)))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Start the threads on first use; `false` if the OS refused.
+    fn start(&self, state: &mut State) -> bool {
+        if !state.threads.is_empty() {
+            return true;
+        }
+        if state.stopping {
+            return false;
+        }
+        for index in 0..=self.shared.workers {
+            let shared = Arc::clone(&self.shared);
+            let completer = index == self.shared.workers;
+            let name = if completer {
+                format!("{}-completer", self.shared.name)
+            } else {
+                format!("{}-worker{index}", self.shared.name)
+            };
+            let spawned = std::thread::Builder::new().name(name).spawn(move || {
+                if completer {
+                    shared.completer();
+                } else {
+                    shared.worker();
+                }
+                shared.idle.notify_all();
+            });
+            match spawned {
+                Ok(handle) => {
+                    if completer {
+                        state.completer = Some(handle.thread().id());
+                    } else {
+                        state.workers_alive += 1;
+                    }
+                    state.threads.push((handle.thread().id(), handle));
+                }
+                Err(_) => return !state.threads.is_empty(),
+            }
+        }
+        true
+    }
+}
+
+impl Drop for Pool {
+    /// The Auth is gone: the threads finish what they hold and exit; no thread is joined
+    /// here, since the last owner may be one of them.
+    fn drop(&mut self) {
+        let dropped = {
+            let mut state = self.state();
+            state.stopping = true;
+            state.timers.clear();
+            std::mem::take(&mut state.work)
+        };
+        drop(dropped);
+        self.shared.work_ready.notify_all();
+        self.shared.completion_ready.notify_all();
+    }
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn worker(&self) {
+        let mut state = self.state();
+        loop {
+            if state.stopping {
+                state.workers_alive -= 1;
+                drop(state);
+                self.completion_ready.notify_all();
+                return;
+            }
+            let now = Instant::now();
+            if let Some(position) = state.timers.iter().position(|(at, _)| *at <= now) {
+                let (_, job) = state.timers.swap_remove(position);
+                state = self.run_job(state, job);
+                continue;
+            }
+            if let Some(job) = state.work.pop_front() {
+                state = self.run_job(state, job);
+                continue;
+            }
+            let next_timer = state.timers.iter().map(|(at, _)| *at).min();
+            state = match next_timer {
+                Some(at) => {
+                    self.work_ready
+                        .wait_timeout(state, at.saturating_duration_since(now))
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .work_ready
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+
+    fn run_job<'a>(&'a self, state: MutexGuard<'a, State>, job: Job) -> MutexGuard<'a, State> {
+        drop(state);
+        // A panic in a job (a bug, or a Rust caller's closure) must not kill the worker.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        self.state()
+    }
+
+    fn completer(&self) {
+        let mut state = self.state();
+        loop {
+            if let Some(job) = state.completions.pop_front() {
+                state.completing = true;
+                drop(state);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                state = self.state();
+                state.completing = false;
+                self.idle.notify_all();
+                continue;
+            }
+            let now = Instant::now();
+            let (due, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut state.deadlines)
+                .into_iter()
+                .filter(|(_, d)| d.strong_count() > 0)
+                .partition(|(at, _)| *at <= now);
+            state.deadlines = pending;
+            if !due.is_empty() {
+                drop(state);
+                for (_, deadline) in due {
+                    if let Some(deadline) = deadline.upgrade() {
+                        deadline.expire(); // queues a completion: delivered next round
+                    }
+                }
+                state = self.state();
+                continue;
+            }
+            if state.stopping && state.workers_alive == 0 {
+                return;
+            }
+            let next = state.deadlines.iter().map(|(at, _)| *at).min();
+            state = match next {
+                Some(at) => {
+                    self.completion_ready
+                        .wait_timeout(state, at.saturating_duration_since(now))
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .completion_ready
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn work_runs_on_a_worker_and_completions_in_order_on_the_completer() {
+        let pool = Pool::new(2, "test".into());
+        let (tx, rx) = mpsc::channel();
+        for i in 0..5 {
+            let tx = tx.clone();
+            assert!(pool.complete(Box::new(move || {
+                tx.send((i, std::thread::current().name().map(str::to_owned)))
+                    .unwrap();
+            })));
+        }
+        let got: Vec<_> = (0..5).map(|_| rx.recv().unwrap()).collect();
+        assert_eq!(
+            got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
+        assert!(
+            got.iter()
+                .all(|(_, n)| n.as_deref() == Some("test-completer"))
+        );
+        let (tx, rx) = mpsc::channel();
+        assert!(pool.run(Box::new(move || {
+            tx.send(std::thread::current().name().map(str::to_owned))
+                .unwrap();
+        })));
+        assert!(rx.recv().unwrap().unwrap().starts_with("test-worker"));
+        assert!(pool.stop(Some(Duration::from_secs(10))));
+        assert!(!pool.run(Box::new(|| {})), "no work after stop");
+    }
+
+    #[test]
+    fn timers_fire_after_their_instant() {
+        let pool = Pool::new(1, "timer".into());
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        assert!(pool.run_at(
+            start + Duration::from_millis(50),
+            Box::new(move || tx.send(Instant::now()).unwrap())
+        ));
+        assert!(rx.recv().unwrap() >= start + Duration::from_millis(50));
+        pool.stop(None);
+    }
+
+    struct Flag(Mutex<bool>, mpsc::Sender<()>);
+    impl Deadline for Flag {
+        fn expire(&self) {
+            *self.0.lock().unwrap() = true;
+            let _ = self.1.send(());
+        }
+    }
+
+    #[test]
+    fn deadlines_expire_unless_dropped() {
+        let pool = Pool::new(1, "deadline".into());
+        let (tx, rx) = mpsc::channel();
+        let kept: Arc<Flag> = Arc::new(Flag(Mutex::new(false), tx.clone()));
+        let dropped: Arc<Flag> = Arc::new(Flag(Mutex::new(false), tx));
+        let at = Instant::now() + Duration::from_millis(30);
+        let kept_dyn: Arc<dyn Deadline> = kept.clone();
+        let dropped_dyn: Arc<dyn Deadline> = dropped.clone();
+        pool.watch(at, Arc::downgrade(&kept_dyn));
+        pool.watch(at, Arc::downgrade(&dropped_dyn));
+        drop(dropped_dyn);
+        drop(dropped);
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(*kept.0.lock().unwrap());
+        assert!(
+            rx.recv_timeout(Duration::from_millis(100)).is_err(),
+            "only one expired"
+        );
+        pool.stop(None);
+    }
+}

@@ -1,0 +1,88 @@
+//! Renewing ahead of expiry: while a valid token is cached and the options can get another,
+//! a worker fetches the next one before the current one enters its expiry margin, so that
+//! the header call never waits on the network while a valid token exists. Failures are
+//! reported to listeners and retried with backoff while the token in use stays valid; they
+//! are never thrown at a header call.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use super::Auth;
+use super::cache::{CachedToken, Flight, Leader};
+use super::lock;
+use crate::core::renewal::{renewal_delay, retry_delay};
+
+/// A renewal woken this much earlier than due (a clock moved) sleeps again instead.
+const EARLY_TOLERANCE_MS: u64 = 1_000;
+
+impl Auth {
+    /// Plan the renewal of `token`, the token just put in use (`failures`: failed
+    /// renewals of it so far). Nothing happens when renewal ahead is off, the Auth is shut
+    /// down, the token never expires or nothing can renew it.
+    pub(super) fn schedule_renewal(&self, token: &Arc<CachedToken>, failures: u32) {
+        let Some(renew_at) = token.renew_at else {
+            return;
+        };
+        if !self.renew_ahead || self.check_open().is_err() || !self.means().options.can_renew() {
+            return;
+        }
+        let now = self.server_now();
+        let delay = if failures == 0 {
+            let lead = u64::try_from(self.fetch_budget().as_millis()).unwrap_or(u64::MAX);
+            renewal_delay(now, renew_at, lead, rand::random::<f64>())
+        } else {
+            match retry_delay(failures, renew_at.saturating_sub(now)) {
+                Some(delay) => delay,
+                None => return, // no time left: the next call renews in the foreground
+            }
+        };
+        let auth = Weak::clone(&self.me);
+        let expected = Arc::downgrade(token);
+        self.pool().run_at(
+            Instant::now() + Duration::from_millis(delay),
+            Box::new(move || {
+                if let Some(auth) = auth.upgrade() {
+                    auth.renew(&expected, failures);
+                }
+            }),
+        );
+    }
+
+    /// The renewal job: renew `expected` if it is still the token in use and due.
+    fn renew(&self, expected: &Weak<CachedToken>, failures: u32) {
+        let Some(expected) = expected.upgrade() else {
+            return; // replaced and dropped meanwhile
+        };
+        let current = self.token.load();
+        if self.check_open().is_err()
+            || !current
+                .as_ref()
+                .is_some_and(|token| Arc::ptr_eq(token, &expected))
+        {
+            return; // shut down, or another fetch or authorize replaced it
+        }
+        drop(current);
+        if failures == 0
+            && let Some(renew_at) = expected.renew_at
+        {
+            let lead = u64::try_from(self.fetch_budget().as_millis()).unwrap_or(u64::MAX);
+            let now = self.server_now();
+            if renewal_delay(now, renew_at, lead, 0.0) > EARLY_TOLERANCE_MS {
+                self.schedule_renewal(&expected, 0); // woke early: the clock moved back
+                return;
+            }
+        }
+        let flight = {
+            let mut current = lock(&self.flight);
+            if current.as_ref().is_some_and(|f| !f.is_overdue()) {
+                return; // a call is fetching already; its leader plans the next renewal
+            }
+            let flight = Flight::new(self.fetch_budget());
+            *current = Some(Arc::clone(&flight));
+            flight
+        };
+        if self.lead(&flight, Leader::Background).is_err() {
+            self.schedule_renewal(&expected, failures.saturating_add(1));
+        }
+    }
+}
