@@ -253,6 +253,30 @@ typedef struct ably_auth_completion ably_auth_completion;
 typedef struct ably_auth_options ably_auth_options;
 
 /**
+ * Non-blocking calls. The rules every `_async` function follows:
+ * - It returns at once. Either it returns an error, and then `done` never runs and
+ *   `free_user_data` has run before it returns; or it returns NULL, and `done` runs exactly
+ *   once, later, on a library thread (never inside the `_async` call, never with a library
+ *   lock held), with the result or an error: the operation's own, `ABLY_ERR_CANCELLED`
+ *   (100002) after `ably_call_cancel`, `ably_auth_shutdown` or `ably_auth_free`, or
+ *   `ABLY_ERR_TIMEOUT` (50003) at the call's deadline (the worst case of the blocking form,
+ *   see `ably_auth_options_set_timeouts`). `free_user_data` runs after `done` returns.
+ * - The result and the error given to `done` are the host's: free them (or keep them).
+ * - `*out_call` (may be NULL: fire and forget) is written before the operation starts, so
+ *   `done` may already see it (and is set to NULL when the function fails); the host frees
+ *   it with `ably_call_free`, before or after `done`.
+ * - `done` may call anything that does not block on the network (another `_async` call,
+ *   `ably_call_cancel`, `ably_auth_free`...); a blocking call that needs a token from inside
+ *   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
+ * - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`,
+ *   2 by default), started on first use; `done` runs on one more library thread.
+ *
+ * `ably_call` is one such operation in flight, owned by the caller: free it with
+ * `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
+ */
+typedef struct ably_call ably_call;
+
+/**
  * An HTTP response (status < 400) to `ably_auth_request`. Immutable; the body and header
  * values are borrowed from it and valid until it is freed with `ably_http_response_free`.
  * Thread safety: may be read from many threads at once.
@@ -321,6 +345,53 @@ typedef struct ably_error_info {
 } ably_error_info;
 
 /**
+ * Completion of a non-blocking call giving a TokenDetails: exactly one of `details` and
+ * `error` is non-NULL; both are the host's to free (`ably_token_details_free`,
+ * `ably_error_info_free`).
+ */
+typedef void (*ably_token_details_done_fn)(void *user_data,
+                                           struct ably_token_details *details,
+                                           struct ably_error_info *error);
+
+/**
+ * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
+ * thread drops the library's last reference to it (possibly not the registering thread).
+ */
+typedef void (*ably_free_fn)(void *user_data);
+
+/**
+ * Completion giving a string (the Authorization header value, a secret): exactly one of
+ * `text` and `error` is non-NULL; free them with `ably_string_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_string_done_fn)(void *user_data,
+                                    char *text,
+                                    struct ably_error_info *error);
+
+/**
+ * Completion giving the server time in ms since the epoch (0 when `error` is non-NULL);
+ * free `error` with `ably_error_info_free`.
+ */
+typedef void (*ably_time_done_fn)(void *user_data,
+                                  int64_t time_ms,
+                                  struct ably_error_info *error);
+
+/**
+ * Completion giving a revokeTokens result: exactly one of `result` and `error` is
+ * non-NULL; free them with `ably_revocation_result_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_revocation_done_fn)(void *user_data,
+                                        struct ably_revocation_result *result,
+                                        struct ably_error_info *error);
+
+/**
+ * Completion giving an HTTP response (status < 400): exactly one of `response` and
+ * `error` is non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_response_done_fn)(void *user_data,
+                                      struct ably_http_response *response,
+                                      struct ably_error_info *error);
+
+/**
  * A listener for token changes and auth failures. `details` is the new token (borrowed for
  * the call; NULL on failure); `error` is why getting a token failed (borrowed for the call;
  * NULL on success). Copy what you keep. Called on the thread that caused the event, with
@@ -329,12 +400,6 @@ typedef struct ably_error_info {
 typedef void (*ably_auth_listener_fn)(void *user_data,
                                       const struct ably_token_details *details,
                                       const struct ably_error_info *error);
-
-/**
- * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
- * thread drops the library's last reference to it (possibly not the registering thread).
- */
-typedef void (*ably_free_fn)(void *user_data);
 
 /**
  * An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
@@ -380,12 +445,16 @@ struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
  * Free an Auth object. NULL is a no-op.
  *
  * What happens: from the moment it is called, every call on the handle fails with
- * `ABLY_ERR_SHUT_DOWN` (100003); the listeners, the log sink and the authCallback are
- * released and their `free_user_data` run, on this thread, before `ably_auth_free`
- * returns; a destructor that calls back into the handle gets 100003 (and a second
- * `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth
- * runs again. Called from inside a callback of the same Auth (a listener, the
- * authCallback), the handle's memory is released when the outermost call on it returns.
+ * `ABLY_ERR_SHUT_DOWN` (100003); it shuts the Auth down as `ably_auth_shutdown` does
+ * (non-blocking calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and
+ * `free_user_data` run before it returns), waits for callbacks running on other threads,
+ * then releases the listeners, the log sink and the authCallback, whose `free_user_data`
+ * run on this thread; a destructor that calls back into the handle gets 100003 (and a
+ * second `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this
+ * Auth runs again. It does not wait for a library thread in a blocking network step (that
+ * thread exits when the step ends, touching nothing of the host's). Called from inside a
+ * callback of the same Auth (a listener, the authCallback, a `done`), the handle's memory
+ * is released when the outermost call on it returns.
  *
  * Call it once, when no call on the handle is in progress on another thread.
  *
@@ -562,6 +631,176 @@ struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
  */
 struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
                                        int64_t *out_ms);
+
+/**
+ * Non-blocking `ably_auth_request_token`: same arguments (consumed, also on error) and
+ * errors, given to `done`; see the rules at the top of "Non-blocking calls". The
+ * authCallback runs on a library thread.
+ *
+ * Errors returned at once: 40003 for a NULL `auth` or `done`, or builders that are not
+ * live; 100003 after shutdown.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
+ * functions; `out_call` is NULL or writable; `done` and `free_user_data` follow their
+ * contracts.
+ */
+struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *auth,
+                                                      struct ably_token_params *params,
+                                                      struct ably_auth_options *options,
+                                                      ably_token_details_done_fn done,
+                                                      void *user_data,
+                                                      ably_free_fn free_user_data,
+                                                      struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_authorize`: same arguments (consumed, also on error) and
+ * errors, given to `done`; listeners hear the new token as with the blocking form.
+ *
+ * Errors returned at once: as for `ably_auth_request_token_async`.
+ *
+ * # Safety
+ * As for `ably_auth_request_token_async`.
+ */
+struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
+                                                  struct ably_token_params *params,
+                                                  struct ably_auth_options *options,
+                                                  ably_token_details_done_fn done,
+                                                  void *user_data,
+                                                  ably_free_fn free_user_data,
+                                                  struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_authorization_header`: with a valid token cached, `done` gets
+ * the header at once (on a library thread); otherwise after one token fetch shared with
+ * every other caller. The text is a secret: free it with `ably_string_free`.
+ *
+ * Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
+ * `free_user_data` follow their contracts.
+ */
+struct ably_error_info *ably_auth_authorization_header_async(const struct ably_auth *auth,
+                                                             ably_string_done_fn done,
+                                                             void *user_data,
+                                                             ably_free_fn free_user_data,
+                                                             struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_time`.
+ *
+ * Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
+ *
+ * # Safety
+ * As for `ably_auth_authorization_header_async`.
+ */
+struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
+                                             ably_time_done_fn done,
+                                             void *user_data,
+                                             ably_free_fn free_user_data,
+                                             struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_revoke_tokens`: same arguments (copied before it returns).
+ *
+ * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
+ * blocking form); 100003 after shutdown.
+ *
+ * # Safety
+ * As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
+ * `free_user_data` follow their contracts.
+ */
+struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *auth,
+                                                      const char *const *targets,
+                                                      size_t count,
+                                                      int64_t issued_before_ms,
+                                                      int32_t allow_reauth_margin,
+                                                      ably_revocation_done_fn done,
+                                                      void *user_data,
+                                                      ably_free_fn free_user_data,
+                                                      struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_request`: same arguments (copied before it returns).
+ *
+ * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
+ * blocking form); 100003 after shutdown.
+ *
+ * # Safety
+ * As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
+ * `free_user_data` follow their contracts.
+ */
+struct ably_error_info *ably_auth_request_async(const struct ably_auth *auth,
+                                                const char *method,
+                                                const char *path,
+                                                const char *query,
+                                                const char *const *header_names,
+                                                const char *const *header_values,
+                                                size_t header_count,
+                                                const uint8_t *body,
+                                                size_t body_len,
+                                                ably_response_done_fn done,
+                                                void *user_data,
+                                                ably_free_fn free_user_data,
+                                                struct ably_call **out_call);
+
+/**
+ * Ask for the operation to end now. Returns true when this won the race with its outcome:
+ * its `done` then gets `ABLY_ERR_CANCELLED` (100002). False when `done` has run, is
+ * running, or will carry the real outcome (or `call` is NULL). Either way `done` runs
+ * exactly once; this never waits for it and never runs it on the calling thread.
+ * A cancelled operation's network step may go on on its worker until its own timeout,
+ * its result dropped.
+ *
+ * Thread safety: any thread, any number of times, also from inside `done`.
+ *
+ * # Safety
+ * `call` is NULL or a handle from an `_async` function that has not been freed.
+ */
+bool ably_call_cancel(const struct ably_call *call);
+
+/**
+ * Free a call handle. A call still in flight is cancelled first (its `done` still runs,
+ * with `ABLY_ERR_CANCELLED`). NULL is a no-op.
+ *
+ * # Safety
+ * `call` is NULL or a handle from an `_async` function that has not been freed.
+ */
+void ably_call_free(struct ably_call *call);
+
+/**
+ * Shut the Auth down: from now on every networked call and every `_async` function fails
+ * with `ABLY_ERR_SHUT_DOWN` (100003); every non-blocking call in flight completes with
+ * `ABLY_ERR_CANCELLED`; renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit)
+ * for the completions to be delivered and the library threads to exit. A thread in a
+ * blocking network step exits when that step ends (at most one request timeout). Signing
+ * and the cached token keep working. Idempotent; from inside a callback it does not wait
+ * for that callback. `ably_auth_free` does the same (see there).
+ *
+ * Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
+ * first (everything still ends on its own).
+ *
+ * # Safety
+ * `auth` is NULL or a live handle.
+ */
+struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
+                                           int64_t timeout_ms);
+
+/**
+ * The Authorization header value from the cache only: never any network I/O and never a
+ * wait, so a game loop may call it every frame. On success `*out_header` receives a
+ * secret to free with `ably_string_free`.
+ *
+ * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when no valid
+ * token is cached (none yet, or it is within its expiry margin): then ask with
+ * `ably_auth_authorization_header_async`.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_header` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
+                                                              char **out_header);
 
 /**
  * Answer with a token string: an Ably token or a JWT (RSA8d). `completion` is consumed
@@ -992,6 +1231,35 @@ struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *op
  */
 struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
                                                               bool add_request_ids);
+
+/**
+ * The number of worker threads for non-blocking calls and renewal ahead of expiry
+ * (default 2, 1 to 16); one more library thread delivers completions. The threads start on
+ * first use: a program that makes no non-blocking call and turns renewal ahead off never
+ * gets one.
+ *
+ * Errors: 40003 for a `count` outside 1..=16.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
+                                                             int32_t count);
+
+/**
+ * Renew the token in the background before it enters its expiry margin (default true):
+ * the renewal starts one token-fetch deadline before the margin (see
+ * `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
+ * with up to 10% jitter; failures reach listeners and are retried with backoff while the
+ * token in use stays valid. So after the first token, `ably_auth_authorization_header`
+ * does not wait on the network while a valid token exists. False: tokens are renewed
+ * when a call finds them expired, and no library thread is started for renewal.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
+                                                          bool renew_ahead);
 
 /**
  * Send log lines from `level` up (1 error, 2 warn, 3 info, 4 debug, 5 verbose) to

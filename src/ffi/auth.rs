@@ -125,12 +125,16 @@ pub unsafe extern "C" fn ably_auth_new(
 /// Free an Auth object. NULL is a no-op.
 ///
 /// What happens: from the moment it is called, every call on the handle fails with
-/// `ABLY_ERR_SHUT_DOWN` (100003); the listeners, the log sink and the authCallback are
-/// released and their `free_user_data` run, on this thread, before `ably_auth_free`
-/// returns; a destructor that calls back into the handle gets 100003 (and a second
-/// `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth
-/// runs again. Called from inside a callback of the same Auth (a listener, the
-/// authCallback), the handle's memory is released when the outermost call on it returns.
+/// `ABLY_ERR_SHUT_DOWN` (100003); it shuts the Auth down as `ably_auth_shutdown` does
+/// (non-blocking calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and
+/// `free_user_data` run before it returns), waits for callbacks running on other threads,
+/// then releases the listeners, the log sink and the authCallback, whose `free_user_data`
+/// run on this thread; a destructor that calls back into the handle gets 100003 (and a
+/// second `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this
+/// Auth runs again. It does not wait for a library thread in a blocking network step (that
+/// thread exits when the step ends, touching nothing of the host's). Called from inside a
+/// callback of the same Auth (a listener, the authCallback, a `done`), the handle's memory
+/// is released when the outermost call on it returns.
 ///
 /// Call it once, when no call on the handle is in progress on another thread.
 ///
@@ -482,7 +486,7 @@ pub unsafe extern "C" fn ably_auth_time(
 
 /// An owned C copy of a secret: allocated once at its final size, so that no stray copy is
 /// left in reallocated memory; `ably_string_free` wipes it.
-fn owned_c_secret(text: &str) -> Result<*mut c_char> {
+pub(crate) fn owned_c_secret(text: &str) -> Result<*mut c_char> {
     let mut bytes = Vec::with_capacity(text.len() + 1);
     bytes.extend_from_slice(text.as_bytes());
     owned_c_bytes(bytes)

@@ -10,6 +10,7 @@
 mod auth;
 mod boundary;
 mod callback;
+mod calls;
 mod completion;
 mod error;
 mod handle;
@@ -25,6 +26,7 @@ mod version;
 
 pub use auth::*;
 pub use callback::{ably_auth_callback_fn, ably_free_fn, ably_log_fn};
+pub use calls::*;
 pub use completion::*;
 pub use error::*;
 pub use listener::*;

@@ -726,6 +726,56 @@ pub unsafe extern "C" fn ably_auth_options_set_add_request_ids(
     }
 }
 
+/// The number of worker threads for non-blocking calls and renewal ahead of expiry
+/// (default 2, 1 to 16); one more library thread delivers completions. The threads start on
+/// first use: a program that makes no non-blocking call and turns renewal ahead off never
+/// gets one.
+///
+/// Errors: 40003 for a `count` outside 1..=16.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_worker_threads(
+    options: *mut ably_auth_options,
+    count: i32,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.worker_threads = usize::try_from(count)
+                .ok()
+                .filter(|n| (1..=crate::auth::MAX_WORKER_THREADS).contains(n))
+                .ok_or_else(|| ErrorInfo::invalid_value("`count` must be 1 to 16"))?;
+            Ok(())
+        })
+    }
+}
+
+/// Renew the token in the background before it enters its expiry margin (default true):
+/// the renewal starts one token-fetch deadline before the margin (see
+/// `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
+/// with up to 10% jitter; failures reach listeners and are retried with backoff while the
+/// token in use stays valid. So after the first token, `ably_auth_authorization_header`
+/// does not wait on the network while a valid token exists. False: tokens are renewed
+/// when a call finds them expired, and no library thread is started for renewal.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_renew_ahead(
+    options: *mut ably_auth_options,
+    renew_ahead: bool,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.renew_ahead = renew_ahead;
+            Ok(())
+        })
+    }
+}
+
 /// Send log lines from `level` up (1 error, 2 warn, 3 info, 4 debug, 5 verbose) to
 /// `callback`; see `ably_log_fn`. Lines never contain a key secret, token or mac. Replaces
 /// an earlier log callback.

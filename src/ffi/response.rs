@@ -23,7 +23,7 @@ pub struct ably_http_response {
 }
 
 impl ably_http_response {
-    fn new(response: HttpResponse) -> Self {
+    pub(crate) fn new(response: HttpResponse) -> Self {
         let HttpResponse {
             status,
             headers,
@@ -93,48 +93,98 @@ pub unsafe extern "C" fn ably_auth_request(
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
         // SAFETY: caller contract.
-        let method_text = unsafe { str_arg(method, "method") }?;
-        let method = Method::parse(method_text).ok_or_else(|| {
-            ErrorInfo::invalid_value("`method` must be GET, POST, PUT, PATCH or DELETE")
-        })?;
-        // Every argument is copied before anything else runs: the callbacks this call may
-        // run (authCallback, listeners) may free the caller's buffers.
-        // SAFETY: caller contract.
-        let path = unsafe { str_arg(path, "path") }?.to_owned();
-        let query = if query.is_null() {
-            Vec::new()
-        } else {
-            // SAFETY: caller contract.
-            query_pairs(unsafe { str_arg(query, "query") }?)
-        };
-        // SAFETY: caller contract.
-        let names = unsafe { string_array(header_names, header_count, "header_names") }?;
-        // SAFETY: caller contract.
-        let values = unsafe { string_array(header_values, header_count, "header_values") }?;
-        if let Some(bad) = names
-            .iter()
-            .chain(&values)
-            .find(|t| t.contains(['\r', '\n']))
-        {
-            let which = if names.contains(bad) {
-                "header_names"
-            } else {
-                "header_values"
-            };
-            return Err(ErrorInfo::invalid_value(format!(
-                "`{which}` must not contain a line break"
-            )));
-        }
-        let headers: Vec<(String, String)> = names.into_iter().zip(values).collect();
-        // SAFETY: caller contract.
-        let body = unsafe { body_arg(body, body_len) }?.map(<[u8]>::to_vec);
+        let request = unsafe {
+            request_args(
+                method,
+                path,
+                query,
+                header_names,
+                header_values,
+                header_count,
+                body,
+                body_len,
+            )
+        }?;
         let out = out_arg(out_response, "out_response")?;
-        let response = auth
-            .inner
-            .request(method, &path, &query, &headers, body.as_deref())?;
+        let response = auth.inner.request(
+            request.method,
+            &request.path,
+            &request.query,
+            &request.headers,
+            request.body.as_deref(),
+        )?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(ably_http_response::new(response))) };
         Ok(())
+    })
+}
+
+/// The arguments of `ably_auth_request`, checked and copied.
+pub(crate) struct RequestArgs {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<Vec<u8>>,
+}
+
+/// Check and copy the arguments of `ably_auth_request` (and its non-blocking form). Every
+/// argument is copied before anything else runs: the callbacks a request may run
+/// (authCallback, listeners) may free the caller's buffers.
+///
+/// # Safety
+/// As for `ably_auth_request`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn request_args(
+    method: *const c_char,
+    path: *const c_char,
+    query: *const c_char,
+    header_names: *const *const c_char,
+    header_values: *const *const c_char,
+    header_count: usize,
+    body: *const u8,
+    body_len: usize,
+) -> Result<RequestArgs> {
+    // SAFETY: caller contract.
+    let method_text = unsafe { str_arg(method, "method") }?;
+    let method = Method::parse(method_text).ok_or_else(|| {
+        ErrorInfo::invalid_value("`method` must be GET, POST, PUT, PATCH or DELETE")
+    })?;
+    // SAFETY: caller contract.
+    let path = unsafe { str_arg(path, "path") }?.to_owned();
+    let query = if query.is_null() {
+        Vec::new()
+    } else {
+        // SAFETY: caller contract.
+        query_pairs(unsafe { str_arg(query, "query") }?)
+    };
+    // SAFETY: caller contract.
+    let names = unsafe { string_array(header_names, header_count, "header_names") }?;
+    // SAFETY: caller contract.
+    let values = unsafe { string_array(header_values, header_count, "header_values") }?;
+    if let Some(bad) = names
+        .iter()
+        .chain(&values)
+        .find(|t| t.contains(['\r', '\n']))
+    {
+        let which = if names.contains(bad) {
+            "header_names"
+        } else {
+            "header_values"
+        };
+        return Err(ErrorInfo::invalid_value(format!(
+            "`{which}` must not contain a line break"
+        )));
+    }
+    let headers: Vec<(String, String)> = names.into_iter().zip(values).collect();
+    // SAFETY: caller contract.
+    let body = unsafe { body_arg(body, body_len) }?.map(<[u8]>::to_vec);
+    Ok(RequestArgs {
+        method,
+        path,
+        query,
+        headers,
+        body,
     })
 }
 

@@ -31,7 +31,7 @@ unsafe impl Send for ably_revocation_result {}
 unsafe impl Sync for ably_revocation_result {}
 
 impl ably_revocation_result {
-    fn new(inner: RevocationResult) -> Self {
+    pub(crate) fn new(inner: RevocationResult) -> Self {
         let mut targets = Vec::with_capacity(inner.results.len());
         let mut errors = Vec::with_capacity(inner.results.len());
         for outcome in &inner.results {
@@ -121,24 +121,39 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens(
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
         // SAFETY: caller contract.
-        let targets = unsafe { string_array(targets, count, "targets") }?;
-        let margin = match allow_reauth_margin {
-            -1 => None,
-            0 => Some(false),
-            1 => Some(true),
-            _ => {
-                return Err(ErrorInfo::invalid_value(
-                    "`allow_reauth_margin` must be -1 (unset), 0 or 1",
-                ));
-            }
-        };
-        let issued_before = u64::try_from(issued_before_ms).ok();
+        let (targets, issued_before, margin) =
+            unsafe { revoke_args(targets, count, issued_before_ms, allow_reauth_margin) }?;
         let out = out_arg(out_result, "out_result")?;
         let result = auth.inner.revoke_tokens(&targets, issued_before, margin)?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(ably_revocation_result::new(result))) };
         Ok(())
     })
+}
+
+/// Check and copy the arguments of `ably_auth_revoke_tokens` (and its non-blocking form).
+///
+/// # Safety
+/// As for `ably_auth_revoke_tokens`.
+pub(crate) unsafe fn revoke_args(
+    targets: *const *const c_char,
+    count: usize,
+    issued_before_ms: i64,
+    allow_reauth_margin: i32,
+) -> crate::core::error::Result<(Vec<String>, Option<u64>, Option<bool>)> {
+    // SAFETY: caller contract.
+    let targets = unsafe { string_array(targets, count, "targets") }?;
+    let margin = match allow_reauth_margin {
+        -1 => None,
+        0 => Some(false),
+        1 => Some(true),
+        _ => {
+            return Err(ErrorInfo::invalid_value(
+                "`allow_reauth_margin` must be -1 (unset), 0 or 1",
+            ));
+        }
+    };
+    Ok((targets, u64::try_from(issued_before_ms).ok(), margin))
 }
 
 /// Run `f` on entry `index`; `fallback` when `result` is NULL or `index` out of range.
