@@ -28,10 +28,12 @@ fn main() {
     let server = LoopbackServer::start(ServerConfig::default());
 
     // The game's backend: signs TokenRequests with the key (what an authUrl would do).
-    let mut signer_options = ClientOptions::default();
-    signer_options.auth = AuthOptions::default()
-        .with_key(&server.key().key_string())
-        .expect("loopback key");
+    let signer_options = ClientOptions {
+        auth: AuthOptions::default()
+            .with_key(&server.key().key_string())
+            .expect("loopback key"),
+        ..ClientOptions::default()
+    };
     let signer = Auth::new(signer_options).expect("signer");
 
     let mut options = ClientOptions::default();
