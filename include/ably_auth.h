@@ -100,6 +100,33 @@
 #define NO_VALID_TOKEN 100004
 
 /**
+ * Log level: failures the caller sees as errors.
+ */
+#define ABLY_LOG_LEVEL_ERROR 1
+
+/**
+ * Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
+ * renewal ahead of expiry).
+ */
+#define ABLY_LOG_LEVEL_WARN 2
+
+/**
+ * Log level: what a service operator wants to see: each new token in use, each completed
+ * request to Ably (method, path, status), RSA4a1's "no means to renew".
+ */
+#define ABLY_LOG_LEVEL_INFO 3
+
+/**
+ * Log level: each step of a token fetch (which means is asked, the exchange).
+ */
+#define ABLY_LOG_LEVEL_DEBUG 4
+
+/**
+ * Log level: everything the library logs.
+ */
+#define ABLY_LOG_LEVEL_VERBOSE 5
+
+/**
  * Bad request: conflicting options.
  */
 #define ABLY_ERR_BAD_REQUEST 40000
@@ -205,6 +232,26 @@
 #define ABLY_ERR_NO_VALID_TOKEN 100004
 
 /**
+ * `issued_before_ms` of `ably_auth_revoke_tokens`: unset (the server uses now).
+ */
+#define ABLY_ISSUED_BEFORE_UNSET -1
+
+/**
+ * `allow_reauth_margin` of `ably_auth_revoke_tokens`: unset (the server's default).
+ */
+#define ABLY_REAUTH_MARGIN_UNSET -1
+
+/**
+ * `allow_reauth_margin`: revoked tokens stop working at once.
+ */
+#define ABLY_REAUTH_MARGIN_OFF 0
+
+/**
+ * `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate (RSA17e).
+ */
+#define ABLY_REAUTH_MARGIN_ON 1
+
+/**
  * Major version of the library this header belongs to.
  */
 #define ABLY_AUTH_VERSION_MAJOR 0
@@ -218,6 +265,13 @@
  * Patch version of the library this header belongs to.
  */
 #define ABLY_AUTH_VERSION_PATCH 0
+
+/**
+ * The version as one number, `MAJOR << 16 | MINOR << 8 | PATCH` (0x000100 for 0.1.0), for
+ * `#if ABLY_AUTH_VERSION_NUMBER >= ...` checks; `ably_auth_version_number()` gives the
+ * linked library's.
+ */
+#define ABLY_AUTH_VERSION_NUMBER (((ABLY_AUTH_VERSION_MAJOR << 16) | (ABLY_AUTH_VERSION_MINOR << 8)) | ABLY_AUTH_VERSION_PATCH)
 
 /**
  * Ably token authentication for one key or token.
@@ -413,9 +467,11 @@ typedef void (*ably_auth_callback_fn)(void *user_data,
                                       struct ably_auth_completion *completion);
 
 /**
- * A log sink. `level` is 1 (error) to 5 (verbose); `message` is borrowed for the duration
- * of the call and never contains a key secret, token or mac. Called from any thread, with
- * no library lock held.
+ * A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
+ * registered for a level gets the lines of that level and every more severe one.
+ * `message` is borrowed for the duration of the call and never contains a key secret,
+ * token or mac. Called from any thread, with no library lock held; it may not call
+ * functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
  */
 typedef void (*ably_log_fn)(void *user_data,
                             int32_t level,
@@ -533,6 +589,21 @@ struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
  */
 struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
                                                 struct ably_token_details **out_token_details);
+
+/**
+ * How long the token in use has left, in ms, by the library's own clock (local time plus
+ * the offset learnt from the server), so the caller needs no clock of its own: negative
+ * once it expired; `INT64_MAX` for a token that does not say when it expires. The expiry
+ * margin is not subtracted. No network I/O.
+ *
+ * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when there is no
+ * token (Basic auth, or none obtained yet).
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
+                                                     int64_t *out_ms);
 
 /**
  * `Auth#requestToken` (RSA8): get a new token from the authCallback, authUrl or key (in
@@ -1262,8 +1333,8 @@ struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_optio
                                                           bool renew_ahead);
 
 /**
- * Send log lines from `level` up (1 error, 2 warn, 3 info, 4 debug, 5 verbose) to
- * `callback`; see `ably_log_fn`. Lines never contain a key secret, token or mac. Replaces
+ * Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every
+ * more severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain a key secret, token or mac. Replaces
  * an earlier log callback.
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
@@ -1432,9 +1503,10 @@ void ably_http_response_free(struct ably_http_response *response);
  * form `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth
  * with the Auth's own key.
  *
- * `issued_before_ms`: revoke tokens issued before this time (ms since the epoch); negative
- * leaves it to the server (now). `allow_reauth_margin`: -1 unset, 0 false, 1 true (a 30 s
- * grace period for clients to get a new token). On success (even when some targets
+ * `issued_before_ms`: revoke tokens issued before this time (ms since the epoch);
+ * `ABLY_ISSUED_BEFORE_UNSET` (or any negative value) leaves it to the server (now).
+ * `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period
+ * for clients to get a new token). On success (even when some targets
  * failed) `*out_result` receives a result to free with `ably_revocation_result_free`.
  *
  * Errors: 40003 for a NULL `auth` or `out_result`, NULL `targets` with a non-zero `count`,
@@ -1737,6 +1809,14 @@ const char *ably_token_request_mac(const struct ably_token_request *request);
  * Thread safety: may be called from any thread.
  */
 const char *ably_auth_version(void);
+
+/**
+ * The linked library's version as one number (see `ABLY_AUTH_VERSION_NUMBER`). A program
+ * built against this header runs with any library whose major version is the same and
+ * whose number is at least the header's (see "ABI policy" in the README).
+ * Thread safety: may be called from any thread.
+ */
+uint32_t ably_auth_version_number(void);
 
 #ifdef __cplusplus
 }  // extern "C"

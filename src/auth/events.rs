@@ -16,13 +16,15 @@ use crate::core::token::TokenDetails;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum LogLevel {
-    /// Failures the caller sees as errors.
+    /// Failures the caller sees as errors (a token could not be obtained).
     Error = 1,
-    /// Recoverable trouble: fallback to another host, renewal after a token error.
+    /// Recoverable trouble: a request with no answer (then a fallback host), a renewal
+    /// after a token error, a failed renewal ahead of expiry.
     Warn = 2,
-    /// Major events: a new token, a renewal, RSA4a1's "no means to renew".
+    /// What an operator wants to see: each new token in use, each request to Ably that was
+    /// answered (method, path, status), RSA4a1's "no means to renew".
     Info = 3,
-    /// Each token fetch and each authenticated request with its status.
+    /// Each step of a token fetch: which means is asked, the TokenRequest exchange.
     Debug = 4,
     /// Everything the library logs (currently the same lines as Debug).
     Verbose = 5,

@@ -361,6 +361,19 @@ impl Auth {
         self.token.load().as_ref().map(|t| t.details.clone())
     }
 
+    /// How long the token in use has left, in ms by the library's clock (local time plus
+    /// the server offset), before its `expires` (negative once past it; the renewal margin
+    /// is not subtracted). `None` without a token; `Some(i64::MAX)` for a token that does
+    /// not say when it expires.
+    pub fn token_remaining_ms(&self) -> Option<i64> {
+        let token = self.token.load();
+        let details = &token.as_ref()?.details;
+        Some(match details.expires {
+            Some(expires) => offset_between(expires, self.server_now()),
+            None => i64::MAX,
+        })
+    }
+
     /// Whether requests use token auth (RSA4) rather than Basic auth (RSA2).
     pub fn uses_token_auth(&self) -> bool {
         self.means().use_token_auth

@@ -55,19 +55,14 @@ impl Auth {
             let mut all = vec![("Authorization".to_owned(), authorization.to_owned())];
             all.extend(self.client_id_header());
             all.extend(headers.iter().cloned());
-            let outcome = self.rest()?.execute(RestRequest {
+            self.execute_logged(RestRequest {
                 method,
                 path,
                 query,
                 headers: all,
                 body: body.map(<[u8]>::to_vec),
                 max_response_bytes: 16 * 1024 * 1024,
-            });
-            self.log(LogLevel::Debug, || match &outcome {
-                Ok(r) => format!("{} {path} -> HTTP {}", method.as_str(), r.status),
-                Err(e) => format!("{} {path} -> {e}", method.as_str()),
-            });
-            outcome
+            })
         };
         if !self.uses_token_auth() {
             return into_result(send(&self.basic_header()?)?);
@@ -104,7 +99,7 @@ impl Auth {
         let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
         headers.extend(self.client_id_header());
         let sent_at = self.clock.now_ms();
-        let response = self.rest()?.execute(RestRequest {
+        let response = self.execute_logged(RestRequest {
             method: Method::Get,
             path: "/time",
             query: &[],
@@ -171,7 +166,7 @@ impl Auth {
             ("Accept".to_owned(), "application/json".to_owned()),
         ];
         headers.extend(self.client_id_header());
-        let response = self.rest()?.execute(RestRequest {
+        let response = self.execute_logged(RestRequest {
             method: Method::Post,
             path: &path,
             query: &[],
@@ -186,6 +181,22 @@ impl Auth {
             return Err(response.error_info());
         }
         parse_revocation_result(&response.body)
+    }
+
+    /// Send a request to Ably; its outcome is logged at info (an answer, whatever its
+    /// status) or warn (no answer). Paths name no secret (key names only).
+    fn execute_logged(&self, request: RestRequest<'_>) -> Result<HttpResponse> {
+        let (method, path) = (request.method, request.path.to_owned());
+        let outcome = self.rest()?.execute(request);
+        match &outcome {
+            Ok(r) => self.log(LogLevel::Info, || {
+                format!("{} {path} -> HTTP {}", method.as_str(), r.status)
+            }),
+            Err(e) => self.log(LogLevel::Warn, || {
+                format!("{} {path} failed: {e}", method.as_str())
+            }),
+        }
+        outcome
     }
 
     pub(super) fn rest(&self) -> Result<&RestClient> {

@@ -306,6 +306,35 @@ pub unsafe extern "C" fn ably_auth_token_details(
 
 // ----- networked ----------------------------------------------------------------------------
 
+/// How long the token in use has left, in ms, by the library's own clock (local time plus
+/// the offset learnt from the server), so the caller needs no clock of its own: negative
+/// once it expired; `INT64_MAX` for a token that does not say when it expires. The expiry
+/// margin is not subtracted. No network I/O.
+///
+/// Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when there is no
+/// token (Basic auth, or none obtained yet).
+///
+/// # Safety
+/// `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_token_remaining_ms(
+    auth: *const ably_auth,
+    out_ms: *mut i64,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let auth = unsafe { auth_call(auth) }?;
+        let out = out_arg(out_ms, "out_ms")?;
+        let remaining = auth
+            .inner
+            .token_remaining_ms()
+            .ok_or_else(|| ErrorInfo::new(codes::NO_VALID_TOKEN, 0, "there is no token in use"))?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, remaining) };
+        Ok(())
+    })
+}
+
 /// The shared body of `request_token` and `authorize`: consume the params and auth options
 /// (both are taken before anything can fail, so both are consumed whatever happens), run
 /// `call`, and hand out the TokenDetails.

@@ -28,9 +28,24 @@ pub type ably_auth_callback_fn = Option<
     ),
 >;
 
-/// A log sink. `level` is 1 (error) to 5 (verbose); `message` is borrowed for the duration
-/// of the call and never contains a key secret, token or mac. Called from any thread, with
-/// no library lock held.
+/// Log level: failures the caller sees as errors.
+pub const ABLY_LOG_LEVEL_ERROR: i32 = 1;
+/// Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
+/// renewal ahead of expiry).
+pub const ABLY_LOG_LEVEL_WARN: i32 = 2;
+/// Log level: what a service operator wants to see: each new token in use, each completed
+/// request to Ably (method, path, status), RSA4a1's "no means to renew".
+pub const ABLY_LOG_LEVEL_INFO: i32 = 3;
+/// Log level: each step of a token fetch (which means is asked, the exchange).
+pub const ABLY_LOG_LEVEL_DEBUG: i32 = 4;
+/// Log level: everything the library logs.
+pub const ABLY_LOG_LEVEL_VERBOSE: i32 = 5;
+
+/// A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
+/// registered for a level gets the lines of that level and every more severe one.
+/// `message` is borrowed for the duration of the call and never contains a key secret,
+/// token or mac. Called from any thread, with no library lock held; it may not call
+/// functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
 pub type ably_log_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 
@@ -140,4 +155,23 @@ pub(crate) fn c_logger(
         level,
         sink: Arc::new(sink),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_log_levels_are_the_rust_levels() {
+        let pairs = [
+            (ABLY_LOG_LEVEL_ERROR, LogLevel::Error),
+            (ABLY_LOG_LEVEL_WARN, LogLevel::Warn),
+            (ABLY_LOG_LEVEL_INFO, LogLevel::Info),
+            (ABLY_LOG_LEVEL_DEBUG, LogLevel::Debug),
+            (ABLY_LOG_LEVEL_VERBOSE, LogLevel::Verbose),
+        ];
+        for (c, level) in pairs {
+            assert_eq!(LogLevel::from_u8(c as u8), Some(level));
+        }
+    }
 }

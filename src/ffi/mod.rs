@@ -25,7 +25,10 @@ mod token_request;
 mod version;
 
 pub use auth::*;
-pub use callback::{ably_auth_callback_fn, ably_free_fn, ably_log_fn};
+pub use callback::{
+    ABLY_LOG_LEVEL_DEBUG, ABLY_LOG_LEVEL_ERROR, ABLY_LOG_LEVEL_INFO, ABLY_LOG_LEVEL_VERBOSE,
+    ABLY_LOG_LEVEL_WARN, ably_auth_callback_fn, ably_free_fn, ably_log_fn,
+};
 pub use calls::*;
 pub use completion::*;
 pub use error::*;

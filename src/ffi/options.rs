@@ -776,8 +776,8 @@ pub unsafe extern "C" fn ably_auth_options_set_renew_ahead(
     }
 }
 
-/// Send log lines from `level` up (1 error, 2 warn, 3 info, 4 debug, 5 verbose) to
-/// `callback`; see `ably_log_fn`. Lines never contain a key secret, token or mac. Replaces
+/// Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every
+/// more severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain a key secret, token or mac. Replaces
 /// an earlier log callback.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:

@@ -93,9 +93,10 @@ impl Drop for ably_revocation_result {
 /// form `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth
 /// with the Auth's own key.
 ///
-/// `issued_before_ms`: revoke tokens issued before this time (ms since the epoch); negative
-/// leaves it to the server (now). `allow_reauth_margin`: -1 unset, 0 false, 1 true (a 30 s
-/// grace period for clients to get a new token). On success (even when some targets
+/// `issued_before_ms`: revoke tokens issued before this time (ms since the epoch);
+/// `ABLY_ISSUED_BEFORE_UNSET` (or any negative value) leaves it to the server (now).
+/// `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period
+/// for clients to get a new token). On success (even when some targets
 /// failed) `*out_result` receives a result to free with `ably_revocation_result_free`.
 ///
 /// Errors: 40003 for a NULL `auth` or `out_result`, NULL `targets` with a non-zero `count`,
@@ -131,6 +132,15 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens(
     })
 }
 
+/// `issued_before_ms` of `ably_auth_revoke_tokens`: unset (the server uses now).
+pub const ABLY_ISSUED_BEFORE_UNSET: i64 = -1;
+/// `allow_reauth_margin` of `ably_auth_revoke_tokens`: unset (the server's default).
+pub const ABLY_REAUTH_MARGIN_UNSET: i32 = -1;
+/// `allow_reauth_margin`: revoked tokens stop working at once.
+pub const ABLY_REAUTH_MARGIN_OFF: i32 = 0;
+/// `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate (RSA17e).
+pub const ABLY_REAUTH_MARGIN_ON: i32 = 1;
+
 /// Check and copy the arguments of `ably_auth_revoke_tokens` (and its non-blocking form).
 ///
 /// # Safety
@@ -144,12 +154,12 @@ pub(crate) unsafe fn revoke_args(
     // SAFETY: caller contract.
     let targets = unsafe { string_array(targets, count, "targets") }?;
     let margin = match allow_reauth_margin {
-        -1 => None,
-        0 => Some(false),
-        1 => Some(true),
+        ABLY_REAUTH_MARGIN_UNSET => None,
+        ABLY_REAUTH_MARGIN_OFF => Some(false),
+        ABLY_REAUTH_MARGIN_ON => Some(true),
         _ => {
             return Err(ErrorInfo::invalid_value(
-                "`allow_reauth_margin` must be -1 (unset), 0 or 1",
+                "`allow_reauth_margin` must be ABLY_REAUTH_MARGIN_UNSET (-1), _OFF (0) or _ON (1)",
             ));
         }
     };

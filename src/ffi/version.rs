@@ -9,6 +9,12 @@ pub const ABLY_AUTH_VERSION_MINOR: u32 = 1;
 /// Patch version of the library this header belongs to.
 pub const ABLY_AUTH_VERSION_PATCH: u32 = 0;
 
+/// The version as one number, `MAJOR << 16 | MINOR << 8 | PATCH` (0x000100 for 0.1.0), for
+/// `#if ABLY_AUTH_VERSION_NUMBER >= ...` checks; `ably_auth_version_number()` gives the
+/// linked library's.
+pub const ABLY_AUTH_VERSION_NUMBER: u32 =
+    ABLY_AUTH_VERSION_MAJOR << 16 | ABLY_AUTH_VERSION_MINOR << 8 | ABLY_AUTH_VERSION_PATCH;
+
 static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 /// The library's version, e.g. "0.1.0": a static string, never NULL, never freed.
@@ -17,6 +23,15 @@ static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 #[unsafe(no_mangle)]
 pub extern "C" fn ably_auth_version() -> *const c_char {
     VERSION.as_ptr().cast()
+}
+
+/// The linked library's version as one number (see `ABLY_AUTH_VERSION_NUMBER`). A program
+/// built against this header runs with any library whose major version is the same and
+/// whose number is at least the header's (see "ABI policy" in the README).
+/// Thread safety: may be called from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ably_auth_version_number() -> u32 {
+    ABLY_AUTH_VERSION_NUMBER
 }
 
 #[cfg(test)]
@@ -40,5 +55,15 @@ mod tests {
         // SAFETY: a static NUL-terminated string.
         let text = unsafe { std::ffi::CStr::from_ptr(ably_auth_version()) };
         assert_eq!(text.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+        let number = ably_auth_version_number();
+        assert_eq!(
+            format!(
+                "{}.{}.{}",
+                number >> 16,
+                (number >> 8) & 0xff,
+                number & 0xff
+            ),
+            env!("CARGO_PKG_VERSION")
+        );
     }
 }

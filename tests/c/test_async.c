@@ -494,6 +494,8 @@ static void cached_header_never_does_io(void) {
     char *header = NULL;
     expect_code(ably_auth_cached_authorization_header(auth, &header), ABLY_ERR_NO_VALID_TOKEN,
                 NULL);
+    int64_t remaining = 0;
+    expect_code(ably_auth_token_remaining_ms(auth, &remaining), ABLY_ERR_NO_VALID_TOKEN, NULL);
     CHECK(header == NULL && tokens_issued() == before, "no token fetched by the cached read");
     ably_token_details *details = NULL;
     expect_ok(ably_auth_authorize(auth, NULL, NULL, &details));
@@ -501,6 +503,11 @@ static void cached_header_never_does_io(void) {
     if (expect_ok(ably_auth_cached_authorization_header(auth, &header))) {
         CHECK(strncmp(header, "Bearer ", 7) == 0, "a cached Bearer value");
         ably_string_free(header);
+    }
+    if (expect_ok(ably_auth_token_remaining_ms(auth, &remaining))) {
+        CHECK(remaining > 3500000 && remaining <= 3600000,
+              "token_remaining_ms: about an hour for a fresh default token (%lld)",
+              (long long)remaining);
     }
     ably_auth_free(auth);
 }

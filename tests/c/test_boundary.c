@@ -294,6 +294,12 @@ static void test_version(void) {
           "ably_auth_version() is \"%s\", as the header's macros say (%s)", str_or_null(version),
           expected);
     CHECK(ably_auth_version() == version, "ably_auth_version() is a static string");
+    CHECK(ably_auth_version_number() == ABLY_AUTH_VERSION_NUMBER &&
+              ABLY_AUTH_VERSION_NUMBER == ((ABLY_AUTH_VERSION_MAJOR << 16) |
+                                           (ABLY_AUTH_VERSION_MINOR << 8) |
+                                           ABLY_AUTH_VERSION_PATCH),
+          "ably_auth_version_number() is ABLY_AUTH_VERSION_NUMBER (0x%06x)",
+          (unsigned)ably_auth_version_number());
 }
 
 /* ---- invalid UTF-8 ---------------------------------------------------------------------- */
