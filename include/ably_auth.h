@@ -610,9 +610,9 @@ struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *aut
  * that order of preference), without storing it or changing what the Auth uses.
  *
  * `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply
- * to this call only (RSA8e). Of `options`, only the auth part is used: key, token, authUrl
- * and its method, headers and params, authCallback, queryTime; hosts, timeouts and logging
- * stay the Auth's. Both are consumed (freed), also on error. On success `*out_token_details`
+ * to this call only (RSA8e). `options` may only hold auth options: key, token, authUrl and
+ * its method, headers and params, authCallback, queryTime (hosts, timeouts and logging are
+ * the Auth's; setting one of them gives 40003 naming it). Both are consumed (freed), also on error. On success `*out_token_details`
  * receives a handle to free with `ably_token_details_free`.
  *
  * Errors: 40003 for a NULL `auth` or `out_token_details` or builders that are not live;

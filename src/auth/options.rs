@@ -146,11 +146,94 @@ impl fmt::Debug for ClientOptions {
 }
 
 impl ClientOptions {
+    /// The auth part of options given to one call (requestToken, authorize: RSA8e,
+    /// RSA10). Errors: 40003 naming each option that is not an auth option, since a call
+    /// cannot apply a clientId, hosts, timeouts or logging of its own.
+    pub fn into_auth_options(self) -> crate::core::error::Result<AuthOptions> {
+        let ClientOptions {
+            auth,
+            client_id,
+            default_token_params,
+            endpoint,
+            transport,
+            fallback,
+            add_request_ids,
+            agents,
+            token_expiry_margin_ms,
+            logger,
+            custom_transport,
+            worker_threads,
+            renew_ahead,
+        } = self;
+        let defaults = ClientOptions::default();
+        let set: Vec<&str> = [
+            ("clientId", client_id.is_some()),
+            ("defaultTokenParams", default_token_params.is_some()),
+            ("endpoint/hosts/port/tls", endpoint != defaults.endpoint),
+            ("timeouts/CA/resolve", transport != defaults.transport),
+            ("fallback retry options", fallback != defaults.fallback),
+            ("addRequestIds", add_request_ids),
+            ("agents", !agents.is_empty()),
+            (
+                "tokenExpiryMargin",
+                token_expiry_margin_ms != defaults.token_expiry_margin_ms,
+            ),
+            ("log", logger.is_some()),
+            ("transport", custom_transport.is_some()),
+            ("workerThreads", worker_threads != defaults.worker_threads),
+            ("renewAhead", renew_ahead != defaults.renew_ahead),
+        ]
+        .into_iter()
+        .filter_map(|(name, is_set)| is_set.then_some(name))
+        .collect();
+        if set.is_empty() {
+            Ok(auth)
+        } else {
+            Err(crate::core::error::ErrorInfo::invalid_value(format!(
+                "the options of one call may only hold auth options (key, token, authUrl, authCallback, queryTime...); also set: {}",
+                set.join(", ")
+            )))
+        }
+    }
+
     /// Options holding just an API key: the common case of a token-issuing server.
     pub fn from_key(key: &str) -> crate::core::error::Result<Self> {
         Ok(ClientOptions {
             auth: AuthOptions::default().with_key(key)?,
             ..ClientOptions::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_of_one_call_hold_auth_options_only() {
+        let mut options = ClientOptions::default();
+        options.auth.token = Some("t".into());
+        options.auth.query_time = true;
+        assert_eq!(
+            options.into_auth_options().unwrap().token.as_deref(),
+            Some("t")
+        );
+
+        let mut options = ClientOptions::default();
+        options.client_id = Some("c".into());
+        options.endpoint.port = 8080;
+        options.renew_ahead = false;
+        let error = options.into_auth_options().unwrap_err();
+        assert_eq!(
+            error.code,
+            crate::core::error::codes::INVALID_PARAMETER_VALUE
+        );
+        assert!(
+            error
+                .message
+                .ends_with("clientId, endpoint/hosts/port/tls, renewAhead"),
+            "{}",
+            error.message
+        );
     }
 }

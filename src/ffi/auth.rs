@@ -352,7 +352,8 @@ unsafe fn token_call(
         // Both are consumed before anything else can fail.
         let params = take_builder(params, "params", true);
         let options = take_builder(options, "options", true);
-        let (params, options) = (params?.map(|p| p.inner), options?.map(|o| o.inner.auth));
+        let params = params?.map(|p| p.inner);
+        let options = options?.map(|o| o.inner.into_auth_options()).transpose()?;
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_token_details, "out_token_details")?;
@@ -367,9 +368,9 @@ unsafe fn token_call(
 /// that order of preference), without storing it or changing what the Auth uses.
 ///
 /// `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply
-/// to this call only (RSA8e). Of `options`, only the auth part is used: key, token, authUrl
-/// and its method, headers and params, authCallback, queryTime; hosts, timeouts and logging
-/// stay the Auth's. Both are consumed (freed), also on error. On success `*out_token_details`
+/// to this call only (RSA8e). `options` may only hold auth options: key, token, authUrl and
+/// its method, headers and params, authCallback, queryTime (hosts, timeouts and logging are
+/// the Auth's; setting one of them gives 40003 naming it). Both are consumed (freed), also on error. On success `*out_token_details`
 /// receives a handle to free with `ably_token_details_free`.
 ///
 /// Errors: 40003 for a NULL `auth` or `out_token_details` or builders that are not live;

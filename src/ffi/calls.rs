@@ -243,7 +243,7 @@ unsafe fn token_call_async(
     let options = take_builder(options, "options", true);
     let checked = (|| {
         let params = params?.map(|p| p.inner);
-        let options = options?.map(|o| o.inner.auth);
+        let options = options?.map(|o| o.inner.into_auth_options()).transpose()?;
         Ok((params, options, required(done, "done")?))
     })();
     let (params, options, done) = match checked {

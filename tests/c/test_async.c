@@ -232,6 +232,20 @@ static void every_async_call_completes_exactly_once_off_the_caller(void) {
                 ABLY_ERR_INVALID_ARGUMENT, "done");
     CHECK(o.frees == 1, "NULL done: free_user_data ran before the call returned");
     outcome_destroy(&o);
+    /* Options of one call hold auth options only: a clientId or hosts are refused. */
+    ably_auth_options *per_call = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_client_id(per_call, "someone"));
+    outcome_init(&o);
+    expect_code(ably_auth_request_token_async(auth, NULL, per_call, details_done, &o,
+                                              outcome_free, NULL),
+                ABLY_ERR_INVALID_ARGUMENT, "clientId");
+    CHECK(o.frees == 1 && o.done_calls == 0, "refused per-call options: no done, user data freed");
+    outcome_destroy(&o);
+    per_call = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_port(per_call, 1234));
+    ably_token_details *details = NULL;
+    expect_code(ably_auth_request_token(auth, NULL, per_call, &details),
+                ABLY_ERR_INVALID_ARGUMENT, "endpoint/hosts/port/tls");
     ably_auth_free(auth);
 }
 
