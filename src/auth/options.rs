@@ -219,10 +219,12 @@ mod tests {
             Some("t")
         );
 
-        let mut options = ClientOptions::default();
-        options.client_id = Some("c".into());
+        let mut options = ClientOptions {
+            client_id: Some("c".into()),
+            renew_ahead: false,
+            ..ClientOptions::default()
+        };
         options.endpoint.port = 8080;
-        options.renew_ahead = false;
         let error = options.into_auth_options().unwrap_err();
         assert_eq!(
             error.code,
