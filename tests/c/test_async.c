@@ -22,45 +22,8 @@
 #include <time.h>
 
 #include "ably_auth.h"
-#include "json_peek.h"
-#include "loopback.h"
-#include "test_util.h"
+#include "net_fixture.h"
 
-static loopback server;
-static char key[256];
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int64_t tokens_issued(void) {
-    char *body = NULL;
-    int64_t n = -1;
-    if (loopback_http(&server, "GET", "/_control/stats", NULL, &body) == 200) {
-        json_int(body, "tokensIssued", &n);
-    }
-    free(body);
-    return n;
-}
-
-static ably_auth_options *key_options(int64_t request_timeout_ms) {
-    ably_auth_options *options = ably_auth_options_new();
-    expect_ok(ably_auth_options_set_endpoint(options, "127.0.0.1"));
-    expect_ok(ably_auth_options_set_tls(options, false));
-    expect_ok(ably_auth_options_set_port(options, server.port));
-    expect_ok(ably_auth_options_set_timeouts(options, 2000, request_timeout_ms));
-    expect_ok(ably_auth_options_set_max_retry_count(options, 0));
-    expect_ok(ably_auth_options_set_key(options, key));
-    expect_ok(ably_auth_options_set_use_token_auth(options, true));
-    return options;
-}
-
-static ably_auth *make_auth(ably_auth_options *options) {
-    ably_auth *auth = NULL;
-    expect_ok(ably_auth_new(options, &auth));
-    return auth;
-}
 
 /* ---- one completion's record ------------------------------------------------------------ */
 
@@ -597,18 +560,7 @@ static void renewal_ahead_off_renews_nothing_in_the_background(void) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
-    if (!CHECK(loopback_start(&server, false), "loopback server started")) {
-        loopback_stop(&server);
-        return test_summary();
-    }
-    (void)loopback_rule;
-    char *body = NULL;
-    if (loopback_http(&server, "GET", "/_control/key", NULL, &body) == 200) {
-        json_string(body, "key", key, sizeof key);
-    }
-    free(body);
-    if (CHECK(key[0] != '\0', "got the server's key") &&
-        CHECK(loopback_reset(&server), "loopback server reset")) {
+    if (fixture_start()) {
         every_async_call_completes_exactly_once_off_the_caller();
         cancel_before_the_outcome_wins_with_cancelled();
         cancel_racing_completion_completes_exactly_once();
