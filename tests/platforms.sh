@@ -133,10 +133,13 @@ job_i686() {
   cmake_job i686 i686-linux-gnu.cmake -DABLY_AUTH_LOOPBACK_SERVER="$loopback_server"
   # The Go binding against the i686 static library just built (no -race on 386).
   local lib="$cargo_target/i686-unknown-linux-gnu/release/libably_auth.a"
+  local cflags="-I$root/include"
+  # The asm/ link the i686 toolchain file made when gcc-multilib is not installed.
+  [[ -d $out/i686/i686-asm ]] && cflags+=" -idirafter $out/i686/i686-asm"
   echo "==> Go binding, GOARCH=386, linked to $lib"
   (cd "$root/bindings/go" &&
     GOARCH=386 CGO_ENABLED=1 ABLY_LOOPBACK_SERVER="$loopback_server" \
-      CGO_CFLAGS="-I$root/include" CGO_LDFLAGS="$lib -lm -ldl -lpthread" \
+      CGO_CFLAGS="$cflags" CGO_LDFLAGS="$lib -lm -ldl -lpthread" \
       go test -tags ablyauth_external -count=1 ./...)
 }
 
