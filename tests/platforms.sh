@@ -31,9 +31,9 @@ if [[ ${ABLY_AUTH_SKIP_PLATFORMS:-} == 1 ]]; then
   echo "platform jobs SKIPPED (ABLY_AUTH_SKIP_PLATFORMS=1): ${all_jobs[*]}"
   exit 0
 fi
-jobs=("$@")
-((${#jobs[@]})) || jobs=("${all_jobs[@]}")
-for job in "${jobs[@]}"; do
+selected=("$@")
+((${#selected[@]})) || selected=("${all_jobs[@]}")
+for job in "${selected[@]}"; do
   [[ " ${all_jobs[*]} " == *" $job "* ]] || { echo "unknown job: $job (jobs: ${all_jobs[*]})" >&2; exit 2; }
 done
 
@@ -64,7 +64,7 @@ declare -A rust_targets=(
 
 install_needs() {
   local wanted=() missing=() targets=() pkg job
-  for job in "${jobs[@]}"; do
+  for job in "${selected[@]}"; do
     read -ra pkgs <<<"${apt_packages[$job]:-}"
     wanted+=("${pkgs[@]}")
     [[ -n ${rust_targets[$job]:-} ]] && targets+=("${rust_targets[$job]}")
@@ -238,10 +238,12 @@ EOF
 }
 
 # --- Run --------------------------------------------------------------------------------------
-install_needs
-summary=()
 total_start=$SECONDS
-for job in "${jobs[@]}"; do
+printf '==> platform jobs: %s\n' "${selected[*]}"
+install_needs
+took=$((SECONDS - total_start))
+summary=("$(printf '%-8s %dm%02ds (apt-get, rustup)' tools $((took / 60)) $((took % 60)))")
+for job in "${selected[@]}"; do
   printf '\n==> platform job: %s\n' "$job"
   start=$SECONDS
   "job_$job"
