@@ -17,7 +17,8 @@
 #                                when cross compiling (CMAKE_CROSSCOMPILING and a Rust
 #                                target), give cargo CMake's C compiler as the target's linker
 #                                and as the C compiler and archiver of build scripts (ring),
-#                                unless the environment already sets them (default ON)
+#                                unless the environment already sets them or the compiler
+#                                needs --target (CMAKE_C_COMPILER_TARGET) (default ON)
 #   ABLY_AUTH_CARGO_LOCKED       pass --locked (default ON)
 #   ABLY_AUTH_SET_SONAME         give the shared library a SONAME / install name (default ON)
 #
@@ -78,15 +79,20 @@ endif()
 # the cargo book), so a value the user exported at configure time wins.
 option(ABLY_AUTH_CARGO_TOOLCHAIN_FROM_CMAKE
        "Cross builds: give cargo CMake's C compiler (linker, cc crate) and archiver" ON)
+# A compiler that needs --target (CMAKE_C_COMPILER_TARGET, e.g. the Android NDK's clang) is
+# not handed over: cargo would call it without that flag.
 set(_ably_cargo_env "")
 if(ABLY_AUTH_RUST_TARGET AND CMAKE_CROSSCOMPILING AND ABLY_AUTH_CARGO_TOOLCHAIN_FROM_CMAKE)
   string(TOUPPER "${ABLY_AUTH_RUST_TARGET}" _ably_triple_upper)
   string(REPLACE "-" "_" _ably_triple_upper "${_ably_triple_upper}")
   string(REPLACE "-" "_" _ably_triple_lower "${ABLY_AUTH_RUST_TARGET}")
-  foreach(_pair
+  set(_ably_env_pairs "AR_${_ably_triple_lower}=${CMAKE_AR}")
+  if(NOT CMAKE_C_COMPILER_TARGET)
+    list(APPEND _ably_env_pairs
       "CARGO_TARGET_${_ably_triple_upper}_LINKER=${CMAKE_C_COMPILER}"
-      "CC_${_ably_triple_lower}=${CMAKE_C_COMPILER}"
-      "AR_${_ably_triple_lower}=${CMAKE_AR}")
+      "CC_${_ably_triple_lower}=${CMAKE_C_COMPILER}")
+  endif()
+  foreach(_pair IN LISTS _ably_env_pairs)
     string(REGEX MATCH "^[^=]+" _name "${_pair}")
     if(NOT DEFINED ENV{${_name}} AND NOT _pair MATCHES "=$")
       list(APPEND _ably_cargo_env "${_pair}")
