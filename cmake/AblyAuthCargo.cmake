@@ -100,7 +100,8 @@ if(ABLY_AUTH_RUST_TARGET AND CMAKE_CROSSCOMPILING AND ABLY_AUTH_CARGO_TOOLCHAIN_
   endforeach()
 endif()
 if(_ably_cargo_env)
-  set(_ably_cargo_command "${CMAKE_COMMAND}" -E env ${_ably_cargo_env} "${ABLY_AUTH_CARGO_EXECUTABLE}")
+  set(_ably_cargo_command
+      "${CMAKE_COMMAND}" -E env ${_ably_cargo_env} "${ABLY_AUTH_CARGO_EXECUTABLE}")
 else()
   set(_ably_cargo_command "${ABLY_AUTH_CARGO_EXECUTABLE}")
 endif()

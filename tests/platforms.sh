@@ -34,7 +34,10 @@ fi
 selected=("$@")
 ((${#selected[@]})) || selected=("${all_jobs[@]}")
 for job in "${selected[@]}"; do
-  [[ " ${all_jobs[*]} " == *" $job "* ]] || { echo "unknown job: $job (jobs: ${all_jobs[*]})" >&2; exit 2; }
+  if [[ " ${all_jobs[*]} " != *" $job "* ]]; then
+    echo "unknown job: $job (jobs: ${all_jobs[*]})" >&2
+    exit 2
+  fi
 done
 
 out="$root/build/platforms"
@@ -70,7 +73,8 @@ install_needs() {
     [[ -n ${rust_targets[$job]:-} ]] && targets+=("${rust_targets[$job]}")
   done
   for pkg in cmake make pkg-config "${wanted[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
   done
   if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
@@ -79,7 +83,8 @@ install_needs() {
     fi
     echo "==> apt-get install ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
   fi
   if ((${#targets[@]})); then
     local installed
@@ -186,7 +191,8 @@ check_dll() {
   echo "ably_auth.dll exports the $(wc -l <<<"$exports") functions of ably_auth.h"
   imports=$(x86_64-w64-mingw32-objdump -p "$dll" | sed -n 's/^\s*DLL Name: //p' | sort -u)
   echo "ably_auth.dll imports: $(tr '\n' ' ' <<<"$imports")"
-  if grep -Eiv '^(kernel32|advapi32|ntdll|userenv|ws2_32|bcrypt|bcryptprimitives|msvcrt|api-ms-win-[a-z0-9-]+)\.dll$' <<<"$imports"; then
+  local system='kernel32|advapi32|ntdll|userenv|ws2_32|bcrypt|bcryptprimitives|msvcrt|api-ms-win-[a-z0-9-]+'
+  if grep -Eiv "^($system)\.dll$" <<<"$imports"; then
     echo "ably_auth.dll imports a non-system DLL (above)" >&2
     return 1
   fi
@@ -206,7 +212,8 @@ staticlib_job() {
     --target-dir "$cargo_target"
   local lib="$cargo_target/$triple/debug/libably_auth.a"
   local defined
-  defined=$(llvm-nm --defined-only "$lib" 2>/dev/null | grep -c ' T _\{0,1\}ably_auth_version$' || true)
+  defined=$(llvm-nm --defined-only "$lib" 2>/dev/null |
+    grep -c ' T _\{0,1\}ably_auth_version$' || true)
   if [[ $defined != 1 ]]; then
     echo "$lib does not define ably_auth_version" >&2
     return 1
@@ -220,8 +227,9 @@ job_android() {
 }
 
 job_ios() {
-  # iOS 13, as Package.swift declares. Without Xcode: cc-rs takes the SDK from SDKROOT (an empty directory) instead of xcrun,
-  # and ring's only system header, TargetConditionals.h, is a stub for device builds.
+  # iOS 13, as Package.swift declares. Without Xcode: cc-rs takes the SDK from SDKROOT (an
+  # empty directory) instead of asking xcrun, and ring's only system header,
+  # TargetConditionals.h, is a stub for device builds.
   local stub="$out/ios-stub"
   mkdir -p "$stub/sdk" "$stub/include"
   cat >"$stub/include/TargetConditionals.h" <<'EOF'
