@@ -10,6 +10,15 @@
 # Cache variables:
 #   ABLY_AUTH_CARGO_EXECUTABLE   path to cargo
 #   ABLY_AUTH_RUST_TARGET        Rust target triple for cross builds (empty: host)
+#   ABLY_AUTH_CARGO_TARGET_DIR   cargo's --target-dir (default <build>/cargo-target); builds
+#                                for several targets may share one, so that the host's build
+#                                scripts and proc-macros are compiled once
+#   ABLY_AUTH_CARGO_TOOLCHAIN_FROM_CMAKE
+#                                when cross compiling (CMAKE_CROSSCOMPILING and a Rust
+#                                target), give cargo CMake's C compiler as the target's linker
+#                                and as the C compiler and archiver of build scripts (ring),
+#                                unless the environment already sets them or the compiler
+#                                needs --target (CMAKE_C_COMPILER_TARGET) (default ON)
 #   ABLY_AUTH_CARGO_LOCKED       pass --locked (default ON)
 #   ABLY_AUTH_SET_SONAME         give the shared library a SONAME / install name (default ON)
 #
@@ -45,7 +54,8 @@ else()
   set(_ably_profile_dir release)
 endif()
 
-set(ABLY_AUTH_CARGO_TARGET_DIR "${CMAKE_BINARY_DIR}/cargo-target")
+set(ABLY_AUTH_CARGO_TARGET_DIR "${CMAKE_BINARY_DIR}/cargo-target" CACHE PATH
+    "cargo --target-dir for the ably-auth library (may be shared between build trees)")
 if(ABLY_AUTH_RUST_TARGET)
   set(_ably_target_args --target ${ABLY_AUTH_RUST_TARGET})
   set(ABLY_AUTH_CARGO_OUT_DIR "${ABLY_AUTH_CARGO_TARGET_DIR}/${ABLY_AUTH_RUST_TARGET}/${_ably_profile_dir}")
@@ -62,11 +72,46 @@ else()
   set(_ably_locked_args "")
 endif()
 
+# --- The C toolchain cargo uses when cross compiling ---------------------------------------
+# A toolchain file names the cross compiler for CMake only; cargo would otherwise link with
+# `cc` and build ring's C code with a compiler it guesses from the triple. Passed as the
+# environment of the cargo command (cargo's own variables, see "Environment variables" in
+# the cargo book), so a value the user exported at configure time wins.
+option(ABLY_AUTH_CARGO_TOOLCHAIN_FROM_CMAKE
+       "Cross builds: give cargo CMake's C compiler (linker, cc crate) and archiver" ON)
+# A compiler that needs --target (CMAKE_C_COMPILER_TARGET, e.g. the Android NDK's clang) is
+# not handed over: cargo would call it without that flag.
+set(_ably_cargo_env "")
+if(ABLY_AUTH_RUST_TARGET AND CMAKE_CROSSCOMPILING AND ABLY_AUTH_CARGO_TOOLCHAIN_FROM_CMAKE)
+  string(TOUPPER "${ABLY_AUTH_RUST_TARGET}" _ably_triple_upper)
+  string(REPLACE "-" "_" _ably_triple_upper "${_ably_triple_upper}")
+  string(REPLACE "-" "_" _ably_triple_lower "${ABLY_AUTH_RUST_TARGET}")
+  set(_ably_env_pairs "AR_${_ably_triple_lower}=${CMAKE_AR}")
+  if(NOT CMAKE_C_COMPILER_TARGET)
+    list(APPEND _ably_env_pairs
+      "CARGO_TARGET_${_ably_triple_upper}_LINKER=${CMAKE_C_COMPILER}"
+      "CC_${_ably_triple_lower}=${CMAKE_C_COMPILER}")
+  endif()
+  foreach(_pair IN LISTS _ably_env_pairs)
+    string(REGEX MATCH "^[^=]+" _name "${_pair}")
+    if(NOT DEFINED ENV{${_name}} AND NOT _pair MATCHES "=$")
+      list(APPEND _ably_cargo_env "${_pair}")
+    endif()
+  endforeach()
+endif()
+if(_ably_cargo_env)
+  set(_ably_cargo_command
+      "${CMAKE_COMMAND}" -E env ${_ably_cargo_env} "${ABLY_AUTH_CARGO_EXECUTABLE}")
+else()
+  set(_ably_cargo_command "${ABLY_AUTH_CARGO_EXECUTABLE}")
+endif()
+
 # --- File names cargo produces, per platform ---------------------------------------------
 set(ABLY_AUTH_IMPLIB_NAME "")
 set(ABLY_AUTH_SONAME "")
 if(WIN32)
-  # Untested here. rustc's MSVC and GNU targets name things differently.
+  # rustc's MSVC and GNU targets name things differently. The GNU one (mingw-w64) is tested
+  # by tests/platforms.sh (cross built, run under Wine); the MSVC names are untested.
   set(ABLY_AUTH_SHARED_NAME ably_auth.dll)
   if(MSVC OR ABLY_AUTH_RUST_TARGET MATCHES "msvc$")
     set(ABLY_AUTH_STATIC_NAME ably_auth.lib)
@@ -164,7 +209,7 @@ endif()
 add_custom_command(
   OUTPUT "${_ably_stamp}"
   BYPRODUCTS ${_ably_byproducts}
-  COMMAND "${ABLY_AUTH_CARGO_EXECUTABLE}" ${_ably_cargo_subcommand}
+  COMMAND ${_ably_cargo_command} ${_ably_cargo_subcommand}
           --manifest-path "${PROJECT_SOURCE_DIR}/Cargo.toml"
           --target-dir "${ABLY_AUTH_CARGO_TARGET_DIR}"
           ${_ably_profile_args} ${_ably_target_args} ${_ably_locked_args}

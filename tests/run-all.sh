@@ -10,6 +10,9 @@
 #      (find_package shared and static, C and C++, pkg-config)
 #   3. Go binding: go vet and go test -race against the loopback server
 #   4. Swift package: swift test where a toolchain exists, otherwise a clear SKIPPED line
+#   5. Platform jobs (tests/platforms.sh): i686 (C, C++, Go), aarch64 and armv7 under
+#      qemu-user, Windows x86_64 under Wine (MinGW-w64), Android and iOS staticlibs compiled,
+#      the headers with clang and MinGW. ABLY_AUTH_SKIP_PLATFORMS=1 skips them locally.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -36,4 +39,6 @@ echo "==> Go binding (go vet, go test -race with GODEBUG=cgocheck=1)"
 bindings/go/run-tests.sh
 echo "==> Swift package (runs only where a swift toolchain is installed)"
 bindings/swift/run-tests.sh
+echo "==> platform jobs (i686, aarch64/armv7 under qemu, Windows under Wine, Android/iOS)"
+tests/platforms.sh
 echo "==> all test suites passed"

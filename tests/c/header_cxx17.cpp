@@ -1,13 +1,18 @@
-// Header check (C++17, -Wall -Wextra -Werror): the C header must be usable from C++ on its
-// own (extern "C" linkage, no C-only constructs) and survive a second include.
+// Header check (C++17, -Wall -Wextra -Wpedantic -Werror): the C header must be usable from
+// C++ on its own (extern "C" linkage, no C-only constructs) and survive a second include; the
+// C++ binding <ably/auth.hpp> likewise.
 #include "ably_auth.h"
 #include "ably_auth.h"
+
+#include <ably/auth.hpp>
+#include <ably/auth.hpp>
 
 #include <cstdio>
 
 int main() {
     const char *(*version)() = &ably_auth_version;
     const char *v = version();
-    std::printf("ably_auth_version() = %s\n", v ? v : "(null)");
-    return v ? 0 : 1;
+    std::printf("ably_auth_version() = %s, ably::version() = %s\n", v ? v : "(null)",
+                ably::version().c_str());
+    return v != nullptr && ably::version() == v ? 0 : 1;
 }

@@ -881,7 +881,7 @@ static void test_listeners_removed_while_firing(void) {
 }
 
 int main(void) {
-    signal(SIGPIPE, SIG_IGN);
+    loopback_ignore_sigpipe();
     test_empty_params_and_json();
     test_empty_option_strings();
     test_big_offline();

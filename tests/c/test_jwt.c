@@ -7,7 +7,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ably_auth.h"
 #include "base64.h"
@@ -163,9 +162,7 @@ static char *create_jwt(const ably_auth *auth, ably_token_params *params) {
 }
 
 static int64_t now_seconds(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (int64_t)ts.tv_sec;
+    return tu_unix_time_ms() / 1000;
 }
 
 /* ---- tests ------------------------------------------------------------------------------ */

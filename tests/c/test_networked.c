@@ -708,7 +708,7 @@ static void test_log(void) {
 }
 
 int main(void) {
-    signal(SIGPIPE, SIG_IGN);
+    loopback_ignore_sigpipe();
     if (!CHECK(loopback_start(&server, false), "loopback server started (%s)",
                ABLY_LOOPBACK_SERVER)) {
         loopback_stop(&server);

@@ -11,8 +11,14 @@
  *                                      contains `substr` (NULL: any message); the error
  *                                      is freed
  *
+ *   tu_unix_time_ms()                  milliseconds since the Unix epoch, by the C
+ *                                      library's (or Windows') clock
+ *
  * expect_ok and expect_code use the text of the call as the description of the check.
  * Loops that need their own description call tu_expect_ok / tu_expect_code directly.
+ *
+ * Portability: MinGW builds define __USE_MINGW_ANSI_STDIO=1 (cmake/AblyAuthTestRuntime.cmake),
+ * so printf takes C99 formats such as %zu and %lld there too.
  */
 #ifndef ABLY_AUTH_TEST_UTIL_H
 #define ABLY_AUTH_TEST_UTIL_H
@@ -22,10 +28,22 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#if defined(_WIN32) && !defined(TIME_UTC) /* MinGW's msvcrt headers lack timespec_get */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#endif
 
 #include "ably_auth.h"
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__MINGW32__)
+/* MinGW's `printf` archetype is msvcrt's (no %zu); its ANSI stdio is C99's. */
+#define TU_PRINTF(fmt_index, first_arg) __attribute__((format(gnu_printf, fmt_index, first_arg)))
+#define TU_UNUSED __attribute__((unused))
+#elif defined(__GNUC__) || defined(__clang__)
 #define TU_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 #define TU_UNUSED __attribute__((unused))
 #else
@@ -118,6 +136,21 @@ static bool str_eq(const char *a, const char *b) {
 TU_UNUSED
 static const char *str_or_null(const char *s) {
     return s ? s : "(NULL)";
+}
+
+/* Milliseconds since the Unix epoch (the wall clock the library reads too). */
+TU_UNUSED
+static int64_t tu_unix_time_ms(void) {
+#if defined(_WIN32) && !defined(TIME_UTC)
+    FILETIME ft; /* 100 ns intervals since 1601-01-01 */
+    GetSystemTimeAsFileTime(&ft);
+    uint64_t ticks = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+    return (int64_t)(ticks / 10000u) - INT64_C(11644473600000);
+#else
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
 }
 
 /* Print the final line and return the exit status for main(). */

@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -29,7 +28,7 @@ std::string key;                       // the server's key, name:secret
 class ServerEnvironment : public ::testing::Environment {
 public:
     void SetUp() override {
-        std::signal(SIGPIPE, SIG_IGN);
+        loopback::ignore_sigpipe();
         server = new loopback::Loopback();
         ASSERT_TRUE(server->start(false)) << "loopback server " << ABLY_LOOPBACK_SERVER;
         key = server->key();

@@ -61,6 +61,11 @@
 #error "ably/auth.hpp needs C++17"
 #endif
 
+// MinGW's g++ before GCC 13 in its win32 thread model has no std::mutex.
+#if defined(__MINGW32__) && defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
+#error "ably/auth.hpp needs std::mutex: use MinGW's posix-thread g++ (x86_64-w64-mingw32-g++-posix) or GCC 13+"
+#endif
+
 #ifndef ABLY_AUTH_CPP_EXCEPTIONS
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
 #define ABLY_AUTH_CPP_EXCEPTIONS 1
