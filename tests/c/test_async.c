@@ -15,7 +15,6 @@
  *   enters its margin; turned off, nothing happens in the background.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,7 +558,7 @@ static void renewal_ahead_off_renews_nothing_in_the_background(void) {
 }
 
 int main(void) {
-    signal(SIGPIPE, SIG_IGN);
+    loopback_ignore_sigpipe();
     if (fixture_start()) {
         every_async_call_completes_exactly_once_off_the_caller();
         cancel_before_the_outcome_wins_with_cancelled();
