@@ -1381,8 +1381,11 @@ struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *para
 /**
  * Set the capability JSON, e.g. `{"chat:*":["publish","subscribe"]}` (TK2b). It is
  * validated now and stored in canonical form. Unset, the key's capabilities apply.
- * Errors: 40003 for NULL, invalid UTF-8, or an invalid capability (unknown operation,
- * empty list, `*` mixed with other operations, duplicate resource).
+ * Operations are checked by shape, not against a list, so operations Ably adds work at
+ * once (one this library does not know is logged at debug when used).
+ * Errors: 40003 for NULL, invalid UTF-8, or an invalid capability (an operation that is
+ * not lowercase words joined by `-` or `:` nor `*`, an empty list, `*` mixed with other
+ * operations, a duplicate resource).
  *
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.

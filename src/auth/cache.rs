@@ -224,6 +224,7 @@ impl Auth {
         params: &TokenParams,
     ) -> Result<TokenDetails> {
         let rest = self.rest()?;
+        self.note_unknown_operations(params);
         let material = if options.auth_callback.is_some() {
             self.log(LogLevel::Debug, || {
                 "requesting a token from the authCallback".into()

@@ -314,7 +314,10 @@ impl Auth {
         let now = self.timestamp_now(auth_options.unwrap_or(&means.options))?;
         match params {
             // The stored defaults were canonicalised once, at construction.
-            None => sign::create_token_request_canonical(key, &means.defaults, now),
+            None => {
+                self.note_unknown_operations(&means.defaults);
+                sign::create_token_request_canonical(key, &means.defaults, now)
+            }
             Some(_) => self
                 .with_effective_params(&means, params, |p| sign::create_token_request(key, p, now)),
         }
@@ -469,6 +472,28 @@ impl Auth {
         }
     }
 
+    /// Log, at debug, capability operations this library does not know: they are sent as
+    /// they are (Ably adds operations), but a typo is worth seeing. Costs nothing unless a
+    /// log sink wants debug lines.
+    fn note_unknown_operations(&self, params: &TokenParams) {
+        let Some(capability) = &params.capability else {
+            return;
+        };
+        let logger = self.logger.load();
+        if logger.as_ref().is_none_or(|l| l.level < LogLevel::Debug) {
+            return;
+        }
+        let unknown = crate::core::capability::unknown_operations(capability);
+        if !unknown.is_empty() {
+            self.log(LogLevel::Debug, || {
+                format!(
+                    "the capability names operations this library does not know (sent as they are): {}",
+                    unknown.join(", ")
+                )
+            });
+        }
+    }
+
     /// The library threads (started by their first job).
     fn pool(&self) -> &Pool {
         self.pool.get_or_init(|| {
@@ -540,6 +565,7 @@ impl Auth {
         params: Option<&TokenParams>,
         f: impl FnOnce(&TokenParams) -> Result<T>,
     ) -> Result<T> {
+        self.note_unknown_operations(params.unwrap_or(&means.defaults));
         match params {
             None => f(&means.defaults),
             Some(p) if p.client_id.is_some() || self.client_id.is_none() => f(p),

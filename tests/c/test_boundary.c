@@ -466,7 +466,8 @@ static void test_client_ids(void) {
 
 static void test_capabilities(void) {
     static const char *const bad[] = {
-        "{\"a\":[\"jump\"]}",                  /* unknown operation */
+        "{\"a\":[\"Jump\"]}",                  /* not an operation name (upper case) */
+        "{\"a\":[\"pub lish\"]}",              /* not an operation name (space) */
         "{\"a\":[]}",                          /* empty operation list */
         "{\"a\":[\"*\",\"publish\"]}",         /* "*" mixed with other operations */
         "not json",                            /* not JSON */
@@ -488,6 +489,35 @@ static void test_capabilities(void) {
                      ABLY_ERR_INVALID_ARGUMENT, "capability", NULL);
     }
     expect_ok(ably_token_params_set_capability(params, "{\"a\":[\"*\"]}"));
+    /* Operations are checked by shape, not against a list (issue 11): the ones Ably added
+     * after the first list, and a made-up future one, are accepted and signed. */
+    static const char *const granted[] = {
+        "message-subscribe", "presence-subscribe", "channel-metadata:publishers",
+        "list-channels",     "connection-metadata", "future-operation",
+    };
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "app.key:secret"));
+    ably_auth *auth = NULL;
+    expect_ok(ably_auth_new(options, &auth));
+    for (size_t i = 0; auth != NULL && i < sizeof granted / sizeof granted[0]; i++) {
+        char capability[128];
+        snprintf(capability, sizeof capability, "{\"chat\":[\"%s\"]}", granted[i]);
+        ably_token_params *each = ably_token_params_new();
+        ably_token_request *request = NULL;
+        char label[192];
+        snprintf(label, sizeof label, "a TokenRequest granting %s", granted[i]);
+        if (tu_expect_ok(__FILE__, __LINE__, label,
+                         ably_token_params_set_capability(each, capability)) &&
+            tu_expect_ok(__FILE__, __LINE__, label,
+                         ably_auth_create_token_request(auth, each, &request))) {
+            CHECK(str_eq(ably_token_request_capability(request), capability),
+                  "  ... signs the capability as given (%s)", capability);
+            ably_token_request_free(request);
+        } else {
+            ably_token_params_free(each);
+        }
+    }
+    ably_auth_free(auth);
     ably_token_params_free(params);
 }
 
