@@ -113,7 +113,7 @@ sanitizer_job() { # sanitizer_job address|thread
             echo "error: no ${probe} references in the $crate objects of $lib: not instrumented" >&2
             return 1
         fi
-        echo "instrumented: $crate objects reference ${probe} $count times"
+        echo "instrumented: the $crate objects hold $count undefined ${probe} symbols"
     done
 
     local runtime
