@@ -904,3 +904,115 @@ fn version_and_strings() {
     // SAFETY: NULL is a no-op.
     unsafe { ably_string_free(ptr::null_mut()) };
 }
+
+// ----- issue 10, items 1 and 2: undefined behaviour today ---------------------------------
+//
+// Ignored until src/ffi is fixed: Miri reports a Stacked Borrows violation in each (and ASan
+// a heap-use-after-free for the first). Remove the `ignore` with the fix, or drop a test if
+// the lifecycle rules forbid its pattern.
+
+/// `free_user_data` of an authCallback that frees the options it was registered on.
+unsafe extern "C" fn free_the_options(user_data: *mut c_void) {
+    // SAFETY: registered with live options.
+    unsafe { ably_auth_options_free(user_data.cast()) };
+}
+
+#[test]
+#[ignore = "issue 10 item 1: the setter writes into the options its free_user_data freed"]
+fn replacing_a_callback_whose_free_user_data_frees_the_options() {
+    let o = ably_auth_options_new();
+    let (second, second_counts) = tracker(Answer::Token);
+    // SAFETY: `o` is live when each call starts; the second call's free_user_data frees it.
+    unsafe {
+        ok(ably_auth_options_set_auth_callback(
+            o,
+            Some(auth_callback),
+            o.cast(),
+            Some(free_the_options),
+        ));
+        let error =
+            ably_auth_options_set_auth_callback(o, Some(auth_callback), second, Some(free_tracker));
+        if !error.is_null() {
+            ably_error_info_free(error);
+        }
+    }
+    assert_eq!(
+        second_counts.frees(),
+        1,
+        "the options are gone, and the new user_data with them"
+    );
+}
+
+/// `free_user_data` of a listener that calls back into the Auth being freed: it removes
+/// the other listener (whose own free runs once) and asks for the header.
+struct CallsBack {
+    auth: std::sync::atomic::AtomicPtr<ably_auth>,
+    other: AtomicUsize,
+    frees: AtomicUsize,
+}
+
+unsafe extern "C" fn free_calls_back(user_data: *mut c_void) {
+    // SAFETY: registered with a CallsBack that the test keeps alive.
+    let this = unsafe { &*user_data.cast::<CallsBack>() };
+    this.frees.fetch_add(1, Ordering::SeqCst);
+    let auth = this.auth.load(Ordering::SeqCst);
+    let mut header = ptr::null_mut();
+    // SAFETY: `auth` is the handle being freed; whatever these answer, they must not be UB.
+    unsafe {
+        let error = ably_auth_remove_listener(auth, this.other.load(Ordering::SeqCst) as u64);
+        if !error.is_null() {
+            ably_error_info_free(error);
+        }
+        let error = ably_auth_authorization_header(auth, &mut header);
+        if error.is_null() {
+            ably_string_free(header);
+        } else {
+            ably_error_info_free(error);
+        }
+    }
+}
+
+#[test]
+#[ignore = "issue 10 item 2: free_user_data during ably_auth_free reads the freed Auth"]
+fn a_free_user_data_calling_back_during_ably_auth_free() {
+    let options = options_with_token(c"only");
+    let (log, log_counts) = tracker(Answer::Token);
+    let (other, other_counts) = tracker(Answer::Token);
+    let state = CallsBack {
+        auth: std::sync::atomic::AtomicPtr::new(ptr::null_mut()),
+        other: AtomicUsize::new(0),
+        frees: AtomicUsize::new(0),
+    };
+    let (mut first_id, mut other_id) = (0u64, 0u64);
+    // SAFETY: live handles; `state` outlives the Auth.
+    unsafe {
+        ok(ably_auth_options_set_log(
+            options,
+            Some(log_sink),
+            5,
+            log,
+            Some(free_tracker),
+        ));
+        let auth = new_auth(options);
+        state.auth.store(auth, Ordering::SeqCst);
+        ok(ably_auth_add_listener(
+            auth,
+            Some(listener),
+            ptr::from_ref(&state).cast_mut().cast(),
+            Some(free_calls_back),
+            &mut first_id,
+        ));
+        ok(ably_auth_add_listener(
+            auth,
+            Some(listener),
+            other,
+            Some(free_tracker),
+            &mut other_id,
+        ));
+        state.other.store(other_id as usize, Ordering::SeqCst);
+        ably_auth_free(auth);
+    }
+    assert_eq!(state.frees.load(Ordering::SeqCst), 1);
+    assert_eq!(other_counts.frees(), 1);
+    assert_eq!(log_counts.frees(), 1);
+}

@@ -55,7 +55,7 @@ ensure_component() { # ensure_component <component>: false when it cannot be had
     command -v rustup >/dev/null 2>&1 || return 1
     if rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
         rustup component list --toolchain "$toolchain" --installed 2>/dev/null |
-            grep -q "^$1" && return 0
+            grep "^$1" >/dev/null && return 0
         rustup component add --toolchain "$toolchain" "$1" && return 0
     fi
     rustup toolchain install "$toolchain" --profile minimal --component "$1"
