@@ -17,7 +17,7 @@
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use ::ably_auth::ffi::*;
 
@@ -210,6 +210,76 @@ fn options_with_key() -> *mut ably_auth_options {
     // SAFETY: a live builder and a C string.
     ok(unsafe { ably_auth_options_set_key(options, KEY.as_ptr()) });
     options
+}
+
+/// An Auth made from `options` plus an authCallback answering `answer`, and its counts.
+fn auth_with_callback(
+    options: *mut ably_auth_options,
+    answer: Answer,
+) -> (*mut ably_auth, Arc<Counts>) {
+    let (user_data, counts) = tracker(answer);
+    // SAFETY: a live builder; the tracker passes to the library with the call.
+    ok(unsafe {
+        ably_auth_options_set_auth_callback(
+            options,
+            Some(auth_callback),
+            user_data,
+            Some(free_tracker),
+        )
+    });
+    (new_auth(options), counts)
+}
+
+/// Register a log sink at `level` with a tracker; its counts.
+fn set_tracked_log(options: *mut ably_auth_options, level: i32) -> Arc<Counts> {
+    let (user_data, counts) = tracker(Answer::Token);
+    // SAFETY: a live builder; the tracker passes to the library with the call.
+    ok(unsafe {
+        ably_auth_options_set_log(
+            options,
+            Some(log_sink),
+            level,
+            user_data,
+            Some(free_tracker),
+        )
+    });
+    counts
+}
+
+/// Add a listener with a tracker; its id and counts.
+fn add_tracked_listener(auth: *const ably_auth) -> (u64, Arc<Counts>) {
+    let (user_data, counts) = tracker(Answer::Token);
+    let mut id = 0;
+    // SAFETY: a live Auth; the tracker passes to the library with the call.
+    ok(unsafe {
+        ably_auth_add_listener(auth, Some(listener), user_data, Some(free_tracker), &mut id)
+    });
+    (id, counts)
+}
+
+/// `authorize` with a token in the options, used as-is (RSA10e: no network); the token in use.
+fn authorize_with_token(auth: *const ably_auth, token: &CStr) -> String {
+    let mut details = ptr::null_mut();
+    // SAFETY: a live Auth; the options are consumed, the details freed once.
+    unsafe {
+        ok(ably_auth_authorize(
+            auth,
+            ptr::null_mut(),
+            options_with_token(token),
+            &mut details,
+        ));
+        let token = text(ably_token_details_token(details)).unwrap().to_owned();
+        ably_token_details_free(details);
+        token
+    }
+}
+
+/// An Auth with the key and the options' clientId `alice`.
+fn key_auth_for_alice() -> *mut ably_auth {
+    let options = options_with_key();
+    // SAFETY: a live builder and a C string.
+    ok(unsafe { ably_auth_options_set_client_id(options, c"alice".as_ptr()) });
+    new_auth(options)
 }
 
 fn options_with_token(token: &CStr) -> *mut ably_auth_options {
@@ -418,10 +488,7 @@ fn token_params_builders() {
 
 #[test]
 fn token_request_getters_and_json_round_trip() {
-    let options = options_with_key();
-    // SAFETY: live builder.
-    ok(unsafe { ably_auth_options_set_client_id(options, c"alice".as_ptr()) });
-    let auth = new_auth(options);
+    let auth = key_auth_for_alice();
     let p = ably_token_params_new();
     let mut request = ptr::null_mut();
     let mut json = ptr::null_mut();
@@ -486,10 +553,7 @@ fn token_request_getters_and_json_round_trip() {
 
 #[test]
 fn jwt_client_id_and_basic_header() {
-    let options = options_with_key();
-    // SAFETY: live builder.
-    ok(unsafe { ably_auth_options_set_client_id(options, c"alice".as_ptr()) });
-    let auth = new_auth(options);
+    let auth = key_auth_for_alice();
     let mut out = ptr::null_mut();
     // SAFETY: a live Auth; outputs are freed once.
     unsafe {
@@ -575,18 +639,10 @@ fn token_details_getters_and_json_round_trip() {
 fn an_error_and_its_cause_chain_are_freed_together() {
     // An authCallback that answers with an error: authorize fails with 40170 and the
     // callback's error as the cause.
-    let options = options_with_key();
-    let (user_data, counts) = tracker(Answer::Error);
+    let (auth, counts) = auth_with_callback(options_with_key(), Answer::Error);
     let mut details = ptr::null_mut();
-    // SAFETY: live handles; the error is walked while it lives and freed once.
+    // SAFETY: a live Auth; the error is walked while it lives and freed once.
     unsafe {
-        ok(ably_auth_options_set_auth_callback(
-            options,
-            Some(auth_callback),
-            user_data,
-            Some(free_tracker),
-        ));
-        let auth = new_auth(options);
         let error = ably_auth_authorize(auth, ptr::null_mut(), ptr::null_mut(), &mut details);
         assert!(!error.is_null() && details.is_null());
         let mut chain = Vec::new();
@@ -617,18 +673,10 @@ fn completions_answered_once_now_twice_or_from_another_thread() {
         Answer::TokenTwice,
         Answer::TokenFromAnotherThread,
     ] {
-        let options = ably_auth_options_new();
-        let (user_data, counts) = tracker(answer);
+        let (auth, counts) = auth_with_callback(ably_auth_options_new(), answer);
         let mut details = ptr::null_mut();
-        // SAFETY: live handles; outputs freed once.
+        // SAFETY: a live Auth; outputs freed once.
         unsafe {
-            ok(ably_auth_options_set_auth_callback(
-                options,
-                Some(auth_callback),
-                user_data,
-                Some(free_tracker),
-            ));
-            let auth = new_auth(options);
             ok(ably_auth_authorize(
                 auth,
                 ptr::null_mut(),
@@ -658,64 +706,35 @@ fn completions_answered_once_now_twice_or_from_another_thread() {
 #[test]
 fn listeners_hear_authorize_until_removed() {
     let auth = new_auth(options_with_token(c"first"));
-    let (kept, kept_counts) = tracker(Answer::Token);
-    let (removed, removed_counts) = tracker(Answer::Token);
+    let (kept_id, kept) = add_tracked_listener(auth);
+    let (removed_id, removed) = add_tracked_listener(auth);
+    assert_ne!(kept_id, removed_id);
     let (refused, refused_counts) = tracker(Answer::Token);
-    let (mut kept_id, mut removed_id, mut unused) = (0u64, 0u64, 0u64);
-    let mut details = ptr::null_mut();
-    // SAFETY: a live Auth; trackers pass to the library with their calls.
+    let mut unused = 0u64;
+    // SAFETY: a live Auth; the tracker passes to the library with the call.
+    fails_with(
+        unsafe { ably_auth_add_listener(auth, None, refused, Some(free_tracker), &mut unused) },
+        ABLY_ERR_INVALID_ARGUMENT,
+    );
+    assert_eq!(
+        refused_counts.frees(),
+        1,
+        "a refused registration frees at once"
+    );
+
+    assert_eq!(authorize_with_token(auth, c"second"), "second");
+    assert_eq!((kept.calls(), removed.calls()), (1, 1));
+
+    // SAFETY (this block): a live Auth; outputs freed once.
     unsafe {
-        ok(ably_auth_add_listener(
-            auth,
-            Some(listener),
-            kept,
-            Some(free_tracker),
-            &mut kept_id,
-        ));
-        ok(ably_auth_add_listener(
-            auth,
-            Some(listener),
-            removed,
-            Some(free_tracker),
-            &mut removed_id,
-        ));
-        assert_ne!(kept_id, removed_id);
-        fails_with(
-            ably_auth_add_listener(auth, None, refused, Some(free_tracker), &mut unused),
-            ABLY_ERR_INVALID_ARGUMENT,
-        );
-        assert_eq!(
-            refused_counts.frees(),
-            1,
-            "a refused registration frees at once"
-        );
-
-        // authorize with a token in the options uses it as-is (RSA10e): no network.
-        ok(ably_auth_authorize(
-            auth,
-            ptr::null_mut(),
-            options_with_token(c"second"),
-            &mut details,
-        ));
-        assert_eq!(text(ably_token_details_token(details)), Some("second"));
-        ably_token_details_free(details);
-        assert_eq!((kept_counts.calls(), removed_counts.calls()), (1, 1));
-
         ok(ably_auth_remove_listener(auth, removed_id));
-        assert_eq!(removed_counts.frees(), 1, "removal frees the user_data");
+        assert_eq!(removed.frees(), 1, "removal frees the user_data");
         fails_with(
             ably_auth_remove_listener(auth, removed_id),
             ABLY_ERR_INVALID_ARGUMENT,
         );
-
-        ok(ably_auth_authorize(
-            auth,
-            ptr::null_mut(),
-            options_with_token(c"third"),
-            &mut details,
-        ));
-        ably_token_details_free(details);
-        assert_eq!((kept_counts.calls(), removed_counts.calls()), (2, 1));
+        authorize_with_token(auth, c"third");
+        assert_eq!((kept.calls(), removed.calls()), (2, 1));
 
         let mut header = ptr::null_mut();
         ok(ably_auth_authorization_header(auth, &mut header));
@@ -725,34 +744,34 @@ fn listeners_hear_authorize_until_removed() {
             ably_auth_token_rejected(auth, ptr::null()),
             ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED,
         );
-        assert_eq!(kept_counts.frees(), 0);
+        assert_eq!(kept.frees(), 0);
         ably_auth_free(auth);
     }
     assert_eq!(
-        kept_counts.frees(),
+        kept.frees(),
         1,
         "ably_auth_free frees the remaining listener"
     );
 }
 
-/// A listener that removes itself (allowed by the header) through the id it stored.
+/// The `user_data` of a listener that removes itself (allowed by the header).
+struct SelfRemoving {
+    auth: *const ably_auth,
+    id: AtomicU64,
+    calls: AtomicUsize,
+    frees: AtomicUsize,
+}
+
 unsafe extern "C" fn self_removing_listener(
     user_data: *mut c_void,
     _details: *const ably_token_details,
     _error: *const ably_error_info,
 ) {
-    // SAFETY: registered with a SelfRemoving.
+    // SAFETY: registered with a SelfRemoving that the test keeps alive.
     let this = unsafe { &*user_data.cast::<SelfRemoving>() };
     this.calls.fetch_add(1, Ordering::SeqCst);
     // SAFETY: the Auth outlives its listeners' calls.
-    ok(unsafe { ably_auth_remove_listener(this.auth, this.id.load(Ordering::SeqCst) as u64) });
-}
-
-struct SelfRemoving {
-    auth: *const ably_auth,
-    id: AtomicUsize,
-    calls: AtomicUsize,
-    frees: AtomicUsize,
+    ok(unsafe { ably_auth_remove_listener(this.auth, this.id.load(Ordering::SeqCst)) });
 }
 
 unsafe extern "C" fn count_self_removing_free(user_data: *mut c_void) {
@@ -766,82 +785,45 @@ fn a_listener_removes_itself_and_is_freed_after_its_call() {
     let auth = new_auth(options_with_token(c"first"));
     let state = SelfRemoving {
         auth,
-        id: AtomicUsize::new(0),
+        id: AtomicU64::new(0),
         calls: AtomicUsize::new(0),
         frees: AtomicUsize::new(0),
     };
-    let user_data = ptr::from_ref(&state).cast_mut().cast();
     let mut id = 0u64;
-    let mut details = ptr::null_mut();
     // SAFETY: a live Auth; `state` outlives it.
-    unsafe {
-        ok(ably_auth_add_listener(
+    ok(unsafe {
+        ably_auth_add_listener(
             auth,
             Some(self_removing_listener),
-            user_data,
+            ptr::from_ref(&state).cast_mut().cast(),
             Some(count_self_removing_free),
             &mut id,
-        ));
-        state.id.store(id as usize, Ordering::SeqCst);
-        for token in [c"second", c"third"] {
-            ok(ably_auth_authorize(
-                auth,
-                ptr::null_mut(),
-                options_with_token(token),
-                &mut details,
-            ));
-            ably_token_details_free(details);
-        }
-        assert_eq!(
-            state.calls.load(Ordering::SeqCst),
-            1,
-            "nothing after removal"
-        );
-        assert_eq!(state.frees.load(Ordering::SeqCst), 1);
-        ably_auth_free(auth);
-    }
+        )
+    });
+    state.id.store(id, Ordering::SeqCst);
+    authorize_with_token(auth, c"second");
+    authorize_with_token(auth, c"third");
+    assert_eq!(
+        state.calls.load(Ordering::SeqCst),
+        1,
+        "nothing after removal"
+    );
+    assert_eq!(state.frees.load(Ordering::SeqCst), 1);
+    // SAFETY: a live Auth, freed once.
+    unsafe { ably_auth_free(auth) };
     assert_eq!(state.frees.load(Ordering::SeqCst), 1);
 }
 
 #[test]
 fn freeing_an_auth_runs_every_free_user_data_once() {
     let options = options_with_token(c"only");
-    let (cb, cb_counts) = tracker(Answer::Token);
-    let (log, log_counts) = tracker(Answer::Token);
-    let (l1, l1_counts) = tracker(Answer::Token);
-    let (l2, l2_counts) = tracker(Answer::Token);
-    let mut id = 0u64;
-    // SAFETY: live handles; trackers pass to the library with their calls.
+    let log = set_tracked_log(options, 5);
+    let (auth, callback) = auth_with_callback(options, Answer::Token);
+    let (_, first) = add_tracked_listener(auth);
+    let (_, second) = add_tracked_listener(auth);
+    let mut header = ptr::null_mut();
+    // SAFETY: a live Auth, freed once; the header is freed once.
     unsafe {
-        ok(ably_auth_options_set_auth_callback(
-            options,
-            Some(auth_callback),
-            cb,
-            Some(free_tracker),
-        ));
-        ok(ably_auth_options_set_log(
-            options,
-            Some(log_sink),
-            5,
-            log,
-            Some(free_tracker),
-        ));
-        let auth = new_auth(options);
-        ok(ably_auth_add_listener(
-            auth,
-            Some(listener),
-            l1,
-            Some(free_tracker),
-            &mut id,
-        ));
-        ok(ably_auth_add_listener(
-            auth,
-            Some(listener),
-            l2,
-            Some(free_tracker),
-            &mut id,
-        ));
-        let mut header = ptr::null_mut();
         ok(ably_auth_authorization_header(auth, &mut header));
         assert_eq!(
             take_string(header),
@@ -851,29 +833,22 @@ fn freeing_an_auth_runs_every_free_user_data_once() {
         ably_auth_free(auth);
         ably_auth_free(ptr::null_mut());
     }
-    for counts in [&cb_counts, &log_counts, &l1_counts, &l2_counts] {
+    for counts in [&callback, &log, &first, &second] {
         assert_eq!(counts.frees(), 1);
     }
-    assert_eq!(cb_counts.calls(), 0, "the given token was still valid");
+    assert_eq!(callback.calls(), 0, "the given token was still valid");
 }
 
 #[test]
 fn ably_auth_new_consumes_the_options_also_on_error() {
     let options = ably_auth_options_new(); // no key, token or callback
-    let (log, log_counts) = tracker(Answer::Token);
+    let log = set_tracked_log(options, 3);
     let mut auth = ptr::null_mut();
-    // SAFETY: a live builder, consumed by ably_auth_new.
+    // SAFETY: a live builder, consumed by ably_auth_new; later calls see it consumed.
     unsafe {
-        ok(ably_auth_options_set_log(
-            options,
-            Some(log_sink),
-            3,
-            log,
-            Some(free_tracker),
-        ));
         fails_with(ably_auth_new(options, &mut auth), ABLY_ERR_NO_AUTH_METHOD);
         assert!(auth.is_null());
-        assert_eq!(log_counts.frees(), 1);
+        assert_eq!(log.frees(), 1);
         fails_with(
             ably_auth_options_set_tls(options, true),
             ABLY_ERR_INVALID_ARGUMENT,
@@ -882,20 +857,11 @@ fn ably_auth_new_consumes_the_options_also_on_error() {
     }
     // A token that cannot be renewed is logged (RSA4a1) at creation.
     let options = options_with_token(c"t");
-    let (log, log_counts) = tracker(Answer::Token);
-    // SAFETY: as above.
-    unsafe {
-        ok(ably_auth_options_set_log(
-            options,
-            Some(log_sink),
-            5,
-            log,
-            Some(free_tracker),
-        ));
-        ably_auth_free(new_auth(options));
-    }
-    assert!(log_counts.calls() >= 1);
-    assert_eq!(log_counts.frees(), 1);
+    let log = set_tracked_log(options, 5);
+    // SAFETY: a live Auth, freed once.
+    unsafe { ably_auth_free(new_auth(options)) };
+    assert!(log.calls() >= 1);
+    assert_eq!(log.frees(), 1);
 }
 
 #[test]
@@ -946,8 +912,8 @@ fn replacing_a_callback_whose_free_user_data_frees_the_options() {
 /// `free_user_data` of a listener that calls back into the Auth being freed: it removes
 /// the other listener (whose own free runs once) and asks for the header.
 struct CallsBack {
-    auth: std::sync::atomic::AtomicPtr<ably_auth>,
-    other: AtomicUsize,
+    auth: AtomicPtr<ably_auth>,
+    other: AtomicU64,
     frees: AtomicUsize,
 }
 
@@ -959,7 +925,7 @@ unsafe extern "C" fn free_calls_back(user_data: *mut c_void) {
     let mut header = ptr::null_mut();
     // SAFETY: `auth` is the handle being freed; whatever these answer, they must not be UB.
     unsafe {
-        let error = ably_auth_remove_listener(auth, this.other.load(Ordering::SeqCst) as u64);
+        let error = ably_auth_remove_listener(auth, this.other.load(Ordering::SeqCst));
         if !error.is_null() {
             ably_error_info_free(error);
         }
@@ -976,25 +942,16 @@ unsafe extern "C" fn free_calls_back(user_data: *mut c_void) {
 #[ignore = "issue 10 item 2: free_user_data during ably_auth_free reads the freed Auth"]
 fn a_free_user_data_calling_back_during_ably_auth_free() {
     let options = options_with_token(c"only");
-    let (log, log_counts) = tracker(Answer::Token);
-    let (other, other_counts) = tracker(Answer::Token);
+    let log = set_tracked_log(options, 5);
+    let auth = new_auth(options);
     let state = CallsBack {
-        auth: std::sync::atomic::AtomicPtr::new(ptr::null_mut()),
-        other: AtomicUsize::new(0),
+        auth: AtomicPtr::new(auth),
+        other: AtomicU64::new(0),
         frees: AtomicUsize::new(0),
     };
-    let (mut first_id, mut other_id) = (0u64, 0u64);
-    // SAFETY: live handles; `state` outlives the Auth.
+    let mut first_id = 0u64;
+    // SAFETY: a live Auth, freed once; `state` outlives it.
     unsafe {
-        ok(ably_auth_options_set_log(
-            options,
-            Some(log_sink),
-            5,
-            log,
-            Some(free_tracker),
-        ));
-        let auth = new_auth(options);
-        state.auth.store(auth, Ordering::SeqCst);
         ok(ably_auth_add_listener(
             auth,
             Some(listener),
@@ -1002,17 +959,11 @@ fn a_free_user_data_calling_back_during_ably_auth_free() {
             Some(free_calls_back),
             &mut first_id,
         ));
-        ok(ably_auth_add_listener(
-            auth,
-            Some(listener),
-            other,
-            Some(free_tracker),
-            &mut other_id,
-        ));
-        state.other.store(other_id as usize, Ordering::SeqCst);
+        let (other_id, other) = add_tracked_listener(auth);
+        state.other.store(other_id, Ordering::SeqCst);
         ably_auth_free(auth);
+        assert_eq!(other.frees(), 1);
     }
     assert_eq!(state.frees.load(Ordering::SeqCst), 1);
-    assert_eq!(other_counts.frees(), 1);
-    assert_eq!(log_counts.frees(), 1);
+    assert_eq!(log.frees(), 1);
 }
