@@ -21,6 +21,12 @@
 #                                needs --target (CMAKE_C_COMPILER_TARGET) (default ON)
 #   ABLY_AUTH_CARGO_LOCKED       pass --locked (default ON)
 #   ABLY_AUTH_SET_SONAME         give the shared library a SONAME / install name (default ON)
+#   ABLY_AUTH_CARGO_TARGET_DIR   cargo --target-dir (default <build dir>/cargo-target)
+#   ABLY_AUTH_PREBUILT_STATIC_LIBRARY
+#                                a libably_auth.a built outside CMake (tests/sanitizers.sh builds
+#                                one with a Rust sanitizer): cargo does not build the library,
+#                                AblyAuth::ably_auth is this static library, and there is no
+#                                shared library (no ably_auth_shared, no install rules)
 #
 # Variables set for the install rules (cmake/AblyAuthInstall.cmake):
 #   ABLY_AUTH_CARGO_OUT_DIR, ABLY_AUTH_SHARED_FILE, ABLY_AUTH_STATIC_FILE, ABLY_AUTH_IMPLIB_FILE,
@@ -55,7 +61,13 @@ else()
 endif()
 
 set(ABLY_AUTH_CARGO_TARGET_DIR "${CMAKE_BINARY_DIR}/cargo-target" CACHE PATH
-    "cargo --target-dir for the ably-auth library (may be shared between build trees)")
+    "cargo --target-dir for the ably-auth library and the loopback test server (may be shared between build trees)")
+set(ABLY_AUTH_PREBUILT_STATIC_LIBRARY "" CACHE FILEPATH
+    "Link this prebuilt libably_auth.a instead of building the library with cargo (static only)")
+if(ABLY_AUTH_PREBUILT_STATIC_LIBRARY AND NOT EXISTS "${ABLY_AUTH_PREBUILT_STATIC_LIBRARY}")
+  message(FATAL_ERROR "ABLY_AUTH_PREBUILT_STATIC_LIBRARY: ${ABLY_AUTH_PREBUILT_STATIC_LIBRARY} "
+                      "does not exist")
+endif()
 if(ABLY_AUTH_RUST_TARGET)
   set(_ably_target_args --target ${ABLY_AUTH_RUST_TARGET})
   set(ABLY_AUTH_CARGO_OUT_DIR "${ABLY_AUTH_CARGO_TARGET_DIR}/${ABLY_AUTH_RUST_TARGET}/${_ably_profile_dir}")
@@ -128,7 +140,11 @@ else()
   set(ABLY_AUTH_STATIC_NAME libably_auth.a)
 endif()
 set(ABLY_AUTH_SHARED_FILE "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_SHARED_NAME}")
-set(ABLY_AUTH_STATIC_FILE "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_STATIC_NAME}")
+if(ABLY_AUTH_PREBUILT_STATIC_LIBRARY)
+  set(ABLY_AUTH_STATIC_FILE "${ABLY_AUTH_PREBUILT_STATIC_LIBRARY}")
+else()
+  set(ABLY_AUTH_STATIC_FILE "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_STATIC_NAME}")
+endif()
 if(ABLY_AUTH_IMPLIB_NAME)
   set(ABLY_AUTH_IMPLIB_FILE "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_IMPLIB_NAME}")
 else()
@@ -197,31 +213,38 @@ if(ABLY_AUTH_SONAME AND NOT APPLE)
             "${ABLY_AUTH_SHARED_NAME}" "${ABLY_AUTH_CARGO_OUT_DIR}/${ABLY_AUTH_SONAME}")
 endif()
 
-# The command's OUTPUT is a stamp file and the libraries are BYPRODUCTS: when cargo finds
-# nothing to do it leaves the libraries untouched, and C targets are not relinked; with the
-# libraries as OUTPUTs a no-op cargo run would leave them "out of date" forever.
-set(_ably_stamp "${CMAKE_CURRENT_BINARY_DIR}/ably_auth_cargo.stamp")
-if(ABLY_AUTH_RUST_TARGET)
-  set(_ably_target_label "${ABLY_AUTH_RUST_TARGET}")
+if(ABLY_AUTH_PREBUILT_STATIC_LIBRARY)
+  # Nothing to build; the target stays so that dependencies on it (the loopback server's
+  # cargo run) keep working.
+  message(STATUS "ably-auth: using the prebuilt ${ABLY_AUTH_PREBUILT_STATIC_LIBRARY}")
+  add_custom_target(ably_auth_cargo)
 else()
-  set(_ably_target_label "host")
+  # The command's OUTPUT is a stamp file and the libraries are BYPRODUCTS: when cargo finds
+  # nothing to do it leaves the libraries untouched, and C targets are not relinked; with the
+  # libraries as OUTPUTs a no-op cargo run would leave them "out of date" forever.
+  set(_ably_stamp "${CMAKE_CURRENT_BINARY_DIR}/ably_auth_cargo.stamp")
+  if(ABLY_AUTH_RUST_TARGET)
+    set(_ably_target_label "${ABLY_AUTH_RUST_TARGET}")
+  else()
+    set(_ably_target_label "host")
+  endif()
+  add_custom_command(
+    OUTPUT "${_ably_stamp}"
+    BYPRODUCTS ${_ably_byproducts}
+    COMMAND ${_ably_cargo_command} ${_ably_cargo_subcommand}
+            --manifest-path "${PROJECT_SOURCE_DIR}/Cargo.toml"
+            --target-dir "${ABLY_AUTH_CARGO_TARGET_DIR}"
+            ${_ably_profile_args} ${_ably_target_args} ${_ably_locked_args}
+            ${_ably_rustc_args}
+    ${_ably_post_commands}
+    COMMAND "${CMAKE_COMMAND}" -E touch "${_ably_stamp}"
+    DEPENDS ${_ably_cargo_inputs}
+    WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
+    COMMENT "cargo: building ably-auth (${_ably_profile_dir}, ${_ably_target_label})"
+    USES_TERMINAL # stream cargo's progress (Ninja's console pool)
+    VERBATIM)
+  add_custom_target(ably_auth_cargo ALL DEPENDS "${_ably_stamp}")
 endif()
-add_custom_command(
-  OUTPUT "${_ably_stamp}"
-  BYPRODUCTS ${_ably_byproducts}
-  COMMAND ${_ably_cargo_command} ${_ably_cargo_subcommand}
-          --manifest-path "${PROJECT_SOURCE_DIR}/Cargo.toml"
-          --target-dir "${ABLY_AUTH_CARGO_TARGET_DIR}"
-          ${_ably_profile_args} ${_ably_target_args} ${_ably_locked_args}
-          ${_ably_rustc_args}
-  ${_ably_post_commands}
-  COMMAND "${CMAKE_COMMAND}" -E touch "${_ably_stamp}"
-  DEPENDS ${_ably_cargo_inputs}
-  WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
-  COMMENT "cargo: building ably-auth (${_ably_profile_dir}, ${_ably_target_label})"
-  USES_TERMINAL # stream cargo's progress (Ninja's console pool)
-  VERBATIM)
-add_custom_target(ably_auth_cargo ALL DEPENDS "${_ably_stamp}")
 
 # --- Native libraries the staticlib needs -------------------------------------------------
 # What `rustc --print native-static-libs` reports for Rust's std, minus what every C compiler
@@ -260,17 +283,19 @@ set(_ably_include_dirs
 # Imported (not INTERFACE) targets so that CMake knows the library kind: it adds the build
 # RPATH for the shared one and orders the static one correctly on link lines. GLOBAL so that
 # a project using add_subdirectory() can see them and alias them.
-add_library(ably_auth_shared SHARED IMPORTED GLOBAL)
-set_target_properties(ably_auth_shared PROPERTIES
-  IMPORTED_LOCATION "${ABLY_AUTH_SHARED_FILE}"
-  INTERFACE_INCLUDE_DIRECTORIES "${_ably_include_dirs}")
-if(ABLY_AUTH_IMPLIB_FILE)
-  set_target_properties(ably_auth_shared PROPERTIES IMPORTED_IMPLIB "${ABLY_AUTH_IMPLIB_FILE}")
-endif()
-if(ABLY_AUTH_SONAME)
-  set_target_properties(ably_auth_shared PROPERTIES IMPORTED_SONAME "${ABLY_AUTH_SONAME}")
-else()
-  set_target_properties(ably_auth_shared PROPERTIES IMPORTED_NO_SONAME TRUE)
+if(NOT ABLY_AUTH_PREBUILT_STATIC_LIBRARY)
+  add_library(ably_auth_shared SHARED IMPORTED GLOBAL)
+  set_target_properties(ably_auth_shared PROPERTIES
+    IMPORTED_LOCATION "${ABLY_AUTH_SHARED_FILE}"
+    INTERFACE_INCLUDE_DIRECTORIES "${_ably_include_dirs}")
+  if(ABLY_AUTH_IMPLIB_FILE)
+    set_target_properties(ably_auth_shared PROPERTIES IMPORTED_IMPLIB "${ABLY_AUTH_IMPLIB_FILE}")
+  endif()
+  if(ABLY_AUTH_SONAME)
+    set_target_properties(ably_auth_shared PROPERTIES IMPORTED_SONAME "${ABLY_AUTH_SONAME}")
+  else()
+    set_target_properties(ably_auth_shared PROPERTIES IMPORTED_NO_SONAME TRUE)
+  endif()
 endif()
 
 add_library(ably_auth_static STATIC IMPORTED GLOBAL)
@@ -281,13 +306,16 @@ set_target_properties(ably_auth_static PROPERTIES
 
 # A dependency on an imported target is followed by every target that links it, so C code
 # is compiled and linked only after cargo has run.
-add_dependencies(ably_auth_shared ably_auth_cargo)
 add_dependencies(ably_auth_static ably_auth_cargo)
-
-add_library(AblyAuth::ably_auth_shared ALIAS ably_auth_shared)
 add_library(AblyAuth::ably_auth_static ALIAS ably_auth_static)
-if(ABLY_AUTH_DEFAULT_SHARED)
-  add_library(AblyAuth::ably_auth ALIAS ably_auth_shared)
-else()
+if(ABLY_AUTH_PREBUILT_STATIC_LIBRARY)
   add_library(AblyAuth::ably_auth ALIAS ably_auth_static)
+else()
+  add_dependencies(ably_auth_shared ably_auth_cargo)
+  add_library(AblyAuth::ably_auth_shared ALIAS ably_auth_shared)
+  if(ABLY_AUTH_DEFAULT_SHARED)
+    add_library(AblyAuth::ably_auth ALIAS ably_auth_shared)
+  else()
+    add_library(AblyAuth::ably_auth ALIAS ably_auth_static)
+  endif()
 endif()

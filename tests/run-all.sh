@@ -8,9 +8,12 @@
 #      each), header compiled alone as C11 and C++17, the examples and the end-to-end demo;
 #      then install and build consumer projects against the installed package
 #      (find_package shared and static, C and C++, pkg-config)
-#   3. Go binding: go vet and go test -race against the loopback server
-#   4. Swift package: swift test where a toolchain exists, otherwise a clear SKIPPED line
-#   5. Platform jobs (tests/platforms.sh): i686 (C, C++, Go), aarch64 and armv7 under
+#   3. Rust-side sanitizers (tests/sanitizers.sh): the C and C++ tests again, linked to the
+#      library and std built with AddressSanitizer, then ThreadSanitizer (nightly); Miri over
+#      tests/ffi_miri.rs (the C ABI driven from Rust)
+#   4. Go binding: go vet and go test -race against the loopback server
+#   5. Swift package: swift test where a toolchain exists, otherwise a clear SKIPPED line
+#   6. Platform jobs (tests/platforms.sh): i686 (C, C++, Go), aarch64 and armv7 under
 #      qemu-user, Windows x86_64 under Wine (MinGW-w64), Android and iOS staticlibs compiled,
 #      the headers with clang and MinGW. ABLY_AUTH_SKIP_PLATFORMS=1 skips them locally.
 set -euo pipefail
@@ -35,6 +38,8 @@ echo "==> CMake build, ctest, install, consumers"
 tests/cmake-all.sh
 echo "==> valgrind memcheck (C and C++ tests of build/cmake)"
 tests/valgrind.sh build/cmake
+echo "==> Rust-side ASan and TSan under the C/C++ tests, Miri over the C ABI (nightly)"
+tests/sanitizers.sh
 echo "==> Go binding (go vet, go test -race with GODEBUG=cgocheck=1)"
 bindings/go/run-tests.sh
 echo "==> Swift package (runs only where a swift toolchain is installed)"

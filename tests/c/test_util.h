@@ -24,6 +24,7 @@
 #define ABLY_AUTH_TEST_UTIL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,8 +52,9 @@
 #define TU_UNUSED
 #endif
 
-static int tu_passed;
-static int tu_failed;
+/* Atomic: tests check from the threads they start (ThreadSanitizer runs, tests/sanitizers.sh). */
+static atomic_int tu_passed;
+static atomic_int tu_failed;
 
 /* Record one check: print "ok   <description>" or "FAIL <description> (file:line)". */
 TU_PRINTF(4, 5) TU_UNUSED
@@ -156,9 +158,9 @@ static int64_t tu_unix_time_ms(void) {
 /* Print the final line and return the exit status for main(). */
 TU_UNUSED
 static int test_summary(void) {
-    printf("%d passed, %d failed\n", tu_passed, tu_failed);
+    printf("%d passed, %d failed\n", atomic_load(&tu_passed), atomic_load(&tu_failed));
     fflush(stdout);
-    return tu_failed == 0 ? 0 : 1;
+    return atomic_load(&tu_failed) == 0 ? 0 : 1;
 }
 
 #endif /* ABLY_AUTH_TEST_UTIL_H */
