@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use ably_auth::{Auth, ErrorInfo, Method};
+use ably_auth::{Auth, ErrorInfo, Method, TokenParams};
 use common::*;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(600);
@@ -228,6 +228,30 @@ fn untrusted_certificate_is_a_connection_error() {
     assert_eq!((error.code, error.status_code), (80000, 500), "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(server.tokens_issued(), 0);
+}
+
+/// A timestamp the caller fixed in the params is not re-signed after a 40104 (issue 11): the
+/// retry would carry the same timestamp and fail again, so the 40104 is returned at once.
+#[test]
+fn caller_fixed_timestamp_is_not_retried_after_40104() {
+    let server = http_server();
+    let auth = token_auth_with_key(&server);
+    let stale = TokenParams {
+        timestamp: Some(server.now_ms() as u64 - 3_600_000),
+        ..TokenParams::default()
+    };
+    let error = auth.request_token(Some(&stale), None).unwrap_err();
+    assert_eq!(error.code, 40104, "{error}");
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.ends_with("/requestToken"))
+            .count(),
+        1,
+        "no retry: {paths:?}"
+    );
+    assert!(!paths.iter().any(|p| p == "/time"), "no /time: {paths:?}");
 }
 
 /// A client clock an hour off: the server answers 40104; the library reads `/time`, learns

@@ -250,8 +250,9 @@ impl Auth {
         Ok(details)
     }
 
-    /// POST the TokenRequest; on 40104 (timestamp outside the window) with our own key,
-    /// learn the server time and retry once with a fresh request.
+    /// POST the TokenRequest; on 40104 (timestamp outside the window) with our own key and
+    /// a timestamp the library chose, learn the server time and retry once with a fresh
+    /// request. A timestamp the caller fixed in the params is theirs: the 40104 is returned.
     pub(super) fn exchange(
         &self,
         rest: &RestClient,
@@ -267,7 +268,13 @@ impl Auth {
         });
         let sent_at = self.clock.now_ms();
         let result = match fetch::exchange(rest, &request) {
-            Err(e) if e.code == codes::TIMESTAMP_NOT_CURRENT && options.key.is_some() => {
+            // Only when the library chose the timestamp: re-signing the caller's own fixed
+            // timestamp could not succeed.
+            Err(e)
+                if e.code == codes::TIMESTAMP_NOT_CURRENT
+                    && options.key.is_some()
+                    && params.timestamp.is_none() =>
+            {
                 self.log(LogLevel::Warn, || {
                     "TokenRequest timestamp rejected (40104): reading the server time and retrying once"
                         .into()
