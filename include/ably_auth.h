@@ -22,6 +22,10 @@
  * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
  *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
  *   ABLY_ERR_NO_VALID_TOKEN.
+ * - Two derived codes, as ably-js derives them: an HTTP answer with an error status but no
+ *   Ably error in its body or X-Ably-Errorcode header gets code status x 100 (30200 for an
+ *   unexpected redirect, 50300 for a bare 503); an answer larger than its limit (128 KiB for
+ *   token material, 16 MiB for ably_auth_request) is 50000 with a message saying so.
  *
  * Callbacks and re-entrancy (docs/lifecycle.md has the rationale and the tests)
  *
