@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::{MAX_TOKEN_MATERIAL_BYTES, TokenMaterial, callback_error};
+use crate::core::redirect;
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::http::rest::{RestClient, RestRequest, path_segment};
 use crate::http::{HttpRequest, Method};
@@ -93,18 +94,57 @@ pub(crate) fn auth_url_request(
     })
 }
 
-/// Ask the authUrl for token material (RSA8c). Any failure is 40170/401 with the
-/// underlying error as `cause` (RSA4e, DESIGN §4 item 9).
+/// Ask the authUrl for token material (RSA8c), following up to
+/// [`redirect::MAX_REDIRECTS`] redirects as a browser would (303, and 301/302 after a POST,
+/// become GET; https→http is refused; the authHeaders go only to the authUrl's own origin).
+/// Any failure is 40170/401 with the underlying error as `cause` (RSA4e, DESIGN §4 item 9).
 pub(crate) fn from_auth_url(
     rest: &RestClient,
     options: &AuthOptions,
     url: &str,
     params: &TokenParams,
 ) -> Result<TokenMaterial> {
-    let request = auth_url_request(options, url, params)?;
-    let response = rest.transport().send(&request).map_err(|e| {
-        callback_error("the authUrl request failed").with_cause(e.to_error_info("the authUrl"))
-    })?;
+    let mut request = auth_url_request(options, url, params)?;
+    let mut redirects = 0;
+    let response = loop {
+        let response = rest.transport().send(&request).map_err(|e| {
+            callback_error("the authUrl request failed").with_cause(e.to_error_info("the authUrl"))
+        })?;
+        if !redirect::is_redirect(response.status) {
+            break response;
+        }
+        if redirects == redirect::MAX_REDIRECTS {
+            return Err(callback_error(format!(
+                "the authUrl redirected more than {} times",
+                redirect::MAX_REDIRECTS
+            )));
+        }
+        redirects += 1;
+        let location = response.header("location").ok_or_else(|| {
+            callback_error(format!(
+                "the authUrl answered HTTP {} without a Location to follow",
+                response.status
+            ))
+        })?;
+        let next = redirect::resolve(&request.url, location)?;
+        if redirect::becomes_get(response.status, request.method == Method::Post) {
+            request.method = Method::Get;
+            request.body = None;
+            request
+                .headers
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+        }
+        if !redirect::same_origin(&request.url, &next) {
+            // The caller's authHeaders may be credentials for its own server only.
+            request.headers.retain(|(name, _)| {
+                !options
+                    .auth_headers
+                    .iter()
+                    .any(|(own, _)| own.eq_ignore_ascii_case(name))
+            });
+        }
+        request.url = next;
+    };
     if !response.is_success() {
         let cause = response.error_info();
         let mut error = callback_error(format!("the authUrl answered HTTP {}", response.status))

@@ -9,6 +9,7 @@ pub mod error;
 pub mod jwt;
 pub mod key;
 pub mod material;
+pub mod redirect;
 pub mod renewal;
 pub mod sign;
 pub mod token;
