@@ -26,3 +26,20 @@ fn committed_header_matches_fresh_generation() {
         "include/ably_auth.h is stale: regenerate it with `ABLY_AUTH_BLESS=1 cargo test --test header`"
     );
 }
+
+/// DESIGN §3: no unprefixed symbol leaves the library. cbindgen exports every public
+/// constant of the crate, so one added in src/core must be excluded in cbindgen.toml.
+#[test]
+fn header_defines_only_prefixed_macros() {
+    let header = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("include/ably_auth.h"),
+    )
+    .expect("include/ably_auth.h");
+    let unprefixed: Vec<&str> = header
+        .lines()
+        .filter_map(|line| line.strip_prefix("#define "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|name| !name.starts_with("ABLY_"))
+        .collect();
+    assert!(unprefixed.is_empty(), "unprefixed macros: {unprefixed:?}");
+}
