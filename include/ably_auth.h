@@ -68,38 +68,6 @@
 #include <stdint.h>
 
 /**
- * The most worker threads an Auth may have.
- */
-#define MAX_WORKER_THREADS 16
-
-/**
- * How deep library callbacks may nest on one thread.
- */
-#define MAX_NESTING 8
-
-/**
- * A call refused because of where it was made from: inside the authCallback of the
- * same Auth (it would wait for itself), inside a log sink, or nested too deep through
- * callbacks (see `crate::auth` and the header's preamble).
- */
-#define REENTRANT_CALL 100001
-
-/**
- * The call was cancelled by its caller.
- */
-#define CANCELLED 100002
-
-/**
- * The Auth is shut down (or being freed): it takes no new work.
- */
-#define SHUT_DOWN 100003
-
-/**
- * No valid token is cached (a non-blocking read that does no I/O).
- */
-#define NO_VALID_TOKEN 100004
-
-/**
  * Bad request: conflicting options.
  */
 #define ABLY_ERR_BAD_REQUEST 40000
