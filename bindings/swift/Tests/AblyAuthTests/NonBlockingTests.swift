@@ -5,18 +5,7 @@ import XCTest
 /// The `async` methods on the library's non-blocking calls: results, task cancellation
 /// (before and during the call), shutdown with calls in flight, the cached header read.
 /// (Written without a Swift toolchain; see bindings/swift/README.md.)
-final class NonBlockingTests: XCTestCase {
-    var server: Loopback!
-
-    override func setUpWithError() throws {
-        server = try Loopback()
-    }
-
-    override func tearDown() {
-        server?.stop()
-        server = nil
-    }
-
+final class NonBlockingTests: LoopbackTestCase {
     /// An authCallback that never answers: it keeps each completion (answered when the
     /// test's `kept` goes away) and counts its calls.
     func silentAuth(_ kept: Locked<[AuthCompletion]>) throws -> AblyAuth {
