@@ -85,6 +85,14 @@ type Options struct {
 	// AddRequestIDs adds a request_id query parameter to each request (RSC7c).
 	AddRequestIDs bool
 
+	// WorkerThreads run the *Context calls and renewal ahead of expiry (default 2, 1 to
+	// 16); one more library thread delivers their outcomes. Started on first use.
+	WorkerThreads int
+	// NoRenewAhead turns off renewing the token in the background before it expires (on
+	// by default: after the first token, AuthorizationHeader does not wait on the network
+	// while a valid token exists).
+	NoRenewAhead bool
+
 	// Log receives log lines from LogLevel up (default LogInfo); they never contain a key
 	// secret, token or mac. It may run on any goroutine or thread.
 	Log      func(level LogLevel, message string)
@@ -388,6 +396,7 @@ func (b *optionsBuilder) all(o *Options) error {
 			}
 			return takeError(C.ably_auth_options_set_add_request_ids(p, true))
 		},
+		func() error { return b.calls(o) },
 		func() error {
 			if o.Log == nil {
 				return nil
