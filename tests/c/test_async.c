@@ -434,6 +434,7 @@ static void free_with_calls_in_flight_runs_every_done_first(void) {
 typedef struct freeing_done {
     ably_auth *auth;
     atomic_int calls;
+    atomic_int started; /* the start call returned: no call on the handle is in progress */
 } freeing_done;
 
 static void done_freeing_the_auth(void *user_data, int64_t time_ms, ably_error_info *error) {
@@ -441,6 +442,11 @@ static void done_freeing_the_auth(void *user_data, int64_t time_ms, ably_error_i
     freeing_done *st = user_data;
     atomic_fetch_add(&st->calls, 1);
     ably_error_info_free(error);
+    /* ably_auth_free's contract: no call on the handle in progress on another thread, and
+     * done may run before the start call has returned. */
+    for (int i = 0; i < 2000 && !atomic_load(&st->started); i++) {
+        sleep_ms(1);
+    }
     ably_auth_free(st->auth);
 }
 
@@ -451,6 +457,7 @@ static void free_from_inside_done(void) {
         return;
     }
     expect_ok(ably_auth_time_async(st.auth, done_freeing_the_auth, &st, NULL, NULL));
+    atomic_store(&st.started, 1);
     for (int i = 0; i < 400 && atomic_load(&st.calls) == 0; i++) {
         sleep_ms(10);
     }
