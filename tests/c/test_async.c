@@ -435,6 +435,7 @@ typedef struct freeing_done {
     ably_auth *auth;
     atomic_int calls;
     atomic_int started; /* the start call returned: no call on the handle is in progress */
+    atomic_int freed;   /* ably_auth_free returned inside done */
 } freeing_done;
 
 static void done_freeing_the_auth(void *user_data, int64_t time_ms, ably_error_info *error) {
@@ -448,6 +449,7 @@ static void done_freeing_the_auth(void *user_data, int64_t time_ms, ably_error_i
         sleep_ms(1);
     }
     ably_auth_free(st->auth);
+    atomic_store(&st->freed, 1);
 }
 
 static void free_from_inside_done(void) {
@@ -458,10 +460,10 @@ static void free_from_inside_done(void) {
     }
     expect_ok(ably_auth_time_async(st.auth, done_freeing_the_auth, &st, NULL, NULL));
     atomic_store(&st.started, 1);
-    for (int i = 0; i < 400 && atomic_load(&st.calls) == 0; i++) {
+    for (int i = 0; i < 400 && !atomic_load(&st.freed); i++) {
         sleep_ms(10);
     }
-    sleep_ms(50);
+    sleep_ms(50); /* done returns after ably_auth_free; st is on this stack */
     CHECK(atomic_load(&st.calls) == 1, "ably_auth_free from inside done: done ran once");
 }
 
