@@ -14,8 +14,8 @@
  *   results are borrowed from the handle they came from and stay valid until it is freed.
  * - Builders (ably_auth_options, ably_token_params, ably_auth_completion) are handles, not
  *   addresses: one consumed or freed is refused with 40003 by every function, from any
- *   thread, however many builders were created since (on 32-bit platforms: unless its slot
- *   was reused 4096 times). They are consumed by the call they are passed to, also when it
+ *   thread, however many builders were created since (on 32-bit platforms: unless about 33
+ *   million builders were created since). They are consumed by the call they are passed to, also when it
  *   fails. Two calls on one builder at the same time get 40003 for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.

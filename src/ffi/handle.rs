@@ -7,9 +7,11 @@
 //! never reach another builder's memory, because no address is ever reused. While a call
 //! works on a builder, the builder is taken out of its slot, so a second call on it at the
 //! same time (another thread, or a `free_user_data` run by the first call) is refused with
-//! 40003 instead of aliasing it. On 64-bit platforms a slot's generation has 40 bits and never
-//! wraps in practice; on 32-bit platforms it has 12, so a stale handle is detected unless its
-//! slot was reused 4096 times since.
+//! 40003 instead of aliasing it. Free slots are reused oldest first and only once 1024 of
+//! them are free, so a slot is reused at most once per 1024 builders created. On 64-bit
+//! platforms a slot's generation has 43 bits and never wraps in practice; on 32-bit platforms
+//! it has 15, so a stale handle is detected unless 32768 × 1024 (about 33 million) builders
+//! were created since it was freed.
 //!
 //! Long-lived handles (`ably_auth`, tokens) are plain boxes: checking them would put a lock
 //! on the hot path.
@@ -21,8 +23,16 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::core::error::{ErrorInfo, Result};
 
-/// Bits of a handle that name the slot; the rest is the slot's generation.
+/// Bits of a handle that name the slot (so at most 2^INDEX_BITS builders are alive at once);
+/// the rest is the slot's generation.
+#[cfg(target_pointer_width = "64")]
 const INDEX_BITS: u32 = 20;
+#[cfg(not(target_pointer_width = "64"))]
+const INDEX_BITS: u32 = 16;
+/// A free slot is reused only while at least this many are free, so that each slot's
+/// generation advances once per this many builders created, not once per builder: with few
+/// builders alive, a small pool would otherwise cycle one slot through its generations fast.
+const MIN_FREE: usize = 1024;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 /// Handles are odd numbers, so no handle is NULL or looks like an aligned pointer.
 const TAG_BITS: u32 = 1;
@@ -42,7 +52,8 @@ struct Slot {
     content: Content,
 }
 
-/// Every builder slot; free slots are reused oldest first, so generations rise slowly.
+/// Every builder slot; free slots are reused oldest first, and only once [`MIN_FREE`] are
+/// free, so generations rise slowly.
 struct Registry {
     slots: Vec<Slot>,
     free: std::collections::VecDeque<usize>,
@@ -74,14 +85,15 @@ fn decode<T>(ptr: *mut T) -> Option<(usize, usize)> {
 
 impl Registry {
     fn insert(&mut self, value: Box<dyn Any + Send>) -> Option<(usize, usize)> {
-        if self.free.is_empty() && self.slots.len() <= INDEX_MASK {
+        let index = if self.free.len() < MIN_FREE && self.slots.len() <= INDEX_MASK {
             self.slots.push(Slot {
                 generation: 0,
                 content: Content::Empty,
             });
-            self.free.push_back(self.slots.len() - 1);
-        }
-        let index = self.free.pop_front()?;
+            self.slots.len() - 1
+        } else {
+            self.free.pop_front()?
+        };
         let slot = &mut self.slots[index];
         slot.content = Content::Live(value);
         Some((index, slot.generation))
@@ -103,8 +115,8 @@ impl Registry {
     }
 }
 
-/// Register `value` as a live builder and return its handle; NULL only when a million
-/// builders are alive at once.
+/// Register `value` as a live builder and return its handle; NULL only when 2^INDEX_BITS
+/// builders (about a million; 65536 on 32-bit platforms) are alive at once.
 pub(crate) fn new_builder<T: Send + 'static>(value: T) -> *mut T {
     let mut registry = registry();
     match registry.insert(Box::new(value)) {
@@ -295,4 +307,42 @@ pub(crate) fn out_arg<T>(out: *mut T, name: &str) -> Result<*mut T> {
 pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: caller contract; the previous value is a plain pointer/integer, not dropped.
     unsafe { out.write(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_freed_slot_waits_for_min_free_others_before_reuse() {
+        let mut registry = Registry {
+            slots: Vec::new(),
+            free: std::collections::VecDeque::new(),
+        };
+        let (first, generation) = registry.insert(Box::new(1u8)).unwrap();
+        registry.release(first);
+        // One builder alive at a time, as a loop that creates and consumes them makes.
+        for _ in 1..MIN_FREE {
+            let (index, _) = registry.insert(Box::new(2u8)).unwrap();
+            assert_ne!(
+                index, first,
+                "reused before {MIN_FREE} builders were created"
+            );
+            registry.release(index);
+        }
+        let (index, reused_generation) = registry.insert(Box::new(3u8)).unwrap();
+        assert_eq!(index, first, "the oldest free slot comes back first");
+        assert_eq!(reused_generation, generation + 1);
+        assert_eq!(registry.slots.len(), MIN_FREE);
+    }
+
+    #[test]
+    fn handles_round_trip_and_are_never_null_or_aligned() {
+        for (index, generation) in [(0, 0), (INDEX_MASK, GENERATION_MASK), (5, 77)] {
+            let ptr: *mut u8 = encode(index, generation);
+            assert!(!ptr.is_null() && ptr.addr() % 2 == 1);
+            assert_eq!(decode(ptr), Some((index, generation)));
+        }
+        assert_eq!(decode(std::ptr::null_mut::<u8>()), None);
+    }
 }
