@@ -196,6 +196,8 @@ pub enum TransportErrorKind {
     Protocol,
     /// The library stopped waiting for the answer (a cancelled call, a shutdown).
     Cancelled,
+    /// This build has no HTTP client and no host transport was set.
+    NotBuiltIn,
 }
 
 /// A request that got no (complete) HTTP response.
@@ -226,6 +228,7 @@ impl TransportError {
                 500,
                 format!("request to {host} timed out: {}", self.message),
             ),
+            TransportErrorKind::NotBuiltIn => not_built_in(&format!("a request to {host}")),
             TransportErrorKind::Cancelled => ErrorInfo::new(
                 codes::CANCELLED,
                 0,
@@ -379,8 +382,9 @@ pub fn check_transport_options(host_transport: bool, options: &TransportOptions)
     }
 }
 
-/// The transport an Auth uses: the host's when given, else the built-in client (or
-/// [`codes::NOT_BUILT_IN`] in a build without it).
+/// The transport an Auth uses: the host's when given, else the built-in client (or, in a
+/// build without it, one whose every request fails with [`codes::NOT_BUILT_IN`]: so that
+/// operations that need no request, such as an authCallback's token, still work).
 pub fn build_transport(
     host: Option<&Arc<dyn Transport>>,
     options: &TransportOptions,
@@ -394,6 +398,20 @@ pub fn build_transport(
     #[cfg(not(feature = "http-client"))]
     {
         let _ = (options, user_agent);
-        Err(not_built_in("a networked call"))
+        Ok(Arc::new(NoClient))
+    }
+}
+
+/// The transport of a build without an HTTP client when the host set none.
+#[cfg(not(feature = "http-client"))]
+struct NoClient;
+
+#[cfg(not(feature = "http-client"))]
+impl Transport for NoClient {
+    fn send(&self, _: &HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+        Err(TransportError {
+            kind: TransportErrorKind::NotBuiltIn,
+            message: String::new(),
+        })
     }
 }

@@ -11,12 +11,13 @@ pub use ably_loopback::{
 };
 use base64::Engine as _;
 
+#[cfg(feature = "http-client")] // its blocking client is the library's built-in one
 pub mod host_transport;
 
 /// Make an Auth from `options`, over the transport this run tests: the built-in client, or
 /// with `ABLY_TEST_TRANSPORT=host` a host transport through the C ABI (`host_transport`).
 pub fn new_auth(options: ClientOptions) -> ably_auth::Result<Arc<Auth>> {
-    Auth::new(host_transport::route(options))
+    Auth::new(route(options))
 }
 
 /// As [`new_auth`], reading `clock`.
@@ -24,7 +25,13 @@ pub fn new_auth_with_clock(
     options: ClientOptions,
     clock: Arc<dyn ably_auth::Clock>,
 ) -> ably_auth::Result<Arc<Auth>> {
-    Auth::with_clock(host_transport::route(options), clock)
+    Auth::with_clock(route(options), clock)
+}
+
+fn route(options: ClientOptions) -> ClientOptions {
+    #[cfg(feature = "http-client")]
+    let options = host_transport::route(options);
+    options
 }
 
 /// A plain-HTTP loopback server with the default key.
