@@ -335,6 +335,27 @@ unsafe extern "C" fn count_free(user_data: *mut c_void) {
     unsafe { &*(user_data as *const AtomicUsize) }.fetch_add(1, Ordering::SeqCst);
 }
 
+/// Set the never-sending transport on `options`, counting its frees in `freed`.
+///
+/// # Safety
+/// `options` is NULL or live.
+unsafe fn set_counting_transport(
+    options: *mut ably_auth_options,
+    freed: &'static AtomicUsize,
+) -> *mut ably_error_info {
+    let user_data = freed as *const AtomicUsize as *mut c_void;
+    // SAFETY: forwarded; never_send/count_free follow their contracts for this user_data.
+    unsafe {
+        ably_auth_options_set_http_transport(
+            options,
+            Some(never_send),
+            None,
+            user_data,
+            Some(count_free),
+        )
+    }
+}
+
 /// Builds C options with a key and a host transport, applies `extra`, and returns what
 /// `ably_auth_new` says, with how often free_user_data ran.
 fn c_new(extra: impl FnOnce(*mut ably_auth_options)) -> (Option<i32>, usize) {
@@ -343,15 +364,7 @@ fn c_new(extra: impl FnOnce(*mut ably_auth_options)) -> (Option<i32>, usize) {
     unsafe {
         let options = ably_auth_options_new();
         assert!(ably_auth_options_set_key(options, c"app.key:secret".as_ptr()).is_null());
-        let user_data = freed as *const AtomicUsize as *mut c_void;
-        let set = ably_auth_options_set_http_transport(
-            options,
-            Some(never_send),
-            None,
-            user_data,
-            Some(count_free),
-        );
-        assert!(set.is_null());
+        assert!(set_counting_transport(options, freed).is_null());
         extra(options);
         let mut auth = std::ptr::null_mut();
         let error = ably_auth_new(options, &mut auth);
@@ -395,14 +408,7 @@ fn a_replaced_transport_is_freed_once_and_a_null_send_is_refused() {
     unsafe {
         let options = ably_auth_options_new();
         for _ in 0..2 {
-            let set = ably_auth_options_set_http_transport(
-                options,
-                Some(never_send),
-                None,
-                user_data,
-                Some(count_free),
-            );
-            assert!(set.is_null());
+            assert!(set_counting_transport(options, freed).is_null());
         }
         assert_eq!(freed.load(Ordering::SeqCst), 1, "the replaced one");
         let error =
