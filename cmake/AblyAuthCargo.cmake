@@ -59,11 +59,15 @@ option(ABLY_AUTH_CARGO_LOCKED "Pass --locked to cargo (fail if Cargo.lock is out
 option(ABLY_AUTH_SET_SONAME "Give the shared library a versioned SONAME (ELF) / @rpath install name (Apple)" ON)
 
 # --- Profile and output paths -----------------------------------------------------------
-# The cargo profile is fixed at configure time: dev for CMAKE_BUILD_TYPE=Debug, release for
-# everything else. Multi-config generators (no CMAKE_BUILD_TYPE) therefore get release.
+# The cargo profile is fixed at configure time: dev for CMAKE_BUILD_TYPE=Debug, min-size-rel
+# (every crate at opt-level "z") for MinSizeRel, release for everything else. Multi-config
+# generators (no CMAKE_BUILD_TYPE) therefore get release.
 if(CMAKE_BUILD_TYPE STREQUAL "Debug")
   set(_ably_profile_args "")
   set(_ably_profile_dir debug)
+elseif(CMAKE_BUILD_TYPE STREQUAL "MinSizeRel")
+  set(_ably_profile_args --profile min-size-rel)
+  set(_ably_profile_dir min-size-rel)
 else()
   set(_ably_profile_args --release)
   set(_ably_profile_dir release)

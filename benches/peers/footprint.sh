@@ -3,7 +3,8 @@
 # alone: prints SIZE lines (name, bytes) on stdout and leaves the stripped libraries and
 # symbol tables in $scratch (default target/peers).
 #   - the cdylib and the staticlib each built alone (`cargo rustc --crate-type`), as CMake
-#     (cmake/AblyAuthCargo.cmake) builds them, with and without the built-in HTTP client
+#     (cmake/AblyAuthCargo.cmake) builds them, with and without the built-in HTTP client;
+#     the cdylibs again with the min-size-rel profile (CMake's MinSizeRel)
 #   - the .so `cargo build` makes (cdylib, staticlib and rlib in one rustc run)
 #   - a minimal static C program without and with the library (full build)
 set -euo pipefail
@@ -16,26 +17,29 @@ size_of() { stat -c %s "$1"; }
 log() { echo "==> $*" >&2; }
 
 # Cargo's fingerprint does not tell the crate types apart, hence the touch before each build.
-alone() { # alone <crate-type> <label> [cargo args...]
-    local type=$1 label=$2
-    shift 2
+alone() { # alone <crate-type> <label> <profile> [cargo args...]
+    local type=$1 label=$2 profile=$3 out="$root/target/$3"
+    shift 3
     touch "$root/src/lib.rs"
-    (cd "$root" && cargo rustc --locked --release -p ably-auth --lib --crate-type "$type" "$@" 2>&1 | tail -1) >&2
+    (cd "$root" && cargo rustc --locked --profile "$profile" -p ably-auth --lib --crate-type "$type" "$@" 2>&1 | tail -1) >&2
     case $type in
-    cdylib) strip -o "$scratch/libably_auth.$label.stripped.so" "$rel/libably_auth.so"
-            cp "$rel/libably_auth.so" "$scratch/libably_auth.$label.so"
+    cdylib) strip -o "$scratch/libably_auth.$label.stripped.so" "$out/libably_auth.so"
+            cp "$out/libably_auth.so" "$scratch/libably_auth.$label.so"
             printf 'SIZE\tso_%s_stripped\t%s\n' "$label" "$(size_of "$scratch/libably_auth.$label.stripped.so")" ;;
-    staticlib) cp "$rel/libably_auth.a" "$scratch/libably_auth.$label.a"
+    staticlib) cp "$out/libably_auth.a" "$scratch/libably_auth.$label.a"
             printf 'SIZE\tstatic_%s\t%s\n' "$label" "$(size_of "$scratch/libably_auth.$label.a")" ;;
     esac
 }
 
 log "cdylib and staticlib, each alone, without the built-in HTTP client"
-alone cdylib no_http --no-default-features
-alone staticlib no_http --no-default-features
+alone cdylib no_http release --no-default-features
+alone staticlib no_http release --no-default-features
 log "cdylib and staticlib, each alone, full build"
-alone cdylib full
-alone staticlib full
+alone cdylib full release
+alone staticlib full release
+log "cdylibs with the min-size-rel profile"
+alone cdylib no_http_min_size min-size-rel --no-default-features
+alone cdylib full_min_size min-size-rel
 
 log "cargo build (cdylib, staticlib and rlib together)"
 touch "$root/src/lib.rs"
