@@ -26,3 +26,20 @@ fn committed_header_matches_fresh_generation() {
         "include/ably_auth.h is stale: regenerate it with `ABLY_AUTH_BLESS=1 cargo test --test header`"
     );
 }
+
+/// Every name the header defines carries the library's prefix: a bare `CANCELLED` or
+/// `SHUT_DOWN` macro would break any C or C++ program with an enumerator of that name (such
+/// as gRPC's `StatusCode::CANCELLED`) that includes the header.
+#[test]
+fn every_macro_of_the_header_has_the_library_prefix() {
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/ably_auth.h"))
+            .expect("include/ably_auth.h");
+    let bare: Vec<&str> = header
+        .lines()
+        .filter_map(|line| line.strip_prefix("#define "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|name| !name.starts_with("ABLY_"))
+        .collect();
+    assert!(bare.is_empty(), "macros without the ABLY_ prefix: {bare:?}");
+}

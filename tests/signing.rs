@@ -104,7 +104,7 @@ fn invalid_params_are_rejected() {
         ),
         (
             TokenParams {
-                capability: Some(r#"{"a":["fly"]}"#.into()),
+                capability: Some(r#"{"a":["Fly"]}"#.into()), // not an operation name (upper case)
                 ..Default::default()
             },
             40003,

@@ -300,56 +300,83 @@ func (a *Auth) Time() (time.Time, error) {
 func (a *Auth) RevokeTokens(targets []string, opts *RevokeOptions) (*RevocationResult, error) {
 	var out *RevocationResult
 	err := a.call(func(p *C.ably_auth) error {
-		var cs cstrings
-		defer cs.free()
-		arr := make([]*C.char, len(targets))
-		for i, t := range targets {
-			s, err := cs.add("targets", t)
-			if err != nil {
-				return err
-			}
-			arr[i] = s
-		}
-		var first **C.char
-		if len(arr) > 0 {
-			first = &arr[0]
-		}
-		issuedBefore, margin := int64(-1), int32(-1)
-		if opts != nil {
-			if !opts.IssuedBefore.IsZero() {
-				issuedBefore = opts.IssuedBefore.UnixMilli()
-			}
-			if opts.AllowReauthMargin != nil {
-				margin = 0
-				if *opts.AllowReauthMargin {
-					margin = 1
-				}
-			}
-		}
-		var r *C.ably_revocation_result
-		if err := takeError(C.ably_auth_revoke_tokens(p, first, C.size_t(len(arr)),
-			C.int64_t(issuedBefore), C.int32_t(margin), &r)); err != nil {
+		args, err := newRevokeArgs(targets, opts)
+		if err != nil {
 			return err
 		}
-		defer C.ably_revocation_result_free(r)
-		n := int(C.ably_revocation_result_len(r))
-		out = &RevocationResult{
-			SuccessCount: int(C.ably_revocation_result_success_count(r)),
-			FailureCount: int(C.ably_revocation_result_failure_count(r)),
-			Results:      make([]RevocationTargetResult, n),
+		defer args.free()
+		var r *C.ably_revocation_result
+		if err := takeError(C.ably_auth_revoke_tokens(p, args.first(), args.count(),
+			args.issuedBefore, args.margin, &r)); err != nil {
+			return err
 		}
-		for i := 0; i < n; i++ {
-			idx := C.size_t(i)
-			out.Results[i] = RevocationTargetResult{
-				Target:       goString(C.ably_revocation_result_target(r, idx)),
-				IssuedBefore: int64(C.ably_revocation_result_issued_before(r, idx)),
-				AppliesAt:    int64(C.ably_revocation_result_applies_at(r, idx)),
-				Error:        copyError(C.ably_revocation_result_error(r, idx)),
-			}
-		}
+		out = takeRevocationResult(r)
 		return nil
 	})
 	return out, err
+}
+
+// revokeArgs are the C arguments of RevokeTokens (blocking or not); free them after the call.
+type revokeArgs struct {
+	cs           cstrings
+	targets      []*C.char
+	issuedBefore C.int64_t
+	margin       C.int32_t
+}
+
+func newRevokeArgs(targets []string, opts *RevokeOptions) (*revokeArgs, error) {
+	args := &revokeArgs{targets: make([]*C.char, len(targets)), issuedBefore: -1, margin: -1}
+	for i, t := range targets {
+		s, err := args.cs.add("targets", t)
+		if err != nil {
+			args.free()
+			return nil, err
+		}
+		args.targets[i] = s
+	}
+	if opts != nil {
+		if !opts.IssuedBefore.IsZero() {
+			args.issuedBefore = C.int64_t(opts.IssuedBefore.UnixMilli())
+		}
+		if opts.AllowReauthMargin != nil {
+			args.margin = 0
+			if *opts.AllowReauthMargin {
+				args.margin = 1
+			}
+		}
+	}
+	return args, nil
+}
+
+func (r *revokeArgs) first() **C.char {
+	if len(r.targets) == 0 {
+		return nil
+	}
+	return &r.targets[0]
+}
+
+func (r *revokeArgs) count() C.size_t { return C.size_t(len(r.targets)) }
+func (r *revokeArgs) free()           { r.cs.free() }
+
+// takeRevocationResult copies an owned revocation result and frees it.
+func takeRevocationResult(r *C.ably_revocation_result) *RevocationResult {
+	defer C.ably_revocation_result_free(r)
+	n := int(C.ably_revocation_result_len(r))
+	out := &RevocationResult{
+		SuccessCount: int(C.ably_revocation_result_success_count(r)),
+		FailureCount: int(C.ably_revocation_result_failure_count(r)),
+		Results:      make([]RevocationTargetResult, n),
+	}
+	for i := 0; i < n; i++ {
+		idx := C.size_t(i)
+		out.Results[i] = RevocationTargetResult{
+			Target:       goString(C.ably_revocation_result_target(r, idx)),
+			IssuedBefore: int64(C.ably_revocation_result_issued_before(r, idx)),
+			AppliesAt:    int64(C.ably_revocation_result_applies_at(r, idx)),
+			Error:        copyError(C.ably_revocation_result_error(r, idx)),
+		}
+	}
+	return out
 }
 
 // Response is the answer (status < 400) to Request. Body is a Go copy; Header looks the
@@ -393,63 +420,110 @@ func (r *Response) Close() {
 func (a *Auth) Request(method, path string, query url.Values, header http.Header, body []byte) (*Response, error) {
 	var out *Response
 	err := a.call(func(p *C.ably_auth) error {
-		var cs cstrings
-		defer cs.free()
-		m, err := cs.add("method", method)
+		args, err := newRequestArgs(method, path, query, header, body)
 		if err != nil {
 			return err
 		}
-		cpath, err := cs.add("path", path)
-		if err != nil {
-			return err
-		}
-		var q *C.char
-		if len(query) > 0 {
-			if q, err = cs.add("query", query.Encode()); err != nil {
-				return err
-			}
-		}
-		var names, values []*C.char
-		for _, name := range sortedHeaderNames(header) {
-			for _, v := range header[name] {
-				n, err := cs.add("header name", name)
-				if err != nil {
-					return err
-				}
-				cv, err := cs.add("header value", v)
-				if err != nil {
-					return err
-				}
-				names, values = append(names, n), append(values, cv)
-			}
-		}
-		var np, vp **C.char
-		if len(names) > 0 {
-			np, vp = &names[0], &values[0]
-		}
-		var bp *C.uint8_t
-		if len(body) > 0 {
-			bp = (*C.uint8_t)(unsafe.Pointer(&body[0]))
-		}
+		defer args.free()
 		var r *C.ably_http_response
-		err = takeError(C.ably_auth_request(p, m, cpath, q, np, vp, C.size_t(len(names)),
-			bp, C.size_t(len(body)), &r))
-		runtime.KeepAlive(body)
+		err = takeError(C.ably_auth_request(p, args.method, args.path, args.query, args.names(), args.values(),
+			args.headerCount(), args.body(), args.bodyLen(), &r))
+		runtime.KeepAlive(args)
 		if err != nil {
 			return err
 		}
-		var n C.size_t
-		data := C.ably_http_response_body(r, &n)
-		out = &Response{StatusCode: int(C.ably_http_response_status(r)), ptr: r}
-		if n > 0 {
-			out.Body = C.GoBytes(unsafe.Pointer(data), C.int(n))
-		} else {
-			out.Body = []byte{}
-		}
-		runtime.SetFinalizer(out, (*Response).Close)
+		out = takeResponse(r)
 		return nil
 	})
 	return out, err
+}
+
+// requestArgs are the C arguments of Request (blocking or not); free them after the call.
+type requestArgs struct {
+	cs                  cstrings
+	method, path, query *C.char
+	headerNames         []*C.char
+	headerValues        []*C.char
+	bodyBytes           []byte
+}
+
+func newRequestArgs(method, path string, query url.Values, header http.Header, body []byte) (*requestArgs, error) {
+	args := &requestArgs{bodyBytes: body}
+	if err := args.fill(method, path, query, header); err != nil {
+		args.free()
+		return nil, err
+	}
+	return args, nil
+}
+
+func (r *requestArgs) fill(method, path string, query url.Values, header http.Header) error {
+	var err error
+	if r.method, err = r.cs.add("method", method); err != nil {
+		return err
+	}
+	if r.path, err = r.cs.add("path", path); err != nil {
+		return err
+	}
+	if len(query) > 0 {
+		if r.query, err = r.cs.add("query", query.Encode()); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedHeaderNames(header) {
+		for _, v := range header[name] {
+			n, err := r.cs.add("header name", name)
+			if err != nil {
+				return err
+			}
+			cv, err := r.cs.add("header value", v)
+			if err != nil {
+				return err
+			}
+			r.headerNames, r.headerValues = append(r.headerNames, n), append(r.headerValues, cv)
+		}
+	}
+	return nil
+}
+
+func (r *requestArgs) names() **C.char {
+	if len(r.headerNames) == 0 {
+		return nil
+	}
+	return &r.headerNames[0]
+}
+
+func (r *requestArgs) values() **C.char {
+	if len(r.headerValues) == 0 {
+		return nil
+	}
+	return &r.headerValues[0]
+}
+
+func (r *requestArgs) headerCount() C.size_t { return C.size_t(len(r.headerNames)) }
+
+func (r *requestArgs) body() *C.uint8_t {
+	if len(r.bodyBytes) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&r.bodyBytes[0]))
+}
+
+func (r *requestArgs) bodyLen() C.size_t { return C.size_t(len(r.bodyBytes)) }
+func (r *requestArgs) free()             { r.cs.free() }
+
+// takeResponse copies an owned response's status and body; the Response keeps the handle
+// for Header until it is closed (or finalized).
+func takeResponse(r *C.ably_http_response) *Response {
+	var n C.size_t
+	data := C.ably_http_response_body(r, &n)
+	out := &Response{StatusCode: int(C.ably_http_response_status(r)), ptr: r}
+	if n > 0 {
+		out.Body = C.GoBytes(unsafe.Pointer(data), C.int(n))
+	} else {
+		out.Body = []byte{}
+	}
+	runtime.SetFinalizer(out, (*Response).Close)
+	return out
 }
 
 func sortedHeaderNames(h http.Header) []string {

@@ -30,6 +30,11 @@ const (
 	ErrInternal                  = 50000
 	ErrTimeout                   = 50003
 	ErrConnectionFailed          = 80000
+	// The library's own codes (status 0), for local conditions Ably has no code for.
+	ErrReentrantCall = 100001 // a call refused because of where it was made from
+	ErrCancelled     = 100002 // a non-blocking call cancelled (context, Shutdown, Close)
+	ErrShutDown      = 100003 // the Auth is shut down: it takes no new work
+	ErrNoValidToken  = 100004 // CachedAuthorizationHeader: no valid token cached
 )
 
 // ErrorInfo is Ably's ErrorInfo (TI1): every error this package returns is an *ErrorInfo,

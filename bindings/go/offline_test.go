@@ -193,7 +193,7 @@ func TestErrorsAs(t *testing.T) {
 		})
 	}
 	a := newKeyAuth(t, ablyauth.Options{})
-	_, err := a.CreateTokenRequest(&ablyauth.TokenParams{Capability: `{"x":["fly"]}`})
+	_, err := a.CreateTokenRequest(&ablyauth.TokenParams{Capability: `{"x":["Fly"]}`})
 	if ablyauth.Code(err) != ablyauth.ErrInvalidArgument {
 		t.Fatalf("bad capability: %v", err)
 	}

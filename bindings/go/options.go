@@ -86,6 +86,14 @@ type Options struct {
 	// AddRequestIDs adds a request_id query parameter to each request (RSC7c).
 	AddRequestIDs bool
 
+	// WorkerThreads run the *Context calls and renewal ahead of expiry (default 2, 1 to
+	// 16); one more library thread delivers their outcomes. Started on first use.
+	WorkerThreads int
+	// NoRenewAhead turns off renewing the token in the background before it expires (on
+	// by default: after the first token, AuthorizationHeader does not wait on the network
+	// while a valid token exists).
+	NoRenewAhead bool
+
 	// HTTPClient, when set, sends every request instead of the library's built-in client
 	// (as ably-go's WithHTTPClient): its proxy, TLS and RoundTripper settings apply, and
 	// ConnectTimeout, CACertsPEM and Resolve must then be left unset. Redirects are not
@@ -395,6 +403,7 @@ func (b *optionsBuilder) all(o *Options) error {
 			}
 			return takeError(C.ably_auth_options_set_add_request_ids(p, true))
 		},
+		func() error { return b.calls(o) },
 		func() error {
 			if o.Log == nil {
 				return nil

@@ -106,6 +106,10 @@ fn cancelled() -> ErrorInfo {
     ErrorInfo::new(codes::CANCELLED, 0, "the call was cancelled")
 }
 
+fn cancelled_by_shutdown() -> ErrorInfo {
+    ErrorInfo::new(codes::CANCELLED, 0, "the Auth was shut down or freed")
+}
+
 impl Auth {
     /// Start `work` on a worker with `budget` as its deadline; `done` gets its outcome.
     fn start_call<T: Send + 'static>(
@@ -136,7 +140,12 @@ impl Auth {
             {
                 return; // cancelled before it started
             }
-            let outcome = work(&auth);
+            // An operation that meets the shutdown between `closed` and `cancel_all` fails
+            // with SHUT_DOWN; it was in flight, so it completes as cancelled, like the others.
+            let outcome = work(&auth).map_err(|error| match error.code {
+                codes::SHUT_DOWN => cancelled_by_shutdown(),
+                _ => error,
+            });
             worker_pending.resolve(outcome);
         }));
         if !started {
@@ -303,11 +312,7 @@ impl Auth {
     pub(super) fn cancel_all(&self) {
         let calls = std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner));
         for call in calls.iter().filter_map(Weak::upgrade) {
-            call.cancel(ErrorInfo::new(
-                codes::CANCELLED,
-                0,
-                "the Auth was shut down or freed",
-            ));
+            call.cancel(cancelled_by_shutdown());
         }
     }
 }
@@ -346,6 +351,27 @@ mod tests {
         auth.shutdown(None).unwrap();
         let error = auth.time_async(|_| {}).unwrap_err();
         assert_eq!(error.code, codes::SHUT_DOWN);
+    }
+
+    #[test]
+    fn an_operation_meeting_the_shutdown_completes_as_cancelled() {
+        let auth = token_auth();
+        let (go, wait) = mpsc::channel::<()>();
+        let (tx, rx) = mpsc::channel();
+        let _call = auth
+            .start_call(
+                Duration::from_secs(60),
+                move |auth| {
+                    wait.recv().unwrap();
+                    auth.check_may_fetch("authorize")
+                },
+                move |outcome| tx.send(outcome.map_err(|e| e.code)).unwrap(),
+            )
+            .unwrap();
+        // What shutdown does first; the operation sees it before `cancel_all` reaches it.
+        auth.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        go.send(()).unwrap();
+        assert_eq!(rx.recv().unwrap(), Err(codes::CANCELLED));
     }
 
     #[test]

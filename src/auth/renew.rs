@@ -36,20 +36,28 @@ impl Auth {
                 None => return, // no time left: the next call renews in the foreground
             }
         };
+        self.plan_renewal(token, failures, now.saturating_add(delay));
+    }
+
+    /// Run the renewal job when the server clock reads `due` (ms).
+    fn plan_renewal(&self, token: &Arc<CachedToken>, failures: u32, due: u64) {
+        let delay = due.saturating_sub(self.server_now());
         let auth = Weak::clone(&self.me);
         let expected = Arc::downgrade(token);
         self.pool().run_at(
             Instant::now() + Duration::from_millis(delay),
             Box::new(move || {
                 if let Some(auth) = auth.upgrade() {
-                    auth.renew(&expected, failures);
+                    auth.renew(&expected, failures, due);
                 }
             }),
         );
     }
 
-    /// The renewal job: renew `expected` if it is still the token in use and due.
-    fn renew(&self, expected: &Weak<CachedToken>, failures: u32) {
+    /// The renewal job: renew `expected` if it is still the token in use and its planned
+    /// start `due` (server clock) has come; a timer that fired early because the clock
+    /// moved back sleeps again until then.
+    fn renew(&self, expected: &Weak<CachedToken>, failures: u32, due: u64) {
         let Some(expected) = expected.upgrade() else {
             return; // replaced and dropped meanwhile
         };
@@ -62,15 +70,9 @@ impl Auth {
             return; // shut down, or another fetch or authorize replaced it
         }
         drop(current);
-        if failures == 0
-            && let Some(renew_at) = expected.renew_at
-        {
-            let lead = u64::try_from(self.fetch_budget().as_millis()).unwrap_or(u64::MAX);
-            let now = self.server_now();
-            if renewal_delay(now, renew_at, lead, 0.0) > EARLY_TOLERANCE_MS {
-                self.schedule_renewal(&expected, 0); // woke early: the clock moved back
-                return;
-            }
+        if self.server_now().saturating_add(EARLY_TOLERANCE_MS) < due {
+            self.plan_renewal(&expected, failures, due); // woke early: the clock moved back
+            return;
         }
         let flight = {
             let mut current = lock(&self.flight);

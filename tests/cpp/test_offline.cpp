@@ -167,7 +167,7 @@ TEST(Errors, NoCredentialsAndInvalidArguments) {
     EXPECT_EQ(test_support::code_of([&] { (void)auth.create_token_request(ably::TokenParams().set_ttl(-5)); }),
               ABLY_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(test_support::code_of([&] {
-                  (void)auth.create_token_request(ably::TokenParams().set_capability(R"({"x":["fly"]})"));
+                  (void)auth.create_token_request(ably::TokenParams().set_capability(R"({"x":["Fly"]})"));
               }),
               ABLY_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(test_support::code_of([&] { (void)auth.create_token_request(ably::TokenParams().set_client_id("")); }),

@@ -32,6 +32,11 @@
 // - Thread safety is the C library's: Auth is thread-safe (its methods are const and may
 //   run concurrently); builders are single-thread objects; token handles are immutable.
 //   Callbacks and listeners may run on any thread, with no library lock held.
+// - Non-blocking calls (`*_async`) take an ably::Done<T> completion, std::function<void(
+//   Result<T>)>, run exactly once on a library thread (a noexcept trampoline: exceptions it
+//   throws are dropped), and return a move-only ably::Call that cancels the call when
+//   cancel() is called or when it is destroyed first. `*_future` forms give a std::future.
+//   shutdown() and the Auth's destructor complete calls in flight with ABLY_ERR_CANCELLED.
 // - Strings out of the library are copied into std::string (so secrets such as a JWT or an
 //   Authorization header are wiped in the library's copy only; wipe yours if it matters).
 //   Strings in are std::string_view; one holding a NUL byte is refused with 40003.
@@ -40,11 +45,13 @@
 
 #include "ably_auth.h"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -819,6 +826,111 @@ inline void log_trampoline(void *user_data, int32_t level, const char *message) 
 
 }  // namespace detail
 
+// ---- Non-blocking calls --------------------------------------------------------------------
+
+/// The completion of a non-blocking call: the result or the error, exactly once, on a
+/// library thread (never inside the call that started it). It may call anything that does
+/// not block on the network (another `_async` call, Call::cancel, shutdown...); a blocking
+/// call that needs a token gets ABLY_ERR_REENTRANT_CALL there. An exception it throws is
+/// caught and dropped.
+template <class T>
+using Done = std::function<void(Result<T> outcome)>;
+
+/// One non-blocking call in flight: a move-only owner of the C `ably_call`. cancel() asks
+/// it to end (its completion then gets ABLY_ERR_CANCELLED, unless the real outcome won the
+/// race). Destroying a Call frees the handle, which cancels the call when it is still
+/// running: keep the Call for as long as the call should run. The completion runs exactly
+/// once either way. A Call may outlive its Auth. Thread-safe.
+class [[nodiscard]] Call {
+public:
+    Call() noexcept = default;
+    /// Takes ownership of a C handle.
+    explicit Call(ably_call *call) noexcept : call_(call) {}
+    Call(Call &&other) noexcept : call_(other.release()) {}
+    Call &operator=(Call &&other) noexcept {
+        if (this != &other) {
+            reset(other.release());
+        }
+        return *this;
+    }
+    Call(const Call &) = delete;
+    Call &operator=(const Call &) = delete;
+    /// Frees the handle; a call still running is cancelled.
+    ~Call() { reset(); }
+
+    /// Ask the call to end now: true when this won the race with its outcome (the
+    /// completion gets ABLY_ERR_CANCELLED). Never waits, never runs the completion here.
+    /// Any thread, any number of times, also from inside the completion.
+    bool cancel() const noexcept { return ably_call_cancel(call_); }
+
+    ably_call *get() const noexcept { return call_; }
+    explicit operator bool() const noexcept { return call_ != nullptr; }
+    ably_call *release() noexcept { return std::exchange(call_, nullptr); }
+    void reset(ably_call *call = nullptr) noexcept { ably_call_free(std::exchange(call_, call)); }
+
+private:
+    ably_call *call_ = nullptr;
+};
+
+namespace detail {
+
+// The owners of what a completion receives (each takes the C value over).
+inline TokenDetails adopt(ably_token_details *details) noexcept { return TokenDetails(details); }
+inline HttpResponse adopt(ably_http_response *response) noexcept { return HttpResponse(response); }
+inline RevocationResult adopt(ably_revocation_result *result) noexcept { return RevocationResult(result); }
+inline int64_t adopt(int64_t time_ms) noexcept { return time_ms; }
+inline std::string adopt(char *text) {
+    LibString owned;  // frees (and wipes) the library's copy of the secret
+    owned.ptr = text;
+    return owned.str();
+}
+
+/// The C `done` of every non-blocking call: `user_data` is a heap Done<T>, freed by
+/// free_box through free_user_data after this returns. Never throws.
+template <class CValue>
+void done_trampoline(void *user_data, CValue value, ably_error_info *error) noexcept {
+    using T = decltype(adopt(value));
+    guarded(
+        [&] {
+            Result<T> outcome = error != nullptr ? Result<T>(take(std::exchange(error, nullptr)))
+                                                 : Result<T>(adopt(value));
+            (*static_cast<Done<T> *>(user_data))(std::move(outcome));
+        },
+        [](const char *) {});
+}
+
+/// Hands an outcome to a promise: as a Result<T>, or (throwing API) as a T or an ably::Error.
+template <class T>
+void fulfil(std::promise<Result<T>> &promise, Result<T> outcome) {
+    promise.set_value(std::move(outcome));
+}
+#if ABLY_AUTH_CPP_EXCEPTIONS
+template <class T>
+void fulfil(std::promise<T> &promise, Result<T> outcome) {
+    if (outcome.ok()) {
+        promise.set_value(std::move(outcome).value());
+    } else {
+        promise.set_exception(std::make_exception_ptr(Error(outcome.error())));
+    }
+}
+#endif
+
+/// A future for the call `start(done, out_call)` starts (with no call handle: it runs until
+/// its outcome, its deadline or shutdown). An error starting it is the future's outcome.
+template <class Value, class T, class Start>
+std::future<Value> future_of(Start &&start) {
+    auto promise = std::make_shared<std::promise<Value>>();
+    std::future<Value> future = promise->get_future();
+    Result<Call> started = start(Done<T>([promise](Result<T> outcome) { fulfil(*promise, std::move(outcome)); }),
+                                 false);
+    if (!started.ok()) {
+        fulfil(*promise, Result<T>(started.error()));
+    }
+    return future;
+}
+
+}  // namespace detail
+
 // ---- Builders ------------------------------------------------------------------------------
 
 namespace detail {
@@ -1101,6 +1213,21 @@ public:
     }
     ABLY_AUTH_CPP_RVALUE_SETTER(Options, set_add_request_ids, (bool add_request_ids), (add_request_ids))
 
+    // --- non-blocking calls and renewal
+    /// Worker threads for non-blocking calls and renewal ahead (default 2, 1 to 16); one
+    /// more library thread runs the completions. Started on first use.
+    Options &set_worker_threads(int32_t count) & {
+        record(ably_auth_options_set_worker_threads(handle_, count));
+        return *this;
+    }
+    ABLY_AUTH_CPP_RVALUE_SETTER(Options, set_worker_threads, (int32_t count), (count))
+    /// Renew the token in the background before it enters its expiry margin (default true).
+    Options &set_renew_ahead(bool renew_ahead) & {
+        record(ably_auth_options_set_renew_ahead(handle_, renew_ahead));
+        return *this;
+    }
+    ABLY_AUTH_CPP_RVALUE_SETTER(Options, set_renew_ahead, (bool renew_ahead), (renew_ahead))
+
     // --- logging
     /// Send log lines from `level` up to `sink` (replaces an earlier sink).
     Options &set_log(LogLevel level, LogSink sink) & {
@@ -1167,6 +1294,88 @@ struct Header {
     std::string name;
     std::string value;
 };
+
+namespace detail {
+
+/// The C arguments of Auth::request (blocking or not), borrowed from the caller's strings:
+/// build it in place and use it while they live.
+class RequestArgs {
+public:
+    RequestArgs(std::string_view method, std::string_view path, std::optional<std::string_view> query,
+                const std::vector<Header> &headers, std::string_view body)
+        : method_(method), path_(path), query_(query.value_or(std::string_view())), has_query_(query.has_value()),
+          body_(body) {
+        for (const auto &h : headers) {
+            header_nul_ = header_nul_ || h.name.find('\0') != std::string::npos ||
+                          h.value.find('\0') != std::string::npos;
+            names_.push_back(h.name.c_str());
+            values_.push_back(h.value.c_str());
+        }
+    }
+    RequestArgs(const RequestArgs &) = delete;
+    RequestArgs &operator=(const RequestArgs &) = delete;
+
+    /// Why the arguments cannot be passed to C (a NUL byte), if they cannot.
+    std::optional<ErrorInfo> error() const {
+        if (!method_.ok() || !path_.ok() || !query_.ok()) {
+            return invalid_argument("request: method, path or query contains a NUL byte");
+        }
+        if (header_nul_) {
+            return invalid_argument("request: a header contains a NUL byte");
+        }
+        return std::nullopt;
+    }
+    /// `f(auth, method, path, query, names, values, count, body, body_len, tail...)`.
+    template <class F, class... Tail>
+    ably_error_info *call(F f, const ably_auth *auth, Tail... tail) const {
+        return f(auth, method_.c_str(), path_.c_str(), has_query_ ? query_.c_str() : nullptr,
+                 names_.empty() ? nullptr : names_.data(), values_.empty() ? nullptr : values_.data(), names_.size(),
+                 body_.empty() ? nullptr : reinterpret_cast<const uint8_t *>(body_.data()), body_.size(), tail...);
+    }
+
+private:
+    CStr method_, path_, query_;
+    bool has_query_;
+    std::string_view body_;
+    bool header_nul_ = false;
+    std::vector<const char *> names_, values_;
+};
+
+/// The C arguments of Auth::revoke_tokens (blocking or not), borrowed like RequestArgs.
+class RevokeArgs {
+public:
+    RevokeArgs(const std::vector<std::string> &targets, const RevokeOptions &options)
+        : issued_before_(options.issued_before_ms.value_or(-1)),
+          margin_(options.allow_reauth_margin ? (*options.allow_reauth_margin ? 1 : 0) : -1) {
+        for (const auto &target : targets) {
+            nul_ = nul_ || target.find('\0') != std::string::npos;
+            pointers_.push_back(target.c_str());
+        }
+    }
+    RevokeArgs(const RevokeArgs &) = delete;
+    RevokeArgs &operator=(const RevokeArgs &) = delete;
+
+    std::optional<ErrorInfo> error() const {
+        if (nul_) {
+            return invalid_argument("targets: a target contains a NUL byte");
+        }
+        return std::nullopt;
+    }
+    /// `f(auth, targets, count, issued_before_ms, allow_reauth_margin, tail...)`.
+    template <class F, class... Tail>
+    ably_error_info *call(F f, const ably_auth *auth, Tail... tail) const {
+        return f(auth, pointers_.empty() ? nullptr : pointers_.data(), pointers_.size(), issued_before_, margin_,
+                 tail...);
+    }
+
+private:
+    int64_t issued_before_;
+    int32_t margin_;
+    bool nul_ = false;
+    std::vector<const char *> pointers_;
+};
+
+}  // namespace detail
 
 /// Ably token authentication for one key or token (thread-safe: share one Auth between
 /// threads; every method is const). Move-only.
@@ -1296,24 +1505,12 @@ public:
                                      std::optional<std::string_view> query = std::nullopt,
                                      const std::vector<Header> &headers = {},
                                      std::string_view body = std::string_view()) const {
-        detail::CStr m(method), p(path), q(query.value_or(std::string_view()));
-        if (!m.ok() || !p.ok() || !q.ok()) {
-            return detail::invalid_argument("request: method, path or query contains a NUL byte");
-        }
-        std::vector<const char *> names, values;
-        for (const auto &h : headers) {
-            if (h.name.find('\0') != std::string::npos || h.value.find('\0') != std::string::npos) {
-                return detail::invalid_argument("request: a header contains a NUL byte");
-            }
-            names.push_back(h.name.c_str());
-            values.push_back(h.value.c_str());
+        detail::RequestArgs args(method, path, query, headers, body);
+        if (auto error = args.error()) {
+            return std::move(*error);
         }
         ably_http_response *out = nullptr;
-        ably_error_info *err = ably_auth_request(
-            auth_, m.c_str(), p.c_str(), query ? q.c_str() : nullptr, names.empty() ? nullptr : names.data(),
-            values.empty() ? nullptr : values.data(), names.size(),
-            body.empty() ? nullptr : reinterpret_cast<const uint8_t *>(body.data()), body.size(), &out);
-        if (err != nullptr) {
+        if (ably_error_info *err = args.call(ably_auth_request, auth_, &out)) {
             return detail::take(err);
         }
         return HttpResponse(out);
@@ -1321,18 +1518,12 @@ public:
     /// revokeTokens (RSA17) for `targets` of the form `type:value`; needs Basic auth.
     Result<RevocationResult> try_revoke_tokens(const std::vector<std::string> &targets,
                                                const RevokeOptions &options = {}) const {
-        std::vector<const char *> pointers;
-        for (const auto &target : targets) {
-            if (target.find('\0') != std::string::npos) {
-                return detail::invalid_argument("targets: a target contains a NUL byte");
-            }
-            pointers.push_back(target.c_str());
+        detail::RevokeArgs args(targets, options);
+        if (auto error = args.error()) {
+            return std::move(*error);
         }
-        int32_t margin = options.allow_reauth_margin ? (*options.allow_reauth_margin ? 1 : 0) : -1;
         ably_revocation_result *out = nullptr;
-        if (ably_error_info *err =
-                ably_auth_revoke_tokens(auth_, pointers.empty() ? nullptr : pointers.data(), pointers.size(),
-                                        options.issued_before_ms.value_or(-1), margin, &out)) {
+        if (ably_error_info *err = args.call(ably_auth_revoke_tokens, auth_, &out)) {
             return detail::take(err);
         }
         return RevocationResult(out);
@@ -1355,6 +1546,100 @@ public:
         return id;
     }
     Result<void> try_remove_listener(ListenerId id) const { return detail::check(ably_auth_remove_listener(auth_, id)); }
+
+    // --- non-blocking calls
+    // Each returns at once. On success `done` runs exactly once, later, on a library thread,
+    // with the outcome: the operation's own, ABLY_ERR_CANCELLED after Call::cancel, the
+    // Call's destruction, shutdown or the Auth's destruction, or ABLY_ERR_TIMEOUT at the
+    // call's deadline. On error `done` never runs (and is destroyed before the return).
+    // Builders are consumed, also on error. The `_future` forms give the outcome as a
+    // std::future instead (a std::future<Result<T>> for `try_`, else a std::future<T>
+    // whose get() throws ably::Error); their calls have no Call: nothing but shutdown (or
+    // destroying the Auth) ends them before their outcome or deadline.
+
+    /// Non-blocking requestToken (the authCallback runs on a library thread).
+    Result<Call> try_request_token_async(std::optional<TokenParams> params, std::optional<Options> options,
+                                         Done<TokenDetails> done) const {
+        return token_with(ably_auth_request_token_async, std::move(params), std::move(options), std::move(done), true);
+    }
+    /// Non-blocking authorize (listeners hear the new token as with the blocking form).
+    Result<Call> try_authorize_async(std::optional<TokenParams> params, std::optional<Options> options,
+                                     Done<TokenDetails> done) const {
+        return token_with(ably_auth_authorize_async, std::move(params), std::move(options), std::move(done), true);
+    }
+    /// Non-blocking authorization_header: with a valid token cached `done` gets it at once
+    /// (on a library thread), else after one token fetch shared with every other caller.
+    Result<Call> try_authorization_header_async(Done<std::string> done) const {
+        return authorization_header_with(std::move(done), true);
+    }
+    /// Non-blocking time(): ms since the epoch.
+    Result<Call> try_time_async(Done<int64_t> done) const { return time_with(std::move(done), true); }
+    /// Non-blocking revoke_tokens (the arguments are copied before it returns).
+    Result<Call> try_revoke_tokens_async(const std::vector<std::string> &targets, const RevokeOptions &options,
+                                         Done<RevocationResult> done) const {
+        return revoke_tokens_with(targets, options, std::move(done), true);
+    }
+    /// Non-blocking request (the arguments are copied before it returns).
+    Result<Call> try_request_async(std::string_view method, std::string_view path,
+                                   std::optional<std::string_view> query, const std::vector<Header> &headers,
+                                   std::string_view body, Done<HttpResponse> done) const {
+        return request_with(method, path, query, headers, body, std::move(done), true);
+    }
+
+    std::future<Result<TokenDetails>> try_request_token_future(std::optional<TokenParams> params = std::nullopt,
+                                                               std::optional<Options> options = std::nullopt) const {
+        return future_of<Result<TokenDetails>>([&](Done<TokenDetails> done, bool keep) {
+            return token_with(ably_auth_request_token_async, std::move(params), std::move(options), std::move(done),
+                              keep);
+        });
+    }
+    std::future<Result<TokenDetails>> try_authorize_future(std::optional<TokenParams> params = std::nullopt,
+                                                           std::optional<Options> options = std::nullopt) const {
+        return future_of<Result<TokenDetails>>([&](Done<TokenDetails> done, bool keep) {
+            return token_with(ably_auth_authorize_async, std::move(params), std::move(options), std::move(done), keep);
+        });
+    }
+    std::future<Result<std::string>> try_authorization_header_future() const {
+        return future_of<Result<std::string>>(
+            [&](Done<std::string> done, bool keep) { return authorization_header_with(std::move(done), keep); });
+    }
+    std::future<Result<int64_t>> try_time_future() const {
+        return future_of<Result<int64_t>>(
+            [&](Done<int64_t> done, bool keep) { return time_with(std::move(done), keep); });
+    }
+    std::future<Result<RevocationResult>> try_revoke_tokens_future(const std::vector<std::string> &targets,
+                                                                   const RevokeOptions &options = {}) const {
+        return future_of<Result<RevocationResult>>([&](Done<RevocationResult> done, bool keep) {
+            return revoke_tokens_with(targets, options, std::move(done), keep);
+        });
+    }
+    std::future<Result<HttpResponse>> try_request_future(std::string_view method, std::string_view path,
+                                                         std::optional<std::string_view> query = std::nullopt,
+                                                         const std::vector<Header> &headers = {},
+                                                         std::string_view body = std::string_view()) const {
+        return future_of<Result<HttpResponse>>([&](Done<HttpResponse> done, bool keep) {
+            return request_with(method, path, query, headers, body, std::move(done), keep);
+        });
+    }
+
+    /// Shut the Auth down: from now on every networked call fails with ABLY_ERR_SHUT_DOWN,
+    /// every non-blocking call in flight completes with ABLY_ERR_CANCELLED, renewal ahead
+    /// stops. Then waits up to `timeout` (nullopt: no limit) for the completions to run and
+    /// the library threads to exit; 50003 when the timeout passed first. Signing and the
+    /// cached token keep working. Idempotent; the destructor does the same.
+    Result<void> try_shutdown(std::optional<std::chrono::milliseconds> timeout = std::nullopt) const {
+        return detail::check(ably_auth_shutdown(auth_, timeout ? static_cast<int64_t>(timeout->count()) : -1));
+    }
+    /// The Authorization header from the cache only: no I/O, no wait (a game loop may call
+    /// it every frame). ABLY_ERR_NO_VALID_TOKEN when no valid token is cached: then ask with
+    /// authorization_header_async.
+    Result<std::string> try_cached_authorization_header() const {
+        detail::LibString header;
+        if (ably_error_info *err = ably_auth_cached_authorization_header(auth_, &header.ptr)) {
+            return detail::take(err);
+        }
+        return header.str();
+    }
 
 #if ABLY_AUTH_CPP_EXCEPTIONS
     // --- the throwing API: the same calls, throwing ably::Error
@@ -1389,6 +1674,75 @@ public:
     }
     ListenerId add_listener(Listener listener) const { return try_add_listener(std::move(listener)).value(); }
     void remove_listener(ListenerId id) const { try_remove_listener(id).value(); }
+
+    Call request_token_async(std::optional<TokenParams> params, std::optional<Options> options,
+                             Done<TokenDetails> done) const {
+        return try_request_token_async(std::move(params), std::move(options), std::move(done)).value();
+    }
+    Call authorize_async(std::optional<TokenParams> params, std::optional<Options> options,
+                         Done<TokenDetails> done) const {
+        return try_authorize_async(std::move(params), std::move(options), std::move(done)).value();
+    }
+    Call authorization_header_async(Done<std::string> done) const {
+        return try_authorization_header_async(std::move(done)).value();
+    }
+    Call time_async(Done<int64_t> done) const { return try_time_async(std::move(done)).value(); }
+    Call revoke_tokens_async(const std::vector<std::string> &targets, const RevokeOptions &options,
+                             Done<RevocationResult> done) const {
+        return try_revoke_tokens_async(targets, options, std::move(done)).value();
+    }
+    Call request_async(std::string_view method, std::string_view path, std::optional<std::string_view> query,
+                       const std::vector<Header> &headers, std::string_view body, Done<HttpResponse> done) const {
+        return try_request_async(method, path, query, headers, body, std::move(done)).value();
+    }
+
+    std::future<TokenDetails> request_token_future(std::optional<TokenParams> params = std::nullopt,
+                                                   std::optional<Options> options = std::nullopt) const {
+        return future_of<TokenDetails>([&](Done<TokenDetails> done, bool keep) {
+            return token_with(ably_auth_request_token_async, std::move(params), std::move(options), std::move(done),
+                              keep);
+        });
+    }
+    std::future<TokenDetails> authorize_future(std::optional<TokenParams> params = std::nullopt,
+                                               std::optional<Options> options = std::nullopt) const {
+        return future_of<TokenDetails>([&](Done<TokenDetails> done, bool keep) {
+            return token_with(ably_auth_authorize_async, std::move(params), std::move(options), std::move(done), keep);
+        });
+    }
+    std::future<std::string> authorization_header_future() const {
+        return future_of<std::string>(
+            [&](Done<std::string> done, bool keep) { return authorization_header_with(std::move(done), keep); });
+    }
+    std::future<int64_t> time_future() const {
+        return future_of<int64_t>([&](Done<int64_t> done, bool keep) { return time_with(std::move(done), keep); });
+    }
+    std::future<RevocationResult> revoke_tokens_future(const std::vector<std::string> &targets,
+                                                       const RevokeOptions &options = {}) const {
+        return future_of<RevocationResult>([&](Done<RevocationResult> done, bool keep) {
+            return revoke_tokens_with(targets, options, std::move(done), keep);
+        });
+    }
+    std::future<HttpResponse> request_future(std::string_view method, std::string_view path,
+                                             std::optional<std::string_view> query = std::nullopt,
+                                             const std::vector<Header> &headers = {},
+                                             std::string_view body = std::string_view()) const {
+        return future_of<HttpResponse>([&](Done<HttpResponse> done, bool keep) {
+            return request_with(method, path, query, headers, body, std::move(done), keep);
+        });
+    }
+
+    void shutdown(std::optional<std::chrono::milliseconds> timeout = std::nullopt) const {
+        try_shutdown(timeout).value();
+    }
+    /// The cached Authorization header, or nullopt when no valid token is cached
+    /// (ABLY_ERR_NO_VALID_TOKEN); other errors throw.
+    std::optional<std::string> cached_authorization_header() const {
+        auto header = try_cached_authorization_header();
+        if (!header.ok() && header.error().code == ABLY_ERR_NO_VALID_TOKEN) {
+            return std::nullopt;
+        }
+        return std::move(header).value();
+    }
 #endif
 
 private:
@@ -1410,7 +1764,21 @@ private:
                                            ably_token_details **);
     Result<TokenDetails> token_call(TokenCall call, std::optional<TokenParams> params,
                                     std::optional<Options> options) const {
-        // Both builders are consumed, also when the other one carries an error.
+        auto builders = consume_builders(params, options);
+        if (!builders) {
+            return builders.error();
+        }
+        ably_token_details *out = nullptr;
+        if (ably_error_info *err = call(auth_, builders->first, builders->second, &out)) {
+            return detail::take(err);
+        }
+        return TokenDetails(out);
+    }
+
+    /// The C builders of a token call (NULL for nullopt). Both are consumed, also when the
+    /// other one carries an error.
+    static Result<std::pair<ably_token_params *, ably_auth_options *>> consume_builders(
+        std::optional<TokenParams> &params, std::optional<Options> &options) {
         ably_token_params *p = nullptr;
         ably_auth_options *o = nullptr;
         std::optional<ErrorInfo> error;
@@ -1435,11 +1803,93 @@ private:
             ably_auth_options_free(o);
             return std::move(*error);
         }
-        ably_token_details *out = nullptr;
-        if (ably_error_info *err = call(auth_, p, o, &out)) {
+        return std::make_pair(p, o);
+    }
+
+    // --- non-blocking calls: each `*_with(..., done, keep_handle)` starts one; without
+    // keep_handle (futures) no call handle is made, so nothing cancels it but shutdown.
+
+    /// Starts a call: `begin(user_data, free_user_data, out_call)` calls the C function
+    /// with the matching detail::done_trampoline.
+    template <class T, class Begin>
+    static Result<Call> start_async(Done<T> done, bool keep_handle, Begin &&begin) {
+        if (!done) {
+            return empty_done();
+        }
+        auto *box = new Done<T>(std::move(done));
+        ably_call *call = nullptr;
+        // The library owns `box` from here on, whatever the outcome.
+        if (ably_error_info *err = begin(static_cast<void *>(box), detail::free_box<Done<T>>,
+                                         keep_handle ? &call : nullptr)) {
             return detail::take(err);
         }
-        return TokenDetails(out);
+        return Call(call);
+    }
+    static ErrorInfo empty_done() { return detail::invalid_argument("done: empty std::function"); }
+
+    /// detail::future_of with T read from `start`'s Done<T> parameter.
+    template <class Value, class Start>
+    static std::future<Value> future_of(Start &&start) {
+        using T = typename ResultOf<Value>::type;
+        return detail::future_of<Value, T>(std::forward<Start>(start));
+    }
+    template <class V>
+    struct ResultOf {
+        using type = V;
+    };
+    template <class V>
+    struct ResultOf<Result<V>> {
+        using type = V;
+    };
+
+    using TokenAsync = ably_error_info *(*)(const ably_auth *, ably_token_params *, ably_auth_options *,
+                                            ably_token_details_done_fn, void *, ably_free_fn, ably_call **);
+    Result<Call> token_with(TokenAsync start, std::optional<TokenParams> params, std::optional<Options> options,
+                            Done<TokenDetails> done, bool keep_handle) const {
+        if (!done) {
+            return empty_done();  // the builders are freed on return
+        }
+        auto builders = consume_builders(params, options);
+        if (!builders) {
+            return builders.error();
+        }
+        return start_async(std::move(done), keep_handle, [&](void *user, ably_free_fn free_user, ably_call **out) {
+            return start(auth_, builders->first, builders->second, detail::done_trampoline<ably_token_details *>,
+                         user, free_user, out);
+        });
+    }
+    Result<Call> authorization_header_with(Done<std::string> done, bool keep_handle) const {
+        return start_async(std::move(done), keep_handle, [&](void *user, ably_free_fn free_user, ably_call **out) {
+            return ably_auth_authorization_header_async(auth_, detail::done_trampoline<char *>, user, free_user, out);
+        });
+    }
+    Result<Call> time_with(Done<int64_t> done, bool keep_handle) const {
+        return start_async(std::move(done), keep_handle, [&](void *user, ably_free_fn free_user, ably_call **out) {
+            return ably_auth_time_async(auth_, detail::done_trampoline<int64_t>, user, free_user, out);
+        });
+    }
+    Result<Call> revoke_tokens_with(const std::vector<std::string> &targets, const RevokeOptions &options,
+                                    Done<RevocationResult> done, bool keep_handle) const {
+        detail::RevokeArgs args(targets, options);
+        if (auto error = args.error()) {
+            return std::move(*error);
+        }
+        return start_async(std::move(done), keep_handle, [&](void *user, ably_free_fn free_user, ably_call **out) {
+            return args.call(ably_auth_revoke_tokens_async, auth_,
+                             detail::done_trampoline<ably_revocation_result *>, user, free_user, out);
+        });
+    }
+    Result<Call> request_with(std::string_view method, std::string_view path, std::optional<std::string_view> query,
+                              const std::vector<Header> &headers, std::string_view body, Done<HttpResponse> done,
+                              bool keep_handle) const {
+        detail::RequestArgs args(method, path, query, headers, body);
+        if (auto error = args.error()) {
+            return std::move(*error);
+        }
+        return start_async(std::move(done), keep_handle, [&](void *user, ably_free_fn free_user, ably_call **out) {
+            return args.call(ably_auth_request_async, auth_, detail::done_trampoline<ably_http_response *>, user,
+                             free_user, out);
+        });
     }
 
     ably_auth *auth_ = nullptr;

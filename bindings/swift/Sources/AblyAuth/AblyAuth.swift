@@ -1,14 +1,14 @@
 import CAblyAuth
-import Dispatch
 import Foundation
 
 /// Ably token authentication for one key or token (`ably_auth`).
 ///
 /// Thread-safe: share one instance between threads and tasks. The network calls
 /// (`requestToken`, `authorize`, `authorizationHeader`, `revokeTokens`, `time`, `request`)
-/// block the calling thread; their `async` overloads run them on a private concurrent
-/// queue instead, so they never block a Swift concurrency thread. A blocking call cannot be
-/// cancelled: it ends within the request timeout.
+/// block the calling thread; their `async` overloads use the library's non-blocking calls
+/// instead (they run on its worker threads and never block a Swift concurrency thread), and
+/// cancelling the task cancels them (`CancellationError`). `shutdown` ends every call in
+/// flight; `cachedAuthorizationHeader` never waits.
 ///
 /// Closures given to it (authCallback, listeners, log) are kept until it is deallocated or
 /// the listener is removed; capture the `AblyAuth` weakly in them to avoid a cycle.
@@ -29,7 +29,8 @@ public final class AblyAuth: @unchecked Sendable {  // immutable; ably_auth is t
     }
 
     deinit {
-        // Every call holds `self`, so none is under way here.
+        // Every call holds `self`, so none is under way here (an `async` call holds it
+        // while it waits).
         ably_auth_free(handle)
     }
 
@@ -108,10 +109,8 @@ public final class AblyAuth: @unchecked Sendable {  // immutable; ably_auth is t
     public func revokeTokens(_ targets: [String], issuedBefore: Int64? = nil,
                              allowReauthMargin: Bool? = nil) throws -> RevocationResult {
         var out: OpaquePointer?
-        let margin: Int32 = allowReauthMargin.map { $0 ? 1 : 0 } ?? -1
-        try withCStringArray(targets) { cTargets, count in
-            try check(ably_auth_revoke_tokens(handle, cTargets, count, issuedBefore ?? -1,
-                                              margin, &out))
+        try withRevokeArgs(targets, issuedBefore, allowReauthMargin) { cTargets, count, before, margin in
+            try check(ably_auth_revoke_tokens(handle, cTargets, count, before, margin, &out))
         }
         return try RevocationResult.take(out)
     }
@@ -128,16 +127,10 @@ public final class AblyAuth: @unchecked Sendable {  // immutable; ably_auth is t
     /// A status of 400 or more throws the server's error.
     public func request(_ method: String, path: String, query: String? = nil,
                         headers: [String: String] = [:], body: Data? = nil) throws -> HTTPResponse {
-        let pairs = Array(headers)
         var out: OpaquePointer?
-        try withCStringArray(pairs.map { $0.key }) { names, count in
-            try withCStringArray(pairs.map { $0.value }) { values, _ in
-                try (body ?? Data()).withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-                    try check(ably_auth_request(
-                        handle, method, path, query, names, values, count,
-                        bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count, &out))
-                }
-            }
+        try withRequestArgs(headers, body) { names, values, count, bytes, length in
+            try check(ably_auth_request(handle, method, path, query, names, values, count,
+                                        bytes, length, &out))
         }
         guard let out else { throw AblyErrorInfo.internalFailure("no response returned") }
         return HTTPResponse(out)
@@ -161,55 +154,86 @@ public final class AblyAuth: @unchecked Sendable {  // immutable; ably_auth is t
         try check(ably_auth_remove_listener(handle, id))
     }
 
-    // MARK: async variants
+    // MARK: async variants (non-blocking; task cancellation cancels them)
 
+    /// `requestToken` without blocking a thread: it runs on the library's worker threads
+    /// (the authCallback too). Cancelling the task cancels it (`CancellationError`); it is
+    /// also bounded by the blocking form's deadline (50003) and ended by `shutdown`
+    /// (`AblyErrorInfo.cancelled`). The same holds for every `async` method here.
     public func requestToken(_ params: TokenParams? = nil,
                              options: AuthOptions? = nil) async throws -> TokenDetails {
-        try await offload { try self.requestToken(params, options: options) }
+        let (cParams, cOptions) = try makeTokenHandles(params, options)
+        return try await runNonBlocking { box, call in  // consumes cParams and cOptions
+            ably_auth_request_token_async(handle, cParams, cOptions, tokenDetailsDone, box, releaseBox, call)
+        }
     }
 
     public func authorize(_ params: TokenParams? = nil,
                           options: AuthOptions? = nil) async throws -> TokenDetails {
-        try await offload { try self.authorize(params, options: options) }
+        let (cParams, cOptions) = try makeTokenHandles(params, options)
+        return try await runNonBlocking { box, call in  // consumes cParams and cOptions
+            ably_auth_authorize_async(handle, cParams, cOptions, tokenDetailsDone, box, releaseBox, call)
+        }
     }
 
+    /// With a valid token cached it returns without waiting on the network.
     public func authorizationHeader() async throws -> String {
-        try await offload { try self.authorizationHeader() }
+        try await runNonBlocking { box, call in
+            ably_auth_authorization_header_async(handle, stringDone, box, releaseBox, call)
+        }
     }
 
     public func revokeTokens(_ targets: [String], issuedBefore: Int64? = nil,
                              allowReauthMargin: Bool? = nil) async throws -> RevocationResult {
-        try await offload {
-            try self.revokeTokens(targets, issuedBefore: issuedBefore,
-                                  allowReauthMargin: allowReauthMargin)
+        try await runNonBlocking { box, call in
+            withRevokeArgs(targets, issuedBefore, allowReauthMargin) { cTargets, count, before, margin in
+                ably_auth_revoke_tokens_async(handle, cTargets, count, before, margin,
+                                              revocationDone, box, releaseBox, call)
+            }
         }
     }
 
     public func time() async throws -> Int64 {
-        try await offload { try self.time() }
+        try await runNonBlocking { box, call in
+            ably_auth_time_async(handle, timeDone, box, releaseBox, call)
+        }
     }
 
     public func request(_ method: String, path: String, query: String? = nil,
                         headers: [String: String] = [:], body: Data? = nil) async throws -> HTTPResponse {
-        try await offload {
-            try self.request(method, path: path, query: query, headers: headers, body: body)
-        }
-    }
-
-    // MARK: Private
-
-    /// Blocking calls of the async variants run here, off the caller's thread and off the
-    /// Swift concurrency pool (an authCallback answered from a Task needs that pool free).
-    private static let blockingQueue = DispatchQueue(
-        label: "io.ably.auth.blocking", qos: .userInitiated, attributes: .concurrent)
-
-    private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
-            AblyAuth.blockingQueue.async {
-                continuation.resume(with: Result { try work() })
+        try await runNonBlocking { box, call in
+            withRequestArgs(headers, body) { names, values, count, bytes, length in
+                ably_auth_request_async(handle, method, path, query, names, values, count, bytes,
+                                        length, responseDone, box, releaseBox, call)
             }
         }
     }
+
+    // MARK: Shutdown and the cache
+
+    /// Ends every call in flight now: `async` calls throw `AblyErrorInfo.cancelled`, and
+    /// from now on every network call throws `AblyErrorInfo.shutDown`; renewal ahead stops.
+    /// Then waits up to `timeoutMs` (nil: no limit) for the library's threads; throws 50003
+    /// when they outlast it (a thread in a network step ends with that step). Signing and
+    /// the cached token keep working. Idempotent; the deinit does the same.
+    public func shutdown(timeoutMs: Int64? = nil) throws {
+        try check(ably_auth_shutdown(handle, timeoutMs ?? -1))
+    }
+
+    /// The `Authorization` header from the cache only: no network I/O and no wait, so a
+    /// game loop may call it every frame. nil when no valid token is cached
+    /// (`ABLY_ERR_NO_VALID_TOKEN`): then ask with `await authorizationHeader()`.
+    public func cachedAuthorizationHeader() throws -> String? {
+        var out: UnsafeMutablePointer<CChar>?
+        do {
+            try check(ably_auth_cached_authorization_header(handle, &out))
+        } catch let error as AblyErrorInfo where error.code == AblyErrorInfo.noValidToken {
+            return nil
+        }
+        return takeString(out)
+    }
+
+    // MARK: Private
 
     private typealias TokenFunction = (
         OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>
@@ -218,16 +242,48 @@ public final class AblyAuth: @unchecked Sendable {  // immutable; ably_auth is t
     /// requestToken/authorize: both builders are consumed by `call`, also on error.
     private func tokenCall(_ params: TokenParams?, _ options: AuthOptions?,
                            _ call: TokenFunction) throws -> TokenDetails {
+        let (cParams, cOptions) = try makeTokenHandles(params, options)
+        var out: OpaquePointer?
+        try check(call(handle, cParams, cOptions, &out))
+        return try TokenDetails.take(out)
+    }
+
+    /// The C builders of requestToken/authorize (NULL for nil), for a call that consumes both.
+    private func makeTokenHandles(_ params: TokenParams?,
+                                  _ options: AuthOptions?) throws -> (OpaquePointer?, OpaquePointer?) {
         let cParams = try params?.makeHandle()
-        let cOptions: OpaquePointer?
         do {
-            cOptions = try options?.makeHandle()
+            return (cParams, try options?.makeHandle())
         } catch {
             ably_token_params_free(cParams)
             throw error
         }
-        var out: OpaquePointer?
-        try check(call(handle, cParams, cOptions, &out))
-        return try TokenDetails.take(out)
+    }
+
+    /// Calls `body` with the C arguments of revokeTokens (valid for the call only).
+    private func withRevokeArgs<R>(
+        _ targets: [String], _ issuedBefore: Int64?, _ allowReauthMargin: Bool?,
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>?, Int, Int64, Int32) throws -> R
+    ) rethrows -> R {
+        let margin: Int32 = allowReauthMargin.map { $0 ? 1 : 0 } ?? -1
+        return try withCStringArray(targets) { cTargets, count in
+            try body(cTargets, count, issuedBefore ?? -1, margin)
+        }
+    }
+
+    /// Calls `body` with the C header arrays and body bytes of request (valid for the call only).
+    private func withRequestArgs<R>(
+        _ headers: [String: String], _ body: Data?,
+        _ call: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?, Int,
+                 UnsafePointer<UInt8>?, Int) throws -> R
+    ) rethrows -> R {
+        let pairs = Array(headers)
+        return try withCStringArray(pairs.map { $0.key }) { names, count in
+            try withCStringArray(pairs.map { $0.value }) { values, _ in
+                try (body ?? Data()).withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+                    try call(names, values, count, bytes.bindMemory(to: UInt8.self).baseAddress, bytes.count)
+                }
+            }
+        }
     }
 }

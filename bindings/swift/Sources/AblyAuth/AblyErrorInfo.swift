@@ -62,6 +62,11 @@ public struct AblyErrorInfo: Error, Sendable, CustomStringConvertible {
     public static let internalError = Int(ABLY_ERR_INTERNAL)
     public static let timeout = Int(ABLY_ERR_TIMEOUT)
     public static let connectionFailed = Int(ABLY_ERR_CONNECTION_FAILED)
+    /// The library's own codes (status 0).
+    public static let reentrantCall = Int(ABLY_ERR_REENTRANT_CALL)
+    public static let cancelled = Int(ABLY_ERR_CANCELLED)
+    public static let shutDown = Int(ABLY_ERR_SHUT_DOWN)
+    public static let noValidToken = Int(ABLY_ERR_NO_VALID_TOKEN)
 
     static func internalFailure(_ message: String) -> AblyErrorInfo {
         AblyErrorInfo(code: internalError, statusCode: 500, message: message)

@@ -58,6 +58,12 @@ public struct AuthOptions: Sendable {
     /// `name/version` entries for the `Ably-Agent` header.
     public var agents: [String] = []
     public var addRequestIds = false
+    /// Worker threads for the `async` calls and renewal ahead (default 2, 1...16); one more
+    /// library thread delivers their outcomes. Started on first use.
+    public var workerThreads: Int?
+    /// Renew the token in the background before it expires (default true): after the
+    /// first token, `authorizationHeader` does not wait on the network while one is valid.
+    public var renewAhead = true
     /// Log lines from `logLevel` up; they never contain a key secret, token or mac. Called
     /// on any thread.
     public var logHandler: LogHandler?
@@ -145,6 +151,10 @@ public struct AuthOptions: Sendable {
         }
         for agent in agents { try check(ably_auth_options_add_agent(o, agent)) }
         if addRequestIds { try check(ably_auth_options_set_add_request_ids(o, true)) }
+        if let workerThreads {
+            try check(ably_auth_options_set_worker_threads(o, Int32(clamping: workerThreads)))
+        }
+        if !renewAhead { try check(ably_auth_options_set_renew_ahead(o, false)) }
         if let logHandler {
             let box = Unmanaged.passRetained(Box<LogHandler>(logHandler)).toOpaque()
             try check(ably_auth_options_set_log(o, logTrampoline, logLevel.rawValue, box, releaseBox))

@@ -17,8 +17,8 @@ public enum AuthAnswer: Sendable {
 }
 
 /// The authCallback (AO2b): called with the TokenParams of the request whenever a token is
-/// needed, on the thread of the call that needs it (the `async` variants run calls on a
-/// private queue), with no library lock held.
+/// needed, on the thread of the call that needs it (for the `async` methods: a worker
+/// thread of the library), with no library lock held.
 public struct AuthCallback: Sendable {
     let body: @Sendable (TokenParams, AuthCompletion) -> Void
 

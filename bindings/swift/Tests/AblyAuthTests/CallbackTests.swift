@@ -4,18 +4,7 @@ import XCTest
 
 /// authCallback (answered now, later, from a Task, never, twice, with errors), listeners and
 /// the log handler, against the loopback server.
-final class CallbackTests: XCTestCase {
-    var server: Loopback!
-
-    override func setUpWithError() throws {
-        server = try Loopback()
-    }
-
-    override func tearDown() {
-        server?.stop()
-        server = nil
-    }
-
+final class CallbackTests: LoopbackTestCase {
     func callbackAuth(_ callback: AuthCallback, requestTimeoutMs: Int64 = 3000) throws -> AblyAuth {
         var options = server.options(requestTimeoutMs: requestTimeoutMs)
         options.authCallback = callback

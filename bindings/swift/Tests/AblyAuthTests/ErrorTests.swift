@@ -29,9 +29,9 @@ final class ErrorTests: XCTestCase {
     func testParamErrors() throws {
         let auth = try AblyAuth(key: key)
         let capability = assertAblyError(AblyErrorInfo.invalidArgument) {
-            try auth.createTokenRequest(TokenParams(capability: #"{"a":["fly"]}"#))
+            try auth.createTokenRequest(TokenParams(capability: #"{"a":["Fly"]}"#))
         }
-        XCTAssertTrue(capability?.message.contains("fly") ?? false, "\(String(describing: capability))")
+        XCTAssertTrue(capability?.message.contains("Fly") ?? false, "\(String(describing: capability))")
         assertAblyError(AblyErrorInfo.invalidArgument) {
             try auth.createTokenRequest(TokenParams(ttl: -1))
         }

@@ -2,6 +2,20 @@ import AblyAuth
 import Foundation
 import XCTest
 
+/// A test case with a fresh loopback server per test (`server`).
+class LoopbackTestCase: XCTestCase {
+    var server: Loopback!
+
+    override func setUpWithError() throws {
+        server = try Loopback()
+    }
+
+    override func tearDown() {
+        server?.stop()
+        server = nil
+    }
+}
+
 /// The loopback Ably-compatible server (tests/support, binary `ably-loopback-server`, path in
 /// `ABLY_LOOPBACK_SERVER`; run-tests.sh builds it and sets it). Started with
 /// `--exit-on-stdin-eof`, so closing its stdin (`stop()`, or this process dying) ends it.

@@ -4,18 +4,7 @@ import XCTest
 
 /// requestToken, authorize, the Authorization header, time, request, revokeTokens and the
 /// async variants against the loopback server (skipped when ABLY_LOOPBACK_SERVER is unset).
-final class NetworkedTests: XCTestCase {
-    var server: Loopback!
-
-    override func setUpWithError() throws {
-        server = try Loopback()
-    }
-
-    override func tearDown() {
-        server?.stop()
-        server = nil
-    }
-
+final class NetworkedTests: LoopbackTestCase {
     /// The server's key with token auth (plain HTTP allows no Basic auth).
     func keyTokenAuth() throws -> AblyAuth {
         var options = server.options()
