@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroize;
@@ -223,8 +224,8 @@ static NEXT_EXCHANGE_ID: AtomicU64 = AtomicU64::new(1);
 /// A [`Transport`] whose requests the host sends (see the module documentation).
 pub struct HostTransport {
     host: Box<dyn HttpHost>,
-    /// The exchanges being waited for, by id.
-    pending: Mutex<BTreeMap<u64, Arc<Shared>>>,
+    /// The exchanges being waited for, by id, with the thread that waits.
+    pending: Mutex<BTreeMap<u64, (ThreadId, Arc<Shared>)>>,
 }
 
 impl std::fmt::Debug for HostTransport {
@@ -242,7 +243,7 @@ impl HostTransport {
         }
     }
 
-    fn pending(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<Shared>>> {
+    fn pending(&self) -> MutexGuard<'_, BTreeMap<u64, (ThreadId, Arc<Shared>)>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -250,12 +251,23 @@ impl HostTransport {
     /// [`TransportErrorKind::Cancelled`] now and the host's cancel hook is called. Returns
     /// whether it was still waiting.
     pub fn cancel(&self, id: u64) -> bool {
-        let shared = self.pending().get(&id).cloned();
+        let shared = self.pending().get(&id).map(|(_, shared)| Arc::clone(shared));
         let cancelled = shared.is_some_and(|shared| shared.cancel());
         if cancelled {
             self.host.cancel(id);
         }
         cancelled
+    }
+
+    /// Stop waiting for the exchange `thread` is blocked on, if any (a worker whose call was
+    /// cancelled). Returns whether one was cancelled.
+    pub fn cancel_on_thread(&self, thread: ThreadId) -> bool {
+        let id = self
+            .pending()
+            .iter()
+            .find(|(_, (waiter, _))| *waiter == thread)
+            .map(|(id, _)| *id);
+        id.is_some_and(|id| self.cancel(id))
     }
 
     /// The ids of the exchanges being waited for now.
@@ -272,7 +284,10 @@ impl Transport for HostTransport {
             changed: Condvar::new(),
         });
         let deadline = Instant::now() + request.timeout;
-        self.pending().insert(shared.id, Arc::clone(&shared));
+        self.pending().insert(
+            shared.id,
+            (std::thread::current().id(), Arc::clone(&shared)),
+        );
         self.host.send(Exchange {
             shared: Arc::clone(&shared),
             request: request.clone(),
@@ -389,6 +404,7 @@ mod tests {
             std::thread::spawn(move || transport.send(&request(60_000)))
         };
         let exchange = exchanges.recv().unwrap();
+        assert!(!transport.cancel_on_thread(std::thread::current().id()));
         transport.cancel_all();
         let error = waiter.join().unwrap().unwrap_err();
         assert_eq!(error.kind, TransportErrorKind::Cancelled);
@@ -396,6 +412,27 @@ mod tests {
         assert_eq!(*cancels.lock().unwrap(), vec![id]);
         assert_eq!(exchange.fail(error).unwrap_err().code, codes::CANCELLED);
         assert!(!transport.cancel(id), "no longer pending");
+    }
+
+    #[test]
+    fn cancel_on_thread_wakes_that_waiter_only() {
+        let (transport, exchanges, cancels) = relay();
+        let (tx, rx) = mpsc::channel();
+        let waiter = {
+            let transport = Arc::clone(&transport);
+            std::thread::spawn(move || {
+                tx.send(std::thread::current().id()).unwrap();
+                transport.send(&request(60_000))
+            })
+        };
+        let thread = rx.recv().unwrap();
+        let exchange = exchanges.recv().unwrap();
+        assert!(transport.cancel_on_thread(thread));
+        assert_eq!(
+            waiter.join().unwrap().unwrap_err().kind,
+            TransportErrorKind::Cancelled
+        );
+        assert_eq!(*cancels.lock().unwrap(), vec![exchange.id()]);
     }
 
     #[test]
