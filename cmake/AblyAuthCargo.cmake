@@ -290,8 +290,8 @@ endif()
 # native libraries today; if a dependency adds one, add it here and to the pkg-config list.
 #   Linux/glibc: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc. On glibc >= 2.34 util, rt,
 #                pthread and dl are empty stubs; we keep pthread/dl/m for older systems and musl.
-#   Apple:       -lSystem -lc -lm (libSystem is implicit). CoreFoundation and Security are
-#                not needed yet; a TLS stack using the platform verifier will need them.
+#   Apple:       -lSystem -lc -lm (libSystem is implicit), and Security and CoreFoundation
+#                for the platform certificate verifier of the built-in HTTP client.
 #   Windows:     the system import libraries rustc lists for std (untested here).
 if(NOT TARGET Threads::Threads)
   find_package(Threads REQUIRED)
@@ -300,11 +300,16 @@ if(NOT TARGET Threads::Threads)
   set_property(TARGET Threads::Threads PROPERTY IMPORTED_GLOBAL TRUE)
 endif()
 if(WIN32)
-  set(ABLY_AUTH_STATIC_NATIVE_LIBS kernel32 advapi32 ntdll userenv ws2_32 bcrypt)
-  set(ABLY_AUTH_PC_LIBS_PRIVATE "-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -lbcrypt")
+  # crypt32: the platform certificate verifier (CertGetCertificateChain).
+  set(ABLY_AUTH_STATIC_NATIVE_LIBS kernel32 advapi32 ntdll userenv ws2_32 bcrypt crypt32)
+  set(ABLY_AUTH_PC_LIBS_PRIVATE "-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -lbcrypt -lcrypt32")
 elseif(APPLE)
   set(ABLY_AUTH_STATIC_NATIVE_LIBS Threads::Threads m)
   set(ABLY_AUTH_PC_LIBS_PRIVATE "-lpthread -lm")
+  if(ABLY_AUTH_HTTP_CLIENT) # the platform certificate verifier (Security.framework); untested here
+    list(APPEND ABLY_AUTH_STATIC_NATIVE_LIBS "-framework Security" "-framework CoreFoundation")
+    string(APPEND ABLY_AUTH_PC_LIBS_PRIVATE " -framework Security -framework CoreFoundation")
+  endif()
 else()
   set(ABLY_AUTH_STATIC_NATIVE_LIBS Threads::Threads ${CMAKE_DL_LIBS} m)
   set(ABLY_AUTH_PC_LIBS_PRIVATE "-lpthread -ldl -lm")
