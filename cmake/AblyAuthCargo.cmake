@@ -20,6 +20,10 @@
 #                                unless the environment already sets them or the compiler
 #                                needs --target (CMAKE_C_COMPILER_TARGET) (default ON)
 #   ABLY_AUTH_CARGO_LOCKED       pass --locked (default ON)
+#   ABLY_AUTH_HTTP_CLIENT        the built-in HTTP client: Cargo feature `http-client` (ureq,
+#                                rustls, Mozilla's roots) (default ON). OFF builds a library
+#                                whose networked calls need a host transport
+#                                (ably_auth_options_set_http_transport)
 #   ABLY_AUTH_SET_SONAME         give the shared library a SONAME / install name (default ON)
 #   ABLY_AUTH_CARGO_TARGET_DIR   cargo --target-dir (default <build dir>/cargo-target)
 #   ABLY_AUTH_PREBUILT_STATIC_LIBRARY
@@ -31,7 +35,12 @@
 # Variables set for the install rules (cmake/AblyAuthInstall.cmake):
 #   ABLY_AUTH_CARGO_OUT_DIR, ABLY_AUTH_SHARED_FILE, ABLY_AUTH_STATIC_FILE, ABLY_AUTH_IMPLIB_FILE,
 #   ABLY_AUTH_SHARED_NAME, ABLY_AUTH_STATIC_NAME, ABLY_AUTH_IMPLIB_NAME, ABLY_AUTH_SONAME,
-#   ABLY_AUTH_SHARED_REAL_NAME, ABLY_AUTH_STATIC_NATIVE_LIBS, ABLY_AUTH_PC_LIBS_PRIVATE
+#   ABLY_AUTH_SHARED_REAL_NAME, ABLY_AUTH_STATIC_NATIVE_LIBS, ABLY_AUTH_PC_LIBS_PRIVATE,
+#   ABLY_AUTH_CONF_HEADER (the generated ably_auth_conf.h), ABLY_AUTH_FEATURE_<NAME> (0/1)
+#
+# Each crate type is built by its own `cargo rustc --crate-type` run: built together with the
+# cdylib and the rlib, the staticlib carries every dependency's unoptimised object code
+# (see benches/RESULTS.md for the sizes).
 #
 # We call cargo directly instead of using corrosion: one crate, one library, and no
 # FetchContent download at configure time.
@@ -50,11 +59,15 @@ option(ABLY_AUTH_CARGO_LOCKED "Pass --locked to cargo (fail if Cargo.lock is out
 option(ABLY_AUTH_SET_SONAME "Give the shared library a versioned SONAME (ELF) / @rpath install name (Apple)" ON)
 
 # --- Profile and output paths -----------------------------------------------------------
-# The cargo profile is fixed at configure time: dev for CMAKE_BUILD_TYPE=Debug, release for
-# everything else. Multi-config generators (no CMAKE_BUILD_TYPE) therefore get release.
+# The cargo profile is fixed at configure time: dev for CMAKE_BUILD_TYPE=Debug, min-size-rel
+# (every crate at opt-level "z") for MinSizeRel, release for everything else. Multi-config
+# generators (no CMAKE_BUILD_TYPE) therefore get release.
 if(CMAKE_BUILD_TYPE STREQUAL "Debug")
   set(_ably_profile_args "")
   set(_ably_profile_dir debug)
+elseif(CMAKE_BUILD_TYPE STREQUAL "MinSizeRel")
+  set(_ably_profile_args --profile min-size-rel)
+  set(_ably_profile_dir min-size-rel)
 else()
   set(_ably_profile_args --release)
   set(_ably_profile_dir release)
@@ -83,6 +96,33 @@ if(ABLY_AUTH_CARGO_LOCKED)
 else()
   set(_ably_locked_args "")
 endif()
+
+# --- Cargo features and ably_auth_conf.h -----------------------------------------------------
+# One CMake option per Cargo feature of Cargo.toml's [features] (tests/features.rs keeps the
+# lists in step): each becomes a cargo --features entry and a 0/1 macro of ably_auth_conf.h,
+# generated from include/ably_auth_conf.h.in as build.rs does for cargo-only builds.
+option(ABLY_AUTH_HTTP_CLIENT
+       "Build in the HTTP client (ureq, rustls, Mozilla's roots); OFF: networked calls need a host transport" ON)
+set(_ably_features "")
+foreach(_pair IN ITEMS "HTTP_CLIENT:http-client")
+  string(REPLACE ":" ";" _pair "${_pair}")
+  list(GET _pair 0 _macro)
+  list(GET _pair 1 _feature)
+  if(ABLY_AUTH_${_macro})
+    set(ABLY_AUTH_FEATURE_${_macro} 1)
+    list(APPEND _ably_features "${_feature}")
+  else()
+    set(ABLY_AUTH_FEATURE_${_macro} 0)
+  endif()
+endforeach()
+set(_ably_feature_args --no-default-features)
+if(_ably_features)
+  string(JOIN "," _ably_features_csv ${_ably_features})
+  list(APPEND _ably_feature_args --features "${_ably_features_csv}")
+endif()
+set(ABLY_AUTH_CONF_INCLUDE_DIR "${CMAKE_CURRENT_BINARY_DIR}/ably_auth_conf/include")
+set(ABLY_AUTH_CONF_HEADER "${ABLY_AUTH_CONF_INCLUDE_DIR}/ably_auth_conf.h")
+configure_file("${PROJECT_SOURCE_DIR}/include/ably_auth_conf.h.in" "${ABLY_AUTH_CONF_HEADER}" @ONLY)
 
 # --- The C toolchain cargo uses when cross compiling ---------------------------------------
 # A toolchain file names the cross compiler for CMake only; cargo would otherwise link with
@@ -179,11 +219,11 @@ if(ABLY_AUTH_SET_SONAME AND NOT WIN32)
     set(_ably_rustc_args -- -C "link-arg=-Wl,-soname,${ABLY_AUTH_SONAME}")
   endif()
 endif()
-if(_ably_rustc_args)
-  set(_ably_cargo_subcommand rustc --lib)
-else()
-  set(_ably_cargo_subcommand build --lib)
-endif()
+set(_ably_cargo_common
+    --lib
+    --manifest-path "${PROJECT_SOURCE_DIR}/Cargo.toml"
+    --target-dir "${ABLY_AUTH_CARGO_TARGET_DIR}"
+    ${_ably_profile_args} ${_ably_target_args} ${_ably_locked_args} ${_ably_feature_args})
 
 # --- The cargo step -----------------------------------------------------------------------
 # Everything cargo reads for this crate. CONFIGURE_DEPENDS re-globs on every build, so new
@@ -231,14 +271,12 @@ else()
   add_custom_command(
     OUTPUT "${_ably_stamp}"
     BYPRODUCTS ${_ably_byproducts}
-    COMMAND ${_ably_cargo_command} ${_ably_cargo_subcommand}
-            --manifest-path "${PROJECT_SOURCE_DIR}/Cargo.toml"
-            --target-dir "${ABLY_AUTH_CARGO_TARGET_DIR}"
-            ${_ably_profile_args} ${_ably_target_args} ${_ably_locked_args}
+    COMMAND ${_ably_cargo_command} rustc ${_ably_cargo_common} --crate-type cdylib
             ${_ably_rustc_args}
+    COMMAND ${_ably_cargo_command} rustc ${_ably_cargo_common} --crate-type staticlib
     ${_ably_post_commands}
     COMMAND "${CMAKE_COMMAND}" -E touch "${_ably_stamp}"
-    DEPENDS ${_ably_cargo_inputs}
+    DEPENDS ${_ably_cargo_inputs} "${ABLY_AUTH_CONF_HEADER}"
     WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
     COMMENT "cargo: building ably-auth (${_ably_profile_dir}, ${_ably_target_label})"
     USES_TERMINAL # stream cargo's progress (Ninja's console pool)
@@ -252,8 +290,8 @@ endif()
 # native libraries today; if a dependency adds one, add it here and to the pkg-config list.
 #   Linux/glibc: -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc. On glibc >= 2.34 util, rt,
 #                pthread and dl are empty stubs; we keep pthread/dl/m for older systems and musl.
-#   Apple:       -lSystem -lc -lm (libSystem is implicit). CoreFoundation and Security are
-#                not needed yet; a TLS stack using the platform verifier will need them.
+#   Apple:       -lSystem -lc -lm (libSystem is implicit), and Security and CoreFoundation
+#                for the platform certificate verifier of the built-in HTTP client.
 #   Windows:     the system import libraries rustc lists for std (untested here).
 if(NOT TARGET Threads::Threads)
   find_package(Threads REQUIRED)
@@ -262,11 +300,16 @@ if(NOT TARGET Threads::Threads)
   set_property(TARGET Threads::Threads PROPERTY IMPORTED_GLOBAL TRUE)
 endif()
 if(WIN32)
-  set(ABLY_AUTH_STATIC_NATIVE_LIBS kernel32 advapi32 ntdll userenv ws2_32 bcrypt)
-  set(ABLY_AUTH_PC_LIBS_PRIVATE "-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -lbcrypt")
+  # crypt32: the platform certificate verifier (CertGetCertificateChain).
+  set(ABLY_AUTH_STATIC_NATIVE_LIBS kernel32 advapi32 ntdll userenv ws2_32 bcrypt crypt32)
+  set(ABLY_AUTH_PC_LIBS_PRIVATE "-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -lbcrypt -lcrypt32")
 elseif(APPLE)
   set(ABLY_AUTH_STATIC_NATIVE_LIBS Threads::Threads m)
   set(ABLY_AUTH_PC_LIBS_PRIVATE "-lpthread -lm")
+  if(ABLY_AUTH_HTTP_CLIENT) # the platform certificate verifier (Security.framework); untested here
+    list(APPEND ABLY_AUTH_STATIC_NATIVE_LIBS "-framework Security" "-framework CoreFoundation")
+    string(APPEND ABLY_AUTH_PC_LIBS_PRIVATE " -framework Security -framework CoreFoundation")
+  endif()
 else()
   set(ABLY_AUTH_STATIC_NATIVE_LIBS Threads::Threads ${CMAKE_DL_LIBS} m)
   set(ABLY_AUTH_PC_LIBS_PRIVATE "-lpthread -ldl -lm")
@@ -278,6 +321,7 @@ endif()
 # installed AblyAuthConfig.cmake defines its own IMPORTED targets pointing at <prefix>/include.
 set(_ably_include_dirs
   "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>"
+  "$<BUILD_INTERFACE:${ABLY_AUTH_CONF_INCLUDE_DIR}>"
   "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
 
 # Imported (not INTERFACE) targets so that CMake knows the library kind: it adds the build

@@ -18,7 +18,7 @@ set(ABLY_AUTH_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/AblyAuth" CACHE ST
 mark_as_advanced(ABLY_AUTH_INSTALL_CMAKEDIR)
 
 # --- Header and libraries -----------------------------------------------------------------
-install(FILES "${PROJECT_SOURCE_DIR}/include/ably_auth.h"
+install(FILES "${PROJECT_SOURCE_DIR}/include/ably_auth.h" "${ABLY_AUTH_CONF_HEADER}"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 # The header-only C++ binding, next to ably_auth.h: <prefix>/include/ably/auth.hpp.
 install(FILES "${PROJECT_SOURCE_DIR}/bindings/cpp/include/ably/auth.hpp"

@@ -12,7 +12,8 @@
  * - Strings passed in are NUL-terminated UTF-8 and are copied before the call does anything
  *   else. `char *` results are owned: free them with ably_string_free(). `const char *`
  *   results are borrowed from the handle they came from and stay valid until it is freed.
- * - Builders (ably_auth_options, ably_token_params, ably_auth_completion) are handles, not
+ * - Builders (ably_auth_options, ably_token_params, ably_auth_completion, ably_http_exchange)
+ *   are handles, not
  *   addresses: one consumed or freed is refused with 40003 by every function, from any
  *   thread, however many builders were created since (on 32-bit platforms: unless about 33
  *   million builders were created since). They are consumed by the call they are passed to, also when it
@@ -21,7 +22,7 @@
  * - Every _free function accepts NULL.
  * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
  *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
- *   ABLY_ERR_NO_VALID_TOKEN.
+ *   ABLY_ERR_NO_VALID_TOKEN, ABLY_ERR_NOT_BUILT_IN.
  * - Two derived codes, as ably-js derives them: an HTTP answer with an error status but no
  *   Ably error in its body or X-Ably-Errorcode header gets code status x 100 (30200 for an
  *   unexpected redirect, 50300 for a bare 503); an answer larger than its limit (128 KiB for
@@ -43,6 +44,10 @@
  *                     Auth
  *   log sink          any thread, deep inside calls    nothing that does network I/O
  *                                                      (ABLY_ERR_REENTRANT_CALL)
+ *   HTTP send,        the thread of the request (the   answering exchanges and every call
+ *   cancel            caller of a blocking call, or a  that does not block on the network
+ *                     library worker)                  (a blocking call would wait for
+ *                                                      the exchange being sent)
  *   free_user_data    the thread that releases the     anything; calls on an Auth being
  *                     registration (possibly inside    freed get ABLY_ERR_SHUT_DOWN
  *                     ably_auth_free)
@@ -204,6 +209,13 @@
 #define ABLY_ERR_NO_VALID_TOKEN 100004
 
 /**
+ * (Library code, status 0.) The call needs a part this build of the library leaves out: a
+ * networked call with no HTTP transport of the host's, or an option of the built-in HTTP
+ * client, in a build without it (see `ably_auth_features`).
+ */
+#define ABLY_ERR_NOT_BUILT_IN 100005
+
+/**
  * `issued_before_ms` of `ably_auth_revoke_tokens`: unset (the server uses now).
  */
 #define ABLY_ISSUED_BEFORE_UNSET -1
@@ -222,6 +234,45 @@
  * `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate (RSA17e).
  */
 #define ABLY_REAUTH_MARGIN_ON 1
+
+/**
+ * `ably_http_exchange_purpose`: a request to an Ably host (Ably credentials; the library
+ * tries fallback hosts when this one fails).
+ */
+#define ABLY_HTTP_PURPOSE_ABLY 0
+
+/**
+ * `ably_http_exchange_purpose`: a request to the application's authUrl (no Ably
+ * credentials, never sent to Ably's fallback hosts).
+ */
+#define ABLY_HTTP_PURPOSE_AUTH_URL 1
+
+/**
+ * `ably_http_exchange_fail`: the host name could not be resolved (the library then tries a
+ * fallback host, RSC15l1).
+ */
+#define ABLY_HTTP_FAIL_HOST_NOT_FOUND 1
+
+/**
+ * `ably_http_exchange_fail`: the connection was refused, reset or closed before a complete
+ * response (fallback applies, RSC15l1).
+ */
+#define ABLY_HTTP_FAIL_CONNECTION_FAILED 2
+
+/**
+ * `ably_http_exchange_fail`: the transport's own timeout passed (fallback applies, RSC15l2).
+ */
+#define ABLY_HTTP_FAIL_TIMEOUT 3
+
+/**
+ * `ably_http_exchange_fail`: TLS failed (untrusted certificate, name mismatch); no fallback.
+ */
+#define ABLY_HTTP_FAIL_TLS 4
+
+/**
+ * `ably_http_exchange_fail`: any other failure (malformed response, ...); no fallback.
+ */
+#define ABLY_HTTP_FAIL_OTHER 5
 
 /**
  * Major version of the library this header belongs to.
@@ -244,6 +295,15 @@
  * linked library's.
  */
 #define ABLY_AUTH_VERSION_NUMBER (((ABLY_AUTH_VERSION_MAJOR << 16) | (ABLY_AUTH_VERSION_MINOR << 8)) | ABLY_AUTH_VERSION_PATCH)
+
+/**
+ * Bit of `ably_auth_features()`: the built-in HTTP client (ureq, rustls, Mozilla's roots;
+ * Cargo feature `http-client`, CMake option ABLY_AUTH_HTTP_CLIENT) is in this library.
+ * Without it, networked calls need `ably_auth_options_set_http_transport` and otherwise
+ * fail with `ABLY_ERR_NOT_BUILT_IN`. `ably_auth_conf.h` tells the same at compile time
+ * (`ABLY_AUTH_FEATURE_HTTP_CLIENT`).
+ */
+#define ABLY_AUTH_FEATURE_MASK_HTTP_CLIENT 1
 
 /**
  * Ably token authentication for one key or token.
@@ -301,6 +361,27 @@ typedef struct ably_auth_options ably_auth_options;
  * `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
  */
 typedef struct ably_call ably_call;
+
+/**
+ * One HTTP request the library asks the host transport to send, awaiting one answer.
+ *
+ * Ownership: the library creates it and passes it to the transport's `send`; from then on
+ * it belongs to the host, which answers it exactly once with `ably_http_exchange_respond`
+ * or `ably_http_exchange_fail`. Answering frees it, in every case (also when the answer is
+ * refused). The library never frees it behind the host's back: it stays valid until
+ * answered, also after its deadline, a cancel, a shutdown or `ably_auth_free`, so a late
+ * answer is safe (it is refused with 50003 or `ABLY_ERR_CANCELLED`). An exchange never
+ * answered is leaked.
+ *
+ * Secrets: the `Authorization` header value (and a TokenRequest's mac in the body) are
+ * credentials. Never log them; the library wipes its copies when the exchange is freed.
+ *
+ * Thread safety: one thread at a time (like a builder): read it and answer it from any
+ * thread, during `send` or later. A call made while another thread is using it gets 40003
+ * (getters then return NULL, 0 or false). Strings and bytes read from it are borrowed until
+ * it is answered.
+ */
+typedef struct ably_http_exchange ably_http_exchange;
 
 /**
  * An HTTP response (status < 400) to `ably_auth_request`. Immutable; the body and header
@@ -448,6 +529,29 @@ typedef void (*ably_auth_callback_fn)(void *user_data,
 typedef void (*ably_log_fn)(void *user_data,
                             int32_t level,
                             const char *message);
+
+/**
+ * The host's `send`: start sending `exchange` (read it with the `ably_http_exchange_*`
+ * getters) and answer it exactly once, now (before returning) or later from any thread.
+ * Called on the library thread that makes the request (the caller of a blocking call, or
+ * a library worker), with no library lock held; return promptly. The calling thread waits
+ * for the answer until the exchange's deadline (`ably_http_exchange_timeout_ms`), so a host
+ * that answers from the very thread that is blocked (a single-threaded loop) sees the call
+ * fail with 50003 at the deadline: answer during `send`, or from another thread.
+ */
+typedef void (*ably_http_send_fn)(void *user_data,
+                                  struct ably_http_exchange *exchange);
+
+/**
+ * The host's optional `cancel`: the library no longer waits for exchange `exchange_id`
+ * (its deadline passed, or the call was cancelled or shut down); abort the request if you
+ * can. Only a hint: it may run at the same time as your answer on another thread (that is
+ * why it carries the id, never the pointer), and the exchange must still be answered,
+ * whose answer then gets 50003 or `ABLY_ERR_CANCELLED`. Called on a library thread with no
+ * library lock held.
+ */
+typedef void (*ably_http_cancel_fn)(void *user_data,
+                                    uint64_t exchange_id);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1224,6 +1328,56 @@ struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *
                                                       const char *addr);
 
 /**
+ * Send every request of the built-in client through the proxy at `url`:
+ * `http://host:port` (HTTP CONNECT for https requests) or `https://host:port`, with
+ * optional `user:password@` (kept by the library and never logged). Wins over
+ * `ably_auth_options_set_proxy_from_env`. Checked by `ably_auth_new` (40003 for a URL that
+ * does not parse; 40000 with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without
+ * the built-in client). Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
+                                                    const char *url);
+
+/**
+ * Let the built-in client use the proxy the environment names, as curl does:
+ * `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`,
+ * with hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is
+ * read (once, when the Auth is made) only when this is set. Refused with a host transport
+ * (40000) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by
+ * `ably_auth_new`.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
+                                                             bool from_env);
+
+/**
+ * Verify server certificates with the operating system's verifier and trust store instead
+ * of the Mozilla roots bundled in the library (rustls-platform-verifier), so that
+ * certificates installed by the user or by device management are trusted, as in the
+ * platform's own HTTP stack:
+ * - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as
+ *   OpenSSL does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
+ * - macOS and iOS: Security.framework (`SecTrust`), with user and MDM trust settings and
+ *   revocation checks; a static build links `-framework Security -framework CoreFoundation`;
+ * - Windows: the CryptoAPI certificate chain engine, with enterprise roots and revocation;
+ * - Android: not supported by this C API yet (the verifier needs the app's JVM context).
+ *
+ * Cannot be combined with `ably_auth_options_add_ca_pem` (40000; add the CA to the system
+ * store instead). Refused with a host transport (40000) and in a build without the
+ * built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default false.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
+                                                                bool platform_verifier);
+
+/**
  * A token counts as expired this many milliseconds before its `expires` (default 15000),
  * so it is renewed before a request could carry an expired token. Errors: 40003 when
  * negative.
@@ -1779,6 +1933,171 @@ const char *ably_token_request_nonce(const struct ably_token_request *request);
 const char *ably_token_request_mac(const struct ably_token_request *request);
 
 /**
+ * Send every HTTP request through the host's own HTTP stack instead of the built-in client
+ * (required for networked calls in a build without it, see `ably_auth_features`). The
+ * library keeps what makes requests Ably requests (headers, fallback hosts, retries, token
+ * renewal, size limits, deadlines); the host only moves bytes. See `ably_http_send_fn`.
+ *
+ * With a host transport, options only the built-in client honours (`add_ca_pem`,
+ * `add_resolve`, a connect timeout other than the default 4000 ms, a proxy, the platform
+ * verifier) make `ably_auth_new` fail with 40000: configure them in your transport.
+ * The request timeout of `ably_auth_options_set_timeouts` applies to every exchange.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth or the unused options are freed, the transport is replaced, or at once when
+ * this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
+ *
+ * Errors: 40003 when `options` is not live or `send` is NULL. `cancel` may be NULL.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+ * follow the contracts of their types.
+ */
+struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
+                                                             ably_http_send_fn send,
+                                                             ably_http_cancel_fn cancel,
+                                                             void *user_data,
+                                                             ably_free_fn free_user_data);
+
+/**
+ * The exchange's id: never 0, never reused in the process; the id `cancel` names. 0 for
+ * NULL or an exchange that is not live.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+uint64_t ably_http_exchange_id(const struct ably_http_exchange *exchange);
+
+/**
+ * The request method ("GET", "POST", ...), borrowed until the exchange is answered; NULL
+ * for NULL or an exchange that is not live.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+const char *ably_http_exchange_method(const struct ably_http_exchange *exchange);
+
+/**
+ * The absolute URL, query included, borrowed until the exchange is answered; NULL for NULL
+ * or an exchange that is not live. Do not follow redirects: the library does (authUrl).
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+const char *ably_http_exchange_url(const struct ably_http_exchange *exchange);
+
+/**
+ * The number of request headers to send (0 for NULL or an exchange that is not live).
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+size_t ably_http_exchange_header_count(const struct ably_http_exchange *exchange);
+
+/**
+ * Request header `index` (0-based): writes its name and value, borrowed until the exchange
+ * is answered, and returns true; false (nothing written) for an index out of range, a NULL
+ * out-parameter, or an exchange that is NULL or not live. The value of `Authorization` is a
+ * credential: never log it. Send the headers as given; add none of Ably's.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; the out-parameters are NULL or
+ * writable.
+ */
+bool ably_http_exchange_header(const struct ably_http_exchange *exchange,
+                               size_t index,
+                               const char **out_name,
+                               const char **out_value);
+
+/**
+ * The request body, borrowed until the exchange is answered, its length written to
+ * `out_len` (may be NULL); NULL with length 0 when there is none, or for an exchange that is
+ * NULL or not live.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; `out_len` is NULL or writable.
+ */
+const uint8_t *ably_http_exchange_body(const struct ably_http_exchange *exchange,
+                                       size_t *out_len);
+
+/**
+ * The time left, in ms, until the library stops waiting for this exchange (0 once it has
+ * passed, and for an exchange that is NULL or not live): use it as the request's timeout.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+int64_t ably_http_exchange_timeout_ms(const struct ably_http_exchange *exchange);
+
+/**
+ * The longest response body the library accepts (0 for an exchange that is NULL or not
+ * live). A longer answer fails the request (as too large, 50000), so a transport may stop
+ * reading after this many bytes plus one and respond with what it has.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+size_t ably_http_exchange_max_response_bytes(const struct ably_http_exchange *exchange);
+
+/**
+ * Whom the request is for: `ABLY_HTTP_PURPOSE_ABLY` or `ABLY_HTTP_PURPOSE_AUTH_URL`; -1 for
+ * an exchange that is NULL or not live.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
+
+/**
+ * Answer `exchange` with the HTTP response received (any status: 4xx and 5xx too; the
+ * library decides about retries and fallback). Pass every response header (names in any
+ * case; values need not be UTF-8); `header_names` and `header_values` may be NULL when
+ * `header_count` is 0, `body` when `body_len` is 0. Everything is copied. `exchange` is
+ * consumed (freed) in every case, also on error, unless another thread is using it (40003).
+ *
+ * Errors: 40003 for an exchange that is NULL, already answered or not live, a `status`
+ * outside 100..=599, or NULL where a header or body is promised (the waiting request then
+ * fails at once); 50003 when the exchange's deadline passed and `ABLY_ERR_CANCELLED` when
+ * the library stopped waiting (the answer is dropped). A body longer than
+ * `ably_http_exchange_max_response_bytes` is accepted here and fails the request.
+ *
+ * Thread safety: any thread, during `send` or later. Never runs a callback.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
+ * NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
+ */
+struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
+                                                   int32_t status,
+                                                   const char *const *header_names,
+                                                   const char *const *header_values,
+                                                   size_t header_count,
+                                                   const uint8_t *body,
+                                                   size_t body_len);
+
+/**
+ * Answer `exchange` with a connection-level failure: no (complete) HTTP response was
+ * received. `kind` is one of the `ABLY_HTTP_FAIL_*` values: host not found, connection
+ * failures and timeouts let the library try a fallback host (RSC15l1, RSC15l2); TLS and
+ * other failures do not. `message` (may be NULL) says what happened, for the error the
+ * caller gets; never put credentials in it. `exchange` is consumed (freed) in every case,
+ * also on error, unless another thread is using it (40003).
+ *
+ * Errors: 40003 for an exchange that is NULL, already answered or not live, or an unknown
+ * `kind` (the waiting request then fails at once); 50003 and `ABLY_ERR_CANCELLED` as for
+ * `ably_http_exchange_respond`.
+ *
+ * Thread safety: any thread, during `send` or later. Never runs a callback.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
+                                                int32_t kind,
+                                                const char *message);
+
+/**
  * The library's version, e.g. "0.1.0": a static string, never NULL, never freed.
  * Compare it with the ABLY_AUTH_VERSION_* macros to detect a header/library mismatch.
  * Thread safety: may be called from any thread.
@@ -1792,6 +2111,12 @@ const char *ably_auth_version(void);
  * Thread safety: may be called from any thread.
  */
 uint32_t ably_auth_version_number(void);
+
+/**
+ * The optional parts built into the linked library, as `ABLY_AUTH_FEATURE_MASK_*` bits.
+ * Thread safety: may be called from any thread.
+ */
+uint32_t ably_auth_features(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,8 +4,8 @@
 
 mod common;
 
+use ably_auth::Method;
 use ably_auth::core::error::codes;
-use ably_auth::{Auth, Method};
 use common::*;
 
 fn redirect(status: u16, location: &str) -> Action {
@@ -33,7 +33,7 @@ fn redirects_are_followed_to_the_token_request() {
     let server = http_server();
     server.push_rule(Rule::always("/old", redirect(301, "/moved")));
     server.push_rule(Rule::always("/moved", redirect(307, "/auth/token-request")));
-    let auth = Auth::new(auth_url_options(&server, "/old", Method::Get)).unwrap();
+    let auth = common::new_auth(auth_url_options(&server, "/old", Method::Get)).unwrap();
     let details = auth
         .authorize(None, None)
         .expect("token through two redirects");
@@ -63,7 +63,7 @@ fn see_other_turns_a_post_into_a_get() {
         "/post-here",
         redirect(303, "/auth/token-request"),
     ));
-    let auth = Auth::new(auth_url_options(&server, "/post-here", Method::Post)).unwrap();
+    let auth = common::new_auth(auth_url_options(&server, "/post-here", Method::Post)).unwrap();
     auth.authorize(None, None).expect("token after 303");
     let methods: Vec<(String, String)> = server
         .requests()
@@ -78,7 +78,7 @@ fn see_other_turns_a_post_into_a_get() {
 fn redirect_loops_end_with_40170() {
     let server = http_server();
     server.push_rule(Rule::always("/loop", redirect(302, "/loop")));
-    let auth = Auth::new(auth_url_options(&server, "/loop", Method::Get)).unwrap();
+    let auth = common::new_auth(auth_url_options(&server, "/loop", Method::Get)).unwrap();
     let error = auth.authorize(None, None).unwrap_err();
     assert_eq!(
         (error.code, error.status_code),
@@ -103,7 +103,7 @@ fn a_redirect_without_location_says_so() {
             body: Vec::new(),
         },
     ));
-    let auth = Auth::new(auth_url_options(&server, "/nowhere", Method::Get)).unwrap();
+    let auth = common::new_auth(auth_url_options(&server, "/nowhere", Method::Get)).unwrap();
     let error = auth.authorize(None, None).unwrap_err();
     assert_eq!(error.code, codes::AUTH_CALLBACK_FAILED);
     assert!(error.message.contains("without a Location"), "{error}");
@@ -117,7 +117,7 @@ fn https_to_http_is_refused_and_other_origins_get_no_auth_headers() {
         "/down",
         redirect(302, &format!("{}/auth/token-request", plain.base_url())),
     ));
-    let auth = Auth::new(auth_url_options(&tls, "/down", Method::Get)).unwrap();
+    let auth = common::new_auth(auth_url_options(&tls, "/down", Method::Get)).unwrap();
     let error = auth.authorize(None, None).unwrap_err();
     assert!(error.message.contains("https to http"), "{error}");
     assert!(plain.requests().is_empty(), "nothing sent over http");
@@ -127,7 +127,7 @@ fn https_to_http_is_refused_and_other_origins_get_no_auth_headers() {
         "/away",
         redirect(302, &format!("{}/auth/token-request", other.base_url())),
     ));
-    let auth = Auth::new(auth_url_options(&plain, "/away", Method::Get)).unwrap();
+    let auth = common::new_auth(auth_url_options(&plain, "/away", Method::Get)).unwrap();
     auth.authorize(None, None)
         .expect("token from the other origin");
     let request = other

@@ -55,6 +55,15 @@ if [[ ! -f /usr/include/gtest/gtest.h ]]; then
     echo "note: GoogleTest (libgtest-dev) not found; the C++ binding tests will be skipped"
   fi
 fi
+# libcurl for the example host transport over libcurl (tests/cpp/test_curl_transport.cpp).
+if ! pkg-config --exists libcurl 2>/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "missing: libcurl (apt package: libcurl4-openssl-dev)"
+    missing_pkgs+=(libcurl4-openssl-dev)
+  else
+    echo "note: libcurl (libcurl4-openssl-dev) not found; the curl transport test will be skipped"
+  fi
+fi
 if ((${#missing_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "installing with apt-get: ${missing_pkgs[*]}"

@@ -110,7 +110,7 @@ fn auth_callback_reenters_the_same_handle() {
                 .map(TokenMaterial::Request)
         }));
     }
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     slot.set(Arc::downgrade(&auth)).unwrap();
     let started = Instant::now();
     let details = auth
@@ -207,7 +207,7 @@ fn async_callback_answered_from_another_thread() {
     });
     let mut options = options_for(&server);
     options.auth.auth_callback = Some(callback.clone());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let auth = Arc::clone(&auth);

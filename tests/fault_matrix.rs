@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ably_auth::{Auth, ClientOptions, Clock, ErrorInfo, Method, SystemClock};
+use ably_auth::{ClientOptions, Clock, ErrorInfo, Method, SystemClock};
 use common::*;
 
 /// The request timeout of every Auth here; slow faults sleep well past it.
@@ -371,7 +371,7 @@ fn run(flow: Flow, fault: &Fault) -> (Result<u16, ErrorInfo>, Duration) {
     if matches!(fault, Fault::UntrustedCertificate) {
         options.transport.extra_ca_pem.clear();
     }
-    let auth = Auth::with_clock(options, clock).expect("valid options");
+    let auth = common::new_auth_with_clock(options, clock).expect("valid options");
     let trusted = !matches!(fault, Fault::UntrustedCertificate);
     if flow == Flow::Request && trusted {
         auth.authorize(None, None)

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use ably_auth::{Auth, ErrorInfo, Method, TokenParams};
+use ably_auth::{ErrorInfo, Method, TokenParams};
 use common::*;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(600);
@@ -144,7 +144,7 @@ fn faults_on_request_token_map_to_error_infos() {
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
     options.transport.request_timeout = REQUEST_TIMEOUT;
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     for case in cases() {
         server.clear_rules();
         server.push_rule(Rule::once("/keys/", case.action.clone()));
@@ -171,7 +171,7 @@ fn faults_on_auth_url_are_40170_with_cause() {
     let mut options = options_for(&server);
     options.auth.auth_url = Some(format!("{}/auth/token", server.base_url()));
     options.transport.request_timeout = REQUEST_TIMEOUT;
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     for case in cases() {
         server.clear_rules();
         server.push_rule(Rule::once("/auth/", case.action.clone()));
@@ -222,7 +222,7 @@ fn untrusted_certificate_is_a_connection_error() {
     let mut options = key_options(&server);
     options.transport.extra_ca_pem.clear();
     options.auth.use_token_auth = Some(true);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let started = Instant::now();
     let error = auth.request_token(None, None).unwrap_err();
     assert_eq!((error.code, error.status_code), (80000, 500), "{error}");

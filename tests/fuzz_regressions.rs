@@ -18,7 +18,7 @@ fn server_time_of_2_pow_63_ms_does_not_overflow_the_offset() {
                 body: body.to_owned(),
             },
         ));
-        let auth = ably_auth::Auth::new(key_options(&server)).unwrap();
+        let auth = common::new_auth(key_options(&server)).unwrap();
         let time = auth.time().unwrap();
         assert!(time >= 1 << 63, "{body}: {time}");
         let offset = auth.server_time_offset().expect("the offset was learnt");

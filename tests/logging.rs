@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use ably_auth::{Auth, AuthOptions, LogLevel, Logger, Method, TokenDetails};
+use ably_auth::{AuthOptions, LogLevel, Logger, Method, TokenDetails};
 use common::*;
 
 type Lines = Arc<Mutex<Vec<(LogLevel, String)>>>;
@@ -32,7 +32,7 @@ fn rsa4a1_no_means_to_renew_is_logged_at_info() {
         let mut options = options_for(&server);
         options.auth.token = Some("static-token".into());
         options.logger = Some(logger);
-        Auth::new(options).unwrap();
+        common::new_auth(options).unwrap();
         let lines = lines.lock().unwrap();
         let found = lines.iter().any(|(l, text)| {
             *l == LogLevel::Info
@@ -53,7 +53,7 @@ fn no_secret_in_logs_or_errors() {
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
     options.logger = Some(logger.clone());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let mut secrets: Vec<String> = vec![server.key().secret.clone()];
     let mut errors: Vec<String> = Vec::new();
 
@@ -85,7 +85,7 @@ fn no_secret_in_logs_or_errors() {
         ..AuthOptions::default()
     };
     secrets.push("url-secret-1234".into());
-    let url_auth = Auth::new(url_options).unwrap();
+    let url_auth = common::new_auth(url_options).unwrap();
     let details: TokenDetails = url_auth.authorize(None, None).unwrap();
     secrets.push(details.token.clone());
     server.push_rule(Rule::once("/auth/", Action::MalformedJson));

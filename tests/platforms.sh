@@ -191,7 +191,7 @@ check_dll() {
   echo "ably_auth.dll exports the $(wc -l <<<"$exports") functions of ably_auth.h"
   imports=$(x86_64-w64-mingw32-objdump -p "$dll" | sed -n 's/^\s*DLL Name: //p' | sort -u)
   echo "ably_auth.dll imports: $(tr '\n' ' ' <<<"$imports")"
-  local system='kernel32|advapi32|ntdll|userenv|ws2_32|bcrypt|bcryptprimitives|msvcrt|api-ms-win-[a-z0-9-]+'
+  local system='kernel32|advapi32|ntdll|userenv|ws2_32|bcrypt|bcryptprimitives|crypt32|msvcrt|api-ms-win-[a-z0-9-]+'
   if grep -Eiv "^($system)\.dll$" <<<"$imports"; then
     echo "ably_auth.dll imports a non-system DLL (above)" >&2
     return 1

@@ -68,7 +68,7 @@ fn callback_auth(
             )
             .map(TokenMaterial::Details)
     }));
-    (Auth::new(options).expect("options"), calls)
+    (common::new_auth(options).expect("options"), calls)
 }
 
 #[test]

@@ -20,7 +20,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use ably_auth::{Auth, Method};
+use ably_auth::Method;
 use common::*;
 
 /// A TLS server, a Basic client and a token client, each of which has made every kind of
@@ -31,9 +31,9 @@ fn every_kind_of_request(
     let server = tls_server();
     let mut options = key_options(&server);
     configure(&mut options);
-    let basic = Auth::new(options.clone()).unwrap();
+    let basic = common::new_auth(options.clone()).unwrap();
     options.auth.use_token_auth = Some(true);
-    let token = Auth::new(options).unwrap();
+    let token = common::new_auth(options).unwrap();
     basic.time().unwrap();
     basic
         .request(Method::Get, "/channels/basic", &[], &[], None)
@@ -181,7 +181,7 @@ fn rsc7c_request_id_preserved_fallback_1() {
     ));
     let mut options = hosts.token_options();
     options.add_request_ids = true;
-    Auth::new(options).unwrap().time().unwrap();
+    common::new_auth(options).unwrap().time().unwrap();
     let primary = hosts.primary.requests();
     let fallback = hosts.fallback_requests();
     assert_eq!((primary.len(), fallback.len()), (1, 1));
@@ -222,7 +222,7 @@ fn rsc13_request_timeout_enforced_0() {
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
     options.transport.request_timeout = Duration::from_millis(300);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     auth.authorize(None, None).unwrap();
     for path in ["/time", "/channels/slow"] {
         server.push_rule(Rule::once(
@@ -257,7 +257,7 @@ fn rsc17_client_id_from_options_0() {
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
     options.client_id = Some("my-client".into());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(auth.client_id().as_deref(), Some("my-client"));
 }
 
@@ -272,7 +272,7 @@ fn rsc17_client_id_matches_auth_1() {
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
     options.client_id = Some("my-client".into());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     auth.request(Method::Get, "/channels/test", &[], &[], None)
         .unwrap();
     assert_eq!(auth.client_id().as_deref(), Some("my-client"));
@@ -294,7 +294,7 @@ fn rsc18_tls_controls_protocol_scheme_0() {
         let mut options = options_for(server);
         options.endpoint.tls = tls;
         options.auth.token = Some("any-token".into());
-        Auth::new(options).unwrap()
+        common::new_auth(options).unwrap()
     };
     assert!(token_client(&https, true).time().is_ok());
     assert!(token_client(&http, false).time().is_ok());
@@ -319,7 +319,7 @@ fn rsc18_tls_controls_protocol_scheme_0() {
 #[test]
 fn rsc18_basic_auth_over_http_rejected_1() {
     let server = http_server();
-    let error = Auth::new(key_options(&server)).unwrap_err();
+    let error = common::new_auth(key_options(&server)).unwrap_err();
     assert!(
         error.code == 40103
             || error.message.to_lowercase().contains("insecure")
@@ -332,7 +332,7 @@ fn rsc18_basic_auth_over_http_rejected_1() {
     let minted = server.mint_token(MintSpec::default());
     let mut options = options_for(&server);
     options.auth.token = Some(minted.token.clone());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     auth.request(Method::Get, "/channels/test", &[], &[], None)
         .unwrap();
     let requests = server.requests();

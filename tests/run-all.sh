@@ -2,12 +2,15 @@
 # Every test of the repository, as the README's second command and CI run it:
 #   1. Rust (the workspace: the library and the loopback Ably-compatible test server):
 #      formatting, clippy, unit tests, UTS-derived tests over real sockets, concurrency and
-#      fault tests, header drift check, fuzz corpus replay; a 10 s libFuzzer run per fuzz
+#      fault tests, header drift check, fuzz corpus replay; the networked suites again over
+#      a host transport driven through the C ABI (tests/transport-parity.sh); a 10 s libFuzzer run per fuzz
 #      target (fuzz/smoke.sh); the benchmarks are compiled, not run
 #   2. CMake/ctest: C and C++ (GoogleTest) tests (plus an AddressSanitizer+UBSan copy of
 #      each), header compiled alone as C11 and C++17, the examples and the end-to-end demo;
 #      then install and build consumer projects against the installed package
-#      (find_package shared and static, C and C++, pkg-config)
+#      (find_package shared and static, C and C++, pkg-config); then the build without the
+#      built-in HTTP client (tests/no-http-client.sh: cargo tree, offline Rust tests, the C
+#      and C++ suites with the libcurl host transport)
 #   3. Rust-side sanitizers (tests/sanitizers.sh): the C and C++ tests again, linked to the
 #      library and std built with AddressSanitizer, then ThreadSanitizer (nightly); Miri over
 #      tests/ffi_miri.rs (the C ABI driven from Rust)
@@ -30,12 +33,16 @@ echo "==> cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> cargo test"
 cargo test --locked --workspace
+echo "==> transport parity (the networked suites over the built-in client and a host transport)"
+tests/transport-parity.sh
 echo "==> fuzz smoke (10 s per target; stable replay only without nightly)"
 fuzz/smoke.sh
 echo "==> benchmarks compile"
 cargo bench --locked --workspace --no-run
 echo "==> CMake build, ctest, install, consumers"
 tests/cmake-all.sh
+echo "==> build without the built-in HTTP client (cargo tree, offline Rust tests, C/C++ suites)"
+tests/no-http-client.sh
 echo "==> valgrind memcheck (C and C++ tests of build/cmake)"
 tests/valgrind.sh build/cmake
 echo "==> Rust-side ASan and TSan under the C/C++ tests, Miri over the C ABI (nightly)"

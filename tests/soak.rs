@@ -280,7 +280,7 @@ fn soak_mixed_operations_with_faults() {
         ..TokenParams::default()
     });
     options.token_expiry_margin_ms = 100;
-    let auth = Auth::new(options).expect("valid options");
+    let auth = common::new_auth(options).expect("valid options");
     let token_changes = Arc::new(AtomicU64::new(0));
     let changes = Arc::clone(&token_changes);
     auth.add_listener(move |event| {

@@ -74,7 +74,7 @@ fn rsa8d_callback_invoked_for_auth_0() {
     let token = minted(&server, MintSpec::default());
     let calls = Arc::new(AtomicUsize::new(0));
     let (c, t) = (calls.clone(), token.clone());
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         c.fetch_add(1, Ordering::SeqCst);
         Ok(TokenMaterial::Details(t.clone()))
     }))
@@ -105,7 +105,7 @@ fn rsa8d_callback_returns_jwt_1() {
     let jwt = server.mint_jwt(MintSpec::default());
     assert_eq!(jwt.split('.').count(), 3);
     let j = jwt.clone();
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         TokenMaterial::token_string(&j)
     }))
     .unwrap();
@@ -132,7 +132,7 @@ fn rsa8d_callback_returns_token_request_2() {
     }))
     .unwrap();
     let r = request.clone();
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         Ok(TokenMaterial::Request(r.clone()))
     }))
     .unwrap();
@@ -170,7 +170,7 @@ fn rsa8d_callback_receives_token_params_3() {
     let server = http_server();
     let received: Arc<Mutex<Vec<TokenParams>>> = Arc::default();
     let r = received.clone();
-    let auth = Auth::new(callback_options(&server, move |params| {
+    let auth = common::new_auth(callback_options(&server, move |params| {
         r.lock().unwrap().push(params.clone());
         Ok(TokenMaterial::Details({
             let mut d = TokenDetails::from_token("test-token");
@@ -212,7 +212,7 @@ fn rsa8c_authurl_invoked_for_auth_0() {
     let server = http_server();
     let token = server.mint_token(MintSpec::default());
     serve_json(&server, "/token", token.json.clone());
-    let auth = Auth::new(auth_url_options(&server, "/token")).unwrap();
+    let auth = common::new_auth(auth_url_options(&server, "/token")).unwrap();
 
     assert_eq!(get_channel(&auth).unwrap().status, 200);
 
@@ -237,7 +237,7 @@ fn rsa8c_authurl_post_method_1() {
     serve_json(&server, "/token", token.json.clone());
     let mut options = auth_url_options(&server, "/token");
     options.auth.auth_method = Some(Method::Post);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     assert_eq!(get_channel(&auth).unwrap().status, 200);
 
@@ -269,7 +269,7 @@ fn rsa8c_authurl_custom_headers_2() {
         ("X-Custom-Header".into(), "custom-value".into()),
         ("X-API-Key".into(), "my-api-key".into()),
     ];
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     get_channel(&auth).unwrap();
 
@@ -295,7 +295,7 @@ fn rsa8c_authurl_query_params_3() {
         ("client_id".into(), "my-client".into()),
         ("scope".into(), "publish:*".into()),
     ];
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     get_channel(&auth).unwrap();
 
@@ -318,7 +318,7 @@ fn rsa8c_authurl_returns_jwt_4() {
             body: jwt.clone().into_bytes(),
         },
     ));
-    let auth = Auth::new(auth_url_options(&server, "/jwt")).unwrap();
+    let auth = common::new_auth(auth_url_options(&server, "/jwt")).unwrap();
 
     assert_eq!(get_channel(&auth).unwrap().status, 200);
 
@@ -335,7 +335,7 @@ fn rsa8c_authurl_returns_jwt_4() {
 #[test]
 fn rsa8d_callback_error_propagated_4() {
     let server = http_server();
-    let auth = Auth::new(callback_options(&server, |_| {
+    let auth = common::new_auth(callback_options(&server, |_| {
         Err(ErrorInfo::new(0, 0, "Authentication server unavailable"))
     }))
     .unwrap();
@@ -363,7 +363,7 @@ fn rsa8c_authurl_error_propagated_5() {
             body: r#"{"error": "Internal server error"}"#.into(),
         },
     ));
-    let auth = Auth::new(auth_url_options(&server, "/token")).unwrap();
+    let auth = common::new_auth(auth_url_options(&server, "/token")).unwrap();
 
     let error = get_channel(&auth).unwrap_err();
 
@@ -409,7 +409,7 @@ fn rsa8d_async_callback_answers_from_another_thread_or_times_out() {
     let token = minted(&server, MintSpec::default());
     let mut options = options_for(&server);
     options.auth.auth_callback = Some(Arc::new(Later(token.clone())));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).unwrap().status, 200);
     assert_eq!(auth.token_details().unwrap().token, token.token);
 
@@ -417,7 +417,7 @@ fn rsa8d_async_callback_answers_from_another_thread_or_times_out() {
     let mut options = options_for(&server);
     options.transport.request_timeout = std::time::Duration::from_millis(300);
     options.auth.auth_callback = Some(never.clone());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let started = std::time::Instant::now();
     let error = get_channel(&auth).unwrap_err();
     assert_eq!((error.code, error.status_code), (40170, 401), "{error}");

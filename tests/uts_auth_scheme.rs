@@ -53,7 +53,7 @@ fn callback_options(server: &Arc<LoopbackServer>) -> (ably_auth::ClientOptions, 
 #[test]
 fn rsa4_basic_auth_key_only_0() {
     let server = tls_server();
-    let auth = Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let request = only_request(&server, "/channels/test");
     let expected = format!(
@@ -71,7 +71,7 @@ fn rsa3_token_auth_explicit_token_0() {
     let minted = server.mint_token(MintSpec::default());
     let mut options = options_for(&server);
     options.auth.token = Some(minted.token.clone());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let request = only_request(&server, "/channels/test");
     assert_eq!(
@@ -87,7 +87,7 @@ fn rsa3_token_auth_token_details_1() {
     let minted = server.mint_token(MintSpec::default());
     let mut options = options_for(&server);
     options.auth.token_details = Some(details(&minted.token, now_ms() + HOUR_MS));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let request = only_request(&server, "/channels/test");
     assert_eq!(
@@ -105,7 +105,7 @@ fn rsa4_use_token_auth_forced_1() {
     let server = tls_server(); // TLS, so Basic would have been allowed: token auth is forced
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
@@ -126,7 +126,7 @@ fn rsa4_use_token_auth_forced_1() {
 fn rsa4_auth_callback_triggers_token_2() {
     let server = Arc::new(http_server());
     let (options, token) = callback_options(&server);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let request = only_request(&server, "/channels/test");
     assert_eq!(
@@ -144,7 +144,7 @@ fn rsa4_authurl_triggers_token_3() {
     let server = http_server();
     let mut options = options_for(&server);
     options.auth.auth_url = Some(format!("{}/auth/token-details", server.base_url()));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
@@ -163,7 +163,7 @@ fn rsa4_authurl_triggers_token_3() {
 #[test]
 fn rsc1b_no_auth_method_error_0() {
     let server = http_server();
-    let error = Auth::new(options_for(&server)).unwrap_err();
+    let error = common::new_auth(options_for(&server)).unwrap_err();
     assert_eq!(error.code, 40106);
     assert!(server.requests().is_empty());
 }
@@ -175,7 +175,7 @@ fn rsa4a2_expired_token_no_renewal_0() {
     let minted = server.mint_token(MintSpec::default()); // still valid on the server
     let mut options = options_for(&server);
     options.auth.token_details = Some(details(&minted.token, now_ms() - 1000));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let error = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
         .unwrap_err();
@@ -192,7 +192,7 @@ fn rsa1_token_auth_takes_precedence_0() {
         key: Some(ably_auth::ApiKey::parse(&server.key().key_string()).unwrap()),
         ..options.auth
     };
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let request = only_request(&server, "/channels/test");
     assert_eq!(
@@ -226,7 +226,7 @@ fn rsa2_basic_auth_header_format_0() {
     options.auth = AuthOptions::default()
         .with_key("app123.key456:secretXYZ")
         .unwrap();
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(get_channel(&auth).status, 200);
     let request = only_request(&server, "/channels/test");
     // base64("app123.key456:secretXYZ"), standard alphabet with padding
@@ -244,7 +244,7 @@ fn rsc18_token_auth_over_non_tls_0() {
     let mut options = options_for(&server);
     assert!(!options.endpoint.tls);
     options.auth.token = Some(minted.token.clone());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let response = get_channel(&auth);
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
     assert_eq!(body["status"]["isActive"], true);

@@ -54,14 +54,14 @@ fn callback_client(
     let mut options = options_for(server);
     options.auth.auth_callback = Some(callback);
     options.client_id = client_id.map(str::to_owned);
-    Auth::new(options).unwrap()
+    common::new_auth(options).unwrap()
 }
 
 /// rest/unit/RSA10a/authorize-default-params-0
 #[test]
 fn rsa10a_authorize_default_params_0() {
     let server = tls_server();
-    let auth = Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     assert!(!auth.uses_token_auth());
 
     let token_details = auth.authorize(None, None).unwrap();
@@ -162,7 +162,7 @@ fn rsa10g_authorize_updates_token_details_0() {
         client_id: Some("token-client".into()),
         ..Default::default()
     });
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert!(auth.token_details().is_none(), "null before authorize");
 
     let result = auth.authorize(None, None).unwrap();
@@ -218,7 +218,7 @@ fn rsa10h_authorize_replaces_auth_options_0() {
 #[test]
 fn rsa10i_authorize_preserves_key_0() {
     let server = tls_server();
-    let auth = Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     let auth_url = format!("{}/auth/token-details", server.base_url());
 
     let details = auth
@@ -270,7 +270,7 @@ fn rsa10j_authorize_replaces_existing_token_0() {
 fn rsa10k_authorize_query_time_0() {
     let server = tls_server();
     server.set_clock_skew_ms(20 * 60 * 1000);
-    let auth = Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
 
     auth.authorize(
         None,
@@ -304,7 +304,7 @@ fn rsa10l_authorize_error_propagated_0() {
             message: "Unauthorized".into(),
         },
     ));
-    let auth = Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
 
     let error = auth.authorize(None, None).unwrap_err();
 
@@ -316,7 +316,7 @@ fn rsa10l_authorize_error_propagated_0() {
     options.auth = AuthOptions::default()
         .with_key("invalid.key:secret")
         .unwrap();
-    let error = Auth::new(options)
+    let error = common::new_auth(options)
         .unwrap()
         .authorize(None, None)
         .unwrap_err();
@@ -328,7 +328,7 @@ fn rsa10l_authorize_error_propagated_0() {
 #[test]
 fn rsa10a_authorize_always_uses_token_auth() {
     let server = tls_server();
-    let auth = Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     let details = auth
         .authorize(
             None,

@@ -33,7 +33,7 @@ fn with_token(
     client_id: Option<&str>,
     details: TokenDetails,
 ) -> ably_auth::Result<std::sync::Arc<Auth>> {
-    Auth::new(ClientOptions {
+    common::new_auth(ClientOptions {
         auth: AuthOptions {
             token_details: Some(details),
             ..Default::default()
@@ -46,7 +46,7 @@ fn with_token(
 fn with_key(client_id: Option<&str>) -> std::sync::Arc<Auth> {
     let mut options = ClientOptions::from_key(KEY).unwrap();
     options.client_id = client_id.map(str::to_owned);
-    Auth::new(options).unwrap()
+    common::new_auth(options).unwrap()
 }
 
 /// rest/unit/RSA7a/clientid-from-options-0
@@ -155,7 +155,7 @@ fn rsa7c_wildcard_and_empty_options_client_id_rejected() {
     for bad in ["*", ""] {
         let mut options = ClientOptions::from_key(KEY).unwrap();
         options.client_id = Some(bad.into());
-        let e = Auth::new(options).unwrap_err();
+        let e = common::new_auth(options).unwrap_err();
         assert_eq!((e.code, e.status_code), (40012, 400), "{bad:?}");
     }
 }
@@ -170,7 +170,7 @@ fn rsa7d_options_client_id_in_token_requests() {
         client_id: Some("from-defaults".into()),
         ..Default::default()
     });
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let r = auth.create_token_request(None, None).unwrap();
     assert_eq!(r.client_id.as_deref(), Some("from-options"));
     let r = auth
@@ -225,7 +225,7 @@ fn minted_for(server: &LoopbackServer, client_id: Option<&str>) -> TokenDetails 
 fn rsa7b_clientid_from_callback_token_1() {
     let server = common::http_server();
     let token = minted_for(&server, Some("callback-client-id"));
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         Ok(TokenMaterial::Details(token.clone()))
     }))
     .unwrap();
@@ -248,7 +248,7 @@ fn rsa12a_clientid_passed_to_callback_0() {
         Ok(TokenMaterial::Details(token.clone()))
     });
     options.client_id = Some("library-client-id".into());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     assert_eq!(channel_status(&auth).unwrap().status, 200);
 
@@ -283,7 +283,7 @@ fn rsa12b_clientid_sent_to_authurl_0() {
         options.auth.auth_url = Some(format!("http://auth.example.com:{}/token", server.port()));
         options.auth.auth_method = Some(method);
         options.client_id = Some("url-client-id".into());
-        let auth = Auth::new(options).unwrap();
+        let auth = common::new_auth(options).unwrap();
 
         assert_eq!(channel_status(&auth).unwrap().status, 200);
 
@@ -317,7 +317,7 @@ fn rsa7_clientid_updated_after_authorize_0() {
         minted_for(&server, Some("client-2")),
         minted_for(&server, Some("client-1")),
     ]));
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         Ok(TokenMaterial::Details(
             tokens.lock().unwrap().pop().unwrap(),
         ))
@@ -340,7 +340,7 @@ fn rsa15c_callback_token_with_other_client_id_rejected() {
     let token = minted_for(&server, Some("someone-else"));
     let mut options = callback_options(&server, move |_| Ok(TokenMaterial::Details(token.clone())));
     options.client_id = Some("my-client".into());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let error = channel_status(&auth).unwrap_err();
 

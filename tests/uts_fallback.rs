@@ -59,7 +59,7 @@ fn reset(hosts: &DefaultHosts) {
 }
 
 fn client(options: ClientOptions) -> std::sync::Arc<Auth> {
-    Auth::new(options).expect("valid options")
+    common::new_auth(options).expect("valid options")
 }
 
 /// Each request reached the server its `Host` header names (RSC15j), and no host twice.

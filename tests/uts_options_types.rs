@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ably_auth::{
-    Auth, AuthOptions, ClientOptions, Method, TokenDetails, TokenMaterial, TokenParams,
-    auth_callback_fn,
+    AuthOptions, ClientOptions, Method, TokenDetails, TokenMaterial, TokenParams, auth_callback_fn,
 };
 use common::{Action, LoopbackServer, Rule};
 
@@ -48,7 +47,7 @@ fn to3_client_options_default_token_params_3() {
     assert_eq!(stored.ttl, Some(7_200_000));
     assert_eq!(stored.client_id.as_deref(), Some("default-client"));
     assert_eq!(stored.capability.as_deref(), Some(r#"{"*":["subscribe"]}"#));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert_eq!(auth.default_token_params().ttl, Some(7_200_000));
     assert_eq!(
         auth.default_token_params().client_id.as_deref(),
@@ -61,7 +60,7 @@ fn to3_client_options_default_token_params_3() {
 /// (restHost + endpoint) need options of the networked Auth.
 #[test]
 fn to_conflicting_options_validation_1() {
-    let e = Auth::new(ClientOptions::default()).unwrap_err();
+    let e = common::new_auth(ClientOptions::default()).unwrap_err();
     assert_eq!((e.code, e.status_code), (40106, 401));
     assert!(
         e.message.contains("key") && e.message.contains("token"),
@@ -77,7 +76,7 @@ fn to_conflicting_options_validation_1() {
         },
         ..Default::default()
     };
-    assert_eq!(Auth::new(both).unwrap_err().code, 40000);
+    assert_eq!(common::new_auth(both).unwrap_err().code, 40000);
 }
 
 /// Default token params are validated at construction: per-request fields (timestamp,
@@ -100,7 +99,7 @@ fn default_token_params_are_validated_at_construction() {
     ] {
         let mut options = ClientOptions::from_key("appId.keyId:keySecret").unwrap();
         options.default_token_params = Some(params);
-        assert_eq!(Auth::new(options).unwrap_err().code, 40003);
+        assert_eq!(common::new_auth(options).unwrap_err().code, 40003);
     }
 }
 
@@ -142,7 +141,7 @@ fn to3_client_options_attributes_0_transport() {
     let mut options = common::options_for(&server);
     options.auth.token = Some("t".into());
     options.transport.request_timeout = Duration::from_millis(300);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let started = Instant::now();
     let error = auth.time().unwrap_err();
     assert_eq!((error.code, error.status_code), (50003, 500), "{error}");
@@ -192,7 +191,7 @@ fn to3_client_options_custom_hosts_1() {
             message: "primary down".into(),
         },
     ));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     assert!(auth.time().unwrap() > 1_700_000_000_000);
 
@@ -233,7 +232,7 @@ fn to3_client_options_auth_url_2() {
         options.auth.auth_params,
         vec![("scope".to_owned(), "full".to_owned())]
     );
-    assert!(Auth::new(options.clone()).unwrap().uses_token_auth());
+    assert!(common::new_auth(options.clone()).unwrap().uses_token_auth());
 
     let server = common::http_server();
     let mut live = common::options_for(&server);
@@ -241,7 +240,7 @@ fn to3_client_options_auth_url_2() {
         auth_url: Some(format!("{}/auth/token-details", server.base_url())),
         ..options.auth
     };
-    let auth = Auth::new(live).unwrap();
+    let auth = common::new_auth(live).unwrap();
     let details = auth.authorize(None, None).unwrap();
     assert!(details.token.starts_with("lbtk-"));
     let request = &server.requests()[0];
@@ -283,7 +282,7 @@ fn ao2_auth_options_attributes_0() {
     assert!(auth_options.query_time);
 
     let server = common::http_server();
-    let auth = Auth::new({
+    let auth = common::new_auth({
         let mut o = common::options_for(&server);
         o.auth.token = Some("initial".into());
         o
@@ -327,7 +326,7 @@ fn ao_auth_options_with_callback_0() {
         ..Default::default()
     };
     assert!(auth_options.auth_callback.is_some());
-    let auth = Auth::new(ClientOptions::from_key("appId.keyId:keySecret").unwrap()).unwrap();
+    let auth = common::new_auth(ClientOptions::from_key("appId.keyId:keySecret").unwrap()).unwrap();
 
     let result = auth
         .request_token(Some(&TokenParams::default()), Some(&auth_options))
@@ -360,7 +359,7 @@ fn to_endpoint_affects_host_0() {
         common::resolve_to_server(&mut options, host, &server);
         server.clear_requests();
 
-        Auth::new(options).unwrap().time().unwrap();
+        common::new_auth(options).unwrap().time().unwrap();
 
         let requests = server.requests();
         assert_eq!(requests.len(), 1, "{endpoint:?}");
@@ -381,7 +380,7 @@ fn to_conflicting_options_validation_1_cases_1_and_2() {
     options.auth.auth_callback = Some(auth_callback_fn(|_| {
         TokenMaterial::token_string("from-callback")
     }));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     assert!(auth.uses_token_auth());
     let header = auth.authorization_header().unwrap();
     assert_eq!(common::bearer_token(&header), "from-callback");
@@ -389,7 +388,7 @@ fn to_conflicting_options_validation_1_cases_1_and_2() {
     let mut options = ClientOptions::from_key("appId.keyId:keySecret").unwrap();
     options.endpoint.rest_host = Some("custom.host.com".into());
     options.endpoint.endpoint = Some("test".into());
-    let error = Auth::new(options).unwrap_err();
+    let error = common::new_auth(options).unwrap_err();
     assert!(
         error.message.contains("restHost") || error.message.contains("endpoint"),
         "{error}"

@@ -39,7 +39,7 @@ fn revoke_server() -> LoopbackServer {
 
 fn basic_client(server: &LoopbackServer) -> std::sync::Arc<Auth> {
     let options = key_options(server);
-    Auth::new(options).unwrap()
+    common::new_auth(options).unwrap()
 }
 
 fn targets(list: &[&str]) -> Vec<String> {
@@ -250,7 +250,7 @@ fn rsa17d_token_auth_revoke_rejected_0() {
     let server = revoke_server();
     let mut options = options_for(&server);
     options.auth.token = Some("a.token.string".into());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let error = auth
         .revoke_tokens(&targets(&["clientId:alice"]), None, None)
         .unwrap_err();
@@ -265,7 +265,7 @@ fn rsa17d_use_token_auth_revoke_rejected_1() {
     let server = revoke_server();
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
     let error = auth
         .revoke_tokens(&targets(&["clientId:alice"]), None, None)
         .unwrap_err();

@@ -26,7 +26,7 @@ fn fixed_time(server: &LoopbackServer) {
 fn rsc16_returns_server_time_0() {
     let server = tls_server();
     fixed_time(&server);
-    let auth = ably_auth::Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     assert_eq!(auth.time().unwrap(), SERVER_TIME_MS);
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -38,7 +38,7 @@ fn rsc16_returns_server_time_0() {
 #[test]
 fn rsc16_returns_server_time_0_real_server() {
     let server = tls_server();
-    let auth = ably_auth::Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     server.set_clock_skew_ms(-3_600_000);
     let before = server.now_ms() as u64;
     let time = auth.time().unwrap();
@@ -54,7 +54,7 @@ fn rsc16_returns_server_time_0_real_server() {
 fn rsc16_request_format_get_time_1() {
     let server = tls_server();
     fixed_time(&server);
-    let auth = ably_auth::Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     auth.time().unwrap();
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -72,7 +72,7 @@ fn rsc16_request_format_get_time_1() {
 fn rsc16_no_auth_required_2() {
     let server = tls_server();
     fixed_time(&server);
-    let auth = ably_auth::Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     assert!(!auth.uses_token_auth(), "the client has Basic credentials");
     assert_eq!(auth.time().unwrap(), SERVER_TIME_MS);
     let requests = server.requests();
@@ -110,7 +110,7 @@ fn rsc16_error_propagated_4() {
             message: "Internal server error".into(),
         },
     ));
-    let auth = ably_auth::Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
     let error = auth.time().unwrap_err();
     assert_eq!(error.status_code, 500);
     assert_eq!(error.code, 50000);

@@ -77,7 +77,7 @@ fn rsa16a_token_from_callback_0() {
         },
     );
     let t = token.clone();
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         Ok(TokenMaterial::Details(t.clone()))
     }))
     .unwrap();
@@ -101,7 +101,7 @@ fn rsa16a_token_from_request_token_1() {
         client_id: Some("token-client".into()),
         ..Default::default()
     });
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let result = auth.authorize(None, None).unwrap();
 
@@ -118,7 +118,7 @@ fn rsa16b_token_string_in_options_0() {
     let server = http_server();
     let mut options = options_for(&server);
     options.auth.token = Some("standalone-token-string".into());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let details = auth.token_details().expect("set at construction");
 
@@ -136,7 +136,7 @@ fn rsa16b_token_string_from_callback_1() {
     let server = http_server();
     let token = server.mint_token(MintSpec::default()).token;
     let t = token.clone();
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         TokenMaterial::token_string(&t)
     }))
     .unwrap();
@@ -160,7 +160,7 @@ fn rsa16c_set_on_instantiation_0() {
         d.client_id = Some("initial-client".into());
         d
     });
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let details = auth.token_details().expect("set at construction");
 
@@ -174,7 +174,7 @@ fn rsa16c_updated_after_authorize_1() {
     let server = http_server();
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         let n = c.fetch_add(1, Ordering::SeqCst) + 1;
         Ok(TokenMaterial::Details({
             let mut d = TokenDetails::from_token(format!("token-v{n}"));
@@ -277,7 +277,7 @@ fn rsa16c_updated_after_40142_renewal_3() {
     );
     let queue = Arc::new(Mutex::new(vec![second_token.clone(), first_token.clone()]));
     let q = queue.clone();
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         Ok(TokenMaterial::Details(q.lock().unwrap().pop().unwrap()))
     }))
     .unwrap();
@@ -300,7 +300,7 @@ fn rsa16c_updated_after_40142_renewal_3() {
 #[test]
 fn rsa16d_null_with_basic_auth_0() {
     let server = tls_server();
-    let auth = Auth::new(key_options(&server)).unwrap();
+    let auth = common::new_auth(key_options(&server)).unwrap();
 
     assert_eq!(channel_status(&auth, "test").unwrap().status, 200);
 
@@ -320,7 +320,7 @@ fn rsa16d_null_with_basic_auth_0() {
 fn rsa16d_null_before_token_obtained_1() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let auth = Auth::new(ClientOptions {
+    let auth = common::new_auth(ClientOptions {
         auth: AuthOptions {
             auth_callback: Some(auth_callback_fn(move |_| {
                 c.fetch_add(1, Ordering::SeqCst);
@@ -348,7 +348,7 @@ fn rsa16d_null_after_invalidation_2() {
     let first = expired_at_server(&server, None);
     let count = Arc::new(AtomicUsize::new(0));
     let (c, f) = (count.clone(), first.clone());
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         if c.fetch_add(1, Ordering::SeqCst) == 0 {
             Ok(TokenMaterial::Details(f.clone()))
         } else {
@@ -381,7 +381,7 @@ fn rsa16a_preserved_across_requests_0() {
     );
     let calls = Arc::new(AtomicUsize::new(0));
     let (c, t) = (calls.clone(), token.clone());
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         c.fetch_add(1, Ordering::SeqCst);
         Ok(TokenMaterial::Details(t.clone()))
     }))
@@ -413,7 +413,7 @@ fn rsa16a_reflects_capability_1() {
     );
     assert_eq!(token.capability.as_deref(), Some(CAPABILITY));
     let t = token.clone();
-    let auth = Auth::new(callback_options(&server, move |_| {
+    let auth = common::new_auth(callback_options(&server, move |_| {
         Ok(TokenMaterial::Details(t.clone()))
     }))
     .unwrap();

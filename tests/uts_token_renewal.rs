@@ -19,8 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ably_auth::{
-    Auth, AuthOptions, ClientOptions, ManualClock, Method, TokenDetails, TokenMaterial,
-    auth_callback_fn,
+    AuthOptions, ClientOptions, ManualClock, Method, TokenDetails, TokenMaterial, auth_callback_fn,
 };
 use common::*;
 
@@ -85,7 +84,7 @@ fn rsa4b_renewal_on_40142_0() {
     let server = Arc::new(http_server());
     server.push_rule(Rule::once("/channels/test/messages", token_error(40142)));
     let (options, callback) = MintingCallback::options(&server);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let result = auth
         .request(Method::Get, "/channels/test/messages", &[], &[], None)
@@ -108,7 +107,7 @@ fn rsa4b_renewal_on_40140_1() {
     let server = Arc::new(http_server());
     server.push_rule(Rule::once("/channels/test/messages", token_error(40140)));
     let (options, callback) = MintingCallback::options(&server);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     auth.request(Method::Get, "/channels/test/messages", &[], &[], None)
         .unwrap();
@@ -176,7 +175,7 @@ fn rsa4a2_no_renewal_without_callback_0() {
     let minted = server.mint_token(MintSpec::default());
     let mut options = options_for(&server);
     options.auth.token = Some(minted.token.clone());
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let error = auth
         .request(Method::Get, "/channels/test/messages", &[], &[], None)
@@ -201,7 +200,7 @@ fn rsa4b_renewal_via_authurl_2() {
     server.push_rule(Rule::once("/channels/test/messages", token_error(40142)));
     let mut options = options_for(&server);
     options.auth.auth_url = Some(format!("{}/auth/token-details", server.base_url()));
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     auth.request(Method::Get, "/channels/test/messages", &[], &[], None)
         .unwrap();
@@ -243,7 +242,7 @@ fn rsa4b_renewal_limit_no_loop_3() {
     let server = Arc::new(http_server());
     server.push_rule(Rule::always("/channels/test/messages", token_error(40142)));
     let (options, callback) = MintingCallback::options(&server);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let error = auth
         .request(Method::Get, "/channels/test/messages", &[], &[], None)
@@ -265,7 +264,7 @@ fn rsc10_request_retried_after_renewal_0() {
     let server = Arc::new(http_server());
     server.push_rule(Rule::once("/channels/test", token_error(40142)));
     let (options, callback) = MintingCallback::options(&server);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let result = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
@@ -300,7 +299,7 @@ fn rsc10b_non_token_401_no_renewal_0() {
         },
     ));
     let (options, callback) = MintingCallback::options(&server);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let error = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
@@ -347,7 +346,7 @@ fn rsa4b_renewal_msgpack_response_4() {
         },
     ));
     let (options, callback) = MintingCallback::options(&server);
-    let auth = Auth::new(options).unwrap();
+    let auth = common::new_auth(options).unwrap();
 
     let result = auth
         .request(Method::Get, "/channels/test", &[], &[], None)

@@ -9,8 +9,9 @@
 # benches/peers/go), builds the release library, the loopback server and the Go program,
 # then measures: createTokenRequest and JWT creation per call, the requestToken round trip
 # against one loopback server (plain HTTP on 127.0.0.1), the cached-token Authorization
-# header on one and two threads, and the footprint (stripped .so, .a, size added to a
-# static C program). Needs cargo, go (cgo), node/npm, python3 (venv) and cc.
+# header on one and two threads, and the footprint (benches/peers/footprint.sh: stripped .so
+# and .a with and without the built-in HTTP client, as CMake and cargo build make them, size
+# added to a static C program). Needs cargo, go (cgo), node/npm, python3 (venv) and cc.
 # Environment: SAMPLES (samples per case, default 31; 15 for round trips),
 # ABLY_JS_VERSION, ABLY_PY_VERSION, PYJWT_VERSION (pinned defaults below), OUT (report path),
 # BENCH_AUTOGROUP_NICE (default -10, "off" to leave the scheduler alone; see below).
@@ -97,30 +98,7 @@ wait "$server_pid" 2>/dev/null || true
 trap - EXIT
 
 log "footprint"
-rel="$root/target/release"
-size_of() { stat -c %s "$1"; }
-# `cargo build` makes the cdylib, staticlib and rlib in one rustc invocation, and the rlib's
-# public Rust items then survive LTO in the .so too; a cdylib built on its own (as a
-# packager can: `cargo rustc --release --lib --crate-type cdylib`) drops them. Measure both.
-# Cargo's fingerprint does not tell the two apart, hence the touch before each build.
-touch "$root/src/lib.rs"
-(cd "$root" && cargo rustc --locked --release -p ably-auth --lib --crate-type cdylib 2>&1 | tail -1) >&2
-strip -o "$scratch/libably_auth.cdylib-alone.stripped.so" "$rel/libably_auth.so"
-touch "$root/src/lib.rs"
-(cd "$root" && cargo build --locked --release -p ably-auth 2>&1 | tail -1) >&2
-strip -o "$scratch/libably_auth.stripped.so" "$rel/libably_auth.so"
-libs="-lm -lrt -lpthread -lgcc_s -lutil -ldl"
-cc -O2 -o "$scratch/c-without" "$here/c/main.c"
-# shellcheck disable=SC2086
-cc -O2 -DUSE_ABLY -I"$root/include" -o "$scratch/c-with" "$here/c/main.c" "$rel/libably_auth.a" \
-    -Wl,--gc-sections $libs
-"$scratch/c-with" >/dev/null
-strip "$scratch/c-without" "$scratch/c-with"
-printf 'SIZE\tso_unstripped\t%s\nSIZE\tso_stripped\t%s\nSIZE\tso_cdylib_alone_stripped\t%s\nSIZE\tstatic_archive\t%s\nSIZE\tc_without\t%s\nSIZE\tc_with\t%s\n' \
-    "$(size_of "$rel/libably_auth.so")" "$(size_of "$scratch/libably_auth.stripped.so")" \
-    "$(size_of "$scratch/libably_auth.cdylib-alone.stripped.so")" \
-    "$(size_of "$rel/libably_auth.a")" "$(size_of "$scratch/c-without")" \
-    "$(size_of "$scratch/c-with")" >>"$results"
+scratch="$scratch" "$here/footprint.sh" >>"$results"
 
 {
     printf 'META\tcpu\t%s\n' "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
@@ -141,10 +119,7 @@ printf 'SIZE\tso_unstripped\t%s\nSIZE\tso_stripped\t%s\nSIZE\tso_cdylib_alone_st
     printf 'META\tothers\t%s\n' "$(ps -eo ni=,pcpu=,comm= --sort=-pcpu | awk -v me="$$" '$2 >= 20 { printf "%s%s (nice %s, %s%% CPU)", sep, $3, $1, $2; sep = ", " }')"
 } >>"$results"
 
-# Where the bytes go: symbol sizes of the .so by crate, and its section sizes.
-nm -S --size-sort -C "$rel/libably_auth.so" >"$scratch/nm.txt" 2>/dev/null || : >"$scratch/nm.txt"
-readelf -S -W "$scratch/libably_auth.stripped.so" >"$scratch/sections.txt" 2>/dev/null || : >"$scratch/sections.txt"
-
-python3 "$here/report.py" "$results" "$scratch/nm.txt" "$scratch/sections.txt" >"$out"
+python3 "$here/report.py" "$results" "$scratch/nm.full.txt" "$scratch/sections.full.txt" \
+    "$scratch/nm.no_http.txt" "$scratch/sections.no_http.txt" >"$out"
 log "wrote $out"
 cat "$out"

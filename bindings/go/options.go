@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"runtime/cgo"
 	"sort"
@@ -92,6 +93,12 @@ type Options struct {
 	// by default: after the first token, AuthorizationHeader does not wait on the network
 	// while a valid token exists).
 	NoRenewAhead bool
+
+	// HTTPClient, when set, sends every request instead of the library's built-in client
+	// (as ably-go's WithHTTPClient): its proxy, TLS and RoundTripper settings apply, and
+	// ConnectTimeout, CACertsPEM and Resolve must then be left unset. Redirects are not
+	// followed by it (the library follows authUrl redirects itself). See transport.go.
+	HTTPClient *http.Client
 
 	// Log receives log lines from LogLevel up (default LogInfo); they never contain a key
 	// secret, token or mac. It may run on any goroutine or thread.
@@ -406,6 +413,12 @@ func (b *optionsBuilder) all(o *Options) error {
 				level = LogInfo
 			}
 			return setLog(p, level, cgo.NewHandle(o.Log))
+		},
+		func() error {
+			if o.HTTPClient == nil {
+				return nil
+			}
+			return setHTTPTransport(p, cgo.NewHandle(newHostTransport(o.HTTPClient)))
 		},
 	}
 	for _, step := range steps {

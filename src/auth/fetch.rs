@@ -8,7 +8,7 @@ use crate::core::material::{MAX_TOKEN_MATERIAL_BYTES, TokenMaterial, callback_er
 use crate::core::redirect;
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::http::rest::{RestClient, RestRequest, path_segment};
-use crate::http::{HttpRequest, Method};
+use crate::http::{HttpRequest, Method, RequestPurpose};
 
 use super::callback;
 use super::options::AuthOptions;
@@ -91,6 +91,8 @@ pub(crate) fn auth_url_request(
         headers,
         body,
         max_response_bytes: MAX_TOKEN_MATERIAL_BYTES,
+        purpose: RequestPurpose::AuthUrl,
+        timeout: Duration::ZERO, // set by RestClient::send_to_auth_url
     })
 }
 
@@ -107,7 +109,7 @@ pub(crate) fn from_auth_url(
     let mut request = auth_url_request(options, url, params)?;
     let mut redirects = 0;
     let response = loop {
-        let response = rest.transport().send(&request).map_err(|e| {
+        let response = rest.send_to_auth_url(&request).map_err(|e| {
             callback_error("the authUrl request failed").with_cause(e.to_error_info("the authUrl"))
         })?;
         if !redirect::is_redirect(response.status) {

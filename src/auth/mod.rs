@@ -42,7 +42,7 @@ use crate::core::key::ApiKey;
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::core::{jwt, sign};
 use crate::http::rest::RestClient;
-use crate::http::{Transport, TransportOptions, UreqTransport};
+use crate::http::{Transport, TransportOptions};
 use cache::{CachedToken, Flight};
 use events::Listeners;
 use pool::Pool;
@@ -244,9 +244,7 @@ impl Auth {
                 "Basic authentication over an insecure connection (tls is false): use TLS or token auth (RSC18)",
             ));
         }
-        if custom_transport.is_none() && !transport.extra_ca_pem.is_empty() {
-            UreqTransport::new(&transport, "")?; // rejects bad PEM now, not at the first request
-        }
+        crate::http::check_transport_options(custom_transport.is_some(), &transport)?;
         let request_timeout = transport.request_timeout;
         let id = NEXT_AUTH_ID.fetch_add(1, Ordering::Relaxed);
         let auth_state = Arc::new_cyclic(|me| Auth {

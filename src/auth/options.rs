@@ -96,7 +96,10 @@ pub struct ClientOptions {
     pub token_expiry_margin_ms: u64,
     /// Where log lines go, and from which level.
     pub logger: Option<Logger>,
-    /// A transport to use instead of the built-in ureq one (tests, custom HTTP stacks).
+    /// A transport to use instead of the built-in ureq one: the application's own HTTP
+    /// stack, synchronous (implement `http::Transport`) or answering later from any thread
+    /// (`http::host::HostTransport` over an `http::host::HttpHost`). Options only the
+    /// built-in client honours are then refused (40000).
     pub custom_transport: Option<Arc<dyn Transport>>,
     /// Worker threads for non-blocking calls and renewal (default 2, at most 16), plus one
     /// thread that delivers completions; started on first use.

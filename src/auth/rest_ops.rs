@@ -1,7 +1,6 @@
 //! Requests to Ably on behalf of the caller: authenticated requests (RSC10), `time()`
 //! (RSC16) and revokeTokens (RSA17), and the REST client they share.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -12,7 +11,7 @@ use super::{Auth, renewal_impossible};
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::{RevocationResult, parse_revocation_result, parse_time};
 use crate::http::rest::{RestClient, RestRequest, path_segment};
-use crate::http::{HttpResponse, Method, Transport, UreqTransport};
+use crate::http::{HttpResponse, Method};
 
 impl Auth {
     /// The longest one request to Ably may take, fallback hosts included: each attempt is
@@ -203,19 +202,18 @@ impl Auth {
         self.rest
             .get_or_init(|| {
                 let config = &self.rest_config;
-                let transport: Arc<dyn Transport> = match &config.custom_transport {
-                    Some(t) => Arc::clone(t),
-                    None => Arc::new(UreqTransport::new(
-                        &config.transport,
-                        crate::http::rest::AGENT,
-                    )?),
-                };
+                let transport = crate::http::build_transport(
+                    config.custom_transport.as_ref(),
+                    &config.transport,
+                    crate::http::rest::AGENT,
+                )?;
                 Ok(RestClient::new(
                     transport,
                     config.plan.clone(),
                     config.fallback.clone(),
                     &config.agents,
                     config.add_request_ids,
+                    config.transport.request_timeout,
                 ))
             })
             .as_ref()

@@ -60,6 +60,9 @@ pub mod codes {
     pub const SHUT_DOWN: u32 = 100_003;
     /// No valid token is cached (a non-blocking read that does no I/O).
     pub const NO_VALID_TOKEN: u32 = 100_004;
+    /// The call needs a part of the library this build leaves out (the built-in HTTP
+    /// client of the Cargo feature `http-client`).
+    pub const NOT_BUILT_IN: u32 = 100_005;
 }
 
 /// An Ably `ErrorInfo`: the error type of every fallible call in this crate.

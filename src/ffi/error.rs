@@ -50,6 +50,10 @@ pub const ABLY_ERR_CANCELLED: i32 = 100_002;
 pub const ABLY_ERR_SHUT_DOWN: i32 = 100_003;
 /// (Library code, status 0.) No valid token is cached, from a read that does no I/O.
 pub const ABLY_ERR_NO_VALID_TOKEN: i32 = 100_004;
+/// (Library code, status 0.) The call needs a part this build of the library leaves out: a
+/// networked call with no HTTP transport of the host's, or an option of the built-in HTTP
+/// client, in a build without it (see `ably_auth_features`).
+pub const ABLY_ERR_NOT_BUILT_IN: i32 = 100_005;
 
 /// An Ably ErrorInfo (TI1). Returned by every fallible function as an owned pointer: NULL
 /// means success; otherwise the caller reads the fields and frees it, once, with
@@ -152,6 +156,7 @@ mod tests {
             (ABLY_ERR_CANCELLED, codes::CANCELLED),
             (ABLY_ERR_SHUT_DOWN, codes::SHUT_DOWN),
             (ABLY_ERR_NO_VALID_TOKEN, codes::NO_VALID_TOKEN),
+            (ABLY_ERR_NOT_BUILT_IN, codes::NOT_BUILT_IN),
         ];
         for (c, core) in pairs {
             assert_eq!(c as u32, core);

@@ -22,6 +22,7 @@ mod revocation;
 mod strings;
 mod token_details;
 mod token_request;
+mod transport;
 mod version;
 
 pub use auth::*;
@@ -40,4 +41,5 @@ pub use revocation::*;
 pub use strings::*;
 pub use token_details::*;
 pub use token_request::*;
+pub use transport::*;
 pub use version::*;

@@ -621,6 +621,87 @@ pub unsafe extern "C" fn ably_auth_options_add_resolve(
     }
 }
 
+/// Send every request of the built-in client through the proxy at `url`:
+/// `http://host:port` (HTTP CONNECT for https requests) or `https://host:port`, with
+/// optional `user:password@` (kept by the library and never logged). Wins over
+/// `ably_auth_options_set_proxy_from_env`. Checked by `ably_auth_new` (40003 for a URL that
+/// does not parse; 40000 with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without
+/// the built-in client). Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+///
+/// # Safety
+/// `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_proxy(
+    options: *mut ably_auth_options,
+    url: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            let url = str_arg(url, "url")?;
+            if url.is_empty() {
+                return Err(ErrorInfo::invalid_value("`url` must not be empty"));
+            }
+            o.transport.proxy = Some(url.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Let the built-in client use the proxy the environment names, as curl does:
+/// `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`,
+/// with hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is
+/// read (once, when the Auth is made) only when this is set. Refused with a host transport
+/// (40000) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by
+/// `ably_auth_new`.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_proxy_from_env(
+    options: *mut ably_auth_options,
+    from_env: bool,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.transport.proxy_from_env = from_env;
+            Ok(())
+        })
+    }
+}
+
+/// Verify server certificates with the operating system's verifier and trust store instead
+/// of the Mozilla roots bundled in the library (rustls-platform-verifier), so that
+/// certificates installed by the user or by device management are trusted, as in the
+/// platform's own HTTP stack:
+/// - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as
+///   OpenSSL does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
+/// - macOS and iOS: Security.framework (`SecTrust`), with user and MDM trust settings and
+///   revocation checks; a static build links `-framework Security -framework CoreFoundation`;
+/// - Windows: the CryptoAPI certificate chain engine, with enterprise roots and revocation;
+/// - Android: not supported by this C API yet (the verifier needs the app's JVM context).
+///
+/// Cannot be combined with `ably_auth_options_add_ca_pem` (40000; add the CA to the system
+/// store instead). Refused with a host transport (40000) and in a build without the
+/// built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default false.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_platform_verifier(
+    options: *mut ably_auth_options,
+    platform_verifier: bool,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.transport.platform_verifier = platform_verifier;
+            Ok(())
+        })
+    }
+}
+
 /// A token counts as expired this many milliseconds before its `expires` (default 15000),
 /// so it is renewed before a request could carry an expired token. Errors: 40003 when
 /// negative.

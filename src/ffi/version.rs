@@ -34,6 +34,24 @@ pub extern "C" fn ably_auth_version_number() -> u32 {
     ABLY_AUTH_VERSION_NUMBER
 }
 
+/// Bit of `ably_auth_features()`: the built-in HTTP client (ureq, rustls, Mozilla's roots;
+/// Cargo feature `http-client`, CMake option ABLY_AUTH_HTTP_CLIENT) is in this library.
+/// Without it, networked calls need `ably_auth_options_set_http_transport` and otherwise
+/// fail with `ABLY_ERR_NOT_BUILT_IN`. `ably_auth_conf.h` tells the same at compile time
+/// (`ABLY_AUTH_FEATURE_HTTP_CLIENT`).
+pub const ABLY_AUTH_FEATURE_MASK_HTTP_CLIENT: u32 = 1;
+
+/// The optional parts built into the linked library, as `ABLY_AUTH_FEATURE_MASK_*` bits.
+/// Thread safety: may be called from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn ably_auth_features() -> u32 {
+    if crate::http::HTTP_CLIENT_BUILT_IN {
+        ABLY_AUTH_FEATURE_MASK_HTTP_CLIENT
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,26 @@
 //! The transport: the only module that touches sockets.
 //!
-//! [`Transport`] is the small trait every request goes through; [`UreqTransport`] is the
-//! real one (ureq over rustls, one keep-alive agent per `Auth`). Tests may inject another.
+//! [`Transport`] is the small trait every request goes through. [`UreqTransport`] is the
+//! built-in one (ureq over rustls, one keep-alive agent per `Auth`; Cargo feature
+//! `http-client`, on by default); [`host::HostTransport`] hands each request to the host
+//! application's own HTTP stack and waits for its answer. Tests may inject others.
 //! [`rest::RestClient`] adds what Ably requests need on top: hosts and fallback (RSC15,
 //! REC2), Ably headers (RSC7), request ids (RSC7c) and error decoding.
 
+pub mod host;
 pub mod rest;
+#[cfg(feature = "http-client")]
 mod ureq_transport;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "http-client")]
 pub use ureq_transport::UreqTransport;
 
-use crate::core::error::{ErrorInfo, codes};
+use crate::core::error::{ErrorInfo, Result, codes};
 
 /// HTTP method of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +63,16 @@ impl Method {
     }
 }
 
+/// Whom a request is for: decides which rules apply to it (a host transport may route them
+/// differently, e.g. through a proxy for Ably only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestPurpose {
+    /// A request to an Ably host (with Ably credentials; fallback hosts apply).
+    Ably,
+    /// A request to the application's authUrl (RSA8c): no Ably credentials, no fallback.
+    AuthUrl,
+}
+
 /// One HTTP request, fully formed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -71,6 +87,11 @@ pub struct HttpRequest {
     /// The largest response body accepted; a longer one fails with
     /// [`TransportErrorKind::BodyTooLarge`].
     pub max_response_bytes: usize,
+    /// Whom the request is for.
+    pub purpose: RequestPurpose,
+    /// The whole request may take this long (TO3l4 `httpRequestTimeout`); then it fails
+    /// with [`TransportErrorKind::Timeout`].
+    pub timeout: Duration,
 }
 
 impl fmt::Debug for HttpRequest {
@@ -88,6 +109,8 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("headers", &headers)
             .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("purpose", &self.purpose)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -171,6 +194,10 @@ pub enum TransportErrorKind {
     BodyTooLarge,
     /// The request or response was malformed.
     Protocol,
+    /// The library stopped waiting for the answer (a cancelled call, a shutdown).
+    Cancelled,
+    /// This build has no HTTP client and no host transport was set.
+    NotBuiltIn,
 }
 
 /// A request that got no (complete) HTTP response.
@@ -201,6 +228,12 @@ impl TransportError {
                 500,
                 format!("request to {host} timed out: {}", self.message),
             ),
+            TransportErrorKind::NotBuiltIn => not_built_in(&format!("a request to {host}")),
+            TransportErrorKind::Cancelled => ErrorInfo::new(
+                codes::CANCELLED,
+                0,
+                format!("the request to {host} was cancelled: {}", self.message),
+            ),
             TransportErrorKind::BodyTooLarge => ErrorInfo::new(
                 codes::INTERNAL_ERROR,
                 500,
@@ -217,12 +250,22 @@ impl TransportError {
 
 /// Sends one HTTP request and reads the whole response. Implementations must be
 /// thread-safe; the library calls `send` from any thread, without holding its locks.
+///
+/// A transport that answers asynchronously (an event loop, another thread) fits too: wrap it
+/// in [`host::HostTransport`], which blocks `send` on a one-shot answer with a deadline.
 pub trait Transport: Send + Sync {
-    /// Send `request`; any HTTP status is `Ok`.
-    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
+    /// Send `request`; any HTTP status is `Ok`. Must give up after `request.timeout`.
+    fn send(&self, request: &HttpRequest) -> std::result::Result<HttpResponse, TransportError>;
+
+    /// Stop waiting for every request in flight: each `send` under way returns
+    /// [`TransportErrorKind::Cancelled`] soon (shutdown). The default does nothing: the
+    /// requests then end at their own timeout.
+    fn cancel_all(&self) {}
 }
 
-/// Settings of the real transport (RSC13 and the TLS options).
+/// Settings of the built-in transport (RSC13 and the TLS options). Only `request_timeout`
+/// applies to a host transport; the others are the built-in client's own, and setting them
+/// together with a host transport is refused (40000) rather than silently ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransportOptions {
     /// Time allowed to open a connection (TO3l3 `httpOpenTimeout`, default 4 s).
@@ -234,6 +277,17 @@ pub struct TransportOptions {
     /// Host names resolved to fixed addresses instead of DNS (like curl's `--resolve`):
     /// for tests, pinned deployments and proxies.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// Send every request through this proxy (`http://host:port`, `https://…`,
+    /// `socks5://…`, with optional `user:password@`). Takes precedence over `proxy_from_env`.
+    pub proxy: Option<String>,
+    /// Use the proxy named by the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` environment
+    /// variables (either case), honouring `NO_PROXY`. Off by default: the environment is
+    /// read only when asked.
+    pub proxy_from_env: bool,
+    /// Verify server certificates with the operating system's verifier and trust store
+    /// (rustls-platform-verifier) instead of the bundled Mozilla roots; `extra_ca_pem`
+    /// cannot be combined with it.
+    pub platform_verifier: bool,
 }
 
 impl Default for TransportOptions {
@@ -243,6 +297,121 @@ impl Default for TransportOptions {
             request_timeout: Duration::from_secs(10),
             extra_ca_pem: Vec::new(),
             resolve: Vec::new(),
+            proxy: None,
+            proxy_from_env: false,
+            platform_verifier: false,
         }
+    }
+}
+
+impl TransportOptions {
+    /// The options set here that only the built-in client honours.
+    fn built_in_only(&self) -> Vec<&'static str> {
+        let defaults = TransportOptions::default();
+        [
+            (
+                "a connect timeout",
+                self.open_timeout != defaults.open_timeout,
+            ),
+            ("extra CA certificates", !self.extra_ca_pem.is_empty()),
+            ("fixed host addresses (resolve)", !self.resolve.is_empty()),
+            ("a proxy", self.proxy.is_some() || self.proxy_from_env),
+            ("the platform certificate verifier", self.platform_verifier),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
+/// Whether this build has the built-in HTTP client (Cargo feature `http-client`).
+pub const HTTP_CLIENT_BUILT_IN: bool = cfg!(feature = "http-client");
+
+/// The error for a feature this build left out: [`codes::NOT_BUILT_IN`].
+pub fn not_built_in(what: &str) -> ErrorInfo {
+    ErrorInfo::new(
+        codes::NOT_BUILT_IN,
+        0,
+        format!(
+            "{what} needs the built-in HTTP client, which this build of ably-auth leaves out \
+             (Cargo feature `http-client`, CMake option ABLY_AUTH_HTTP_CLIENT): set an HTTP \
+             transport of your own"
+        ),
+    )
+}
+
+/// Check the transport settings when an Auth is made, so that mistakes show at once rather
+/// than at the first request: with a host transport (`host_transport`), options only the
+/// built-in client honours are refused (40000, naming them); otherwise the built-in
+/// client's settings are checked (40003 for PEM without a certificate or a bad proxy URL).
+pub fn check_transport_options(host_transport: bool, options: &TransportOptions) -> Result<()> {
+    let built_in_only = options.built_in_only();
+    if host_transport {
+        if built_in_only.is_empty() {
+            return Ok(());
+        }
+        return Err(ErrorInfo::new(
+            codes::BAD_REQUEST,
+            400,
+            format!(
+                "conflicting options: a host HTTP transport does not honour {} (only the \
+                 built-in client does); configure them in your transport instead",
+                built_in_only.join(", ")
+            ),
+        ));
+    }
+    #[cfg(feature = "http-client")]
+    {
+        if options.platform_verifier && !options.extra_ca_pem.is_empty() {
+            return Err(ErrorInfo::new(
+                codes::BAD_REQUEST,
+                400,
+                "conflicting options: extra CA certificates cannot be added to the platform \
+                 verifier (install them in the operating system's trust store instead)",
+            ));
+        }
+        if !options.extra_ca_pem.is_empty() || options.proxy.is_some() {
+            UreqTransport::new(options, "")?;
+        }
+        Ok(())
+    }
+    #[cfg(not(feature = "http-client"))]
+    match built_in_only.first() {
+        Some(first) => Err(not_built_in(first)),
+        None => Ok(()),
+    }
+}
+
+/// The transport an Auth uses: the host's when given, else the built-in client (or, in a
+/// build without it, one whose every request fails with [`codes::NOT_BUILT_IN`]: so that
+/// operations that need no request, such as an authCallback's token, still work).
+pub fn build_transport(
+    host: Option<&Arc<dyn Transport>>,
+    options: &TransportOptions,
+    user_agent: &str,
+) -> Result<Arc<dyn Transport>> {
+    if let Some(transport) = host {
+        return Ok(Arc::clone(transport));
+    }
+    #[cfg(feature = "http-client")]
+    return Ok(Arc::new(UreqTransport::new(options, user_agent)?));
+    #[cfg(not(feature = "http-client"))]
+    {
+        let _ = (options, user_agent);
+        Ok(Arc::new(NoClient))
+    }
+}
+
+/// The transport of a build without an HTTP client when the host set none.
+#[cfg(not(feature = "http-client"))]
+struct NoClient;
+
+#[cfg(not(feature = "http-client"))]
+impl Transport for NoClient {
+    fn send(&self, _: &HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+        Err(TransportError {
+            kind: TransportErrorKind::NotBuiltIn,
+            message: String::new(),
+        })
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use rand::seq::SliceRandom;
 
-use super::{HttpRequest, HttpResponse, Method, Transport};
+use super::{HttpRequest, HttpResponse, Method, RequestPurpose, Transport};
 use crate::core::endpoint::HostPlan;
 use crate::core::error::Result;
 
@@ -86,6 +86,8 @@ pub struct RestClient {
     policy: FallbackPolicy,
     agent: String,
     add_request_ids: bool,
+    /// Each request may take this long (TO3l4).
+    request_timeout: Duration,
     /// The fallback host that last worked and until when it is preferred (RSC15f).
     preferred: Mutex<Option<(String, Instant)>>,
 }
@@ -109,13 +111,15 @@ fn response_qualifies(response: &HttpResponse) -> bool {
 }
 
 impl RestClient {
-    /// A client for `plan`. `extra_agents` are appended to the `Ably-Agent` value (RSC7d6).
+    /// A client for `plan`. `extra_agents` are appended to the `Ably-Agent` value (RSC7d6);
+    /// every request may take `request_timeout` (TO3l4).
     pub fn new(
         transport: Arc<dyn Transport>,
         plan: HostPlan,
         policy: FallbackPolicy,
         extra_agents: &[String],
         add_request_ids: bool,
+        request_timeout: Duration,
     ) -> Self {
         let mut agent = String::from(AGENT);
         for extra in extra_agents {
@@ -128,6 +132,7 @@ impl RestClient {
             policy,
             agent,
             add_request_ids,
+            request_timeout,
             preferred: Mutex::new(None),
         }
     }
@@ -142,9 +147,23 @@ impl RestClient {
         &self.agent
     }
 
-    /// The transport, for requests that are not to Ably (authUrl).
+    /// The transport.
     pub fn transport(&self) -> &Arc<dyn Transport> {
         &self.transport
+    }
+
+    /// Send a request that is not to Ably (authUrl): no fallback, no Ably headers; its
+    /// purpose becomes [`RequestPurpose::AuthUrl`] and the request timeout applies.
+    pub fn send_to_auth_url(
+        &self,
+        request: &HttpRequest,
+    ) -> std::result::Result<HttpResponse, super::TransportError> {
+        let request = HttpRequest {
+            purpose: RequestPurpose::AuthUrl,
+            timeout: self.request_timeout,
+            ..request.clone()
+        };
+        self.transport.send(&request)
     }
 
     fn first_host(&self) -> (String, bool) {
@@ -232,6 +251,8 @@ impl RestClient {
                 headers: headers.clone(),
                 body: request.body.clone(),
                 max_response_bytes: request.max_response_bytes,
+                purpose: RequestPurpose::Ably,
+                timeout: self.request_timeout,
             };
             let outcome = self.transport.send(&http_request);
             let qualifies = match &outcome {

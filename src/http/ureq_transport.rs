@@ -1,6 +1,6 @@
-//! The real transport: one ureq agent (connection pool with keep-alive) over rustls with
-//! the ring provider, Mozilla's roots plus extra CAs, connect and whole-request timeouts,
-//! and an optional fixed host-to-address map.
+//! The built-in transport: one ureq agent (connection pool with keep-alive) over rustls with
+//! the ring provider, Mozilla's roots plus extra CAs or the platform's verifier, connect and
+//! whole-request timeouts, an optional proxy and an optional fixed host-to-address map.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,7 +10,7 @@ use ureq::http::Uri;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
-use ureq::{Agent, config::Config};
+use ureq::{Agent, Proxy, config::Config};
 
 use super::{
     HttpRequest, HttpResponse, Method, Transport, TransportError, TransportErrorKind,
@@ -42,7 +42,11 @@ fn web_roots() -> &'static Arc<Vec<Certificate<'static>>> {
     })
 }
 
-fn root_certs(extra_pem: &[String]) -> Result<RootCerts> {
+fn root_certs(options: &TransportOptions) -> Result<RootCerts> {
+    if options.platform_verifier {
+        return Ok(RootCerts::PlatformVerifier);
+    }
+    let extra_pem = &options.extra_ca_pem;
     if extra_pem.is_empty() {
         return Ok(RootCerts::Specific(Arc::clone(web_roots())));
     }
@@ -97,12 +101,28 @@ impl Resolver for FixedResolver {
     }
 }
 
+/// The proxy the options ask for: the explicit URL, else the environment's when asked.
+fn proxy(options: &TransportOptions) -> Result<Option<Proxy>> {
+    match &options.proxy {
+        // The URL may hold credentials: the error does not quote it.
+        Some(url) => Proxy::new(url).map(Some).map_err(|_| {
+            ErrorInfo::invalid_value(
+                "the proxy is not a valid proxy URL (http://host:port or https://host:port, \
+                 optionally with user:password@)",
+            )
+        }),
+        None if options.proxy_from_env => Ok(Proxy::try_from_env()),
+        None => Ok(None),
+    }
+}
+
 impl UreqTransport {
-    /// Build the agent. Errors: 40003 for an extra CA that is not PEM.
+    /// Build the agent. Errors: 40003 for an extra CA that is not PEM or a proxy URL that
+    /// does not parse.
     pub fn new(options: &TransportOptions, user_agent: &str) -> Result<Self> {
         let tls = TlsConfig::builder()
             .provider(TlsProvider::Rustls)
-            .root_certs(root_certs(&options.extra_ca_pem)?)
+            .root_certs(root_certs(options)?)
             .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .build();
         let config = Agent::config_builder()
@@ -110,6 +130,7 @@ impl UreqTransport {
             .max_redirects(0)
             .timeout_connect(Some(options.open_timeout))
             .timeout_global(Some(options.request_timeout))
+            .proxy(proxy(options)?)
             .user_agent(user_agent)
             .tls_config(tls)
             .build();

@@ -11,6 +11,29 @@ pub use ably_loopback::{
 };
 use base64::Engine as _;
 
+#[cfg(feature = "http-client")] // its blocking client is the library's built-in one
+pub mod host_transport;
+
+/// Make an Auth from `options`, over the transport this run tests: the built-in client, or
+/// with `ABLY_TEST_TRANSPORT=host` a host transport through the C ABI (`host_transport`).
+pub fn new_auth(options: ClientOptions) -> ably_auth::Result<Arc<Auth>> {
+    Auth::new(route(options))
+}
+
+/// As [`new_auth`], reading `clock`.
+pub fn new_auth_with_clock(
+    options: ClientOptions,
+    clock: Arc<dyn ably_auth::Clock>,
+) -> ably_auth::Result<Arc<Auth>> {
+    Auth::with_clock(route(options), clock)
+}
+
+fn route(options: ClientOptions) -> ClientOptions {
+    #[cfg(feature = "http-client")]
+    let options = host_transport::route(options);
+    options
+}
+
 /// A plain-HTTP loopback server with the default key.
 pub fn http_server() -> LoopbackServer {
     LoopbackServer::start(ServerConfig::default())
@@ -54,12 +77,12 @@ pub fn key_options(server: &LoopbackServer) -> ClientOptions {
 pub fn token_auth_with_key(server: &LoopbackServer) -> Arc<Auth> {
     let mut options = key_options(server);
     options.auth.use_token_auth = Some(true);
-    Auth::new(options).expect("valid options")
+    new_auth(options).expect("valid options")
 }
 
 /// An Auth built from `options` reading `clock`.
 pub fn with_clock(options: ClientOptions, clock: &Arc<ManualClock>) -> Arc<Auth> {
-    Auth::with_clock(options, Arc::clone(clock) as Arc<dyn ably_auth::Clock>)
+    new_auth_with_clock(options, Arc::clone(clock) as Arc<dyn ably_auth::Clock>)
         .expect("valid options")
 }
 

@@ -1242,6 +1242,20 @@ public:
     }
     ABLY_AUTH_CPP_RVALUE_SETTER(Options, set_log, (LogLevel level, LogSink sink), (level, std::move(sink)))
 
+    // --- HTTP transport
+    /// Send requests through the host's own HTTP stack: the C callbacks of
+    /// ably_auth_options_set_http_transport (see examples/cpp/curl_transport.hpp for one over
+    /// libcurl). `user_data` passes to the library: `free_user_data` runs exactly once.
+    Options &set_http_transport(ably_http_send_fn send, ably_http_cancel_fn cancel, void *user_data,
+                                ably_free_fn free_user_data) & {
+        record(ably_auth_options_set_http_transport(handle_, send, cancel, user_data, free_user_data));
+        return *this;
+    }
+    ABLY_AUTH_CPP_RVALUE_SETTER(Options, set_http_transport,
+                                (ably_http_send_fn send, ably_http_cancel_fn cancel, void *user_data,
+                                 ably_free_fn free_user_data),
+                                (send, cancel, user_data, free_user_data))
+
 private:
     Options &set_string(ably_error_info *(*set)(ably_auth_options *, const char *), std::string_view value,
                         const char *what) {
