@@ -1947,6 +1947,10 @@ const char *ably_token_request_mac(const struct ably_token_request *request);
  * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
  * (the Auth or the unused options are freed, the transport is replaced, or at once when
  * this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
+ * `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
+ * `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
+ * thread, and after it returns the library never calls `send` or `cancel` again (the
+ * exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
  *
  * Errors: 40003 when `options` is not live or `send` is NULL. `cancel` may be NULL.
  *

@@ -420,3 +420,176 @@ fn a_replaced_transport_is_freed_once_and_a_null_send_is_refused() {
         assert_eq!(freed.load(Ordering::SeqCst), 3);
     }
 }
+
+/// A host that keeps every exchange unanswered (in `held`) and can linger inside `send`.
+struct Holding {
+    held: Mutex<Vec<usize>>,
+    sends: AtomicUsize,
+    /// Set while a `send` runs; `send` sleeps `linger_ms` before it returns.
+    inside: std::sync::atomic::AtomicBool,
+    linger_ms: u64,
+    outcomes: Mutex<Vec<i32>>,
+}
+
+impl Holding {
+    fn leaked(linger_ms: u64) -> &'static Holding {
+        Box::leak(Box::new(Holding {
+            held: Mutex::new(Vec::new()),
+            sends: AtomicUsize::new(0),
+            inside: std::sync::atomic::AtomicBool::new(false),
+            linger_ms,
+            outcomes: Mutex::new(Vec::new()),
+        }))
+    }
+
+    fn wait_for_sends(&self, n: usize) {
+        let start = std::time::Instant::now();
+        while self.sends.load(Ordering::SeqCst) < n {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "hang guard: no send"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+}
+
+unsafe extern "C" fn holding_send(user_data: *mut c_void, exchange: *mut ably_http_exchange) {
+    // SAFETY: a leaked Holding.
+    let host = unsafe { &*(user_data as *const Holding) };
+    host.inside.store(true, Ordering::SeqCst);
+    host.sends.fetch_add(1, Ordering::SeqCst);
+    host.held.lock().unwrap().push(exchange as usize);
+    std::thread::sleep(std::time::Duration::from_millis(host.linger_ms));
+    host.inside.store(false, Ordering::SeqCst);
+}
+
+unsafe extern "C" fn record_done(
+    user_data: *mut c_void,
+    details: *mut ably_token_details,
+    error: *mut ably_error_info,
+) {
+    // SAFETY: a leaked Holding; the outputs are ours to free.
+    unsafe {
+        let host = &*(user_data as *const Holding);
+        let code = if error.is_null() { 0 } else { (*error).code };
+        host.outcomes.lock().unwrap().push(code);
+        ably_token_details_free(details);
+        ably_error_info_free(error);
+    }
+}
+
+/// A C Auth (key, token auth, 30 s request timeout) sending through `host`, with one
+/// non-blocking authorize started whose exchange the host holds.
+fn auth_waiting_on(host: &'static Holding) -> (*mut ably_auth, *mut ably_call) {
+    let user_data = host as *const Holding as *mut c_void;
+    // SAFETY: live builders, static strings; the functions follow their contracts.
+    unsafe {
+        let options = ably_auth_options_new();
+        assert!(ably_auth_options_set_key(options, c"app.key:secret".as_ptr()).is_null());
+        assert!(ably_auth_options_set_use_token_auth(options, true).is_null());
+        assert!(ably_auth_options_set_timeouts(options, 4000, 30000).is_null());
+        let error = ably_auth_options_set_http_transport(
+            options,
+            Some(holding_send),
+            None,
+            user_data,
+            None,
+        );
+        assert!(error.is_null());
+        let mut auth = std::ptr::null_mut();
+        assert!(ably_auth_new(options, &mut auth).is_null());
+        let mut call = std::ptr::null_mut();
+        let error = ably_auth_authorize_async(
+            auth,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            Some(record_done),
+            user_data,
+            None,
+            &mut call,
+        );
+        assert!(error.is_null());
+        (auth, call)
+    }
+}
+
+/// Answers every held exchange (after the Auth stopped waiting) and returns the codes the
+/// answers got.
+fn answer_held(host: &Holding) -> Vec<i32> {
+    let held = std::mem::take(&mut *host.held.lock().unwrap());
+    held.into_iter()
+        .map(|exchange| {
+            // SAFETY: an exchange the host still owns.
+            unsafe {
+                let error = ably_http_exchange_fail(
+                    exchange as *mut ably_http_exchange,
+                    ABLY_HTTP_FAIL_OTHER,
+                    std::ptr::null(),
+                );
+                let code = if error.is_null() { 0 } else { (*error).code };
+                ably_error_info_free(error);
+                code
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn shutdown_stops_waiting_for_the_host_transport() {
+    let host = Holding::leaked(0);
+    let (auth, call) = auth_waiting_on(host);
+    host.wait_for_sends(1);
+    // SAFETY: a live Auth and call.
+    unsafe {
+        // The worker waits for an exchange with 30 s left; shutdown wakes it.
+        let error = ably_auth_shutdown(auth, 10_000);
+        assert!(
+            error.is_null(),
+            "the worker was not woken: {}",
+            (*error).code
+        );
+        assert_eq!(*host.outcomes.lock().unwrap(), vec![ABLY_ERR_CANCELLED]);
+        ably_call_free(call);
+        ably_auth_free(auth);
+    }
+    assert_eq!(
+        answer_held(host),
+        vec![ABLY_ERR_CANCELLED],
+        "a late answer is refused"
+    );
+    assert_eq!(host.sends.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn free_waits_for_a_send_in_progress_and_the_host_is_not_called_afterwards() {
+    let host = Holding::leaked(300);
+    let (auth, call) = auth_waiting_on(host);
+    let start = std::time::Instant::now();
+    while !host.inside.load(Ordering::SeqCst) && host.sends.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "hang guard"
+        );
+        std::thread::yield_now();
+    }
+    // SAFETY: a live Auth and call; no call on the Auth is in progress on another thread
+    // (the worker's send is the library's own call into the host).
+    unsafe {
+        ably_call_free(call);
+        ably_auth_free(auth);
+    }
+    assert!(
+        !host.inside.load(Ordering::SeqCst),
+        "ably_auth_free returned while the host's send was still running"
+    );
+    let sends = host.sends.load(Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        host.sends.load(Ordering::SeqCst),
+        sends,
+        "a send after free"
+    );
+    assert_eq!(answer_held(host), vec![ABLY_ERR_CANCELLED]);
+    assert_eq!(*host.outcomes.lock().unwrap(), vec![ABLY_ERR_CANCELLED]);
+}

@@ -293,6 +293,10 @@ impl Auth {
     pub fn shutdown(&self, timeout: Option<Duration>) -> Result<()> {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.cancel_all();
+        // Workers waiting for the application's transport stop waiting now.
+        if let Some(transport) = &self.rest_config.custom_transport {
+            transport.cancel_all();
+        }
         let drained = match self.pool.get() {
             Some(pool) => pool.stop(timeout),
             None => true,

@@ -446,7 +446,8 @@ impl Auth {
     /// CANCELLED, their completions delivered), then close the callback gate and wait for
     /// the callbacks running on other threads, then take out every piece of user code the
     /// Auth holds (listeners, log sink, authCallback) so that the caller decides where
-    /// their destructors run. No callback of this Auth starts afterwards. Library threads
+    /// their destructors run, and close the host transport (see [`Transport::close`]). No
+    /// callback of this Auth starts afterwards. Library threads
     /// in a blocking network step are not waited for: they exit when it ends.
     pub(crate) fn close(&self) -> DetachedCallbacks {
         let _ = self.shutdown(Some(Duration::ZERO));
@@ -454,6 +455,10 @@ impl Auth {
             pool.drain_completions();
         }
         self.gate.close_and_wait();
+        // The application's transport is a callback like the others: not called after this.
+        if let Some(transport) = &self.rest_config.custom_transport {
+            transport.close();
+        }
         let current = self.means();
         let mut options = current.options.clone();
         options.auth_callback = None;

@@ -226,6 +226,33 @@ pub struct HostTransport {
     host: Box<dyn HttpHost>,
     /// The exchanges being waited for, by id, with the thread that waits.
     pending: Mutex<BTreeMap<u64, (ThreadId, Arc<Shared>)>>,
+    /// Calls into the host in progress, and whether the transport was closed.
+    calls: Mutex<HostCalls>,
+    /// Signalled when a call into the host returns.
+    returned: Condvar,
+}
+
+#[derive(Default)]
+struct HostCalls {
+    closed: bool,
+    /// The threads inside `send` or `cancel` of the host now.
+    inside: Vec<ThreadId>,
+}
+
+/// One call into the host in progress; leaving (also by unwinding) signals [`HostTransport::close`].
+struct InHost<'a> {
+    transport: &'a HostTransport,
+}
+
+impl Drop for InHost<'_> {
+    fn drop(&mut self) {
+        let mut calls = self.transport.calls();
+        let me = std::thread::current().id();
+        if let Some(at) = calls.inside.iter().position(|t| *t == me) {
+            calls.inside.swap_remove(at);
+        }
+        self.transport.returned.notify_all();
+    }
 }
 
 impl std::fmt::Debug for HostTransport {
@@ -240,6 +267,8 @@ impl HostTransport {
         HostTransport {
             host: Box::new(host),
             pending: Mutex::new(BTreeMap::new()),
+            calls: Mutex::new(HostCalls::default()),
+            returned: Condvar::new(),
         }
     }
 
@@ -247,14 +276,37 @@ impl HostTransport {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn calls(&self) -> MutexGuard<'_, HostCalls> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Enter a call into the host; `None` once the transport is closed.
+    fn enter(&self) -> Option<InHost<'_>> {
+        let mut calls = self.calls();
+        if calls.closed {
+            return None;
+        }
+        calls.inside.push(std::thread::current().id());
+        Some(InHost { transport: self })
+    }
+
+    fn cancel_hook(&self, id: u64) {
+        if let Some(_inside) = self.enter() {
+            self.host.cancel(id);
+        }
+    }
+
     /// Stop waiting for exchange `id`: its `send` returns
     /// [`TransportErrorKind::Cancelled`] now and the host's cancel hook is called. Returns
     /// whether it was still waiting.
     pub fn cancel(&self, id: u64) -> bool {
-        let shared = self.pending().get(&id).map(|(_, shared)| Arc::clone(shared));
+        let shared = self
+            .pending()
+            .get(&id)
+            .map(|(_, shared)| Arc::clone(shared));
         let cancelled = shared.is_some_and(|shared| shared.cancel());
         if cancelled {
-            self.host.cancel(id);
+            self.cancel_hook(id);
         }
         cancelled
     }
@@ -288,12 +340,17 @@ impl Transport for HostTransport {
             shared.id,
             (std::thread::current().id(), Arc::clone(&shared)),
         );
+        let Some(inside) = self.enter() else {
+            self.pending().remove(&shared.id);
+            return Err(closed_error());
+        };
         self.host.send(Exchange {
             shared: Arc::clone(&shared),
             request: request.clone(),
             deadline,
             answered: false,
         });
+        drop(inside);
         let outcome = shared.wait(deadline);
         self.pending().remove(&shared.id);
         if outcome
@@ -301,7 +358,7 @@ impl Transport for HostTransport {
             .is_err_and(|e| e.kind == TransportErrorKind::Timeout)
             && matches!(*shared.lock(), Settled::Expired)
         {
-            self.host.cancel(shared.id);
+            self.cancel_hook(shared.id);
         }
         outcome
     }
@@ -310,6 +367,40 @@ impl Transport for HostTransport {
         for id in self.pending_ids() {
             self.cancel(id);
         }
+    }
+
+    /// Cancel every exchange (calling the host's cancel hook), then refuse new requests
+    /// without calling the host, and wait until no other thread is inside the host's `send`
+    /// or `cancel`: once this returns, the library never calls the host again.
+    fn close(&self) {
+        self.cancel_all();
+        let me = std::thread::current().id();
+        let mut calls = self.calls();
+        calls.closed = true;
+        while calls.inside.iter().any(|t| *t != me) {
+            calls = self
+                .returned
+                .wait(calls)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(calls);
+        // A request that reached the host between the two steps: stop waiting for it too
+        // (no hook: the host is no longer called).
+        let pending: Vec<_> = self
+            .pending()
+            .values()
+            .map(|(_, s)| Arc::clone(s))
+            .collect();
+        for shared in pending {
+            shared.cancel();
+        }
+    }
+}
+
+fn closed_error() -> TransportError {
+    TransportError {
+        kind: TransportErrorKind::Cancelled,
+        message: "the host transport was closed (its Auth was freed)".into(),
     }
 }
 

@@ -261,6 +261,15 @@ pub trait Transport: Send + Sync {
     /// [`TransportErrorKind::Cancelled`] soon (shutdown). The default does nothing: the
     /// requests then end at their own timeout.
     fn cancel_all(&self) {}
+
+    /// The Auth is being freed: stop waiting for every request, make later `send`s fail
+    /// with [`TransportErrorKind::Cancelled`], and return only once no other thread is
+    /// inside the application's code for this transport, so that nothing calls it after
+    /// the Auth's free returned. The default cancels (a built-in transport calls no
+    /// application code).
+    fn close(&self) {
+        self.cancel_all();
+    }
 }
 
 /// Settings of the built-in transport (RSC13 and the TLS options). Only `request_timeout`
