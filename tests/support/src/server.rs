@@ -77,8 +77,8 @@ pub fn make_tls() -> Result<Tls, String> {
 pub struct State {
     pub requests: Vec<RecordedRequest>,
     pub rules: Vec<Rule>,
-    /// keyName → nonce → timestamp.
-    pub nonces: HashMap<String, HashMap<String, i64>>,
+    /// TokenRequest nonce → when it may be used again (ms), for every key at once.
+    pub nonces: HashMap<String, i64>,
     pub tokens: HashMap<String, TokenRecord>,
     pub jwts_minted: HashSet<String>,
     pub jwts_revoked: HashSet<String>,
@@ -359,6 +359,51 @@ impl Reply {
     }
 }
 
+/// 40004/415 unless the request body is JSON (or untyped), as ably-server's
+/// `contentTypeFormat` (this server does not speak msgpack).
+pub fn json_content_type(req: &RecordedRequest) -> Result<(), Reply> {
+    let ct = req.header("content-type").unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    match media {
+        "" | "application/json" => Ok(()),
+        _ => Err(Reply::ably_error(
+            415,
+            40004,
+            &format!("unsupported Content-Type {ct:?}"),
+        )),
+    }
+}
+
+/// 40004/406 unless `Accept` is absent or its first type ably-server knows is JSON (`*/*`,
+/// `application/*`, `application/json`); msgpack first is refused too, as this server only
+/// writes JSON.
+pub fn accept_json(req: &RecordedRequest) -> Result<(), Reply> {
+    let Some(accept) = req.header("accept").filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    let first = accept
+        .split(',')
+        .map(|part| part.split(';').next().unwrap_or("").trim())
+        .find(|m| {
+            matches!(
+                *m,
+                "*/*"
+                    | "application/*"
+                    | "application/json"
+                    | "application/x-msgpack"
+                    | "application/msgpack"
+            )
+        });
+    match first {
+        Some(m) if !m.contains("msgpack") => Ok(()),
+        _ => Err(Reply::ably_error(
+            406,
+            40004,
+            &format!("no acceptable response format in Accept {accept:?}"),
+        )),
+    }
+}
+
 pub enum Outcome {
     Reply {
         delay_ms: u64,
@@ -469,6 +514,8 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        406 => "Not Acceptable",
+        415 => "Unsupported Media Type",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
