@@ -48,6 +48,19 @@ fn signed(
     token_request(&k.name, &k.secret, ttl, cap, client_id, ts, &unique_nonce())
 }
 
+/// A TokenRequest for `appId.unknown`, which no server here has.
+fn for_unknown_key(s: &LoopbackServer, cap: Option<&str>) -> Value {
+    token_request(
+        "appId.unknown",
+        "secret",
+        None,
+        cap,
+        None,
+        s.now_ms(),
+        &unique_nonce(),
+    )
+}
+
 fn exchange(s: &LoopbackServer, key_name: &str, body: &Value) -> Resp {
     exchange_raw(s, key_name, &body.to_string())
 }
@@ -63,6 +76,31 @@ fn assert_error(r: &Resp, status: u16, code: u64) {
     assert_eq!(
         r.header("X-Ably-ErrorCode"),
         Some(code.to_string().as_str())
+    );
+}
+
+/// A TokenRequest exchange refused with that status and code.
+#[track_caller]
+fn assert_refused(s: &LoopbackServer, key_name: &str, body: &Value, status: u16, code: u64) {
+    assert_error(&exchange(s, key_name, body), status, code);
+}
+
+/// A TokenRequest signed for the server's first key, refused with that status and code.
+#[track_caller]
+fn assert_signed_refused(
+    s: &LoopbackServer,
+    ttl: Option<i64>,
+    cap: Option<&str>,
+    status: u16,
+    code: u64,
+) {
+    let k = s.key();
+    assert_refused(
+        s,
+        &k.name,
+        &signed(k, ttl, cap, None, s.now_ms()),
+        status,
+        code,
     );
 }
 
@@ -107,11 +145,7 @@ fn token_request_timestamp_window_is_two_minutes() {
         &signed(&k, None, None, None, now + 110_000),
     ));
     for ts in [now - 130_000, now + 130_000] {
-        assert_error(
-            &exchange(&s, &k.name, &signed(&k, None, None, None, ts)),
-            401,
-            40104,
-        );
+        assert_refused(&s, &k.name, &signed(&k, None, None, None, ts), 401, 40104);
     }
 }
 
@@ -122,10 +156,10 @@ fn token_request_missing_timestamp_is_40104_and_missing_nonce_is_40105() {
     // The mac covers the fields as the server reads them: an absent timestamp is 0.
     let mut no_ts = token_request(&k.name, &k.secret, None, None, None, 0, &unique_nonce());
     no_ts.as_object_mut().unwrap().remove("timestamp");
-    assert_error(&exchange(&s, &k.name, &no_ts), 401, 40104);
+    assert_refused(&s, &k.name, &no_ts, 401, 40104);
     let mut no_nonce = token_request(&k.name, &k.secret, None, None, None, s.now_ms(), "");
     no_nonce.as_object_mut().unwrap().remove("nonce");
-    assert_error(&exchange(&s, &k.name, &no_nonce), 401, 40105);
+    assert_refused(&s, &k.name, &no_nonce, 401, 40105);
     // Without a mac the key itself authenticates the request, and neither is needed.
     let r = request(
         s.port(),
@@ -154,11 +188,7 @@ fn token_request_ttl_zero_means_the_default_hour() {
     );
     // Negative or above 24 h is 40003.
     for ttl in [-1, 86_400_001] {
-        assert_error(
-            &exchange(&s, &k.name, &signed(&k, Some(ttl), None, None, s.now_ms())),
-            400,
-            40003,
-        );
+        assert_signed_refused(&s, Some(ttl), None, 400, 40003);
     }
 }
 
@@ -178,26 +208,18 @@ fn token_request_ttl_and_timestamp_as_json_strings_are_accepted() {
     // A string that is not a number is a malformed body.
     let mut bad = signed(&k, None, None, None, now);
     bad["ttl"] = json!("an hour");
-    assert_error(&exchange(&s, &k.name, &bad), 400, 40001);
+    assert_refused(&s, &k.name, &bad, 400, 40001);
 }
 
 #[test]
 fn token_request_unknown_key_name_is_40101() {
     let s = server();
     let k = s.key().clone();
-    let tr = token_request(
-        "appId.unknown",
-        &k.secret,
-        None,
-        None,
-        None,
-        s.now_ms(),
-        &unique_nonce(),
-    );
-    assert_error(&exchange(&s, "appId.unknown", &tr), 401, 40101);
+    let tr = for_unknown_key(&s, None);
+    assert_refused(&s, "appId.unknown", &tr, 401, 40101);
     // A body naming another key than the path is 40000.
     let tr = signed(&k, None, None, None, s.now_ms());
-    assert_error(&exchange(&s, "appId.unknown", &tr), 400, 40000);
+    assert_refused(&s, "appId.unknown", &tr, 400, 40000);
 }
 
 #[test]
@@ -209,7 +231,7 @@ fn token_request_body_not_json_is_40001() {
     }
     let mut cap_object = signed(&k, None, None, None, s.now_ms());
     cap_object["capability"] = json!({"*": ["*"]});
-    assert_error(&exchange(&s, &k.name, &cap_object), 400, 40001);
+    assert_refused(&s, &k.name, &cap_object, 400, 40001);
     // Not JSON at all as a content type.
     let r = request(
         s.port(),
@@ -229,25 +251,17 @@ fn token_request_capability_and_ttl_shape_are_checked_before_the_mac() {
     let k = s.key().clone();
     let mut tr = signed(&k, None, Some(r#"{"a":["teleport"]}"#), None, s.now_ms());
     tr["mac"] = json!("bm90IHRoZSBtYWM=");
-    assert_error(&exchange(&s, &k.name, &tr), 400, 40000);
+    assert_refused(&s, &k.name, &tr, 400, 40000);
     let mut tr = signed(&k, Some(-1), None, None, s.now_ms());
     tr["mac"] = json!("bm90IHRoZSBtYWM=");
-    assert_error(&exchange(&s, &k.name, &tr), 400, 40003);
+    assert_refused(&s, &k.name, &tr, 400, 40003);
     // Even before the key is looked up.
-    let tr = token_request(
-        "appId.unknown",
-        "x",
-        None,
-        Some(r#"{"a":[]}"#),
-        None,
-        s.now_ms(),
-        "n-order",
-    );
-    assert_error(&exchange(&s, "appId.unknown", &tr), 400, 40000);
+    let tr = for_unknown_key(&s, Some(r#"{"a":[]}"#));
+    assert_refused(&s, "appId.unknown", &tr, 400, 40000);
     // A well-formed request with a bad mac is 40101.
     let mut tr = signed(&k, None, Some(r#"{"a":["publish"]}"#), None, s.now_ms());
     tr["mac"] = json!("bm90IHRoZSBtYWM=");
-    assert_error(&exchange(&s, &k.name, &tr), 401, 40101);
+    assert_refused(&s, &k.name, &tr, 401, 40101);
 }
 
 #[test]
@@ -265,49 +279,28 @@ fn token_request_capability_validation() {
         r#"["publish"]"#,
         r#"{"a":"publish"}"#,
     ] {
-        let r = exchange(&s, &k.name, &signed(&k, None, Some(bad), None, now));
-        assert_error(&r, 400, 40000);
+        assert_signed_refused(&s, None, Some(bad), 400, 40000);
     }
     // The operations ably-server knows, the newer ones included.
-    let all = [
-        "publish",
-        "subscribe",
-        "presence",
-        "history",
-        "stats",
-        "message-subscribe",
-        "presence-subscribe",
-        "message-update-own",
-        "message-update-any",
-        "message-delete-own",
-        "message-delete-any",
-        "annotation-publish",
-        "annotation-subscribe",
-        "push-subscribe",
-        "push-admin",
-        "channel-metadata",
-        "channel-metadata:publishers",
-        "object-subscribe",
-        "object-publish",
-        "list-channels",
-        "privileged-headers",
-        "connection-metadata",
-    ];
+    let all: Vec<&str> = "publish subscribe presence history stats message-subscribe \
+        presence-subscribe message-update-own message-update-any message-delete-own \
+        message-delete-any annotation-publish annotation-subscribe push-subscribe push-admin \
+        channel-metadata channel-metadata:publishers object-subscribe object-publish list-channels \
+        privileged-headers connection-metadata"
+        .split_whitespace()
+        .collect();
+    assert_eq!(all.len(), 22);
     let cap = json!({"a": all}).to_string();
     let td = granted(&exchange(
         &s,
         &k.name,
         &signed(&k, None, Some(&cap), None, now),
     ));
-    let mut sorted = all.to_vec();
+    let mut sorted = all.clone();
     sorted.sort_unstable();
     assert_eq!(td["capability"], json!({"a": sorted}).to_string());
     // `{}` is well-formed but grants nothing.
-    assert_error(
-        &exchange(&s, &k.name, &signed(&k, None, Some("{}"), None, now)),
-        401,
-        40160,
-    );
+    assert_signed_refused(&s, None, Some("{}"), 401, 40160);
 }
 
 #[test]
@@ -378,7 +371,7 @@ fn token_request_nonce_scope_is_global_across_keys() {
     let tr = token_request(&one.name, &one.secret, None, None, None, s.now_ms(), &nonce);
     granted(&exchange(&s, &one.name, &tr));
     let tr = token_request(&two.name, &two.secret, None, None, None, s.now_ms(), &nonce);
-    assert_error(&exchange(&s, &two.name, &tr), 401, 40105);
+    assert_refused(&s, &two.name, &tr, 401, 40105);
 }
 
 #[test]
@@ -386,32 +379,25 @@ fn token_request_nonce_is_used_up_even_when_refused_with_40160() {
     let s = server_with(vec![key("appId.narrow", r#"{"a":["publish"]}"#)]);
     let k = s.key().clone();
     let nonce = unique_nonce();
-    let tr = token_request(
-        &k.name,
-        &k.secret,
-        None,
-        Some(r#"{"b":["publish"]}"#),
-        None,
-        s.now_ms(),
-        &nonce,
-    );
-    assert_error(&exchange(&s, &k.name, &tr), 401, 40160);
-    let tr = token_request(
-        &k.name,
-        &k.secret,
-        None,
-        Some(r#"{"a":["publish"]}"#),
-        None,
-        s.now_ms(),
-        &nonce,
-    );
-    assert_error(&exchange(&s, &k.name, &tr), 401, 40105);
+    let with_cap = |cap: &str| {
+        token_request(
+            &k.name,
+            &k.secret,
+            None,
+            Some(cap),
+            None,
+            s.now_ms(),
+            &nonce,
+        )
+    };
+    assert_refused(&s, &k.name, &with_cap(r#"{"b":["publish"]}"#), 401, 40160);
+    assert_refused(&s, &k.name, &with_cap(r#"{"a":["publish"]}"#), 401, 40105);
     // A refusal before the nonce is recorded (a bad mac) leaves it usable.
     let fresh = unique_nonce();
     let mut tr = token_request(&k.name, &k.secret, None, None, None, s.now_ms(), &fresh);
     let good_mac = tr["mac"].clone();
     tr["mac"] = json!("bm90IHRoZSBtYWM=");
-    assert_error(&exchange(&s, &k.name, &tr), 401, 40101);
+    assert_refused(&s, &k.name, &tr, 401, 40101);
     tr["mac"] = good_mac;
     granted(&exchange(&s, &k.name, &tr));
 }
