@@ -190,10 +190,22 @@ fn read_request(
     id: usize,
 ) -> io::Result<Option<Parsed>> {
     let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+    let mut scanned: usize = 0;
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 128];
         let mut req = httparse::Request::new(&mut headers);
-        match req.parse(buf).map_err(|e| invalid(&e.to_string()))? {
+        // Parse once the blank line ending the head has arrived: parsing a partial head again
+        // after every read is quadratic in its size (a 10 MB header took half a minute).
+        let tail = &buf[scanned.saturating_sub(2)..];
+        let head_ended =
+            tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n");
+        scanned = buf.len();
+        let status = if head_ended {
+            req.parse(buf).map_err(|e| invalid(&e.to_string()))?
+        } else {
+            httparse::Status::Partial
+        };
+        match status {
             httparse::Status::Complete(head_len) => {
                 let method = req.method.unwrap_or("").to_string();
                 let target = req.path.unwrap_or("/").to_string();
