@@ -123,13 +123,14 @@ fn opt_str(v: &Value, name: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// `{"ttl"|"ttlMs"?, "capability"?, "clientId"?, "issued"|"issuedMs"?}`.
+/// `{"ttl"|"ttlMs"?, "capability"?, "clientId"?, "issued"|"issuedMs"?, "revocationKey"?}`.
 pub fn parse_mint(v: &Value) -> Result<MintSpec, String> {
     Ok(MintSpec {
         ttl_ms: opt_i64(v, &["ttl", "ttlMs"])?,
         capability: opt_str(v, "capability")?,
         client_id: opt_str(v, "clientId")?,
         issued_ms: opt_i64(v, &["issued", "issuedMs"])?,
+        revocation_key: opt_str(v, "revocationKey")?,
     })
 }
 

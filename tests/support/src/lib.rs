@@ -1,30 +1,28 @@
 //! A loopback, Ably-compatible REST auth server: an independent test oracle for `ably-auth`.
 //!
 //! It does not depend on `ably-auth`; every signature, capability and token check here is written
-//! from the wire formats in `shared/spec/checklist.md` §2.3–§2.15. It listens on `127.0.0.1` only,
-//! speaks HTTP/1.1 (keep-alive, `Content-Length` or chunked request bodies) over plain TCP or over
-//! TLS (rustls, ring provider, a per-server CA generated with rcgen), and runs one thread per
-//! connection.
+//! from Ably's rules as ably-server (commit c69f0756e57b, `internal/auth`, `internal/rest`)
+//! implements them, and from Ably's documentation where that server has no such feature;
+//! `docs/ably-server-fidelity.md` lists every rule with its conformance test. It listens on
+//! `127.0.0.1` only, speaks HTTP/1.1 (keep-alive, `Content-Length` or chunked request bodies) over
+//! plain TCP or over TLS (rustls, ring provider, a per-server CA generated with rcgen), and runs
+//! one thread per connection.
 //!
 //! # Endpoints (real behaviour)
 //!
 //! Every reply carries `Content-Length`; JSON replies carry `Content-Type: application/json`.
 //! An error reply has the body `{"error":{"code","statusCode","message","href"}}` and the headers
-//! `X-Ably-ErrorCode` and `X-Ably-ErrorMessage`.
+//! `X-Ably-ErrorCode` and `X-Ably-ErrorMessage`; an authentication failure also carries
+//! `WWW-Authenticate`.
 //!
 //! * `POST /keys/{keyName}/requestToken` — body: a TokenRequest
-//!   `{keyName, ttl?, capability?, clientId?, timestamp, nonce, mac}`. Checks, in order:
-//!   unknown key → 40400/404; body `keyName` differs from the path → 40000/400; malformed body or
-//!   field types → 40000/400; `mac` ≠ base64(HMAC-SHA256(secret,
-//!   `keyName\nttl\ncapability\nclientId\ntimestamp\nnonce\n`)) with absent fields written as empty
-//!   strings → 40101/401 "Invalid mac" (a request without `mac` must instead carry `Basic` auth of
-//!   that key, else 40101); `|timestamp − now| > timestamp_window_ms` → 40104/401; nonce already
-//!   used with this key inside the window → 40105/401; `ttl ≤ 0` or `ttl > max_token_ttl_ms` →
-//!   40003/400; capability not a JSON object of string arrays → 40000/400; requested capability
-//!   intersected with the key's is empty → 40160/401 (absent → the key's capability). Success:
-//!   200 TokenDetails `{"token","keyName","issued","expires","capability","clientId"?}`, default ttl
-//!   3 600 000 ms, token `lbtk-<base64url>`; counted by [`LoopbackServer::tokens_issued`].
-//! * `GET /time` → `[<server ms>]`; no auth.
+//!   `{keyName, ttl?, capability?, clientId?, timestamp, nonce, mac}`; the checks and their order
+//!   are in `token_request.rs` (shape 40001/40000/40003 before authentication 40101, then
+//!   timestamp ±2 min 40104, nonce 40105 — one nonce space for all keys — and narrowing 40160).
+//!   Success: 200 TokenDetails `{"token","keyName","issued","expires","capability","clientId"?}`,
+//!   default ttl 3 600 000 ms, token `lbtk-<base64url>` (an opaque Ably token, as Ably issues;
+//!   ably-server issues JWTs instead); counted by [`LoopbackServer::tokens_issued`].
+//! * `GET /time` → `[<server ms>]`; no auth (`Accept` must allow JSON, else 40004/406).
 //! * `POST /keys/{keyName}/revokeTokens` — needs `Authorization: Basic base64(name:secret)` of that
 //!   key (missing/wrong → 40101/401; `Bearer` → 40162/401); key not revocable → 40163/400; body
 //!   `{"targets":["type:value"…],"issuedBefore"?,"allowReauthMargin"?}` (bad body/empty targets, or
@@ -34,18 +32,22 @@
 //!   `{"successCount","failureCount","results":[{"target","issuedBefore","appliesAt"}|failure…]}`,
 //!   `appliesAt` = now (+30 000 with `allowReauthMargin`). Effect: once `appliesAt` has passed, a
 //!   token of that key issued before `issuedBefore` (default: the instant of the request, at
-//!   microsecond resolution) whose clientId equals a `clientId:` target, or whose capability names
-//!   a `channel:` target's channel as a resource, is revoked (40141).
-//! * Protected: `GET /channels/{name}` → `{"channelId","status":{"isActive":true},"clientId"?}`,
-//!   `GET /channels/{name}/messages` → `[]`, `POST /channels/{name}/messages` → 201
-//!   `{"channel","messageId","clientId"?}`, and any `/protected…` → `{"ok":true,"clientId"?}`.
-//!   Authorization: missing → 40101/401; `Basic` must be a configured key (else 40101/401; plain
-//!   HTTP is allowed); `Bearer X` where X is the token or standard padded base64 of it. Ably tokens:
-//!   unknown → 40140/401, revoked → 40141/401, `expires ≤ now` → 40142/401. JWTs (three dot parts):
-//!   HS256 signed with the key named by the header `kid` (bad signature, alg or kid → 40144/401),
-//!   `exp` (seconds) passed → 40142/401, claims `x-ably-capability` (default: the key's) and
-//!   `x-ably-clientId`. Capability: the channel must be allowed by the token's capability (any
-//!   operation for GET, `publish` for POST) → else 40160/401. `/protected…` has no capability check.
+//!   microsecond resolution) whose clientId equals a `clientId:` target, whose capability names
+//!   a `channel:` target's channel as a resource, or (a JWT) whose `x-ably-revocation-key` equals
+//!   a `revocationKey:` target, is revoked (40141). ably-server has no revocation: this follows
+//!   Ably's documentation.
+//! * Protected: `GET /channels/{name}` (any operation on the channel) →
+//!   `{"channelId","status":{"isActive":true},"clientId"?}`, `GET /channels/{name}/messages`
+//!   (needs `history`) → `[]`, `POST /channels/{name}/messages` (needs `publish`; body a message
+//!   or an array of them, else 40001; a message's `clientId` must be the credential's, else
+//!   40012/400) → 201 `{"channel","messageId","serials"}`, and any `/protected…` (no capability
+//!   check) → `{"ok":true,"clientId"?}`. Credentials (see `credentials.rs`): `Bearer ` exactly
+//!   (token raw or standard base64), `?access_token=`/`?accessToken=`, `Basic`, `?key=`; Ably
+//!   tokens: revoked → 40141/401, expired → 40142/401; anything else must be an Ably JWT (HS256,
+//!   `kid`, `exp`, `iat` at most 60 s ahead; capability claim narrowed by the key's; errors
+//!   40144, 40101, 40142, 40400) or a JWT embedding a token (`x-ably-token`). Missing credentials
+//!   → 40101/401; capability refusals → 40160/401. Resources match by `:`-separated segments
+//!   (`capability.rs`).
 //! * authUrl-style endpoints (GET with query or POST with a form body; parameters `ttl`,
 //!   `capability`, `clientId` override the defaults): `/auth/token-request` → a TokenRequest signed
 //!   with the first key (fresh nonce, server timestamp; `application/json`); `/auth/token` → a
@@ -69,8 +71,12 @@
 #![forbid(unsafe_code)]
 
 mod ably;
+mod capability;
 mod control;
+mod credentials;
+mod jwt;
 mod server;
+mod token_request;
 mod util;
 
 use std::io;
@@ -91,7 +97,8 @@ pub struct ServerConfig {
     pub keys: Vec<KeyConfig>,
     /// Largest ttl requestToken accepts (40003 above it).
     pub max_token_ttl_ms: i64,
-    /// TokenRequest timestamps further than this from the server clock get 40104.
+    /// TokenRequest timestamps further than this from the server clock get 40104; a nonce is
+    /// remembered this long (Ably: 2 minutes).
     pub timestamp_window_ms: i64,
 }
 
@@ -101,7 +108,7 @@ impl Default for ServerConfig {
             tls: false,
             keys: vec![KeyConfig::default()],
             max_token_ttl_ms: 86_400_000,
-            timestamp_window_ms: 600_000,
+            timestamp_window_ms: 120_000,
         }
     }
 }

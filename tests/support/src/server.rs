@@ -77,8 +77,8 @@ pub fn make_tls() -> Result<Tls, String> {
 pub struct State {
     pub requests: Vec<RecordedRequest>,
     pub rules: Vec<Rule>,
-    /// keyName → nonce → timestamp.
-    pub nonces: HashMap<String, HashMap<String, i64>>,
+    /// TokenRequest nonce → when it may be used again (ms), for every key at once.
+    pub nonces: HashMap<String, i64>,
     pub tokens: HashMap<String, TokenRecord>,
     pub jwts_minted: HashSet<String>,
     pub jwts_revoked: HashSet<String>,
@@ -190,10 +190,22 @@ fn read_request(
     id: usize,
 ) -> io::Result<Option<Parsed>> {
     let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+    let mut scanned: usize = 0;
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 128];
         let mut req = httparse::Request::new(&mut headers);
-        match req.parse(buf).map_err(|e| invalid(&e.to_string()))? {
+        // Parse once the blank line ending the head has arrived: parsing a partial head again
+        // after every read is quadratic in its size (a 10 MB header took half a minute).
+        let tail = &buf[scanned.saturating_sub(2)..];
+        let head_ended =
+            tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n");
+        scanned = buf.len();
+        let status = if head_ended {
+            req.parse(buf).map_err(|e| invalid(&e.to_string()))?
+        } else {
+            httparse::Status::Partial
+        };
+        match status {
             httparse::Status::Complete(head_len) => {
                 let method = req.method.unwrap_or("").to_string();
                 let target = req.path.unwrap_or("/").to_string();
@@ -359,6 +371,51 @@ impl Reply {
     }
 }
 
+/// 40004/415 unless the request body is JSON (or untyped), as ably-server's
+/// `contentTypeFormat` (this server does not speak msgpack).
+pub fn json_content_type(req: &RecordedRequest) -> Result<(), Reply> {
+    let ct = req.header("content-type").unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    match media {
+        "" | "application/json" => Ok(()),
+        _ => Err(Reply::ably_error(
+            415,
+            40004,
+            &format!("unsupported Content-Type {ct:?}"),
+        )),
+    }
+}
+
+/// 40004/406 unless `Accept` is absent or its first type ably-server knows is JSON (`*/*`,
+/// `application/*`, `application/json`); msgpack first is refused too, as this server only
+/// writes JSON.
+pub fn accept_json(req: &RecordedRequest) -> Result<(), Reply> {
+    let Some(accept) = req.header("accept").filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    let first = accept
+        .split(',')
+        .map(|part| part.split(';').next().unwrap_or("").trim())
+        .find(|m| {
+            matches!(
+                *m,
+                "*/*"
+                    | "application/*"
+                    | "application/json"
+                    | "application/x-msgpack"
+                    | "application/msgpack"
+            )
+        });
+    match first {
+        Some(m) if !m.contains("msgpack") => Ok(()),
+        _ => Err(Reply::ably_error(
+            406,
+            40004,
+            &format!("no acceptable response format in Accept {accept:?}"),
+        )),
+    }
+}
+
 pub enum Outcome {
     Reply {
         delay_ms: u64,
@@ -469,6 +526,8 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        406 => "Not Acceptable",
+        415 => "Unsupported Media Type",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",

@@ -217,8 +217,9 @@ fn replayed_nonce_and_stale_timestamp() {
 fn bad_requests_to_request_token() {
     let s = server();
     let k = s.key().clone();
+    // An unknown key is an authentication failure, as ably-server answers (not 404).
     let tr = token_request(
-        &k.name,
+        "other.key",
         &k.secret,
         None,
         None,
@@ -227,7 +228,7 @@ fn bad_requests_to_request_token() {
         "n-unknown-key-1",
     );
     let r = post_json(s.port(), "/keys/other.key/requestToken", &tr.to_string());
-    assert_eq!((r.status, r.code()), (404, 40400));
+    assert_eq!((r.status, r.code()), (401, 40101));
 
     let other = token_request(
         "appId.other",
@@ -241,10 +242,12 @@ fn bad_requests_to_request_token() {
     let r = post_json(s.port(), &request_token_path(&s), &other.to_string());
     assert_eq!((r.status, r.code()), (400, 40000));
 
+    // A body that is not a TokenRequest is 40001, as ably-server answers.
     let r = post_json(s.port(), &request_token_path(&s), "not json");
-    assert_eq!((r.status, r.code()), (400, 40000));
+    assert_eq!((r.status, r.code()), (400, 40001));
 
-    for ttl in [0, -5, 86_400_001] {
+    // ttl 0 is unset (the default hour), see conformance.rs; negative or above 24 h is 40003.
+    for ttl in [-5, 86_400_001] {
         let r = request_token(&s, Some(ttl), None, None);
         assert_eq!((r.status, r.code()), (400, 40003), "ttl {ttl}");
     }
@@ -367,8 +370,9 @@ fn bearer_raw_and_base64_basic_and_missing() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["clientId"], "carol");
 
+    // A bearer that is neither a token this server issued nor a JWT: ably-server's 40144.
     let r = get_auth(p, "/channels/room", "Bearer lbtk-unknown");
-    assert_eq!((r.status, r.code()), (401, 40140));
+    assert_eq!((r.status, r.code()), (401, 40144));
     let r = get(p, "/channels/room");
     assert_eq!((r.status, r.code()), (401, 40101));
     let r = get_auth(p, "/channels/room", &basic(s.key()));

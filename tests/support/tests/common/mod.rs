@@ -200,7 +200,15 @@ pub fn b64(s: &str) -> String {
 
 /// An HS256 JWT built by the test.
 pub fn oracle_jwt(kid: &str, secret: &str, claims: &Value) -> String {
-    let header = serde_json::json!({"typ": "JWT", "alg": "HS256", "kid": kid});
+    oracle_jws(
+        &serde_json::json!({"typ": "JWT", "alg": "HS256", "kid": kid}),
+        claims,
+        secret,
+    )
+}
+
+/// `header.claims` HMAC-SHA256-signed with `secret`, whatever the header says.
+pub fn oracle_jws(header: &Value, claims: &Value, secret: &str) -> String {
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
