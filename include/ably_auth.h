@@ -405,10 +405,11 @@ typedef struct ably_revocation_result ably_revocation_result;
 typedef struct ably_token_details ably_token_details;
 
 /**
- * TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
- * starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
- * it is passed to, also when that call fails; free an unused one with
- * `ably_token_params_free`. Using it after it was consumed gives error 40003.
+ * TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for
+ * JWTs only a revocation key; every field starts unset. Thread safety: a single-thread
+ * object. It is consumed (freed) by the call it is passed to, also when that call fails;
+ * free an unused one with `ably_token_params_free`. Using it after it was consumed gives
+ * error 40003.
  */
 typedef struct ably_token_params ably_token_params;
 
@@ -624,7 +625,8 @@ struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *a
  *
  * Claims: `iat` = timestamp (default now) in seconds, `exp` = iat + ttl (default 60
  * minutes), `x-ably-capability` (default `{"*":["*"]}`, i.e. whatever the key allows),
- * `x-ably-clientId` when a clientId applies. `params` follow the rules of
+ * `x-ably-clientId` when a clientId applies, `x-ably-revocation-key` when the params set
+ * one (`ably_token_params_set_revocation_key`). `params` follow the rules of
  * `ably_auth_create_token_request` and are consumed, also on error; the nonce is unused.
  * On success `*out_jwt` receives a string to free with `ably_string_free`.
  *
@@ -1014,6 +1016,31 @@ struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *
 void ably_error_info_free(struct ably_error_info *error);
 
 /**
+ * Embed an Ably token (or Ably JWT) in the app's own JWT (ably.com/docs/auth/token#embedded):
+ * an HS256 JWT signed with `secret` (the app's key for its own JWT scheme, not the Ably
+ * key) whose JOSE header carries `token` as `x-ably-token` and whose only claim is `exp`,
+ * `token_expires_ms` in whole seconds rounded down (Ably refuses an outer JWT that outlives
+ * the token inside). Ably does not check the outer signature; the app's services can.
+ * Clients use the result as a token string. No network I/O, no clock. On success
+ * `*out_jwt` receives a string to free with `ably_string_free`.
+ *
+ * Errors: 40003 for a NULL `token` or `out_jwt`, invalid UTF-8, an empty token or one with
+ * spaces or control characters, `token_expires_ms` under 1000, or an empty secret (`secret`
+ * may be NULL only when `secret_len` is 0, which is refused as empty).
+ *
+ * Thread safety: may be called from any thread; touches no shared state.
+ *
+ * # Safety
+ * `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
+ * bytes; `out_jwt` is NULL or writable.
+ */
+struct ably_error_info *ably_jwt_embed_token(const char *token,
+                                             int64_t token_expires_ms,
+                                             const uint8_t *secret,
+                                             size_t secret_len,
+                                             char **out_jwt);
+
+/**
  * Call `listener` whenever a new token is in use (authorize, renewal) and whenever getting
  * a token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
  *
@@ -1123,7 +1150,8 @@ struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_op
  * Set the default token params (TO3j11), used whenever a call passes no params.
  * `params` is consumed, also on error. They must not set a timestamp or nonce (those are
  * per request); this is checked by `ably_auth_new` (40003).
- * Errors: 40003 when `options` or `params` is not live.
+ * Errors: 40003 when `options` or `params` is not live, or the params set a revocation key
+ * (a JWT claim: pass it to `ably_auth_create_jwt` instead).
  *
  * # Safety
  * `options` and `params` are NULL or pointers returned by their `_new` functions.
@@ -1549,6 +1577,19 @@ struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params
  */
 struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *params,
                                                     const char *nonce);
+
+/**
+ * Set the `x-ably-revocation-key` claim of a JWT: every JWT with the same key can be revoked
+ * at once with the target `revocationKey:<key>` (`ably_auth_revoke_tokens`), e.g. all the
+ * tokens of one user or group. Not a secret. Only `ably_auth_create_jwt` takes params with
+ * a revocation key; every other call refuses them with 40003 (a TokenRequest cannot carry
+ * one). Errors: 40003 for NULL, invalid UTF-8, an empty key or one with control characters.
+ *
+ * # Safety
+ * `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
+ */
+struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_params *params,
+                                                             const char *revocation_key);
 
 /**
  * An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably

@@ -37,6 +37,7 @@ pub use core::capability::Capability;
 pub use core::clock::{Clock, ManualClock, SystemClock};
 pub use core::endpoint::EndpointOptions;
 pub use core::error::{ErrorInfo, Result};
+pub use core::jwt::{JwtOptions, embed_token_in_jwt};
 pub use core::key::ApiKey;
 pub use core::material::{RevocationOutcome, RevocationResult, TokenMaterial};
 pub use core::token::{TokenDetails, TokenParams, TokenRequest};

@@ -222,3 +222,139 @@ fn jwt_defaults_and_limits() {
         40003
     );
 }
+
+/// Operations Ably accepts that an earlier release refused (issue 11), plus a made-up future
+/// name: each well-formed name goes into TokenRequests and JWTs as given.
+const NEWER_OPERATIONS: [&str; 6] = [
+    "message-subscribe",
+    "presence-subscribe",
+    "channel-metadata:publishers",
+    "list-channels",
+    "connection-metadata",
+    "teleport-v2",
+];
+
+#[test]
+fn well_formed_operations_go_into_token_requests_and_jwts() {
+    for op in NEWER_OPERATIONS {
+        let params = TokenParams {
+            capability: Some(format!(r#"{{"chat:*":["{op}"]}}"#)),
+            ..Default::default()
+        };
+        let expected = format!(r#"{{"chat:*":["{op}"]}}"#);
+        let request = auth().create_token_request(Some(&params), None).unwrap();
+        assert_eq!(request.capability.as_deref(), Some(expected.as_str()));
+        let jwt = auth().create_jwt(Some(&params), None).unwrap();
+        let claims = decode(jwt.split('.').nth(1).unwrap());
+        assert_eq!(claims["x-ably-capability"], expected.as_str(), "{op}");
+    }
+    for malformed in ["Publish", "pub lish", "", "publish*"] {
+        let params = TokenParams {
+            capability: Some(format!(r#"{{"a":["{malformed}"]}}"#)),
+            ..Default::default()
+        };
+        let error = auth()
+            .create_token_request(Some(&params), None)
+            .unwrap_err();
+        assert_eq!(error.code, 40003, "{malformed:?}");
+    }
+}
+
+#[test]
+fn unknown_operations_are_logged_at_debug() {
+    use ably_auth::{LogLevel, Logger};
+    use std::sync::Mutex;
+    let capability = r#"{"a":["teleport-v2","publish"],"b":["message-subscribe"]}"#;
+    for (level, expect_line) in [(LogLevel::Debug, true), (LogLevel::Info, false)] {
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = Arc::clone(&lines);
+        let mut options = ClientOptions::from_key(KEY).unwrap();
+        options.logger = Some(Logger {
+            level,
+            sink: Arc::new(move |_, line: &str| sink.lock().unwrap().push(line.to_owned())),
+        });
+        options.default_token_params = Some(TokenParams {
+            capability: Some(capability.into()),
+            ..Default::default()
+        });
+        let auth = Auth::new(options).unwrap();
+        auth.create_token_request(None, None).unwrap();
+        auth.create_jwt(None, None).unwrap();
+        let known = TokenParams {
+            capability: Some(r#"{"a":["message-subscribe"]}"#.into()),
+            ..Default::default()
+        };
+        auth.create_token_request(Some(&known), None).unwrap();
+        let lines = lines.lock().unwrap();
+        let unknown: Vec<&String> = lines.iter().filter(|l| l.contains("teleport-v2")).collect();
+        assert_eq!(unknown.len(), if expect_line { 2 } else { 0 }, "{lines:?}");
+        assert!(unknown.iter().all(|l| !l.contains("message-subscribe")));
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("does not know") && !l.contains("teleport"))
+        );
+    }
+}
+
+#[test]
+fn jwt_revocation_key_claim() {
+    use ably_auth::JwtOptions;
+    let options = JwtOptions {
+        revocation_key: Some("group-7".into()),
+    };
+    let jwt = auth().create_jwt_with(None, None, &options).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let claims = decode(parts[1]);
+    assert_eq!(claims["x-ably-revocation-key"], "group-7");
+    assert_eq!(claims["x-ably-capability"], r#"{"*":["*"]}"#);
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"keySecret").unwrap();
+    mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
+    assert_eq!(
+        parts[2],
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    );
+    // Absent unless set; empty or control characters are refused.
+    let plain = auth().create_jwt(None, None).unwrap();
+    assert!(
+        decode(plain.split('.').nth(1).unwrap())
+            .get("x-ably-revocation-key")
+            .is_none()
+    );
+    for bad in ["", "a\nb"] {
+        let options = JwtOptions {
+            revocation_key: Some(bad.into()),
+        };
+        let error = auth().create_jwt_with(None, None, &options).unwrap_err();
+        assert_eq!(error.code, 40003, "{bad:?}");
+    }
+}
+
+#[test]
+fn token_embedded_in_an_app_jwt() {
+    let expires = 1_700_000_003_999;
+    let jwt = ably_auth::embed_token_in_jwt("appId.tok-en_1", expires, b"app secret").unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(
+        decode(parts[0]),
+        serde_json::json!({"typ": "JWT", "alg": "HS256", "x-ably-token": "appId.tok-en_1"})
+    );
+    // exp is rounded down: the outer JWT must not outlive the token inside.
+    assert_eq!(decode(parts[1]), serde_json::json!({"exp": 1_700_000_003}));
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"app secret").unwrap();
+    mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
+    assert_eq!(
+        parts[2],
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    );
+    for (token, expires, secret) in [
+        ("", expires, &b"s"[..]),
+        ("a b", expires, b"s"),
+        ("tok", 999, b"s"),
+        ("tok", expires, b""),
+    ] {
+        let error = ably_auth::embed_token_in_jwt(token, expires, secret).unwrap_err();
+        assert_eq!(error.code, 40003, "{token:?} {expires} {secret:?}");
+    }
+}

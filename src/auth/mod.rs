@@ -341,10 +341,24 @@ impl Auth {
         params: Option<&TokenParams>,
         auth_options: Option<&AuthOptions>,
     ) -> Result<String> {
+        self.create_jwt_with(params, auth_options, &jwt::JwtOptions::default())
+    }
+
+    /// [`Auth::create_jwt`] with the claims only a JWT can carry, such as
+    /// `x-ably-revocation-key` ([`jwt::JwtOptions`]). Errors: those of `create_jwt`, and
+    /// 40003 for invalid `jwt_options`.
+    pub fn create_jwt_with(
+        &self,
+        params: Option<&TokenParams>,
+        auth_options: Option<&AuthOptions>,
+        jwt_options: &jwt::JwtOptions,
+    ) -> Result<String> {
         let means = self.means();
         let key = signing_key(&means, auth_options)?;
         let now = self.timestamp_now(auth_options.unwrap_or(&means.options))?;
-        self.with_effective_params(&means, params, |p| jwt::create_jwt(key, p, now))
+        self.with_effective_params(&means, params, |p| {
+            jwt::create_jwt(key, p, jwt_options, now)
+        })
     }
 
     /// `Auth#clientId` (RSA7b, RSA12): the options' clientId, else the current token's.

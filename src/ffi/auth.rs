@@ -172,9 +172,9 @@ unsafe fn issuing_args<'a, T>(
     params: *mut ably_token_params,
     out: *mut T,
     out_name: &str,
-) -> Result<(AuthCall<'a>, Option<TokenParams>, *mut T)> {
+) -> Result<(AuthCall<'a>, Option<ably_token_params>, *mut T)> {
     // Consumed first, whatever fails next.
-    let params = take_builder(params, "params", true)?.map(|p| p.inner);
+    let params = take_builder(params, "params", true)?;
     // SAFETY: caller contract.
     let auth = unsafe { auth_call(auth) }?;
     Ok((auth, params, out_arg(out, out_name)?))
@@ -208,6 +208,9 @@ pub unsafe extern "C" fn ably_auth_create_token_request(
         // SAFETY: forwarded.
         let (auth, params, out) =
             unsafe { issuing_args(auth, params, out_request, "out_request") }?;
+        let params = params
+            .map(ably_token_params::into_token_params)
+            .transpose()?;
         // C params hold a capability canonicalised by ably_token_params_set_capability.
         let request = match &params {
             Some(p) => auth.inner.create_token_request_canonical(p)?,
@@ -223,7 +226,8 @@ pub unsafe extern "C" fn ably_auth_create_token_request(
 ///
 /// Claims: `iat` = timestamp (default now) in seconds, `exp` = iat + ttl (default 60
 /// minutes), `x-ably-capability` (default `{"*":["*"]}`, i.e. whatever the key allows),
-/// `x-ably-clientId` when a clientId applies. `params` follow the rules of
+/// `x-ably-clientId` when a clientId applies, `x-ably-revocation-key` when the params set
+/// one (`ably_token_params_set_revocation_key`). `params` follow the rules of
 /// `ably_auth_create_token_request` and are consumed, also on error; the nonce is unused.
 /// On success `*out_jwt` receives a string to free with `ably_string_free`.
 ///
@@ -242,7 +246,11 @@ pub unsafe extern "C" fn ably_auth_create_jwt(
     boundary(|| {
         // SAFETY: forwarded.
         let (auth, params, out) = unsafe { issuing_args(auth, params, out_jwt, "out_jwt") }?;
-        let jwt = owned_c_string(auth.inner.create_jwt(params.as_ref(), None)?)?;
+        let jwt = match params {
+            Some(p) => auth.inner.create_jwt_with(Some(&p.inner), None, &p.jwt)?,
+            None => auth.inner.create_jwt(None, None)?,
+        };
+        let jwt = owned_c_string(jwt)?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, jwt) };
         Ok(())
@@ -352,8 +360,11 @@ unsafe fn token_call(
         // Both are consumed before anything else can fail.
         let params = take_builder(params, "params", true);
         let options = take_builder(options, "options", true);
-        let params = params?.map(|p| p.inner);
-        let options = options?.map(|o| o.inner.into_auth_options()).transpose()?;
+        let (params, options) = (params?, options?);
+        let params = params
+            .map(ably_token_params::into_token_params)
+            .transpose()?;
+        let options = options.map(|o| o.inner.into_auth_options()).transpose()?;
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_token_details, "out_token_details")?;

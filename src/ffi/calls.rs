@@ -242,8 +242,11 @@ unsafe fn token_call_async(
     let params = take_builder(params, "params", true);
     let options = take_builder(options, "options", true);
     let checked = (|| {
-        let params = params?.map(|p| p.inner);
-        let options = options?.map(|o| o.inner.into_auth_options()).transpose()?;
+        let (params, options) = (params?, options?);
+        let params = params
+            .map(ably_token_params::into_token_params)
+            .transpose()?;
+        let options = options.map(|o| o.inner.into_auth_options()).transpose()?;
         Ok((params, options, required(done, "done")?))
     })();
     let (params, options, done) = match checked {

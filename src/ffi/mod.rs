@@ -14,6 +14,7 @@ mod calls;
 mod completion;
 mod error;
 mod handle;
+mod jwt;
 mod listener;
 mod options;
 mod params;
@@ -33,6 +34,7 @@ pub use callback::{
 pub use calls::*;
 pub use completion::*;
 pub use error::*;
+pub use jwt::*;
 pub use listener::*;
 pub use options::*;
 pub use params::*;

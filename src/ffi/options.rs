@@ -178,7 +178,8 @@ pub unsafe extern "C" fn ably_auth_options_set_use_token_auth(
 /// Set the default token params (TO3j11), used whenever a call passes no params.
 /// `params` is consumed, also on error. They must not set a timestamp or nonce (those are
 /// per request); this is checked by `ably_auth_new` (40003).
-/// Errors: 40003 when `options` or `params` is not live.
+/// Errors: 40003 when `options` or `params` is not live, or the params set a revocation key
+/// (a JWT claim: pass it to `ably_auth_create_jwt` instead).
 ///
 /// # Safety
 /// `options` and `params` are NULL or pointers returned by their `_new` functions.
@@ -189,12 +190,11 @@ pub unsafe extern "C" fn ably_auth_options_set_default_token_params(
 ) -> *mut ably_error_info {
     boundary(|| {
         // Params are taken first so they are consumed even when `options` is bad.
-        let params = take_builder(params, "params", false)?;
+        let params = take_builder(params, "params", false)?
+            .map(ably_token_params::into_token_params)
+            .transpose()?;
         with_builder(options, "options", |o: &mut ably_auth_options| {
-            Ok(std::mem::replace(
-                &mut o.inner.default_token_params,
-                params.map(|p| p.inner),
-            ))
+            Ok(std::mem::replace(&mut o.inner.default_token_params, params))
         })
         .map(drop)
     })

@@ -5,16 +5,33 @@ use std::ffi::c_char;
 use super::boundary::boundary_or;
 use super::error::ably_error_info;
 use super::handle::{edit_builder, free_builder, new_builder, non_negative, str_arg};
-use crate::core::error::ErrorInfo;
+use crate::core::error::{ErrorInfo, Result};
+use crate::core::jwt::JwtOptions;
 use crate::core::token::TokenParams;
 use crate::core::{capability, client_id, sign};
 
-/// TokenParams under construction: ttl, capability, clientId, timestamp, nonce; every field
-/// starts unset. Thread safety: a single-thread object. It is consumed (freed) by the call
-/// it is passed to, also when that call fails; free an unused one with
-/// `ably_token_params_free`. Using it after it was consumed gives error 40003.
+/// TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for
+/// JWTs only a revocation key; every field starts unset. Thread safety: a single-thread
+/// object. It is consumed (freed) by the call it is passed to, also when that call fails;
+/// free an unused one with `ably_token_params_free`. Using it after it was consumed gives
+/// error 40003.
 pub struct ably_token_params {
     pub(crate) inner: TokenParams,
+    /// The JWT-only claims (`ably_auth_create_jwt`).
+    pub(crate) jwt: JwtOptions,
+}
+
+impl ably_token_params {
+    /// The params for a call that is not `ably_auth_create_jwt`. Errors: 40003 when a
+    /// JWT-only field is set, rather than dropping it silently.
+    pub(crate) fn into_token_params(self) -> Result<TokenParams> {
+        if self.jwt != JwtOptions::default() {
+            return Err(ErrorInfo::invalid_value(
+                "params: a revocation key is a JWT claim; only ably_auth_create_jwt takes params that set one",
+            ));
+        }
+        Ok(self.inner)
+    }
 }
 
 /// Create empty TokenParams. Never returns NULL.
@@ -22,6 +39,7 @@ pub struct ably_token_params {
 pub extern "C" fn ably_token_params_new() -> *mut ably_token_params {
     new_builder(ably_token_params {
         inner: TokenParams::default(),
+        jwt: JwtOptions::default(),
     })
 }
 
@@ -42,7 +60,7 @@ pub unsafe extern "C" fn ably_token_params_free(params: *mut ably_token_params) 
 /// arguments (whose contracts their own callers uphold).
 unsafe fn edit(
     params: *mut ably_token_params,
-    f: impl FnOnce(&mut TokenParams) -> crate::core::error::Result<()>,
+    f: impl FnOnce(&mut TokenParams) -> Result<()>,
 ) -> *mut ably_error_info {
     edit_builder(
         params,
@@ -155,6 +173,33 @@ pub unsafe extern "C" fn ably_token_params_set_nonce(
             let text = str_arg(nonce, "nonce")?;
             sign::validate_nonce(text)?;
             p.nonce = Some(text.to_owned());
+            Ok(())
+        })
+    }
+}
+
+/// Set the `x-ably-revocation-key` claim of a JWT: every JWT with the same key can be revoked
+/// at once with the target `revocationKey:<key>` (`ably_auth_revoke_tokens`), e.g. all the
+/// tokens of one user or group. Not a secret. Only `ably_auth_create_jwt` takes params with
+/// a revocation key; every other call refuses them with 40003 (a TokenRequest cannot carry
+/// one). Errors: 40003 for NULL, invalid UTF-8, an empty key or one with control characters.
+///
+/// # Safety
+/// `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_set_revocation_key(
+    params: *mut ably_token_params,
+    revocation_key: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit_builder(params, "params", |b: &mut ably_token_params| {
+            let text = str_arg(revocation_key, "revocation_key")?;
+            let jwt = JwtOptions {
+                revocation_key: Some(text.to_owned()),
+            };
+            jwt.validate()?;
+            b.jwt = jwt;
             Ok(())
         })
     }

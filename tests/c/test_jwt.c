@@ -128,17 +128,23 @@ static bool split_jwt(const char *jwt, jwt_parts *out) {
            strlen(out->header) == (size_t)header_len && strlen(out->claims) == (size_t)claims_len;
 }
 
-/* Recompute the HS256 signature over "header.claims" and compare it, as text and as bytes,
- * with the JWT's third part. */
-static void check_signature(const char *jwt, const jwt_parts *parts, const char *label) {
+/* Recompute the HS256 signature over "header.claims" with `secret` and compare it, as text
+ * and as bytes, with the JWT's third part. */
+static void check_signature_with(const char *jwt, const jwt_parts *parts, const char *secret,
+                                 const char *label) {
     uint8_t digest[SHA256_DIGEST_SIZE];
-    hmac_sha256(KEY_SECRET, strlen(KEY_SECRET), jwt, parts->signed_len, digest);
+    hmac_sha256(secret, strlen(secret), jwt, parts->signed_len, digest);
     char encoded[64];
     base64_encode(digest, sizeof digest, true, encoded, sizeof encoded);
     CHECK(parts->signature_len == SHA256_DIGEST_SIZE &&
               memcmp(parts->signature, digest, sizeof digest) == 0 &&
               str_eq(jwt + parts->signed_len + 1, encoded),
           "%s: signature is HMAC-SHA256(\"header.claims\", secret), base64url unpadded", label);
+}
+
+/* As check_signature_with, with the Ably key's secret. */
+static void check_signature(const char *jwt, const jwt_parts *parts, const char *label) {
+    check_signature_with(jwt, parts, KEY_SECRET, label);
 }
 
 static ably_auth *new_auth(const char *client_id) {
@@ -278,6 +284,121 @@ static void test_options_client_id(void) {
     ably_auth_free(auth);
 }
 
+/* Every well-formed operation name is accepted (issue 11): the five Ably accepts that an
+ * earlier release refused, and a made-up future one, go into TokenRequests and JWTs. */
+static void test_well_formed_operations(const ably_auth *auth) {
+    static const char *const ops[] = {
+        "message-subscribe",   "presence-subscribe", "channel-metadata:publishers",
+        "list-channels",       "connection-metadata", "teleport-v2",
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        char capability[128];
+        snprintf(capability, sizeof capability, "{\"chat:*\":[\"%s\"]}", ops[i]);
+
+        ably_token_params *params = ably_token_params_new();
+        expect_ok(ably_token_params_set_capability(params, capability));
+        ably_token_request *request = NULL;
+        if (expect_ok(ably_auth_create_token_request(auth, params, &request))) {
+            const char *got = ably_token_request_capability(request);
+            CHECK(got != NULL && str_eq(got, capability), "TokenRequest capability %s",
+                  capability);
+        }
+        ably_token_request_free(request);
+
+        params = ably_token_params_new();
+        expect_ok(ably_token_params_set_capability(params, capability));
+        char *jwt = create_jwt(auth, params);
+        jwt_parts parts;
+        if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "JWT for %s splits", ops[i])) {
+            char text[256];
+            CHECK(json_string(parts.claims, "x-ably-capability", text, sizeof text) &&
+                      str_eq(text, capability),
+                  "JWT x-ably-capability is %s", capability);
+        }
+        ably_string_free(jwt);
+    }
+    /* The shape is still checked: upper case is not an operation name. */
+    ably_token_params *params = ably_token_params_new();
+    expect_code(ably_token_params_set_capability(params, "{\"a\":[\"Publish\"]}"),
+                ABLY_ERR_INVALID_ARGUMENT, "capability");
+    ably_token_params_free(params);
+}
+
+/* x-ably-revocation-key (a JWT-only claim): in the JWT when set, refused by the calls
+ * that make TokenRequests or fetch tokens, and by the default params. */
+static void test_revocation_key(const ably_auth *auth) {
+    ably_token_params *params = ably_token_params_new();
+    expect_ok(ably_token_params_set_revocation_key(params, "group-7"));
+    char *jwt = create_jwt(auth, params);
+    jwt_parts parts;
+    if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "revocation-key JWT splits")) {
+        char text[64];
+        CHECK(json_string(parts.claims, "x-ably-revocation-key", text, sizeof text) &&
+                  str_eq(text, "group-7"),
+              "claims: x-ably-revocation-key is group-7 in %s", parts.claims);
+        check_signature(jwt, &parts, "revocation-key JWT");
+    }
+    ably_string_free(jwt);
+
+    params = ably_token_params_new();
+    expect_code(ably_token_params_set_revocation_key(params, ""), ABLY_ERR_INVALID_ARGUMENT,
+                "revocation");
+    expect_code(ably_token_params_set_revocation_key(params, NULL), ABLY_ERR_INVALID_ARGUMENT,
+                "revocation_key");
+    expect_ok(ably_token_params_set_revocation_key(params, "group-7"));
+    ably_token_request *request = NULL;
+    expect_code(ably_auth_create_token_request(auth, params, &request),
+                ABLY_ERR_INVALID_ARGUMENT, "revocation key");
+    CHECK(request == NULL, "no TokenRequest with a revocation key");
+    /* Consumed on error: a second use is refused as not live. */
+    expect_code(ably_token_params_set_ttl(params, 1000), ABLY_ERR_INVALID_ARGUMENT, "params");
+
+    params = ably_token_params_new();
+    expect_ok(ably_token_params_set_revocation_key(params, "group-7"));
+    ably_auth_options *options = ably_auth_options_new();
+    expect_code(ably_auth_options_set_default_token_params(options, params),
+                ABLY_ERR_INVALID_ARGUMENT, "revocation key");
+    ably_auth_options_free(options);
+}
+
+/* An Ably token embedded in the app's own JWT (x-ably-token in the JOSE header), signed with
+ * the app's secret. */
+static void test_embedded_token(void) {
+    static const char app_secret[] = "app-secret";
+    char *jwt = NULL;
+    if (expect_ok(ably_jwt_embed_token("appId.tok-en_1", INT64_C(1700000003999),
+                                       (const uint8_t *)app_secret, strlen(app_secret), &jwt))) {
+        jwt_parts parts;
+        if (CHECK(split_jwt(jwt, &parts), "embedding JWT splits: %s", jwt)) {
+            char text[64];
+            int64_t exp = 0;
+            CHECK(json_string(parts.header, "x-ably-token", text, sizeof text) &&
+                      str_eq(text, "appId.tok-en_1"),
+                  "header: x-ably-token is the token in %s", parts.header);
+            CHECK(json_string(parts.header, "alg", text, sizeof text) && str_eq(text, "HS256"),
+                  "header: alg is HS256");
+            CHECK(!json_has(parts.header, "kid"), "header: no kid (not signed by an Ably key)");
+            CHECK(json_int(parts.claims, "exp", &exp) && exp == INT64_C(1700000003),
+                  "claims: exp is the token's expiry in seconds, rounded down");
+            check_signature_with(jwt, &parts, app_secret, "embedding JWT");
+        }
+    }
+    ably_string_free(jwt);
+
+    char *out = NULL;
+    expect_code(ably_jwt_embed_token(NULL, 5000, (const uint8_t *)"s", 1, &out),
+                ABLY_ERR_INVALID_ARGUMENT, "token");
+    expect_code(ably_jwt_embed_token("tok", 5000, NULL, 0, &out), ABLY_ERR_INVALID_ARGUMENT,
+                "secret");
+    expect_code(ably_jwt_embed_token("tok", 5000, NULL, 3, &out), ABLY_ERR_INVALID_ARGUMENT,
+                "secret");
+    expect_code(ably_jwt_embed_token("tok", 999, (const uint8_t *)"s", 1, &out),
+                ABLY_ERR_INVALID_ARGUMENT, "expiry");
+    expect_code(ably_jwt_embed_token("tok", 5000, (const uint8_t *)"s", 1, NULL),
+                ABLY_ERR_INVALID_ARGUMENT, "out_jwt");
+    CHECK(out == NULL, "no JWT written on error");
+}
+
 int main(void) {
     test_oracle();
     ably_auth *auth = new_auth(NULL);
@@ -285,8 +406,11 @@ int main(void) {
         test_fixed_jwt(auth);
         test_defaults(auth);
         test_ttl_limits(auth);
+        test_well_formed_operations(auth);
+        test_revocation_key(auth);
         ably_auth_free(auth);
     }
+    test_embedded_token();
     test_options_client_id();
     return test_summary();
 }
