@@ -117,6 +117,41 @@ TEST(Jwt, HeaderAndClaims) {
     EXPECT_EQ(*exp - *iat, 120);
 }
 
+/// The JWT's decoded header and claims.
+static std::pair<std::string, std::string> jwt_json(const std::string &jwt) {
+    size_t dot1 = jwt.find('.');
+    size_t dot2 = jwt.find('.', dot1 + 1);
+    EXPECT_NE(dot2, std::string::npos) << jwt;
+    return {test_support::base64url_decode(jwt.substr(0, dot1)),
+            test_support::base64url_decode(jwt.substr(dot1 + 1, dot2 - dot1 - 1))};
+}
+
+TEST(Jwt, RevocationKeyClaim) {
+    auto auth = key_auth();
+    auto [header, claims] = jwt_json(auth.create_jwt(ably::TokenParams().set_revocation_key("group-7")));
+    EXPECT_NE(claims.find(R"("x-ably-revocation-key":"group-7")"), std::string::npos) << claims;
+    // A TokenRequest cannot carry it: refused, not dropped.
+    EXPECT_EQ(test_support::code_of(
+                  [&] { (void)auth.create_token_request(ably::TokenParams().set_revocation_key("group-7")); }),
+              ABLY_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(test_support::code_of([&] { (void)auth.create_jwt(ably::TokenParams().set_revocation_key("")); }),
+              ABLY_ERR_INVALID_ARGUMENT);
+}
+
+TEST(Jwt, TokenEmbeddedInAnAppJwt) {
+    std::string jwt = ably::embed_token_in_jwt("appId.tok-en_1", 1700000003999, "app-secret");
+    auto [header, claims] = jwt_json(jwt);
+    EXPECT_NE(header.find(R"("x-ably-token":"appId.tok-en_1")"), std::string::npos) << header;
+    EXPECT_EQ(header.find("kid"), std::string::npos) << header;
+    EXPECT_EQ(test_support::json_int(claims, "exp"), std::optional<int64_t>(1700000003)) << claims;
+    auto empty_secret = ably::try_embed_token_in_jwt("tok", 5000, "");
+    ASSERT_FALSE(empty_secret.ok());
+    EXPECT_EQ(empty_secret.error().code, ABLY_ERR_INVALID_ARGUMENT);
+    auto nul = ably::try_embed_token_in_jwt(std::string("a\0b", 3), 5000, "s");
+    ASSERT_FALSE(nul.ok());
+    EXPECT_EQ(nul.error().code, ABLY_ERR_INVALID_ARGUMENT);
+}
+
 TEST(TokenDetails, FromJsonGettersAndOptions) {
     auto details = ably::TokenDetails::from_json(
         R"({"token":"tok-1","expires":"2000","issued":1000,"capability":"{\"*\":[\"*\"]}","clientId":"dora","keyName":"x"})");

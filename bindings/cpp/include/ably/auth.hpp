@@ -1034,6 +1034,13 @@ public:
         return set_string(ably_token_params_set_nonce, nonce, "nonce");
     }
     ABLY_AUTH_CPP_RVALUE_SETTER(TokenParams, set_nonce, (std::string_view nonce), (nonce))
+    /// JWT only: the `x-ably-revocation-key` claim, so `revocationKey:<key>` revokes every JWT
+    /// that carries it. create_jwt takes it; the other calls refuse such params (40003).
+    TokenParams &set_revocation_key(std::string_view revocation_key) & {
+        return set_string(ably_token_params_set_revocation_key, revocation_key, "revocation_key");
+    }
+    ABLY_AUTH_CPP_RVALUE_SETTER(TokenParams, set_revocation_key, (std::string_view revocation_key),
+                                (revocation_key))
 
 private:
     TokenParams &set_string(ably_error_info *(*set)(ably_token_params *, const char *), std::string_view value,
@@ -1894,6 +1901,31 @@ private:
 
     ably_auth *auth_ = nullptr;
 };
+
+// ---- JWTs without an Auth -------------------------------------------------------------
+
+/// The app's own JWT (HS256, signed with `secret`, not the Ably key) carrying an Ably token
+/// or Ably JWT under `x-ably-token` in its header, with `exp` = the token's expiry in whole
+/// seconds (ably_jwt_embed_token). Clients use it as a token string.
+inline Result<std::string> try_embed_token_in_jwt(std::string_view token, int64_t token_expires_ms,
+                                                  std::string_view secret) {
+    detail::CStr text(token);
+    if (!text.ok()) {
+        return detail::invalid_argument("token contains a NUL byte");
+    }
+    detail::LibString jwt;
+    if (ably_error_info *err =
+            ably_jwt_embed_token(text.c_str(), token_expires_ms, reinterpret_cast<const uint8_t *>(secret.data()),
+                                 secret.size(), &jwt.ptr)) {
+        return detail::take(err);
+    }
+    return jwt.str();
+}
+
+/// As try_embed_token_in_jwt; throws ably::Error on failure.
+inline std::string embed_token_in_jwt(std::string_view token, int64_t token_expires_ms, std::string_view secret) {
+    return try_embed_token_in_jwt(token, token_expires_ms, secret).value();
+}
 
 }  // namespace ably
 
