@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	ablyauth "github.com/ably-auth/ably-auth/bindings/go"
 )
@@ -158,6 +159,64 @@ func TestCreateJWT(t *testing.T) {
 	}
 	if claims["x-ably-clientId"] != "bob" || claims["exp"].(float64)-claims["iat"].(float64) != 120 {
 		t.Fatalf("claims %v", claims)
+	}
+}
+
+// jwtParts decodes a JWT's header and claims and checks its HS256 signature with secret.
+func jwtParts(t *testing.T, jwt string, secret string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %s", jwt)
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(parts[0] + "." + parts[1]))
+	if base64.RawURLEncoding.EncodeToString(m.Sum(nil)) != parts[2] {
+		t.Fatal("bad JWT signature")
+	}
+	for i, v := range []*map[string]any{&header, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return header, claims
+}
+
+func TestJWTRevocationKey(t *testing.T) {
+	a := newKeyAuth(t, ablyauth.Options{})
+	jwt, err := a.CreateJWT(&ablyauth.TokenParams{RevocationKey: "group-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, claims := jwtParts(t, jwt, "keySecretValue"); claims["x-ably-revocation-key"] != "group-7" {
+		t.Fatalf("claims %v", claims)
+	}
+	// A TokenRequest cannot carry it: refused rather than dropped.
+	_, err = a.CreateTokenRequest(&ablyauth.TokenParams{RevocationKey: "group-7"})
+	if ablyauth.Code(err) != ablyauth.ErrInvalidArgument {
+		t.Fatalf("TokenRequest with a revocation key: %v", err)
+	}
+}
+
+func TestEmbedTokenInJWT(t *testing.T) {
+	expires := time.UnixMilli(1_700_000_003_999)
+	jwt, err := ablyauth.EmbedTokenInJWT("appId.tok-en_1", expires, []byte("app-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, claims := jwtParts(t, jwt, "app-secret")
+	if header["x-ably-token"] != "appId.tok-en_1" || header["alg"] != "HS256" || header["kid"] != nil {
+		t.Fatalf("header %v", header)
+	}
+	if claims["exp"] != float64(1_700_000_003) {
+		t.Fatalf("claims %v", claims)
+	}
+	if _, err := ablyauth.EmbedTokenInJWT("tok", expires, nil); ablyauth.Code(err) != ablyauth.ErrInvalidArgument {
+		t.Fatalf("empty secret: %v", err)
 	}
 }
 

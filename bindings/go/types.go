@@ -27,6 +27,10 @@ type TokenParams struct {
 	Timestamp int64 `json:"timestamp,omitempty"`
 	// Nonce of a TokenRequest (TK2e); per request, never a default.
 	Nonce string `json:"nonce,omitempty"`
+	// RevocationKey is, for CreateJWT only, the x-ably-revocation-key claim: the target
+	// "revocationKey:<key>" revokes every JWT that carries it. The other calls refuse params
+	// that set it (ErrInvalidArgument); it is not part of Ably's TokenParams JSON.
+	RevocationKey string `json:"-"`
 }
 
 // UnmarshalJSON accepts a capability given as a JSON string or as an object.
@@ -257,6 +261,15 @@ func newCParams(p *TokenParams) (*C.ably_token_params, error) {
 				return err
 			}
 		}
+		if p.RevocationKey != "" {
+			s, err := cs.add("revocationKey", p.RevocationKey)
+			if err != nil {
+				return err
+			}
+			if err := takeError(C.ably_token_params_set_revocation_key(params, s)); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	if err := set(); err != nil {
@@ -267,3 +280,28 @@ func newCParams(p *TokenParams) (*C.ably_token_params, error) {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// EmbedTokenInJWT returns the app's own JWT (HS256, signed with secret, not the Ably key)
+// that carries token, an Ably token or Ably JWT, under x-ably-token in its header, with exp
+// = tokenExpires in whole seconds (Ably refuses an outer JWT that outlives the token
+// inside). Clients use it as a token string. No network I/O.
+func EmbedTokenInJWT(token string, tokenExpires time.Time, secret []byte) (string, error) {
+	var cs cstrings
+	defer cs.free()
+	ct, err := cs.add("token", token)
+	if err != nil {
+		return "", err
+	}
+	var secretPtr *C.uint8_t
+	if len(secret) > 0 {
+		secretPtr = (*C.uint8_t)(C.CBytes(secret))
+		defer C.free(unsafe.Pointer(secretPtr))
+	}
+	var s *C.char
+	err = takeError(C.ably_jwt_embed_token(ct, C.int64_t(tokenExpires.UnixMilli()), secretPtr,
+		C.size_t(len(secret)), &s))
+	if err != nil {
+		return "", err
+	}
+	return takeString(s), nil
+}
