@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use ably_auth::{ErrorInfo, Method, TokenParams};
+use ably_auth::{Auth, ErrorInfo, Method, TokenParams};
 use common::*;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(600);
@@ -230,28 +230,15 @@ fn untrusted_certificate_is_a_connection_error() {
     assert_eq!(server.tokens_issued(), 0);
 }
 
-/// A timestamp the caller fixed in the params is not re-signed after a 40104 (issue 11): the
-/// retry would carry the same timestamp and fail again, so the 40104 is returned at once.
-#[test]
-fn caller_fixed_timestamp_is_not_retried_after_40104() {
-    let server = http_server();
-    let auth = token_auth_with_key(&server);
-    let stale = TokenParams {
-        timestamp: Some(server.now_ms() as u64 - 3_600_000),
-        ..TokenParams::default()
-    };
-    let error = auth.request_token(Some(&stale), None).unwrap_err();
-    assert_eq!(error.code, 40104, "{error}");
-    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(
-        paths
-            .iter()
-            .filter(|p| p.ends_with("/requestToken"))
-            .count(),
-        1,
-        "no retry: {paths:?}"
-    );
-    assert!(!paths.iter().any(|p| p == "/time"), "no /time: {paths:?}");
+/// How many requests `server` received for TokenRequest exchanges and for `/time`.
+fn exchanges_and_time_reads(server: &LoopbackServer) -> (usize, usize) {
+    let requests = server.requests();
+    let exchanges = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/requestToken"))
+        .count();
+    let time_reads = requests.iter().filter(|r| r.path == "/time").count();
+    (exchanges, time_reads)
 }
 
 /// A client clock an hour off: the server answers 40104; the library reads `/time`, learns
@@ -265,26 +252,58 @@ fn clock_skew_recovers_through_time() {
         .request_token(None, None)
         .expect("recovered from 40104");
     assert!(details.token.starts_with("lbtk-"));
-    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(
-        paths
-            .iter()
-            .filter(|p| p.ends_with("/requestToken"))
-            .count(),
-        2
-    );
-    assert_eq!(paths.iter().filter(|p| *p == "/time").count(), 1);
+    assert_eq!(exchanges_and_time_reads(&server), (2, 1));
     let offset = auth.server_time_offset().expect("offset learnt");
     assert!((offset - 3_600_000).abs() < 5_000, "offset {offset}");
     // Later requests use the offset at once: no further 40104.
     auth.request(Method::Get, "/channels/skew", &[], &[], None)
         .unwrap();
+    assert_eq!(exchanges_and_time_reads(&server).1, 1);
+}
+
+/// A 40104 is retried only when the library chose the timestamp: with the caller's own
+/// (stale) timestamp a re-signed request would carry the same timestamp and be refused again,
+/// so the server's 40104 comes back after one request and no `/time` read.
+#[test]
+fn caller_timestamp_40104_is_not_retried() {
+    let server = http_server();
+    let auth = token_auth_with_key(&server);
+    let stale = TokenParams {
+        timestamp: Some(auth.clock().now_ms() - 3_600_000),
+        ..TokenParams::default()
+    };
+    let error = auth.request_token(Some(&stale), None).unwrap_err();
+    assert_eq!((error.code, error.status_code), (40104, 401), "{error}");
     assert_eq!(
-        server
-            .requests()
-            .iter()
-            .filter(|r| r.path == "/time")
-            .count(),
-        1
+        exchanges_and_time_reads(&server),
+        (1, 0),
+        "one request, no /time"
     );
+    assert_eq!(server.tokens_issued(), 0);
+}
+
+/// Nor is a TokenRequest an authCallback handed over retried with the library's own key
+/// (the key may differ from the one that signed it, and the callback chose the timestamp).
+#[test]
+fn callback_token_request_40104_is_not_resigned() {
+    let server = http_server();
+    let signer = token_auth_with_key(&server);
+    let stale = signer
+        .create_token_request(
+            Some(&TokenParams {
+                timestamp: Some(signer.clock().now_ms() - 3_600_000),
+                ..TokenParams::default()
+            }),
+            None,
+        )
+        .unwrap();
+    let mut options = key_options(&server);
+    options.auth.auth_callback = Some(ably_auth::auth_callback_fn(move |_params| {
+        Ok(ably_auth::TokenMaterial::Request(stale.clone()))
+    }));
+    let auth = Auth::new(options).unwrap();
+    let error = auth.request_token(None, None).unwrap_err();
+    assert_eq!(error.code, 40104, "{error}");
+    assert_eq!(exchanges_and_time_reads(&server), (1, 0));
+    assert_eq!(server.tokens_issued(), 0);
 }

@@ -225,6 +225,8 @@ impl Auth {
     ) -> Result<TokenDetails> {
         let rest = self.rest()?;
         self.note_unknown_operations(params);
+        // Whether the library signs the TokenRequest itself (only then may it re-sign one).
+        let signs_here = options.auth_callback.is_none() && options.auth_url.is_none();
         let material = if options.auth_callback.is_some() {
             self.log(LogLevel::Debug, || {
                 "requesting a token from the authCallback".into()
@@ -244,19 +246,23 @@ impl Auth {
         let details = match material {
             TokenMaterial::Token(token) => TokenDetails::from_token(token),
             TokenMaterial::Details(details) => details,
-            TokenMaterial::Request(request) => self.exchange(rest, options, params, request)?,
+            TokenMaterial::Request(request) => {
+                let resign_with = signs_here.then_some(options.key.as_ref()).flatten();
+                self.exchange(rest, resign_with, params, request)?
+            }
         };
         check_compatible(self.client_id.as_deref(), details.client_id.as_deref())?;
         Ok(details)
     }
 
-    /// POST the TokenRequest; on 40104 (timestamp outside the window) with our own key and
-    /// a timestamp the library chose, learn the server time and retry once with a fresh
-    /// request. A timestamp the caller fixed in the params is theirs: the 40104 is returned.
+    /// POST the TokenRequest; on 40104 (timestamp outside the window) for a request the
+    /// library signed (`resign_with` is its key) with a timestamp it chose, learn the server
+    /// time and retry once with a fresh request. A timestamp the caller fixed in the params,
+    /// or a TokenRequest an authCallback or authUrl gave, is theirs: the 40104 is returned.
     pub(super) fn exchange(
         &self,
         rest: &RestClient,
-        options: &AuthOptions,
+        resign_with: Option<&crate::core::key::ApiKey>,
         params: &TokenParams,
         request: TokenRequest,
     ) -> Result<TokenDetails> {
@@ -270,17 +276,15 @@ impl Auth {
         let result = match fetch::exchange(rest, &request) {
             // Only when the library chose the timestamp: re-signing the caller's own fixed
             // timestamp could not succeed.
-            Err(e)
-                if e.code == codes::TIMESTAMP_NOT_CURRENT
-                    && options.key.is_some()
-                    && params.timestamp.is_none() =>
-            {
+            Err(e) if e.code == codes::TIMESTAMP_NOT_CURRENT && params.timestamp.is_none() => {
+                let Some(key) = resign_with else {
+                    return Err(e);
+                };
                 self.log(LogLevel::Warn, || {
                     "TokenRequest timestamp rejected (40104): reading the server time and retrying once"
                         .into()
                 });
                 self.time()?;
-                let key = options.key.as_ref().ok_or_else(renewal_impossible)?;
                 let retry = sign::create_token_request(key, params, self.server_now())?;
                 fetch::exchange(rest, &retry)
             }

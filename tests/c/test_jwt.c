@@ -167,6 +167,20 @@ static char *create_jwt(const ably_auth *auth, ably_token_params *params) {
     return jwt;
 }
 
+/* Check that `jwt` (freed here; NULL after a failed call is skipped) has the string claim
+ * `claim` equal to `expected` and a valid signature with the Ably key's secret. */
+static void check_jwt_claim(char *jwt, const char *claim, const char *expected,
+                            const char *label) {
+    jwt_parts parts;
+    if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "%s: JWT splits and decodes", label)) {
+        char text[256];
+        CHECK(json_string(parts.claims, claim, text, sizeof text) && str_eq(text, expected),
+              "%s: claim %s is %s in %s", label, claim, expected, parts.claims);
+        check_signature(jwt, &parts, label);
+    }
+    ably_string_free(jwt);
+}
+
 static int64_t now_seconds(void) {
     return tu_unix_time_ms() / 1000;
 }
@@ -271,16 +285,8 @@ static void test_options_client_id(void) {
     if (auth == NULL) {
         return;
     }
-    char *jwt = create_jwt(auth, NULL);
-    jwt_parts parts;
-    if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "options clientId JWT splits")) {
-        char text[64];
-        CHECK(json_string(parts.claims, "x-ably-clientId", text, sizeof text) &&
-                  str_eq(text, "options-client"),
-              "the options' clientId becomes x-ably-clientId");
-        check_signature(jwt, &parts, "options clientId JWT");
-    }
-    ably_string_free(jwt);
+    check_jwt_claim(create_jwt(auth, NULL), "x-ably-clientId", "options-client",
+                    "the options' clientId becomes x-ably-clientId");
     ably_auth_free(auth);
 }
 
@@ -307,15 +313,7 @@ static void test_well_formed_operations(const ably_auth *auth) {
 
         params = ably_token_params_new();
         expect_ok(ably_token_params_set_capability(params, capability));
-        char *jwt = create_jwt(auth, params);
-        jwt_parts parts;
-        if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "JWT for %s splits", ops[i])) {
-            char text[256];
-            CHECK(json_string(parts.claims, "x-ably-capability", text, sizeof text) &&
-                      str_eq(text, capability),
-                  "JWT x-ably-capability is %s", capability);
-        }
-        ably_string_free(jwt);
+        check_jwt_claim(create_jwt(auth, params), "x-ably-capability", capability, ops[i]);
     }
     /* The shape is still checked: upper case is not an operation name. */
     ably_token_params *params = ably_token_params_new();
@@ -329,16 +327,8 @@ static void test_well_formed_operations(const ably_auth *auth) {
 static void test_revocation_key(const ably_auth *auth) {
     ably_token_params *params = ably_token_params_new();
     expect_ok(ably_token_params_set_revocation_key(params, "group-7"));
-    char *jwt = create_jwt(auth, params);
-    jwt_parts parts;
-    if (jwt != NULL && CHECK(split_jwt(jwt, &parts), "revocation-key JWT splits")) {
-        char text[64];
-        CHECK(json_string(parts.claims, "x-ably-revocation-key", text, sizeof text) &&
-                  str_eq(text, "group-7"),
-              "claims: x-ably-revocation-key is group-7 in %s", parts.claims);
-        check_signature(jwt, &parts, "revocation-key JWT");
-    }
-    ably_string_free(jwt);
+    check_jwt_claim(create_jwt(auth, params), "x-ably-revocation-key", "group-7",
+                    "revocation-key JWT");
 
     params = ably_token_params_new();
     expect_code(ably_token_params_set_revocation_key(params, ""), ABLY_ERR_INVALID_ARGUMENT,
