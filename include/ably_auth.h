@@ -23,10 +23,11 @@
  * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
  *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
  *   ABLY_ERR_NO_VALID_TOKEN, ABLY_ERR_NOT_BUILT_IN.
- * - Two derived codes, as ably-js derives them: an HTTP answer with an error status but no
- *   Ably error in its body or X-Ably-Errorcode header gets code status x 100 (30200 for an
- *   unexpected redirect, 50300 for a bare 503); an answer larger than its limit (128 KiB for
- *   token material, 16 MiB for ably_auth_request) is 50000 with a message saying so.
+ * - An HTTP answer with an error status but no Ably error in its body or X-Ably-Errorcode
+ *   header gets Ably's generic code for that status (40000, 40100, 40300, 40400, 40500,
+ *   42910 for 429, 50000), else that of its class (40000 for 4xx, 50000 for 5xx and for an
+ *   unexpected 3xx), with status_code the answer's status; an answer larger than its limit
+ *   (128 KiB for token material, 16 MiB for ably_auth_request) is 50000 saying so.
  *
  * Callbacks and re-entrancy (docs/lifecycle.md has the rationale and the tests)
  *
@@ -75,6 +76,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * Rate limit exceeded (nonfatal): request rejected (an HTTP 429 without an Ably code).
+ */
+#define RATE_LIMITED 42910
 
 /**
  * Log level: failures the caller sees as errors.

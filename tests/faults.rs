@@ -40,7 +40,7 @@ fn cases() -> Vec<Case> {
                 headers: vec![("Content-Type".into(), "text/html".into())],
                 body: b"<html>down</html>".to_vec(),
             },
-            code: 50300,
+            code: 50000, // Ably's generic 5xx code; the status stays 503
             status: 503,
             within: quick,
         },

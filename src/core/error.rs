@@ -38,6 +38,8 @@ pub mod codes {
     pub const FORBIDDEN: u32 = 40300;
     /// Resource not found.
     pub const NOT_FOUND: u32 = 40400;
+    /// Rate limit exceeded (nonfatal): request rejected (an HTTP 429 without an Ably code).
+    pub const RATE_LIMITED: u32 = 42910;
     /// Token renewal not configured (RSA4a).
     pub const TOKEN_RENEWAL_NOT_CONFIGURED: u32 = 40171;
     /// Internal error (a caught panic at the C boundary; an unexpected server answer).

@@ -150,9 +150,24 @@ pub fn parse_time(body: &[u8]) -> Result<u64> {
         .ok_or_else(invalid)
 }
 
+/// The Ably error code for an HTTP status whose response carries no Ably error: the
+/// generic code of that status where Ably has one (400 → 40000, 401 → 40100, 403 → 40300,
+/// 404 → 40400, 405 → 40500, 429 → 42910 "rate limit exceeded", 500 → 50000), else the
+/// generic code of its class (40000 for other 4xx, 50000 for other 5xx), and 50000
+/// "internal error" for a status that is not an error at all (a 3xx redirect not followed,
+/// an unexpected 1xx). Every result is a code of Ably's list: none is made up from the status.
+pub fn code_for_status(status: u16) -> u32 {
+    match status {
+        400 | 401 | 403 | 404 | 405 => u32::from(status) * 100,
+        429 => codes::RATE_LIMITED,
+        402..=499 => codes::BAD_REQUEST,
+        _ => codes::INTERNAL_ERROR,
+    }
+}
+
 /// The ErrorInfo for an Ably response with status ≥ 400: the `{"error": {...}}` body
 /// when there is one, else the `X-Ably-ErrorCode`/`X-Ably-ErrorMessage` headers, else
-/// a code derived from the status. The status always comes from the response when the
+/// [`code_for_status`]. The status always comes from the response when the
 /// body gives none.
 pub fn error_from_response(
     status: u16,
@@ -166,7 +181,7 @@ pub fn error_from_response(
     let mut error = from_body.unwrap_or_else(|| {
         let code = header("x-ably-errorcode")
             .and_then(|c| c.trim().parse::<u32>().ok())
-            .unwrap_or(u32::from(status) * 100);
+            .unwrap_or_else(|| code_for_status(status));
         let message = header("x-ably-errormessage")
             .map(|m| truncate(&m, 500).to_owned())
             .unwrap_or_else(|| format!("the server answered HTTP {status}"));
@@ -176,7 +191,7 @@ pub fn error_from_response(
         error.status_code = status;
     }
     if error.code == 0 {
-        error.code = u32::from(status) * 100;
+        error.code = code_for_status(status);
     }
     error
 }
@@ -356,6 +371,18 @@ mod tests {
         assert_eq!((e.code, e.status_code), (50003, 503));
         let e = error_from_response(404, |_| None, b"");
         assert_eq!((e.code, e.status_code), (40400, 404));
+        // No code is made up from the status (30200, 50300): each is one Ably lists.
+        for (status, code) in [
+            (302, 50000),
+            (400, 40000),
+            (401, 40100),
+            (409, 40000),
+            (429, 42910),
+            (503, 50000),
+        ] {
+            let e = error_from_response(status, |_| None, b"<html>");
+            assert_eq!((e.code, e.status_code), (code, status), "HTTP {status}");
+        }
     }
 
     #[test]
