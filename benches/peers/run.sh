@@ -58,7 +58,11 @@ touch "$root/src/lib.rs"   # not a cdylib-only build left by an earlier run (see
 # Two commands: `--bin` would also restrict ably-auth to no library targets.
 (cd "$root" && cargo build --locked --release -p ably-auth)
 (cd "$root" && cargo build --locked --release -p ably-loopback --bin ably-loopback-server)
-(cd "$here/go" && CGO_ENABLED=1 go build -o "$scratch/peers-go" .)
+# The Go binding links the same libably_auth.a as the Rust and C rows (ablyauth_external:
+# flags from the environment, not an installed prefix).
+(cd "$here/go" && CGO_ENABLED=1 CGO_CFLAGS="-I$root/include" \
+    CGO_LDFLAGS="$root/target/release/libably_auth.a -lm -ldl -lpthread" \
+    go build -tags ablyauth_external -o "$scratch/peers-go" .)
 log "building the cargo benches"
 (cd "$root" && cargo bench --locked --no-run --bench issuing --bench networked 2>&1 | tail -1) >&2
 
