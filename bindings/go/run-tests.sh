@@ -4,10 +4,10 @@
 #      then gets the binding through a local module proxy into a fresh module outside the
 #      checkout, builds it (static) and runs it against the loopback server;
 #   2. against that same prefix (PKG_CONFIG_PATH): go vet and go test -race with
-#      GODEBUG=cgocheck=1 of the package, linking the shared library instead
-#      (-tags ablyauth_pkgconfig) and a library given through the environment
-#      (-tags ablyauth_external), and the nested test-only modules: the ably-go oracle
-#      (internal/oracle) and the proxy tool (internal/modproxy).
+#      GODEBUG=cgocheck=1 (and once with GOEXPERIMENT=cgocheck2) of the package, linking
+#      the shared library instead (-tags ablyauth_pkgconfig) and a library given through
+#      the environment (-tags ablyauth_external), and the nested test-only modules: the
+#      ably-go oracle (internal/oracle) and the proxy tool (internal/modproxy).
 # Needs Go (with cgo and a C compiler), cargo, cmake and pkg-config; installs nothing. Go
 # modules (ably-go for the oracle, golang.org/x/mod for the proxy tool) are fetched through
 # the module proxy when missing.
@@ -44,6 +44,11 @@ CGO_CFLAGS="-I$prefix/include" CGO_LDFLAGS="$prefix/lib/libably_auth.a -lm -ldl 
 
 echo "==> GODEBUG=cgocheck=1 go test -race -count=1 ./..."
 GODEBUG=cgocheck=1 go test -race -count=1 ./...
+# CreateTokenRequest and CreateJWT pass a struct holding pointers to Go strings by value;
+# cgocheck2 checks every pointer write and argument, so it would catch such a struct
+# reaching C through Go memory (the cgo rules allow it by value only).
+echo "==> GOEXPERIMENT=cgocheck2 go test -count=1 ."
+GOEXPERIMENT=cgocheck2 go test -count=1 .
 
 echo "==> internal/oracle (ably-go oracle, a module of its own): go vet, go test -race"
 (cd internal/oracle && go vet ./... && GODEBUG=cgocheck=1 go test -race -count=1 ./...)
