@@ -11,6 +11,8 @@
 #   5. checks that the binary is statically linked to the library (no libably_auth.so
 #      needed), that go.sum holds nothing but the binding, and that CGO_ENABLED=0 fails
 #      with the readable message of nocgo.go.
+# The commands a user types are marked "verbatim" below; the script first checks that
+# README.md (Go section) and bindings/go/README.md show each of those lines exactly.
 #
 #   bindings/go/test-outside-module.sh [PREFIX]
 #
@@ -21,7 +23,21 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 module=github.com/ably-auth/ably-auth/bindings/go
-version=v$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$root/Cargo.toml" | head -n1)
+version=v0.1.0 # the crate's version: the module is tagged bindings/go/<version>
+if [ "$version" != "v$(sed -n 's/^version *= *"\([^"]*\)".*/\1/p' "$root/Cargo.toml" | head -n1)" ]; then
+    echo "test-outside-module.sh: Cargo.toml has another version: update \$version here and the" \
+        "go get lines of README.md and bindings/go/README.md" >&2
+    exit 1
+fi
+
+# The READMEs show the verbatim lines of this script, unchanged.
+verbatim=$(awk '/^# --- the README.s commands/ { on = 1; next } /^# ---/ { on = 0 } on' "${BASH_SOURCE[0]}")
+for readme in "$root/README.md" "$here/README.md"; do
+    while IFS= read -r line; do
+        grep -qxF -- "$line" "$readme" ||
+            { echo "test-outside-module.sh: $readme lacks the line: $line" >&2; exit 1; }
+    done <<<"$verbatim"
+done
 
 for tool in cmake cargo go pkg-config cc; do
     command -v "$tool" >/dev/null || { echo "test-outside-module.sh: $tool not found" >&2; exit 1; }
@@ -70,7 +86,7 @@ echo "==> a fresh module in $app: go get $module@$version, go build"
 # --- the README's commands (Go section), verbatim ---------------------------------------
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 go mod init example.com/tokens
-go get "$module@$version"
+go get github.com/ably-auth/ably-auth/bindings/go@v0.1.0
 go build -o tokens .
 # ---------------------------------------------------------------------------------------
 

@@ -12,17 +12,7 @@
 
 #include "ably_auth.h"
 #include "test_util.h"
-
-#define KEY "appId.keyId:keySecret"
-#define KEY_NAME "appId.keyId"
-#define TIMESTAMP INT64_C(1234567890000)
-#define NONCE "abcdefghijklmnop"
-#define TTL INT64_C(3600000)
-#define CLIENT_ID "client-1"
-#define CAPABILITY "{\"channel2\":[\"subscribe\"],\"channel1\":[\"subscribe\",\"publish\"]}"
-#define CAPABILITY_CANONICAL \
-    "{\"channel1\":[\"publish\",\"subscribe\"],\"channel2\":[\"subscribe\"]}"
-#define MAC_FULL "YyyQoBgJPiNWX5hgG6lCGuEfKybZMePUYxdV5mnCawY="
+#include "token_vectors.h"
 
 static ably_str str(const char *s) {
     ably_str out = {s, s ? strlen(s) : 0};
