@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests of the Go binding:
-#   1. test-outside-module.sh: installs the C library with CMake into a temporary prefix,
+#   1. test-outside-module.sh: installs the C library with CMake into build/go-prefix,
 #      then gets the binding through a local module proxy into a fresh module outside the
 #      checkout, builds it (static) and runs it against the loopback server;
 #   2. against that same prefix (PKG_CONFIG_PATH): go vet and go test -race with
@@ -19,26 +19,32 @@ for tool in go cargo cmake pkg-config; do
     command -v "$tool" >/dev/null || { echo "run-tests.sh: $tool not found" >&2; exit 1; }
 done
 
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
+# A fixed prefix, installed afresh: Go's build cache keys the cgo package on its sources and
+# flags but not on pkg-config's answer (a cached build of bindings/go keeps linking the
+# prefix it was first built against) nor on the library's bytes. So the prefix stays the
+# same path, and the archive's hash goes into CGO_CFLAGS as a harmless define.
+prefix=$root/build/go-prefix
+rm -rf "$prefix"
 echo "==> outside-module test (installs the C library into $prefix)"
 "$here/test-outside-module.sh" "$prefix"
 
 # Everything below builds against the installed prefix, like a user's module.
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+export CGO_CFLAGS="-DABLY_AUTH_ARCHIVE_SHA=$(sha256sum "$prefix/lib/libably_auth.a" | cut -c1-16)"
 export ABLY_LOOPBACK_SERVER="$root/target/debug/ably-loopback-server" # built by step 1
 export CGO_ENABLED=1
 cd "$here"
 echo "==> go vet ./..."
 go vet ./...
 
-bin=$prefix/go-bin
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
 echo "==> linking the shared library through -tags ablyauth_pkgconfig"
 go build -tags ablyauth_pkgconfig -o "$bin/issue-tokens-shared" ./examples/issue-tokens
 readelf -d "$bin/issue-tokens-shared" | grep -q 'NEEDED.*libably_auth'
 LD_LIBRARY_PATH="$prefix/lib" "$bin/issue-tokens-shared" 'appId.keyId:keySecret' go-shared >/dev/null
 echo "==> linking through -tags ablyauth_external (CGO_CFLAGS, CGO_LDFLAGS)"
-CGO_CFLAGS="-I$prefix/include" CGO_LDFLAGS="$prefix/lib/libably_auth.a -lm -ldl -lpthread" \
+CGO_CFLAGS="$CGO_CFLAGS -I$prefix/include" CGO_LDFLAGS="$prefix/lib/libably_auth.a -lm -ldl -lpthread" \
     go build -tags ablyauth_external -o "$bin/issue-tokens-external" ./examples/issue-tokens
 "$bin/issue-tokens-external" 'appId.keyId:keySecret' go-external >/dev/null
 
