@@ -6,8 +6,10 @@
  * - the same TokenRequest and JWT as the handle-based calls for the same inputs;
  * - a buffer too small (nothing written, the size needed reported), a size query;
  * - use_defaults against the options' default token params;
- * - every bad value gives the setter's error, and bad buffers and out-parameters 40003.
+ * - every bad value gives the setter's error, and bad buffers and out-parameters 40003;
+ *   a failed call writes nothing; a 10 MB clientId goes through.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ably_auth.h"
@@ -136,6 +138,34 @@ static void test_jwt_same_as_handle_call(const ably_auth *auth) {
     ably_string_free(jwt);
 }
 
+/* A 10 MB clientId: the size is reported, then a buffer that large receives it. */
+static void test_big_strings(const ably_auth *auth) {
+    size_t big = 10u * 1024u * 1024u;
+    char *client_id = malloc(big + 1);
+    if (!CHECK(client_id != NULL, "malloc 10 MB")) {
+        return;
+    }
+    memset(client_id, 'c', big);
+    client_id[big] = '\0';
+    ably_token_params_values p = full_values();
+    p.client_id.ptr = client_id;
+    p.client_id.len = big;
+    ably_token_request_values v;
+    if (expect_ok(ably_auth_create_token_request_into(auth, p, NULL, 0, &v))) {
+        CHECK(v.client_id_len == big && v.len > big, "10 MB clientId: size reported");
+        char *buf = malloc(v.len);
+        ably_token_request_values w;
+        if (buf != NULL &&
+            expect_ok(ably_auth_create_token_request_into(auth, p, buf, v.len, &w))) {
+            CHECK(w.len == v.len &&
+                      memcmp(buf + w.key_name_len + w.capability_len, client_id, big) == 0,
+                  "10 MB clientId: written in full");
+        }
+        free(buf);
+    }
+    free(client_id);
+}
+
 static void test_use_defaults(void) {
     ably_token_params *defaults = ably_token_params_new();
     expect_ok(ably_token_params_set_ttl(defaults, 60000));
@@ -200,6 +230,19 @@ static void test_bad_values(const ably_auth *auth) {
     p.nonce = str("");
     expect_code(ably_auth_create_jwt_into(auth, p, buf, sizeof buf, &len), 40003, NULL);
 
+    /* A failed call leaves the outputs untouched. */
+    memset(&v, 0x5a, sizeof v);
+    memset(buf, '#', sizeof buf);
+    len = 12345;
+    p = full_values();
+    p.ttl_ms = -1;
+    expect_code(ably_auth_create_token_request_into(auth, p, buf, sizeof buf, &v), 40003, NULL);
+    expect_code(ably_auth_create_jwt_into(auth, p, buf, sizeof buf, &len), 40003, NULL);
+    ably_token_request_values sentinel;
+    memset(&sentinel, 0x5a, sizeof sentinel);
+    CHECK(memcmp(&v, &sentinel, sizeof v) == 0 && buf[0] == '#' && len == 12345,
+          "a failed call writes neither the buffer nor the out-parameters");
+
     expect_code(ably_auth_create_token_request_into(NULL, full_values(), buf, sizeof buf, &v),
                 40003, "`auth`");
     expect_code(ably_auth_create_token_request_into(auth, full_values(), buf, sizeof buf, NULL),
@@ -218,6 +261,7 @@ int main(void) {
         test_buffer_too_small(auth);
         test_jwt_same_as_handle_call(auth);
         test_bad_values(auth);
+        test_big_strings(auth);
         ably_auth_free(auth);
     }
     test_use_defaults();
