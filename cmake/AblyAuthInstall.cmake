@@ -6,7 +6,7 @@
 #   <prefix>/lib/libably_auth.so.X.Y.Z, libably_auth.so.<soname version> -> .so.X.Y.Z,
 #                libably_auth.so -> .so.<soname version>          (ELF; one .dylib on Apple)
 #   <prefix>/lib/cmake/AblyAuth/AblyAuthConfig.cmake, AblyAuthConfigVersion.cmake
-#   <prefix>/lib/pkgconfig/ably_auth.pc
+#   <prefix>/lib/pkgconfig/ably_auth.pc, ably_auth_static.pc (static only; the Go binding's)
 #
 # The libraries are IMPORTED targets, which install(TARGETS)/install(EXPORT) cannot handle,
 # so the files are installed directly and AblyAuthConfig.cmake defines its own IMPORTED
@@ -92,6 +92,8 @@ foreach(_dir LIBDIR INCLUDEDIR)
     set(ABLY_AUTH_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
   endif()
 endforeach()
-configure_file("${PROJECT_SOURCE_DIR}/cmake/ably_auth.pc.in"
-               "${CMAKE_CURRENT_BINARY_DIR}/ably_auth.pc" @ONLY)
-install(FILES "${CMAKE_CURRENT_BINARY_DIR}/ably_auth.pc" DESTINATION "${_ably_pc_dir}")
+foreach(_pc ably_auth ably_auth_static)
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/${_pc}.pc.in"
+                 "${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc" @ONLY)
+  install(FILES "${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc" DESTINATION "${_ably_pc_dir}")
+endforeach()

@@ -9,15 +9,16 @@
  * - NULL where a value is required, invalid UTF-8 and out-of-range numbers give code 40003
  *   with a message naming the argument. A panic inside the library gives 50000. No input
  *   crashes the process.
- * - Strings passed in are NUL-terminated UTF-8 and are copied before the call does anything
- *   else. `char *` results are owned: free them with ably_string_free(). `const char *`
- *   results are borrowed from the handle they came from and stay valid until it is freed.
- * - Builders (ably_auth_options, ably_token_params, ably_auth_completion, ably_http_exchange)
- *   are handles, not
- *   addresses: one consumed or freed is refused with 40003 by every function, from any
- *   thread, however many builders were created since (on 32-bit platforms: unless about 33
- *   million builders were created since). They are consumed by the call they are passed to, also when it
- *   fails. Two calls on one builder at the same time get 40003 for the second.
+ * - Strings passed in are NUL-terminated UTF-8 (in structs passed by value, ably_str:
+ *   pointer and length) and are copied before the call does anything else. `char *`
+ *   results are owned: free them with ably_string_free(). `const char *` results are
+ *   borrowed from the handle they came from and stay valid until it is freed.
+ * - Builders (ably_auth_options, ably_token_params, ably_auth_completion,
+ *   ably_http_exchange) are handles, not addresses: one consumed or freed is refused with
+ *   40003 by every function, from any thread, however many builders were created since (on
+ *   32-bit platforms: unless about 33 million builders were created since). They are
+ *   consumed by the call they are passed to, also when it fails. Two calls on one builder
+ *   at the same time get 40003 for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
  * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
@@ -459,6 +460,100 @@ typedef struct ably_error_info {
 } ably_error_info;
 
 /**
+ * A string given by pointer and length, not NUL-terminated: the form of the strings inside
+ * structs passed by value (`ably_token_params_values`). `ptr` NULL (with `len` 0) means
+ * unset. The bytes are UTF-8 without NUL bytes and only need to stay valid for the call;
+ * the library copies what it keeps.
+ */
+typedef struct ably_str {
+  /**
+   * The first byte, or NULL for an unset string.
+   */
+  const char *ptr;
+  /**
+   * The number of bytes at `ptr`.
+   */
+  size_t len;
+} ably_str;
+
+/**
+ * TokenParams (TK2) as plain values, passed by value to the one-call issuing functions
+ * (`ably_auth_create_token_request_into`, `ably_auth_create_jwt_into`), so that a binding
+ * builds no `ably_token_params` handle. The rules are those of the `ably_token_params_set_*`
+ * setters; a zeroed struct is explicit params with every field unset.
+ */
+typedef struct ably_token_params_values {
+  /**
+   * true: the Auth's default token params apply (as NULL params do elsewhere) and the
+   * other fields are ignored; false: these params replace the defaults as a whole (RSA9h).
+   */
+  bool use_defaults;
+  /**
+   * Lifetime in milliseconds (TK2a); 0: unset. Negative: error 40003.
+   */
+  int64_t ttl_ms;
+  /**
+   * Capability JSON (TK2b), validated and canonicalised; `ptr` NULL: unset.
+   */
+  struct ably_str capability;
+  /**
+   * clientId (TK2c); `ptr` NULL: unset. Empty or with a line feed: error 40012.
+   */
+  struct ably_str client_id;
+  /**
+   * Milliseconds since the epoch (TK2d); 0: unset (the current time). Negative: 40003.
+   */
+  int64_t timestamp_ms;
+  /**
+   * Nonce (TK2e); `ptr` NULL: unset (a random one per request).
+   */
+  struct ably_str nonce;
+} ably_token_params_values;
+
+/**
+ * A TokenRequest written into a caller's buffer by `ably_auth_create_token_request_into`:
+ * its numbers, and the lengths of its strings, which are written one after the other into
+ * the buffer in this order: key name, capability, clientId, nonce, mac (no separators, no
+ * NUL terminators; an absent string has length 0).
+ */
+typedef struct ably_token_request_values {
+  /**
+   * The ttl in milliseconds (TE4); 0 when absent.
+   */
+  int64_t ttl_ms;
+  /**
+   * The timestamp in milliseconds since the epoch (TE5).
+   */
+  int64_t timestamp_ms;
+  /**
+   * The length of the key name `appId.keyId` (TE2).
+   */
+  size_t key_name_len;
+  /**
+   * The length of the canonical capability JSON (TE3); 0 when absent.
+   */
+  size_t capability_len;
+  /**
+   * The length of the clientId (TE2); 0 when absent.
+   */
+  size_t client_id_len;
+  /**
+   * The length of the nonce (TE2).
+   */
+  size_t nonce_len;
+  /**
+   * The length of the Base64 mac (TE2).
+   */
+  size_t mac_len;
+  /**
+   * The bytes the strings take together. When it exceeds the buffer's size nothing was
+   * written to the buffer: call again with a buffer at least this large (a new
+   * TokenRequest is then signed, with a new nonce).
+   */
+  size_t len;
+} ably_token_request_values;
+
+/**
  * Completion of a non-blocking call giving a TokenDetails: exactly one of `details` and
  * `error` is non-NULL; both are the host's to free (`ably_token_details_free`,
  * `ably_error_info_free`).
@@ -625,6 +720,51 @@ void ably_auth_free(struct ably_auth *auth);
 struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
                                                        struct ably_token_params *params,
                                                        struct ably_token_request **out_request);
+
+/**
+ * `ably_auth_create_token_request` in one call and without handles, for bindings where
+ * each call into C has a cost (Go's cgo): the params come as values and the TokenRequest
+ * is written into the caller's buffer `buf` of `buf_len` bytes, its strings one after the
+ * other as `*out_values` describes. When they do not fit (`out_values->len > buf_len`),
+ * nothing is written to `buf` and the call succeeds: call again with a larger buffer (a
+ * new TokenRequest is signed). `buf` may be NULL when `buf_len` is 0.
+ *
+ * Errors: those of `ably_auth_create_token_request` and of the `ably_token_params_set_*`
+ * setters for the values; 40003 for a NULL `out_values`, or a NULL `buf` with a
+ * non-zero `buf_len`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. No network I/O.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; the strings of `params` are unset or readable for their
+ * lengths; `buf` is NULL or writable for `buf_len` bytes; `out_values` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_create_token_request_into(const struct ably_auth *auth,
+                                                            struct ably_token_params_values params,
+                                                            char *buf,
+                                                            size_t buf_len,
+                                                            struct ably_token_request_values *out_values);
+
+/**
+ * `ably_auth_create_jwt` in one call, as `ably_auth_create_token_request_into` is to
+ * `ably_auth_create_token_request`: the params come as values and the JWT is written into
+ * `buf` (no NUL terminator); `*out_len` receives its length. When it exceeds `buf_len`,
+ * nothing is written and the call succeeds: call again with a larger buffer. The JWT is a
+ * credential: wipe the buffer when done with it.
+ *
+ * Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for
+ * the values; 40003 for a NULL `out_len`, or a NULL `buf` with a non-zero `buf_len`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. No network I/O.
+ *
+ * # Safety
+ * As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
+ */
+struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
+                                                  struct ably_token_params_values params,
+                                                  char *buf,
+                                                  size_t buf_len,
+                                                  size_t *out_len);
 
 /**
  * Create an Ably JWT (HS256, `kid` = key name) signed with the key, with no network I/O.

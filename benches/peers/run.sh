@@ -59,7 +59,14 @@ touch "$root/src/lib.rs"   # not a cdylib-only build left by an earlier run (see
 # Two commands: `--bin` would also restrict ably-auth to no library targets.
 (cd "$root" && cargo build --locked --release -p ably-auth)
 (cd "$root" && cargo build --locked --release -p ably-loopback --bin ably-loopback-server)
-(cd "$here/go" && CGO_ENABLED=1 go build -o "$scratch/peers-go" .)
+# The Go binding links the same libably_auth.a as the Rust and C rows (ablyauth_external:
+# flags from the environment, not an installed prefix). Go's build cache keys on the flags,
+# not on the archive's bytes, so a rebuilt library at the same path would be linked from a
+# stale cached build: the archive's hash goes into the flags as a harmless define.
+archive_sha=$(sha256sum "$root/target/release/libably_auth.a" | cut -c1-16)
+(cd "$here/go" && CGO_ENABLED=1 CGO_CFLAGS="-I$root/include -DABLY_AUTH_ARCHIVE_SHA=$archive_sha" \
+    CGO_LDFLAGS="$root/target/release/libably_auth.a -lm -ldl -lpthread" \
+    go build -tags ablyauth_external -o "$scratch/peers-go" .)
 log "building the cargo benches"
 (cd "$root" && cargo bench --locked --no-run --bench issuing --bench networked 2>&1 | tail -1) >&2
 

@@ -138,16 +138,23 @@ func (a *Auth) call(f func(p *C.ably_auth) error) error {
 func (a *Auth) CreateTokenRequest(params *TokenParams) (*TokenRequest, error) {
 	var out *TokenRequest
 	err := a.call(func(p *C.ably_auth) error {
-		cp, err := newCParams(params)
-		if err != nil {
-			return err
+		// One call into C: the params go by value, the TokenRequest comes back in buf.
+		buf := make([]byte, issueBufferSize(params))
+		for {
+			var v C.ably_token_request_values
+			err := takeError(C.ably_auth_create_token_request_into(p, paramsValues(params),
+				bufferPtr(buf), C.size_t(len(buf)), &v))
+			runtime.KeepAlive(params) // paramsValues borrows its strings
+			if err != nil {
+				return err
+			}
+			if int(v.len) > len(buf) { // rare: a long key name or default params
+				buf = make([]byte, v.len)
+				continue
+			}
+			out = tokenRequestFromValues(&v, buf)
+			return nil
 		}
-		var r *C.ably_token_request
-		if err := takeError(C.ably_auth_create_token_request(p, cp, &r)); err != nil {
-			return err
-		}
-		out = takeTokenRequest(r)
-		return nil
 	})
 	return out, err
 }
@@ -157,16 +164,22 @@ func (a *Auth) CreateTokenRequest(params *TokenParams) (*TokenRequest, error) {
 func (a *Auth) CreateJWT(params *TokenParams) (string, error) {
 	var out string
 	err := a.call(func(p *C.ably_auth) error {
-		cp, err := newCParams(params)
-		if err != nil {
-			return err
+		buf := make([]byte, 2*issueBufferSize(params))
+		for {
+			var n C.size_t
+			err := takeError(C.ably_auth_create_jwt_into(p, paramsValues(params),
+				bufferPtr(buf), C.size_t(len(buf)), &n))
+			runtime.KeepAlive(params)
+			if err != nil {
+				return err
+			}
+			if int(n) > len(buf) {
+				buf = make([]byte, n)
+				continue
+			}
+			out = unsafe.String(unsafe.SliceData(buf), int(n)) // buf is never written again
+			return nil
 		}
-		var s *C.char
-		if err := takeError(C.ably_auth_create_jwt(p, cp, &s)); err != nil {
-			return err
-		}
-		out = takeString(s)
-		return nil
 	})
 	return out, err
 }

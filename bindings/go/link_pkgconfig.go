@@ -1,9 +1,13 @@
-//go:build ablyauth_pkgconfig
+//go:build cgo && ablyauth_pkgconfig
 
 package ablyauth
 
-// Linkage through pkg-config: PKG_CONFIG_PATH=<prefix>/lib/pkgconfig go build -tags ablyauth_pkgconfig.
-// Static linking: also set CGO_LDFLAGS="$(pkg-config --static --libs ably_auth)".
+// Linkage against the shared library, through the pkg-config module ably_auth:
+//
+//	PKG_CONFIG_PATH=<prefix>/lib/pkgconfig go build -tags ablyauth_pkgconfig
+//
+// The program then needs libably_auth.so at run time: install into a prefix the loader
+// searches (e.g. /usr/local, then ldconfig), or set LD_LIBRARY_PATH=<prefix>/lib.
 
 /*
 #cgo pkg-config: ably_auth

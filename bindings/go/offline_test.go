@@ -108,6 +108,39 @@ func TestCreateTokenRequestOffline(t *testing.T) {
 	}
 }
 
+// CreateTokenRequest and CreateJWT guess the size of the result; a key name longer than the
+// guess makes the library report the size needed, and the call is repeated.
+func TestIssuingBeyondTheFirstBufferGuess(t *testing.T) {
+	keyName := "app." + strings.Repeat("k", 600)
+	a := newKeyAuth(t, ablyauth.Options{AuthOptions: ablyauth.AuthOptions{Key: keyName + ":secret"}})
+	req, err := a.CreateTokenRequest(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.KeyName != keyName || req.MAC != expectedMAC("secret", req) {
+		t.Fatalf("long key name: %+v", req)
+	}
+	jwt, err := a.CreateJWT(&ablyauth.TokenParams{ClientID: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts := strings.Split(jwt, "."); len(parts) != 3 || len(jwt) < 600 {
+		t.Fatalf("long key name: JWT %q", jwt)
+	}
+}
+
+func TestIssuingRefusesNULBytes(t *testing.T) {
+	a := newKeyAuth(t, ablyauth.Options{})
+	bad := &ablyauth.TokenParams{ClientID: "a\x00b"}
+	if _, err := a.CreateTokenRequest(bad); ablyauth.Code(err) != ablyauth.ErrInvalidArgument ||
+		!strings.Contains(err.Error(), "NUL") {
+		t.Fatalf("CreateTokenRequest: %v", err)
+	}
+	if _, err := a.CreateJWT(bad); ablyauth.Code(err) != ablyauth.ErrInvalidArgument {
+		t.Fatalf("CreateJWT: %v", err)
+	}
+}
+
 func TestDefaultTokenParams(t *testing.T) {
 	a := newKeyAuth(t, ablyauth.Options{DefaultTokenParams: &ablyauth.TokenParams{TTL: 5000, ClientID: "d"}})
 	r, err := a.CreateTokenRequest(nil)

@@ -174,22 +174,68 @@ func takeTokenDetails(td *C.ably_token_details) *TokenDetails {
 	return out
 }
 
-// takeTokenRequest copies an owned TokenRequest handle and frees it.
-func takeTokenRequest(r *C.ably_token_request) *TokenRequest {
-	if r == nil {
+// tokenRequestFromValues makes a TokenRequest of what ably_auth_create_token_request_into
+// wrote: its strings are slices of buf, one after the other, with no copy (buf must never
+// be written again).
+func tokenRequestFromValues(v *C.ably_token_request_values, buf []byte) *TokenRequest {
+	at := 0
+	next := func(n C.size_t) string {
+		s := unsafe.String(unsafe.SliceData(buf[at:]), int(n))
+		at += int(n)
+		return s
+	}
+	return &TokenRequest{
+		KeyName:    next(v.key_name_len),
+		Capability: next(v.capability_len),
+		ClientID:   next(v.client_id_len),
+		Nonce:      next(v.nonce_len),
+		MAC:        next(v.mac_len),
+		TTL:        int64(v.ttl_ms),
+		Timestamp:  int64(v.timestamp_ms),
+	}
+}
+
+// paramsValues describes p (nil: the default token params) for the one-call issuing
+// functions. The struct goes to C by value and borrows p's strings: keep p alive until the
+// call returns. Go's zero values are the unset ones on both sides.
+func paramsValues(p *TokenParams) C.ably_token_params_values {
+	if p == nil {
+		return C.ably_token_params_values{use_defaults: true}
+	}
+	return C.ably_token_params_values{
+		ttl_ms:       C.int64_t(p.TTL),
+		capability:   borrowString(p.Capability),
+		client_id:    borrowString(p.ClientID),
+		timestamp_ms: C.int64_t(p.Timestamp),
+		nonce:        borrowString(p.Nonce),
+	}
+}
+
+// borrowString lends s's bytes to C for one call (unset for ""). Go strings are immutable
+// and C only reads them; a NUL byte in them is refused by the library with 40003.
+func borrowString(s string) C.ably_str {
+	if s == "" {
+		return C.ably_str{}
+	}
+	return C.ably_str{ptr: (*C.char)(unsafe.Pointer(unsafe.StringData(s))), len: C.size_t(len(s))}
+}
+
+// issueBufferSize is a first guess at the bytes of a TokenRequest for p (a key name, a
+// nonce, a mac and p's strings); the library reports the exact size when it is short.
+func issueBufferSize(p *TokenParams) int {
+	n := 192
+	if p != nil {
+		n += len(p.Capability) + len(p.ClientID) + len(p.Nonce)
+	}
+	return n
+}
+
+// bufferPtr is buf's first byte as a C pointer (NULL for an empty buf).
+func bufferPtr(buf []byte) *C.char {
+	if len(buf) == 0 {
 		return nil
 	}
-	out := &TokenRequest{
-		KeyName:    goString(C.ably_token_request_key_name(r)),
-		TTL:        int64(C.ably_token_request_ttl(r)),
-		Capability: goString(C.ably_token_request_capability(r)),
-		ClientID:   goString(C.ably_token_request_client_id(r)),
-		Timestamp:  int64(C.ably_token_request_timestamp(r)),
-		Nonce:      goString(C.ably_token_request_nonce(r)),
-		MAC:        goString(C.ably_token_request_mac(r)),
-	}
-	C.ably_token_request_free(r)
-	return out
+	return (*C.char)(unsafe.Pointer(&buf[0]))
 }
 
 // cstrings collects C copies of Go strings, freed together after the C call.

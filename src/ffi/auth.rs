@@ -14,13 +14,13 @@ use super::handle::{
     free_handle, handle_ref, new_handle, out_arg, str_arg, take_builder, write_out,
 };
 use super::options::ably_auth_options;
-use super::params::ably_token_params;
-use super::strings::owned_c_string;
+use super::params::{ably_token_params, ably_token_params_values};
+use super::strings::{out_buffer, owned_c_string, write_parts};
 use super::token_details::ably_token_details;
-use super::token_request::{ably_token_request, saturating_i64};
+use super::token_request::{ably_token_request, ably_token_request_values, saturating_i64};
 use crate::auth::{Auth, AuthOptions};
 use crate::core::error::{ErrorInfo, Result, codes};
-use crate::core::token::{TokenDetails, TokenParams};
+use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 
 /// Ably token authentication for one key or token.
 ///
@@ -211,15 +211,117 @@ pub unsafe extern "C" fn ably_auth_create_token_request(
         let params = params
             .map(ably_token_params::into_token_params)
             .transpose()?;
-        // C params hold a capability canonicalised by ably_token_params_set_capability.
-        let request = match &params {
-            Some(p) => auth.inner.create_token_request_canonical(p)?,
-            None => auth.inner.create_token_request(None, None)?,
-        };
+        let request = create_token_request(&auth.inner, params.as_ref())?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(ably_token_request::new(request))) };
         Ok(())
     })
+}
+
+/// C params hold a capability canonicalised when it was set (the builder's setter, or
+/// `ably_token_params_values::token_params`).
+fn create_token_request(auth: &Auth, params: Option<&TokenParams>) -> Result<TokenRequest> {
+    match params {
+        Some(p) => auth.create_token_request_canonical(p),
+        None => auth.create_token_request(None, None),
+    }
+}
+
+/// `ably_auth_create_token_request` in one call and without handles, for bindings where
+/// each call into C has a cost (Go's cgo): the params come as values and the TokenRequest
+/// is written into the caller's buffer `buf` of `buf_len` bytes, its strings one after the
+/// other as `*out_values` describes. When they do not fit (`out_values->len > buf_len`),
+/// nothing is written to `buf` and the call succeeds: call again with a larger buffer (a
+/// new TokenRequest is signed). `buf` may be NULL when `buf_len` is 0.
+///
+/// Errors: those of `ably_auth_create_token_request` and of the `ably_token_params_set_*`
+/// setters for the values; 40003 for a NULL `out_values`, or a NULL `buf` with a
+/// non-zero `buf_len`.
+///
+/// Thread safety: `auth` may be used from many threads at once. No network I/O.
+///
+/// # Safety
+/// `auth` is NULL or a live handle; the strings of `params` are unset or readable for their
+/// lengths; `buf` is NULL or writable for `buf_len` bytes; `out_values` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_create_token_request_into(
+    auth: *const ably_auth,
+    params: ably_token_params_values,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_values: *mut ably_token_request_values,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let (auth, params, out) =
+            unsafe { values_args(auth, &params, true, out_values, "out_values") }?;
+        let (buf, buf_len) = out_buffer(buf, buf_len)?;
+        let request = create_token_request(auth, params.as_ref())?;
+        // SAFETY: checked by out_buffer and out_arg.
+        unsafe {
+            write_out(
+                out,
+                ably_token_request_values::write(&request, buf, buf_len),
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `ably_auth_create_jwt` in one call, as `ably_auth_create_token_request_into` is to
+/// `ably_auth_create_token_request`: the params come as values and the JWT is written into
+/// `buf` (no NUL terminator); `*out_len` receives its length. When it exceeds `buf_len`,
+/// nothing is written and the call succeeds: call again with a larger buffer. The JWT is a
+/// credential: wipe the buffer when done with it.
+///
+/// Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for
+/// the values; 40003 for a NULL `out_len`, or a NULL `buf` with a non-zero `buf_len`.
+///
+/// Thread safety: `auth` may be used from many threads at once. No network I/O.
+///
+/// # Safety
+/// As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_create_jwt_into(
+    auth: *const ably_auth,
+    params: ably_token_params_values,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // create_jwt canonicalises the capability itself, hence `false`.
+        // SAFETY: caller contract.
+        let (auth, params, out) = unsafe { values_args(auth, &params, false, out_len, "out_len") }?;
+        let (buf, buf_len) = out_buffer(buf, buf_len)?;
+        let mut jwt = auth.create_jwt(params.as_ref(), None)?;
+        // SAFETY: checked by out_buffer.
+        let len = unsafe { write_parts(buf, buf_len, &[&jwt]) };
+        jwt.zeroize();
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, len) };
+        Ok(())
+    })
+}
+
+/// The arguments shared by the `_into` issuing calls: the handle, the params from their
+/// values and the checked out-parameter.
+///
+/// # Safety
+/// As for `ably_auth_create_token_request_into`.
+unsafe fn values_args<'a, T>(
+    auth: *const ably_auth,
+    params: &ably_token_params_values,
+    canonicalise: bool,
+    out: *mut T,
+    out_name: &str,
+) -> Result<(&'a Auth, Option<TokenParams>, *mut T)> {
+    // SAFETY: caller contract.
+    let auth = unsafe { handle_ref(auth, "auth") }?;
+    let out = out_arg(out, out_name)?;
+    // SAFETY: caller contract.
+    let params = unsafe { params.token_params(canonicalise) }?;
+    Ok((&auth.inner, params, out))
 }
 
 /// Create an Ably JWT (HS256, `kid` = key name) signed with the key, with no network I/O.

@@ -5,6 +5,7 @@ use std::ffi::c_char;
 use super::boundary::boundary_or;
 use super::error::ably_error_info;
 use super::handle::{edit_builder, free_builder, new_builder, non_negative, str_arg};
+use super::strings::ably_str;
 use crate::core::error::{ErrorInfo, Result};
 use crate::core::jwt::JwtOptions;
 use crate::core::token::TokenParams;
@@ -80,15 +81,7 @@ pub unsafe extern "C" fn ably_token_params_set_ttl(
     ttl_ms: i64,
 ) -> *mut ably_error_info {
     // SAFETY: forwarded.
-    unsafe {
-        edit(params, |p| {
-            if ttl_ms <= 0 {
-                return Err(ErrorInfo::invalid_value("`ttl_ms` must be positive"));
-            }
-            p.ttl = Some(ttl_ms as u64);
-            Ok(())
-        })
-    }
+    unsafe { edit(params, |p| set_ttl(p, ttl_ms)) }
 }
 
 /// Set the capability JSON, e.g. `{"chat:*":["publish","subscribe"]}` (TK2b). It is
@@ -109,9 +102,7 @@ pub unsafe extern "C" fn ably_token_params_set_capability(
     // SAFETY: forwarded.
     unsafe {
         edit(params, |p| {
-            let text = str_arg(capability_json, "capability_json")?;
-            p.capability = Some(capability::canonicalize(text)?);
-            Ok(())
+            set_capability(p, str_arg(capability_json, "capability_json")?)
         })
     }
 }
@@ -130,10 +121,7 @@ pub unsafe extern "C" fn ably_token_params_set_client_id(
     // SAFETY: forwarded.
     unsafe {
         edit(params, |p| {
-            let text = str_arg(client_id, "client_id")?;
-            client_id::validate_token_client_id(text)?;
-            p.client_id = Some(text.to_owned());
-            Ok(())
+            set_client_id(p, str_arg(client_id, "client_id")?)
         })
     }
 }
@@ -149,12 +137,7 @@ pub unsafe extern "C" fn ably_token_params_set_timestamp(
     timestamp_ms: i64,
 ) -> *mut ably_error_info {
     // SAFETY: forwarded.
-    unsafe {
-        edit(params, |p| {
-            p.timestamp = Some(non_negative(timestamp_ms, "timestamp_ms")?);
-            Ok(())
-        })
-    }
+    unsafe { edit(params, |p| set_timestamp(p, timestamp_ms)) }
 }
 
 /// Set the nonce (TK2e); unset, a random 22-character nonce is generated per request.
@@ -168,13 +151,96 @@ pub unsafe extern "C" fn ably_token_params_set_nonce(
     nonce: *const c_char,
 ) -> *mut ably_error_info {
     // SAFETY: forwarded.
-    unsafe {
-        edit(params, |p| {
-            let text = str_arg(nonce, "nonce")?;
-            sign::validate_nonce(text)?;
-            p.nonce = Some(text.to_owned());
-            Ok(())
-        })
+    unsafe { edit(params, |p| set_nonce(p, str_arg(nonce, "nonce")?)) }
+}
+
+// The checks shared by the setters above and `ably_token_params_values`.
+
+fn set_ttl(p: &mut TokenParams, ttl_ms: i64) -> Result<()> {
+    if ttl_ms <= 0 {
+        return Err(ErrorInfo::invalid_value("`ttl_ms` must be positive"));
+    }
+    p.ttl = Some(ttl_ms as u64);
+    Ok(())
+}
+
+fn set_capability(p: &mut TokenParams, json: &str) -> Result<()> {
+    p.capability = Some(capability::canonicalize(json)?);
+    Ok(())
+}
+
+fn set_client_id(p: &mut TokenParams, text: &str) -> Result<()> {
+    client_id::validate_token_client_id(text)?;
+    p.client_id = Some(text.to_owned());
+    Ok(())
+}
+
+fn set_timestamp(p: &mut TokenParams, timestamp_ms: i64) -> Result<()> {
+    p.timestamp = Some(non_negative(timestamp_ms, "timestamp_ms")?);
+    Ok(())
+}
+
+fn set_nonce(p: &mut TokenParams, text: &str) -> Result<()> {
+    sign::validate_nonce(text)?;
+    p.nonce = Some(text.to_owned());
+    Ok(())
+}
+
+/// TokenParams (TK2) as plain values, passed by value to the one-call issuing functions
+/// (`ably_auth_create_token_request_into`, `ably_auth_create_jwt_into`), so that a binding
+/// builds no `ably_token_params` handle. The rules are those of the `ably_token_params_set_*`
+/// setters; a zeroed struct is explicit params with every field unset.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ably_token_params_values {
+    /// true: the Auth's default token params apply (as NULL params do elsewhere) and the
+    /// other fields are ignored; false: these params replace the defaults as a whole (RSA9h).
+    pub use_defaults: bool,
+    /// Lifetime in milliseconds (TK2a); 0: unset. Negative: error 40003.
+    pub ttl_ms: i64,
+    /// Capability JSON (TK2b), validated and canonicalised; `ptr` NULL: unset.
+    pub capability: ably_str,
+    /// clientId (TK2c); `ptr` NULL: unset. Empty or with a line feed: error 40012.
+    pub client_id: ably_str,
+    /// Milliseconds since the epoch (TK2d); 0: unset (the current time). Negative: 40003.
+    pub timestamp_ms: i64,
+    /// Nonce (TK2e); `ptr` NULL: unset (a random one per request).
+    pub nonce: ably_str,
+}
+
+impl ably_token_params_values {
+    /// The params these values describe; `None` for the defaults. The capability is
+    /// canonicalised (and so validated) when `canonicalise`; otherwise it is kept as given,
+    /// for a caller that canonicalises it anyway (JWT creation), so it is parsed once.
+    ///
+    /// # Safety
+    /// Each string is unset or points to `len` readable bytes.
+    pub(crate) unsafe fn token_params(&self, canonicalise: bool) -> Result<Option<TokenParams>> {
+        if self.use_defaults {
+            return Ok(None);
+        }
+        let mut p = TokenParams::default();
+        if self.ttl_ms != 0 {
+            set_ttl(&mut p, self.ttl_ms)?;
+        }
+        // SAFETY (the three blocks below): caller contract.
+        if let Some(json) = unsafe { self.capability.get("capability") }? {
+            if canonicalise {
+                set_capability(&mut p, json)?;
+            } else {
+                p.capability = Some(json.to_owned());
+            }
+        }
+        if let Some(text) = unsafe { self.client_id.get("client_id") }? {
+            set_client_id(&mut p, text)?;
+        }
+        if self.timestamp_ms != 0 {
+            set_timestamp(&mut p, self.timestamp_ms)?;
+        }
+        if let Some(text) = unsafe { self.nonce.get("nonce") }? {
+            set_nonce(&mut p, text)?;
+        }
+        Ok(Some(p))
     }
 }
 

@@ -9,6 +9,79 @@ use zeroize::Zeroize;
 
 use crate::core::error::{ErrorInfo, Result};
 
+/// A string given by pointer and length, not NUL-terminated: the form of the strings inside
+/// structs passed by value (`ably_token_params_values`). `ptr` NULL (with `len` 0) means
+/// unset. The bytes are UTF-8 without NUL bytes and only need to stay valid for the call;
+/// the library copies what it keeps.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ably_str {
+    /// The first byte, or NULL for an unset string.
+    pub ptr: *const c_char,
+    /// The number of bytes at `ptr`.
+    pub len: usize,
+}
+
+impl ably_str {
+    /// The string, `None` when unset. Errors: 40003 naming `name` for NULL with a length,
+    /// invalid UTF-8 or a NUL byte (which the NUL-terminated form of the same argument
+    /// cannot hold either).
+    ///
+    /// # Safety
+    /// `ptr` is NULL or points to `len` readable bytes that outlive `'a`.
+    pub(crate) unsafe fn get<'a>(self, name: &str) -> Result<Option<&'a str>> {
+        if self.ptr.is_null() {
+            if self.len != 0 {
+                return Err(ErrorInfo::invalid_value(format!(
+                    "`{name}` is NULL with a non-zero length"
+                )));
+            }
+            return Ok(None);
+        }
+        // SAFETY: caller contract.
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) };
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ErrorInfo::invalid_value(format!("`{name}` is not valid UTF-8")))?;
+        if text.contains('\0') {
+            return Err(ErrorInfo::invalid_value(format!(
+                "`{name}` contains a NUL byte"
+            )));
+        }
+        Ok(Some(text))
+    }
+}
+
+/// A caller's output buffer: `buf` may be NULL only when `buf_len` is 0 (a size query).
+pub(crate) fn out_buffer(buf: *mut c_char, buf_len: usize) -> Result<(*mut c_char, usize)> {
+    if buf.is_null() && buf_len != 0 {
+        return Err(ErrorInfo::invalid_value(
+            "`buf` is NULL with a non-zero `buf_len`",
+        ));
+    }
+    Ok((buf, buf_len))
+}
+
+/// Write `parts` one after another, without separators or NUL terminators, into the buffer
+/// when all of them fit; return their total length either way (nothing is written when it
+/// exceeds the buffer, as with snprintf the caller retries with a larger one).
+///
+/// # Safety
+/// `buf` came from [`out_buffer`] and points to `buf_len` writable bytes.
+pub(crate) unsafe fn write_parts(buf: *mut c_char, buf_len: usize, parts: &[&str]) -> usize {
+    let total = parts.iter().map(|p| p.len()).sum();
+    if total <= buf_len && total > 0 {
+        // SAFETY: caller contract; total <= buf_len, and the library's strings never
+        // overlap the caller's buffer.
+        let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), total) };
+        let mut at = 0;
+        for part in parts {
+            out[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+    }
+    total
+}
+
 /// Convert an owned Rust string to an owned C string.
 pub(crate) fn owned_c_string(text: String) -> Result<*mut c_char> {
     CString::new(text).map(CString::into_raw).map_err(|_| {

@@ -7,7 +7,7 @@ use super::error::ably_error_info;
 use super::handle::{
     free_handle, handle_ref, new_handle, out_arg, read_handle, str_arg, write_out,
 };
-use super::strings::{CachedCStr, owned_c_string};
+use super::strings::{CachedCStr, owned_c_string, write_parts};
 use crate::core::token::TokenRequest;
 
 /// An immutable TokenRequest. Its string getters return borrowed pointers valid until the
@@ -189,6 +189,65 @@ pub unsafe extern "C" fn ably_token_request_mac(
         read_handle(request, std::ptr::null(), |r| {
             r.mac.get(r.inner.mac.as_deref())
         })
+    }
+}
+
+/// A TokenRequest written into a caller's buffer by `ably_auth_create_token_request_into`:
+/// its numbers, and the lengths of its strings, which are written one after the other into
+/// the buffer in this order: key name, capability, clientId, nonce, mac (no separators, no
+/// NUL terminators; an absent string has length 0).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct ably_token_request_values {
+    /// The ttl in milliseconds (TE4); 0 when absent.
+    pub ttl_ms: i64,
+    /// The timestamp in milliseconds since the epoch (TE5).
+    pub timestamp_ms: i64,
+    /// The length of the key name `appId.keyId` (TE2).
+    pub key_name_len: usize,
+    /// The length of the canonical capability JSON (TE3); 0 when absent.
+    pub capability_len: usize,
+    /// The length of the clientId (TE2); 0 when absent.
+    pub client_id_len: usize,
+    /// The length of the nonce (TE2).
+    pub nonce_len: usize,
+    /// The length of the Base64 mac (TE2).
+    pub mac_len: usize,
+    /// The bytes the strings take together. When it exceeds the buffer's size nothing was
+    /// written to the buffer: call again with a buffer at least this large (a new
+    /// TokenRequest is then signed, with a new nonce).
+    pub len: usize,
+}
+
+impl ably_token_request_values {
+    /// Write `request`'s strings into the buffer (when they fit) and describe them.
+    ///
+    /// # Safety
+    /// As for [`write_parts`].
+    pub(crate) unsafe fn write(request: &TokenRequest, buf: *mut c_char, buf_len: usize) -> Self {
+        let (capability, client_id, mac) = (
+            request.capability.as_deref().unwrap_or_default(),
+            request.client_id.as_deref().unwrap_or_default(),
+            request.mac.as_deref().unwrap_or_default(),
+        );
+        let parts = [
+            request.key_name.as_str(),
+            capability,
+            client_id,
+            request.nonce.as_str(),
+            mac,
+        ];
+        ably_token_request_values {
+            ttl_ms: request.ttl.map_or(0, saturating_i64),
+            timestamp_ms: saturating_i64(request.timestamp),
+            key_name_len: request.key_name.len(),
+            capability_len: capability.len(),
+            client_id_len: client_id.len(),
+            nonce_len: request.nonce.len(),
+            mac_len: mac.len(),
+            // SAFETY: forwarded.
+            len: unsafe { write_parts(buf, buf_len, &parts) },
+        }
     }
 }
 

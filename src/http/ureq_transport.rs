@@ -3,7 +3,7 @@
 //! whole-request timeouts, an optional proxy and an optional fixed host-to-address map.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
 use ureq::http::Uri;
@@ -73,7 +73,13 @@ fn root_certs(options: &TransportOptions) -> Result<RootCerts> {
     Ok(RootCerts::Specific(Arc::new(roots)))
 }
 
-/// Resolves the configured names to fixed addresses, everything else through DNS.
+/// Resolves the configured names to fixed addresses, IP literals to themselves, everything
+/// else through DNS.
+///
+/// ureq resolves before it looks for a pooled connection, on every request, and its
+/// `DefaultResolver` spawns a thread per lookup to bound it by the timeout. An IP literal
+/// needs no lookup, so it skips that thread (a `127.0.0.1` endpoint paid a thread spawn
+/// per request on a reused connection).
 #[derive(Debug)]
 struct FixedResolver {
     fixed: Vec<(String, SocketAddr)>,
@@ -97,6 +103,11 @@ impl Resolver for FixedResolver {
             addrs.push(*addr);
             return Ok(addrs);
         }
+        if let (Ok(ip), Some(port)) = (host.parse::<IpAddr>(), port_of(uri)) {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
         self.fallback.resolve(uri, config, timeout)
     }
 }
@@ -114,6 +125,15 @@ fn proxy(options: &TransportOptions) -> Result<Option<Proxy>> {
         None if options.proxy_from_env => Ok(Proxy::try_from_env()),
         None => Ok(None),
     }
+}
+
+/// The URI's port, or its scheme's default (the two schemes this library uses).
+fn port_of(uri: &Uri) -> Option<u16> {
+    uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })
 }
 
 impl UreqTransport {
@@ -217,5 +237,49 @@ impl Transport for UreqTransport {
             headers,
             body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::Timeout;
+    use ureq::unversioned::transport::time::Duration;
+
+    fn resolve(resolver: &FixedResolver, uri: &str) -> Vec<SocketAddr> {
+        let timeout = NextTimeout {
+            after: Duration::from(std::time::Duration::from_secs(1)),
+            reason: Timeout::Resolve,
+            per_read: None,
+            per_write: None,
+        };
+        let config = Agent::config_builder().build();
+        let uri: Uri = uri.parse().expect("uri");
+        resolver
+            .resolve(&uri, &config, timeout)
+            .expect("resolved")
+            .to_vec()
+    }
+
+    #[test]
+    fn ip_literals_resolve_to_themselves_with_the_scheme_default_port() {
+        let resolver = FixedResolver {
+            fixed: vec![("fixed.example".into(), "10.1.2.3:9".parse().unwrap())],
+            fallback: DefaultResolver::default(),
+        };
+        let cases = [
+            ("http://127.0.0.1:8080/time", "127.0.0.1:8080"),
+            ("http://127.0.0.1/time", "127.0.0.1:80"),
+            ("https://[::1]/time", "[::1]:443"),
+            ("https://[::1]:8443/time", "[::1]:8443"),
+            ("https://FIXED.example/time", "10.1.2.3:9"),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(
+                resolve(&resolver, uri),
+                vec![expected.parse::<SocketAddr>().unwrap()],
+                "{uri}"
+            );
+        }
     }
 }

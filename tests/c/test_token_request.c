@@ -14,19 +14,7 @@
 #include "hmac_sha256.h"
 #include "json_peek.h"
 #include "test_util.h"
-
-#define KEY "appId.keyId:keySecret"
-#define KEY_NAME "appId.keyId"
-#define KEY_SECRET "keySecret"
-#define TIMESTAMP INT64_C(1234567890000)
-#define NONCE "abcdefghijklmnop"
-#define TTL INT64_C(3600000)
-#define CLIENT_ID "client-1"
-#define CAPABILITY "{\"channel2\":[\"subscribe\"],\"channel1\":[\"subscribe\",\"publish\"]}"
-#define CAPABILITY_CANONICAL \
-    "{\"channel1\":[\"publish\",\"subscribe\"],\"channel2\":[\"subscribe\"]}"
-#define MAC_MINIMAL "foz/hUYxHedNgRFel0jQFxXq5fHsrIU9ZUZiqONgXow="
-#define MAC_FULL "YyyQoBgJPiNWX5hgG6lCGuEfKybZMePUYxdV5mnCawY="
+#include "token_vectors.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds tests/consumer/main.c against an installed ably-auth using only pkg-config, once
-# against the shared library and once against the static one, and runs both.
+# Builds tests/consumer/main.c against an installed ably-auth using only pkg-config: against
+# the shared library, the static one (ably_auth --static) and the static-only module
+# ably_auth_static, and runs all three.
 #
 #   tests/consumer/pkgconfig.sh PREFIX [EXPECTED_VERSION]
 #
@@ -59,3 +60,14 @@ if command -v readelf >/dev/null 2>&1 && readelf -d "$out/consumer_static" | gre
   exit 1
 fi
 echo "pkg-config static: OK"
+
+# --- static, through ably_auth_static.pc (what the Go binding uses: no --static needed) ---
+read -r -a static_only <<<"$(pkg-config --cflags --libs ably_auth_static)"
+echo "+ $cc main.c ${static_only[*]}"
+"$cc" -o "$out/consumer_static_pc" "$here/main.c" "${static_only[@]}"
+"$out/consumer_static_pc" "$expected"
+if command -v readelf >/dev/null 2>&1 && readelf -d "$out/consumer_static_pc" | grep -q 'libably_auth'; then
+  echo "ably_auth_static.pc: the binary still needs libably_auth.so" >&2
+  exit 1
+fi
+echo "pkg-config ably_auth_static: OK"

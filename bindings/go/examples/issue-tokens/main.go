@@ -3,7 +3,8 @@
 //
 //	go run ./examples/issue-tokens [appId.keyId:keySecret] [clientId]
 //
-// (from bindings/go, after `cargo build --release -p ably-auth` at the repository root).
+// (from bindings/go, with PKG_CONFIG_PATH=<prefix>/lib/pkgconfig of an installed ably-auth:
+// see README.md).
 // The key defaults to $ABLY_KEY, then to a placeholder key.
 package main
 

@@ -1,4 +1,4 @@
-package ablyauth_test
+package oracle_test
 
 // Oracle: our TokenRequest mac against the one ably-go (github.com/ably/ably-go, the
 // official Go SDK) computes for identical inputs.
