@@ -79,11 +79,6 @@
 #include <stdint.h>
 
 /**
- * Rate limit exceeded (nonfatal): request rejected (an HTTP 429 without an Ably code).
- */
-#define RATE_LIMITED 42910
-
-/**
  * Log level: failures the caller sees as errors.
  */
 #define ABLY_LOG_LEVEL_ERROR 1
