@@ -607,7 +607,8 @@ typedef void (*ably_auth_listener_fn)(void *user_data,
 
 /**
  * An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
- * borrowed for the duration of the call. The callback answers `completion` exactly once,
+ * borrowed for the duration of the call (read its fields without a JSON parser of your
+ * own: `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers `completion` exactly once,
  * now or later and from any thread, with `ably_auth_completion_token`,
  * `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
  * It runs on the thread of the call that needs a token, with no library lock held.
@@ -1731,6 +1732,70 @@ struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *pa
  */
 struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_params *params,
                                                              const char *revocation_key);
+
+/**
+ * Read params back (issue 15): fill `*out_values` with what is set, in the form
+ * `ably_auth_create_token_request_into` takes (`use_defaults` false; `ttl_ms` and
+ * `timestamp_ms` 0 when unset; a string's `ptr` NULL when unset). The strings are borrowed
+ * from `params`, not NUL-terminated, and stay valid until `params` is changed, consumed or
+ * freed. The revocation key (a JWT claim) is not among the values.
+ *
+ * Errors: 40003 when `params` is not live or `out_values` is NULL (nothing is written).
+ *
+ * Thread safety: like every builder call, one call on `params` at a time.
+ *
+ * # Safety
+ * `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to
+ * writable memory for an `ably_token_params_values`.
+ */
+struct ably_error_info *ably_token_params_get(struct ably_token_params *params,
+                                              struct ably_token_params_values *out_values);
+
+/**
+ * Parse TokenParams JSON (TK2: `ttl`, `capability` as a JSON string, `clientId`,
+ * `timestamp`, `nonce`; numbers may be numeric strings; unknown fields ignored), e.g. the
+ * params an authCallback receives, into new params (read them with
+ * `ably_token_params_get`). Each field is checked as its setter checks it.
+ * On success `*out_params` receives params to pass to a call or free with
+ * `ably_token_params_free`.
+ *
+ * Errors: 40003 for NULL, JSON that is not a TokenParams object, or a field its setter
+ * refuses (40012 for a bad clientId); nothing is written then.
+ *
+ * # Safety
+ * `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for
+ * a pointer.
+ */
+struct ably_error_info *ably_token_params_from_json(const char *json,
+                                                    struct ably_token_params **out_params);
+
+/**
+ * The params as TokenParams JSON (the form `ably_token_params_from_json` reads; fields that
+ * are unset are left out). On success `*out_json` receives a string to free with
+ * `ably_string_free`.
+ *
+ * Errors: 40003 when `params` is not live or `out_json` is NULL.
+ *
+ * # Safety
+ * `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to
+ * writable memory for a pointer.
+ */
+struct ably_error_info *ably_token_params_to_json(struct ably_token_params *params,
+                                                  char **out_json);
+
+/**
+ * A copy of `params` (the revocation key included), for a server that builds its params
+ * once and passes a copy to each consuming call. On success `*out_params` receives params
+ * to pass to a call or free with `ably_token_params_free`.
+ *
+ * Errors: 40003 when `params` is not live or `out_params` is NULL.
+ *
+ * # Safety
+ * `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to
+ * writable memory for a pointer.
+ */
+struct ably_error_info *ably_token_params_clone(struct ably_token_params *params,
+                                                struct ably_token_params **out_params);
 
 /**
  * An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably

@@ -281,12 +281,24 @@ impl Drop for TokenRequest {
     }
 }
 
+/// Each token type is a JSON object: serde would also fill a struct from an array of its
+/// fields in order, which no Ably peer sends, so anything but an object is refused.
 fn parse_json<T: DeserializeOwned>(json: &str, what: &str) -> Result<T> {
+    if !json.trim_start().starts_with('{') {
+        return Err(not_an_object(what));
+    }
     serde_json::from_str(json).map_err(|e| describe(e, what))
 }
 
 fn from_value<T: DeserializeOwned>(value: &serde_json::Value, what: &str) -> Result<T> {
+    if !value.is_object() {
+        return Err(not_an_object(what));
+    }
     T::deserialize(value).map_err(|e| describe(e, what))
+}
+
+fn not_an_object(what: &str) -> ErrorInfo {
+    ErrorInfo::invalid_value(format!("{what} JSON is invalid: not a JSON object"))
 }
 
 fn describe(e: serde_json::Error, what: &str) -> ErrorInfo {
@@ -350,6 +362,16 @@ fn required_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_json_objects_are_token_types() {
+        // serde alone would fill each struct from an array of its fields in order.
+        let e = TokenParams::from_json("[1]").unwrap_err();
+        assert!(e.message.contains("not a JSON object"), "{e}");
+        assert!(TokenRequest::from_json(r#"["a.b",null,null,null,1,"n","m"]"#).is_err());
+        assert!(TokenDetails::from_json(r#"["tok"]"#).is_err());
+        assert!(TokenParams::from_json(" \n{}").is_ok());
+    }
 
     #[test]
     fn numeric_strings_are_accepted_for_times() {

@@ -2,10 +2,13 @@
 
 use std::ffi::c_char;
 
-use super::boundary::boundary_or;
+use super::boundary::{boundary, boundary_or};
 use super::error::ably_error_info;
-use super::handle::{edit_builder, free_builder, new_builder, non_negative, str_arg};
-use super::strings::ably_str;
+use super::handle::{
+    edit_builder, free_builder, new_builder, non_negative, out_arg, str_arg, with_builder,
+    write_out,
+};
+use super::strings::{ably_str, owned_c_string};
 use crate::core::error::{ErrorInfo, Result};
 use crate::core::jwt::JwtOptions;
 use crate::core::token::TokenParams;
@@ -269,4 +272,170 @@ pub unsafe extern "C" fn ably_token_params_set_revocation_key(
             Ok(())
         })
     }
+}
+
+/// Read params back (issue 15): fill `*out_values` with what is set, in the form
+/// `ably_auth_create_token_request_into` takes (`use_defaults` false; `ttl_ms` and
+/// `timestamp_ms` 0 when unset; a string's `ptr` NULL when unset). The strings are borrowed
+/// from `params`, not NUL-terminated, and stay valid until `params` is changed, consumed or
+/// freed. The revocation key (a JWT claim) is not among the values.
+///
+/// Errors: 40003 when `params` is not live or `out_values` is NULL (nothing is written).
+///
+/// Thread safety: like every builder call, one call on `params` at a time.
+///
+/// # Safety
+/// `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to
+/// writable memory for an `ably_token_params_values`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_get(
+    params: *mut ably_token_params,
+    out_values: *mut ably_token_params_values,
+) -> *mut ably_error_info {
+    boundary(|| {
+        let out = out_arg(out_values, "out_values")?;
+        let values = with_builder(params, "params", |b: &mut ably_token_params| {
+            Ok(values_of(&b.inner))
+        })?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, values) };
+        Ok(())
+    })
+}
+
+/// The values of `p`, borrowing its strings.
+fn values_of(p: &TokenParams) -> ably_token_params_values {
+    let borrow = |text: &Option<String>| match text {
+        Some(text) => ably_str {
+            ptr: text.as_ptr().cast(),
+            len: text.len(),
+        },
+        None => ably_str {
+            ptr: std::ptr::null(),
+            len: 0,
+        },
+    };
+    let millis = |value: Option<u64>| value.map_or(0, |v| i64::try_from(v).unwrap_or(i64::MAX));
+    ably_token_params_values {
+        use_defaults: false,
+        ttl_ms: millis(p.ttl),
+        capability: borrow(&p.capability),
+        client_id: borrow(&p.client_id),
+        timestamp_ms: millis(p.timestamp),
+        nonce: borrow(&p.nonce),
+    }
+}
+
+/// Parse TokenParams JSON (TK2: `ttl`, `capability` as a JSON string, `clientId`,
+/// `timestamp`, `nonce`; numbers may be numeric strings; unknown fields ignored), e.g. the
+/// params an authCallback receives, into new params (read them with
+/// `ably_token_params_get`). Each field is checked as its setter checks it.
+/// On success `*out_params` receives params to pass to a call or free with
+/// `ably_token_params_free`.
+///
+/// Errors: 40003 for NULL, JSON that is not a TokenParams object, or a field its setter
+/// refuses (40012 for a bad clientId); nothing is written then.
+///
+/// # Safety
+/// `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for
+/// a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_from_json(
+    json: *const c_char,
+    out_params: *mut *mut ably_token_params,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let text = unsafe { str_arg(json, "json") }?;
+        let out = out_arg(out_params, "out_params")?;
+        let parsed = TokenParams::from_json(text)?;
+        let mut checked = TokenParams {
+            ttl: parsed.ttl,
+            timestamp: parsed.timestamp,
+            ..TokenParams::default()
+        };
+        if let Some(json) = &parsed.capability {
+            set_capability(&mut checked, json)?;
+        }
+        if let Some(text) = &parsed.client_id {
+            set_client_id(&mut checked, text)?;
+        }
+        if let Some(text) = &parsed.nonce {
+            set_nonce(&mut checked, text)?;
+        }
+        let handle = new_params(checked)?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, handle) };
+        Ok(())
+    })
+}
+
+/// The params as TokenParams JSON (the form `ably_token_params_from_json` reads; fields that
+/// are unset are left out). On success `*out_json` receives a string to free with
+/// `ably_string_free`.
+///
+/// Errors: 40003 when `params` is not live or `out_json` is NULL.
+///
+/// # Safety
+/// `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to
+/// writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_to_json(
+    params: *mut ably_token_params,
+    out_json: *mut *mut c_char,
+) -> *mut ably_error_info {
+    boundary(|| {
+        let out = out_arg(out_json, "out_json")?;
+        let json = with_builder(params, "params", |b: &mut ably_token_params| {
+            Ok(b.inner.to_json())
+        })?;
+        let json = owned_c_string(json)?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, json) };
+        Ok(())
+    })
+}
+
+/// A copy of `params` (the revocation key included), for a server that builds its params
+/// once and passes a copy to each consuming call. On success `*out_params` receives params
+/// to pass to a call or free with `ably_token_params_free`.
+///
+/// Errors: 40003 when `params` is not live or `out_params` is NULL.
+///
+/// # Safety
+/// `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to
+/// writable memory for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_token_params_clone(
+    params: *mut ably_token_params,
+    out_params: *mut *mut ably_token_params,
+) -> *mut ably_error_info {
+    boundary(|| {
+        let out = out_arg(out_params, "out_params")?;
+        let (inner, jwt) = with_builder(params, "params", |b: &mut ably_token_params| {
+            Ok((b.inner.clone(), b.jwt.clone()))
+        })?;
+        let handle = new_builder(ably_token_params { inner, jwt });
+        if handle.is_null() {
+            return Err(too_many_builders());
+        }
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, handle) };
+        Ok(())
+    })
+}
+
+fn new_params(inner: TokenParams) -> Result<*mut ably_token_params> {
+    let handle = new_builder(ably_token_params {
+        inner,
+        jwt: JwtOptions::default(),
+    });
+    if handle.is_null() {
+        return Err(too_many_builders());
+    }
+    Ok(handle)
+}
+
+fn too_many_builders() -> ErrorInfo {
+    ErrorInfo::invalid_value("too many builders are alive at once (no handle slot left)")
 }

@@ -402,6 +402,79 @@ static void test_from_json_lenient_numbers(void) {
     }
 }
 
+static bool str_is(ably_str s, const char *expected) {
+    return s.ptr != NULL && s.len == strlen(expected) && memcmp(s.ptr, expected, s.len) == 0;
+}
+
+/* Params read back (issue 15): from the JSON an authCallback receives, through getters, to
+ * JSON again, and cloned for reuse. */
+static void test_params_read_back(void) {
+    ably_token_params *params = NULL;
+    if (!expect_ok(ably_token_params_from_json(
+            "{\"ttl\":\"60000\",\"capability\":\"{\\\"b\\\":[\\\"subscribe\\\",\\\"publish\\\"]}\","
+            "\"clientId\":\"player-7\",\"timestamp\":1700000000000,\"nonce\":\"n-1\","
+            "\"future\":true}",
+            &params))) {
+        return;
+    }
+    ably_token_params_values values;
+    memset(&values, 0xAB, sizeof values);
+    if (expect_ok(ably_token_params_get(params, &values))) {
+        CHECK(!values.use_defaults && values.ttl_ms == 60000 &&
+                  values.timestamp_ms == INT64_C(1700000000000),
+              "get: ttl and timestamp as parsed (numeric string accepted)");
+        CHECK(str_is(values.client_id, "player-7") && str_is(values.nonce, "n-1"),
+              "get: clientId and nonce, borrowed with their lengths");
+        CHECK(str_is(values.capability, "{\"b\":[\"publish\",\"subscribe\"]}"),
+              "get: the capability in canonical form");
+    }
+
+    ably_token_params *copy = NULL;
+    expect_ok(ably_token_params_clone(params, &copy));
+    expect_ok(ably_token_params_set_client_id(copy, "player-8"));
+    char *json = NULL;
+    if (expect_ok(ably_token_params_to_json(params, &json))) {
+        CHECK(strstr(json, "\"clientId\":\"player-7\"") != NULL && strstr(json, "future") == NULL,
+              "to_json: the original is untouched by the copy's setter: %s", json);
+    }
+    ably_string_free(json);
+    ably_token_params_values copy_values;
+    if (expect_ok(ably_token_params_get(copy, &copy_values))) {
+        CHECK(str_is(copy_values.client_id, "player-8") && copy_values.ttl_ms == 60000,
+              "clone: an independent copy with every field");
+    }
+    ably_token_params_free(copy);
+
+    /* Unset fields read as unset. */
+    ably_token_params *empty = NULL;
+    if (expect_ok(ably_token_params_from_json(" {}", &empty)) &&
+        expect_ok(ably_token_params_get(empty, &values))) {
+        CHECK(values.ttl_ms == 0 && values.timestamp_ms == 0 && values.client_id.ptr == NULL &&
+                  values.capability.ptr == NULL && values.nonce.ptr == NULL,
+              "get: unset fields are 0 and NULL");
+    }
+    ably_token_params_free(empty);
+
+    /* Bad input: a clear error and nothing written. */
+    ably_token_params *none = NULL;
+    expect_code(ably_token_params_from_json("[1]", &none), ABLY_ERR_INVALID_ARGUMENT,
+                "not a JSON object");
+    expect_code(ably_token_params_from_json("{\"ttl\":0}", &none), ABLY_ERR_INVALID_ARGUMENT,
+                "ttl");
+    expect_code(ably_token_params_from_json("{\"capability\":\"{\\\"a\\\":[]}\"}", &none),
+                ABLY_ERR_INVALID_ARGUMENT, "capability");
+    expect_code(ably_token_params_from_json("{\"clientId\":\"\"}", &none),
+                ABLY_ERR_INVALID_CLIENT_ID, "clientId");
+    expect_code(ably_token_params_from_json(NULL, &none), ABLY_ERR_INVALID_ARGUMENT, "json");
+    CHECK(none == NULL, "from_json wrote nothing on error");
+    expect_code(ably_token_params_get(params, NULL), ABLY_ERR_INVALID_ARGUMENT, "out_values");
+    ably_token_params_free(params);
+    expect_code(ably_token_params_get(params, &values), ABLY_ERR_INVALID_ARGUMENT,
+                "not a live handle");
+    expect_code(ably_token_params_clone(params, &copy), ABLY_ERR_INVALID_ARGUMENT,
+                "not a live handle");
+}
+
 int main(void) {
     test_oracle_reproduces_vectors();
 
@@ -416,5 +489,6 @@ int main(void) {
     test_default_token_params();
     test_options_client_id();
     test_from_json_lenient_numbers();
+    test_params_read_back();
     return test_summary();
 }
