@@ -376,3 +376,48 @@ fn rsa17_request_uses_basic_auth_0() {
         )
     );
 }
+
+/// Not a UTS case (issue 11 item 4): a JWT this library signs with `x-ably-revocation-key`
+/// works until `revocationKey:<key>` is revoked, then the server refuses it (40141), as Ably
+/// documents for revocation keys.
+#[test]
+fn a_jwt_carrying_a_revocation_key_is_revoked_by_its_target() {
+    let server = revoke_server();
+    let issuer = basic_client(&server);
+    let jwt_for = |key: &str| {
+        let options = ably_auth::JwtOptions {
+            revocation_key: Some(key.into()),
+        };
+        issuer.create_jwt_with(None, None, &options).unwrap()
+    };
+    let player = |jwt: String| {
+        let mut options = options_for(&server);
+        options.auth.token = Some(jwt);
+        common::new_auth(options).unwrap()
+    };
+    let revoked = player(jwt_for("group-1"));
+    let other = player(jwt_for("group-2"));
+    for auth in [&revoked, &other] {
+        let response = auth
+            .request(ably_auth::Method::Get, "/channels/lobby", &[], &[], None)
+            .unwrap();
+        assert_eq!(response.status, 200);
+    }
+    let result = issuer
+        .revoke_tokens(&targets(&["revocationKey:group-1"]), None, None)
+        .unwrap();
+    assert_eq!(result.success_count, 1, "{result:?}");
+    let error = revoked
+        .request(ably_auth::Method::Get, "/channels/lobby", &[], &[], None)
+        .unwrap_err();
+    // A token-only client cannot renew: 40171, caused by the server's 40141.
+    assert_eq!(
+        (error.code, error.cause.as_ref().map(|c| c.code)),
+        (40171, Some(40141)),
+        "the JWT with the revoked key is refused as revoked: {error}"
+    );
+    let response = other
+        .request(ably_auth::Method::Get, "/channels/lobby", &[], &[], None)
+        .unwrap();
+    assert_eq!(response.status, 200, "another revocation key is untouched");
+}
