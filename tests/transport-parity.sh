@@ -13,10 +13,17 @@ suites=(uts_auth_callback uts_auth_scheme uts_authorize uts_client_id uts_fallba
 args=()
 for suite in "${suites[@]}"; do args+=(--test "$suite"); done
 
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
 results() { # $1: transport; prints "suite: N passed; N failed; N ignored" per suite
-  ABLY_TEST_TRANSPORT=$1 cargo test --locked "${args[@]}" 2>&1 |
-    awk '/Running tests\//{split($2, p, "/"); sub(/\.rs$/, "", p[2]); suite = p[2]}
-         /^test result:/{print suite ": " $4 " " $5 " " $6 " " $7 " " $8 " " $9}'
+  local log="$log_dir/$1.log"
+  # --no-fail-fast: every suite reports, so a failure shows up as a difference below.
+  if ! ABLY_TEST_TRANSPORT=$1 cargo test --locked --no-fail-fast "${args[@]}" >"$log" 2>&1; then
+    echo "cargo test failed over the $1 transport; its failures:" >&2
+    grep -E -A30 '^---- |^failures:|panicked|^error' "$log" | head -200 >&2 || tail -50 "$log" >&2
+  fi
+  awk '/Running tests\//{split($2, p, "/"); sub(/\.rs$/, "", p[2]); suite = p[2]}
+       /^test result:/{print suite ": " $4 " " $5 " " $6 " " $7 " " $8 " " $9}' "$log"
 }
 
 builtin=$(results builtin)
