@@ -134,6 +134,10 @@ fn renewal_racing_authorize_keeps_the_newest_and_listeners_hear_it_last() {
         auth.authorize(None, None).expect("authorize");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A renewal may be finishing right now, its listeners not yet called: stop renewing and
+    // wait for the library's threads, so every announcement has been made.
+    auth.shutdown(Some(Duration::from_secs(10)))
+        .expect("drained");
     let in_use = auth.token_details().expect("a token").token.clone();
     let heard = events.lock().unwrap().clone();
     assert_eq!(
