@@ -503,6 +503,11 @@ typedef struct ably_token_params_values {
    * Nonce (TK2e); `ptr` NULL: unset (a random one per request).
    */
   struct ably_str nonce;
+  /**
+   * JWTs only: the `x-ably-revocation-key` claim (`ably_token_params_set_revocation_key`);
+   * `ptr` NULL: unset. Set, the calls that make TokenRequests refuse the values (40003).
+   */
+  struct ably_str revocation_key;
 } ably_token_params_values;
 
 /**
@@ -1738,7 +1743,7 @@ struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_p
  * `ably_auth_create_token_request_into` takes (`use_defaults` false; `ttl_ms` and
  * `timestamp_ms` 0 when unset; a string's `ptr` NULL when unset). The strings are borrowed
  * from `params`, not NUL-terminated, and stay valid until `params` is changed, consumed or
- * freed. The revocation key (a JWT claim) is not among the values.
+ * freed.
  *
  * Errors: 40003 when `params` is not live or `out_values` is NULL (nothing is written).
  *

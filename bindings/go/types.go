@@ -203,11 +203,12 @@ func paramsValues(p *TokenParams) C.ably_token_params_values {
 		return C.ably_token_params_values{use_defaults: true}
 	}
 	return C.ably_token_params_values{
-		ttl_ms:       C.int64_t(p.TTL),
-		capability:   borrowString(p.Capability),
-		client_id:    borrowString(p.ClientID),
-		timestamp_ms: C.int64_t(p.Timestamp),
-		nonce:        borrowString(p.Nonce),
+		ttl_ms:         C.int64_t(p.TTL),
+		capability:     borrowString(p.Capability),
+		client_id:      borrowString(p.ClientID),
+		timestamp_ms:   C.int64_t(p.Timestamp),
+		nonce:          borrowString(p.Nonce),
+		revocation_key: borrowString(p.RevocationKey),
 	}
 }
 
@@ -225,7 +226,7 @@ func borrowString(s string) C.ably_str {
 func issueBufferSize(p *TokenParams) int {
 	n := 192
 	if p != nil {
-		n += len(p.Capability) + len(p.ClientID) + len(p.Nonce)
+		n += len(p.Capability) + len(p.ClientID) + len(p.Nonce) + len(p.RevocationKey)
 	}
 	return n
 }

@@ -14,7 +14,7 @@ use super::handle::{
     free_handle, handle_ref, new_handle, out_arg, str_arg, take_builder, write_out,
 };
 use super::options::ably_auth_options;
-use super::params::{ably_token_params, ably_token_params_values};
+use super::params::{ably_token_params, ably_token_params_values, refuse_jwt_claims};
 use super::strings::{out_buffer, owned_c_string, write_parts};
 use super::token_details::ably_token_details;
 use super::token_request::{ably_token_request, ably_token_request_values, saturating_i64};
@@ -253,10 +253,12 @@ pub unsafe extern "C" fn ably_auth_create_token_request_into(
 ) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
-        let (auth, params, out) =
+        let (auth, token_params, out) =
             unsafe { values_args(auth, &params, true, out_values, "out_values") }?;
+        // SAFETY: caller contract.
+        refuse_jwt_claims(&unsafe { params.jwt_options() }?)?;
         let (buf, buf_len) = out_buffer(buf, buf_len)?;
-        let request = create_token_request(auth, params.as_ref())?;
+        let request = create_token_request(&auth.inner, token_params.as_ref())?;
         // SAFETY: checked by out_buffer and out_arg.
         unsafe {
             write_out(
@@ -292,9 +294,14 @@ pub unsafe extern "C" fn ably_auth_create_jwt_into(
     boundary(|| {
         // create_jwt canonicalises the capability itself, hence `false`.
         // SAFETY: caller contract.
-        let (auth, params, out) = unsafe { values_args(auth, &params, false, out_len, "out_len") }?;
+        let (auth, token_params, out) =
+            unsafe { values_args(auth, &params, false, out_len, "out_len") }?;
+        // SAFETY: caller contract.
+        let claims = unsafe { params.jwt_options() }?;
         let (buf, buf_len) = out_buffer(buf, buf_len)?;
-        let mut jwt = auth.create_jwt(params.as_ref(), None)?;
+        let mut jwt = auth
+            .inner
+            .create_jwt_with(token_params.as_ref(), None, &claims)?;
         // SAFETY: checked by out_buffer.
         let len = unsafe { write_parts(buf, buf_len, &[&jwt]) };
         jwt.zeroize();
@@ -315,13 +322,13 @@ unsafe fn values_args<'a, T>(
     canonicalise: bool,
     out: *mut T,
     out_name: &str,
-) -> Result<(&'a Auth, Option<TokenParams>, *mut T)> {
+) -> Result<(AuthCall<'a>, Option<TokenParams>, *mut T)> {
     // SAFETY: caller contract.
-    let auth = unsafe { handle_ref(auth, "auth") }?;
+    let auth = unsafe { auth_call(auth) }?;
     let out = out_arg(out, out_name)?;
     // SAFETY: caller contract.
     let params = unsafe { params.token_params(canonicalise) }?;
-    Ok((&auth.inner, params, out))
+    Ok((auth, params, out))
 }
 
 /// Create an Ably JWT (HS256, `kid` = key name) signed with the key, with no network I/O.

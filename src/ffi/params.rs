@@ -29,13 +29,20 @@ impl ably_token_params {
     /// The params for a call that is not `ably_auth_create_jwt`. Errors: 40003 when a
     /// JWT-only field is set, rather than dropping it silently.
     pub(crate) fn into_token_params(self) -> Result<TokenParams> {
-        if self.jwt != JwtOptions::default() {
-            return Err(ErrorInfo::invalid_value(
-                "params: a revocation key is a JWT claim; only ably_auth_create_jwt takes params that set one",
-            ));
-        }
+        refuse_jwt_claims(&self.jwt)?;
         Ok(self.inner)
     }
+}
+
+/// Errors: 40003 when JWT-only claims are set for a call that is not a JWT's, rather than
+/// dropping them silently.
+pub(crate) fn refuse_jwt_claims(jwt: &JwtOptions) -> Result<()> {
+    if *jwt != JwtOptions::default() {
+        return Err(ErrorInfo::invalid_value(
+            "params: a revocation key is a JWT claim; only the JWT calls take params that set one",
+        ));
+    }
+    Ok(())
 }
 
 /// Create empty TokenParams. Never returns NULL.
@@ -209,9 +216,27 @@ pub struct ably_token_params_values {
     pub timestamp_ms: i64,
     /// Nonce (TK2e); `ptr` NULL: unset (a random one per request).
     pub nonce: ably_str,
+    /// JWTs only: the `x-ably-revocation-key` claim (`ably_token_params_set_revocation_key`);
+    /// `ptr` NULL: unset. Set, the calls that make TokenRequests refuse the values (40003).
+    pub revocation_key: ably_str,
 }
 
 impl ably_token_params_values {
+    /// The JWT-only claims of these values (none for the defaults). Errors: 40003 for a
+    /// revocation key that `ably_token_params_set_revocation_key` would refuse.
+    ///
+    /// # Safety
+    /// `revocation_key` is unset or points to `len` readable bytes.
+    pub(crate) unsafe fn jwt_options(&self) -> Result<JwtOptions> {
+        // SAFETY: caller contract.
+        let key = unsafe { self.revocation_key.get("revocation_key") }?;
+        let options = JwtOptions {
+            revocation_key: key.filter(|_| !self.use_defaults).map(str::to_owned),
+        };
+        options.validate()?;
+        Ok(options)
+    }
+
     /// The params these values describe; `None` for the defaults. The capability is
     /// canonicalised (and so validated) when `canonicalise`; otherwise it is kept as given,
     /// for a caller that canonicalises it anyway (JWT creation), so it is parsed once.
@@ -278,7 +303,7 @@ pub unsafe extern "C" fn ably_token_params_set_revocation_key(
 /// `ably_auth_create_token_request_into` takes (`use_defaults` false; `ttl_ms` and
 /// `timestamp_ms` 0 when unset; a string's `ptr` NULL when unset). The strings are borrowed
 /// from `params`, not NUL-terminated, and stay valid until `params` is changed, consumed or
-/// freed. The revocation key (a JWT claim) is not among the values.
+/// freed.
 ///
 /// Errors: 40003 when `params` is not live or `out_values` is NULL (nothing is written).
 ///
@@ -295,7 +320,7 @@ pub unsafe extern "C" fn ably_token_params_get(
     boundary(|| {
         let out = out_arg(out_values, "out_values")?;
         let values = with_builder(params, "params", |b: &mut ably_token_params| {
-            Ok(values_of(&b.inner))
+            Ok(values_of(&b.inner, &b.jwt))
         })?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, values) };
@@ -303,8 +328,8 @@ pub unsafe extern "C" fn ably_token_params_get(
     })
 }
 
-/// The values of `p`, borrowing its strings.
-fn values_of(p: &TokenParams) -> ably_token_params_values {
+/// The values of `p` and `jwt`, borrowing their strings.
+fn values_of(p: &TokenParams, jwt: &JwtOptions) -> ably_token_params_values {
     let borrow = |text: &Option<String>| match text {
         Some(text) => ably_str {
             ptr: text.as_ptr().cast(),
@@ -323,6 +348,7 @@ fn values_of(p: &TokenParams) -> ably_token_params_values {
         client_id: borrow(&p.client_id),
         timestamp_ms: millis(p.timestamp),
         nonce: borrow(&p.nonce),
+        revocation_key: borrow(&jwt.revocation_key),
     }
 }
 

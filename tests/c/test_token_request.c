@@ -429,8 +429,11 @@ static void test_params_read_back(void) {
               "get: the capability in canonical form");
     }
 
+    CHECK(values.revocation_key.ptr == NULL, "get: no revocation key from JSON");
+
     ably_token_params *copy = NULL;
     expect_ok(ably_token_params_clone(params, &copy));
+    expect_ok(ably_token_params_set_revocation_key(copy, "group-7"));
     expect_ok(ably_token_params_set_client_id(copy, "player-8"));
     char *json = NULL;
     if (expect_ok(ably_token_params_to_json(params, &json))) {
@@ -440,8 +443,9 @@ static void test_params_read_back(void) {
     ably_string_free(json);
     ably_token_params_values copy_values;
     if (expect_ok(ably_token_params_get(copy, &copy_values))) {
-        CHECK(str_is(copy_values.client_id, "player-8") && copy_values.ttl_ms == 60000,
-              "clone: an independent copy with every field");
+        CHECK(str_is(copy_values.client_id, "player-8") && copy_values.ttl_ms == 60000 &&
+                  str_is(copy_values.revocation_key, "group-7"),
+              "clone: an independent copy with every field; get: the revocation key");
     }
     ably_token_params_free(copy);
 

@@ -206,8 +206,19 @@ static void test_bad_values(const ably_auth *auth) {
     p.timestamp_ms = -1;
     expect_code(ably_auth_create_jwt_into(auth, p, buf, sizeof buf, &len), 40003, "timestamp_ms");
     p = full_values();
-    p.capability = str("{\"a\":[\"fly\"]}");
+    /* Operations are checked by shape (issue 11): upper case is not an operation name. */
+    p.capability = str("{\"a\":[\"Fly\"]}");
     expect_code(ably_auth_create_token_request_into(auth, p, buf, sizeof buf, &v), 40003, NULL);
+    expect_code(ably_auth_create_jwt_into(auth, p, buf, sizeof buf, &len), 40003, NULL);
+    /* A revocation key is a JWT claim: refused for a TokenRequest, in the JWT otherwise. */
+    p = full_values();
+    p.revocation_key = str("group-7");
+    expect_code(ably_auth_create_token_request_into(auth, p, buf, sizeof buf, &v), 40003,
+                "revocation key");
+    if (expect_ok(ably_auth_create_jwt_into(auth, p, buf, sizeof buf, &len))) {
+        CHECK(len < sizeof buf, "the JWT with a revocation key fits");
+    }
+    p.revocation_key = str("");
     expect_code(ably_auth_create_jwt_into(auth, p, buf, sizeof buf, &len), 40003, NULL);
     p = full_values();
     p.client_id = str("");
