@@ -386,9 +386,10 @@ typedef struct ably_call ably_call;
 typedef struct ably_http_exchange ably_http_exchange;
 
 /**
- * An HTTP response (status < 400) to `ably_auth_request`. Immutable; the body and header
- * values are borrowed from it and valid until it is freed with `ably_http_response_free`.
- * Thread safety: may be read from many threads at once.
+ * The server's answer to `ably_auth_request`, whatever its status (an error status of 400
+ * or more included; `ably_http_response_error` gives its ErrorInfo). Immutable; the body
+ * and header values are borrowed from it and valid until it is freed with
+ * `ably_http_response_free`. Thread safety: may be read from many threads at once.
  */
 typedef struct ably_http_response ably_http_response;
 
@@ -588,8 +589,10 @@ typedef void (*ably_revocation_done_fn)(void *user_data,
                                         struct ably_error_info *error);
 
 /**
- * Completion giving an HTTP response (status < 400): exactly one of `response` and
- * `error` is non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
+ * Completion giving the server's answer to `ably_auth_request_async`, whatever its status
+ * (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
+ * ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
+ * non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
  */
 typedef void (*ably_response_done_fn)(void *user_data,
                                       struct ably_http_response *response,
@@ -1012,7 +1015,9 @@ struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *au
                                                       struct ably_call **out_call);
 
 /**
- * Non-blocking `ably_auth_request`: same arguments (copied before it returns).
+ * Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the
+ * same outcome delivered to `done`: every answer from the server, whatever its status, as
+ * a response owned by `done`; an error only when no usable answer arrives.
  *
  * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
  * blocking form); 100003 after shutdown.
@@ -1743,15 +1748,20 @@ struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_p
  * - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
  * - `body`: NULL for none, else `body_len` bytes (copied).
  *
- * On success (status < 400) `*out_response` receives a response to free with
- * `ably_http_response_free`. A status of 400 or more is an error carrying the server's
- * ErrorInfo.
+ * Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
+ * `*out_response` receives the answer, owned by the caller, to free with
+ * `ably_http_response_free` (RSC19d). An answer with a status of 400 or more is an error
+ * from the server: check `ably_http_response_status`, and `ably_http_response_error` gives
+ * its ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable.
+ * A token error (401 with 40140..=40149) is handled first: the token is renewed once and
+ * the request retried, and the retry's answer is the one returned.
  *
- * Errors: 40003 for a NULL `auth`, `method`, `path` or `out_response`, invalid UTF-8, an
- * unknown method, a path without a leading `/`, NULL arrays with a non-zero count, a NULL
- * `body` with a non-zero `body_len`, or a header with a line break; the server's error for
- * status >= 400; the token errors of `ably_auth_authorize`; 50003 or 80000 for network
- * failures.
+ * Errors (returned, with nothing written to `*out_response`): 40003 for a NULL `auth`,
+ * `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path without a
+ * leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
+ * `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
+ * (40171 when a rejected token cannot be renewed, with the server's error as `cause`);
+ * 50003 or 80000 when no answer arrives (RSC19e).
  *
  * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
  *
@@ -1772,7 +1782,7 @@ struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
                                           struct ably_http_response **out_response);
 
 /**
- * The HTTP status code (< 400); 0 when `response` is NULL.
+ * The HTTP status code; 0 when `response` is NULL.
  *
  * # Safety
  * `response` is NULL or a live handle.
@@ -1800,6 +1810,20 @@ const uint8_t *ably_http_response_body(const struct ably_http_response *response
  */
 const char *ably_http_response_header(const struct ably_http_response *response,
                                       const char *name);
+
+/**
+ * The ErrorInfo of an error answer (status 400 or more): Ably's error from the body or
+ * the `X-Ably-Errorcode`/`X-Ably-Errormessage` headers, else one made from the status.
+ * Returns a new ErrorInfo owned by the caller (free it with `ably_error_info_free`; it
+ * stays valid after `response` is freed), or NULL when the status is below 400 or
+ * `response` is NULL.
+ *
+ * Thread safety: may be called from many threads at once.
+ *
+ * # Safety
+ * `response` is NULL or a live handle.
+ */
+struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
 
 /**
  * Free a response. NULL is a no-op; call it exactly once per response.

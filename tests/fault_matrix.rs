@@ -390,6 +390,7 @@ fn run(flow: Flow, fault: &Fault) -> (Result<u16, ErrorInfo>, Duration) {
         }),
         Flow::Request => auth
             .request(Method::Get, "/channels/x", &[], &[], None)
+            .and_then(ably_auth::HttpResponse::error_for_status)
             .map(|response| response.status),
     };
     (result, started.elapsed())

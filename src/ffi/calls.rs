@@ -83,8 +83,10 @@ pub type ably_revocation_done_fn = Option<
     ),
 >;
 
-/// Completion giving an HTTP response (status < 400): exactly one of `response` and
-/// `error` is non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
+/// Completion giving the server's answer to `ably_auth_request_async`, whatever its status
+/// (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
+/// ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
+/// non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
 pub type ably_response_done_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -382,7 +384,9 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
     }
 }
 
-/// Non-blocking `ably_auth_request`: same arguments (copied before it returns).
+/// Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the
+/// same outcome delivered to `done`: every answer from the server, whatever its status, as
+/// a response owned by `done`; an error only when no usable answer arrives.
 ///
 /// Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
 /// blocking form); 100003 after shutdown.

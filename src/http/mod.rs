@@ -150,6 +150,16 @@ impl HttpResponse {
         (200..300).contains(&self.status)
     }
 
+    /// `Err` with this answer's ErrorInfo when its status is 400 or more, else the answer:
+    /// for callers of `Auth::request` that treat an error answer as a failure.
+    pub fn error_for_status(self) -> Result<Self> {
+        if self.status >= 400 {
+            Err(self.error_info())
+        } else {
+            Ok(self)
+        }
+    }
+
     /// The Ably ErrorInfo this (error) response carries (body, then headers, then status).
     pub fn error_info(&self) -> ErrorInfo {
         crate::core::material::error_from_response(
