@@ -78,6 +78,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ABLY_AUTH_MUST_CHECK marks every function returning `ably_error_info *`: dropping that
+ * result both ignores a failure and leaks it. Define it yourself (e.g. empty) before
+ * including this header to override. Note that GCC's warn_unused_result is not silenced by
+ * a cast to void: free the error (ably_error_info_free accepts NULL) instead. */
+#ifndef ABLY_AUTH_MUST_CHECK
+#if defined(__cplusplus) && (__cplusplus >= 201703L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201703L))
+#define ABLY_AUTH_MUST_CHECK [[nodiscard]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define ABLY_AUTH_MUST_CHECK __attribute__((warn_unused_result))
+#elif defined(_MSC_VER) && _MSC_VER >= 1700
+#include <sal.h>
+#define ABLY_AUTH_MUST_CHECK _Check_return_
+#else
+#define ABLY_AUTH_MUST_CHECK
+#endif
+#endif
+
+
 /**
  * Log level: failures the caller sees as errors.
  */
@@ -670,6 +688,7 @@ extern "C" {
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
  * or points to writable memory for a pointer.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
                                       struct ably_auth **out_auth);
 
@@ -715,6 +734,7 @@ void ably_auth_free(struct ably_auth *auth);
  * `auth` is NULL or a live handle; `params` is NULL or from `ably_token_params_new`;
  * `out_request` is NULL or points to writable memory for a pointer.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
                                                        struct ably_token_params *params,
                                                        struct ably_token_request **out_request);
@@ -737,6 +757,7 @@ struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *a
  * `auth` is NULL or a live handle; the strings of `params` are unset or readable for their
  * lengths; `buf` is NULL or writable for `buf_len` bytes; `out_values` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request_into(const struct ably_auth *auth,
                                                             struct ably_token_params_values params,
                                                             char *buf,
@@ -758,6 +779,7 @@ struct ably_error_info *ably_auth_create_token_request_into(const struct ably_au
  * # Safety
  * As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
                                                   struct ably_token_params_values params,
                                                   char *buf,
@@ -781,6 +803,7 @@ struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
  * # Safety
  * As for `ably_auth_create_token_request`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
                                              struct ably_token_params *params,
                                              char **out_jwt);
@@ -796,6 +819,7 @@ struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
                                             char **out_client_id);
 
@@ -809,6 +833,7 @@ struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
                                                 struct ably_token_details **out_token_details);
 
@@ -824,6 +849,7 @@ struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
                                                      int64_t *out_ms);
 
@@ -850,6 +876,7 @@ struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *aut
  * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
  * functions; `out_token_details` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
                                                 struct ably_token_params *params,
                                                 struct ably_auth_options *options,
@@ -871,6 +898,7 @@ struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
  * # Safety
  * As for `ably_auth_request_token`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
                                             struct ably_token_params *params,
                                             struct ably_auth_options *options,
@@ -890,6 +918,7 @@ struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_header` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *auth,
                                                        char **out_header);
 
@@ -906,6 +935,7 @@ struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *a
  * # Safety
  * `auth` is NULL or a live handle; `token` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
                                                  const char *token);
 
@@ -922,6 +952,7 @@ struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
                                        int64_t *out_ms);
 
@@ -938,6 +969,7 @@ struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
  * functions; `out_call` is NULL or writable; `done` and `free_user_data` follow their
  * contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *auth,
                                                       struct ably_token_params *params,
                                                       struct ably_auth_options *options,
@@ -955,6 +987,7 @@ struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *au
  * # Safety
  * As for `ably_auth_request_token_async`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
                                                   struct ably_token_params *params,
                                                   struct ably_auth_options *options,
@@ -974,6 +1007,7 @@ struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
  * `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
  * `free_user_data` follow their contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorization_header_async(const struct ably_auth *auth,
                                                              ably_string_done_fn done,
                                                              void *user_data,
@@ -988,6 +1022,7 @@ struct ably_error_info *ably_auth_authorization_header_async(const struct ably_a
  * # Safety
  * As for `ably_auth_authorization_header_async`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
                                              ably_time_done_fn done,
                                              void *user_data,
@@ -1004,6 +1039,7 @@ struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
  * As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
  * `free_user_data` follow their contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *auth,
                                                       const char *const *targets,
                                                       size_t count,
@@ -1026,6 +1062,7 @@ struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *au
  * As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
  * `free_user_data` follow their contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_async(const struct ably_auth *auth,
                                                 const char *method,
                                                 const char *path,
@@ -1079,6 +1116,7 @@ void ably_call_free(struct ably_call *call);
  * # Safety
  * `auth` is NULL or a live handle.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
                                            int64_t timeout_ms);
 
@@ -1094,6 +1132,7 @@ struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_header` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
                                                               char **out_header);
 
@@ -1112,6 +1151,7 @@ struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_
  * `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
                                                    const char *token);
 
@@ -1129,6 +1169,7 @@ struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *
  * `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
                                                   const char *json);
 
@@ -1147,6 +1188,7 @@ struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *c
  * `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
                                                    int32_t code,
                                                    int32_t status_code,
@@ -1180,6 +1222,7 @@ void ably_error_info_free(struct ably_error_info *error);
  * `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
  * bytes; `out_jwt` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_jwt_embed_token(const char *token,
                                              int64_t token_expires_ms,
                                              const uint8_t *secret,
@@ -1203,6 +1246,7 @@ struct ably_error_info *ably_jwt_embed_token(const char *token,
  * `auth` is NULL or a live handle; `out_id` is NULL or writable; the functions follow the
  * contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
                                                ably_auth_listener_fn listener,
                                                void *user_data,
@@ -1221,6 +1265,7 @@ struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
                                                   uint64_t id);
 
@@ -1248,6 +1293,7 @@ void ably_auth_options_free(struct ably_auth_options *options);
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *options,
                                                   const char *key);
 
@@ -1258,6 +1304,7 @@ struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *opti
  * # Safety
  * As for `ably_auth_options_set_key`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options *options,
                                                         const char *client_id);
 
@@ -1268,6 +1315,7 @@ struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options
  * # Safety
  * As for `ably_auth_options_set_key`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *options,
                                                     const char *token);
 
@@ -1279,6 +1327,7 @@ struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *op
  * # Safety
  * `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
                                                             const struct ably_token_details *token_details);
 
@@ -1289,6 +1338,7 @@ struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_opt
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
                                                              bool use_token_auth);
 
@@ -1302,6 +1352,7 @@ struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_op
  * # Safety
  * `options` and `params` are NULL or pointers returned by their `_new` functions.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_auth_options *options,
                                                                    struct ably_token_params *params);
 
@@ -1314,6 +1365,7 @@ struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_a
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
                                                        const char *url);
 
@@ -1324,6 +1376,7 @@ struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options 
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
                                                           const char *method);
 
@@ -1335,6 +1388,7 @@ struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_optio
  * `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
                                                           const char *name,
                                                           const char *value);
@@ -1347,6 +1401,7 @@ struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_optio
  * # Safety
  * As for `ably_auth_options_add_auth_header`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
                                                          const char *name,
                                                          const char *value);
@@ -1366,6 +1421,7 @@ struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_option
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
  * follow the contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
                                                             ably_auth_callback_fn callback,
                                                             void *user_data,
@@ -1378,6 +1434,7 @@ struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_opt
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
                                                          bool query_time);
 
@@ -1389,6 +1446,7 @@ struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_option
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
                                                        const char *endpoint);
 
@@ -1400,6 +1458,7 @@ struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options 
  * `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
                                                           const char *environment);
 
@@ -1411,6 +1470,7 @@ struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_optio
  * `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
                                                         const char *rest_host);
 
@@ -1423,6 +1483,7 @@ struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options
  * `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
  * pointers, each NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
                                                              const char *const *hosts,
                                                              size_t count);
@@ -1434,6 +1495,7 @@ struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
                                                   bool tls);
 
@@ -1443,6 +1505,7 @@ struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *opti
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
                                                    int32_t port);
 
@@ -1452,6 +1515,7 @@ struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *opt
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
                                                        int32_t tls_port);
 
@@ -1472,6 +1536,7 @@ struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options 
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
                                                        int64_t open_ms,
                                                        int64_t request_ms);
@@ -1484,6 +1549,7 @@ struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options 
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
                                                      const char *pem);
 
@@ -1497,6 +1563,7 @@ struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *o
  * `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
                                                       const char *host,
                                                       const char *addr);
@@ -1512,6 +1579,7 @@ struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
                                                     const char *url);
 
@@ -1526,6 +1594,7 @@ struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
                                                              bool from_env);
 
@@ -1548,6 +1617,7 @@ struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
                                                                 bool platform_verifier);
 
@@ -1559,6 +1629,7 @@ struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
                                                                   int64_t margin_ms);
 
@@ -1569,6 +1640,7 @@ struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_au
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
                                                                      int64_t timeout_ms);
 
@@ -1579,6 +1651,7 @@ struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
                                                               int32_t count);
 
@@ -1590,6 +1663,7 @@ struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_o
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
                                                     const char *agent);
 
@@ -1600,6 +1674,7 @@ struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
                                                               bool add_request_ids);
 
@@ -1614,6 +1689,7 @@ struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_o
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
                                                              int32_t count);
 
@@ -1629,6 +1705,7 @@ struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
                                                           bool renew_ahead);
 
@@ -1648,6 +1725,7 @@ struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_optio
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
  * follow the contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
                                                   ably_log_fn callback,
                                                   int32_t level,
@@ -1675,6 +1753,7 @@ void ably_token_params_free(struct ably_token_params *params);
  * # Safety
  * `params` is NULL or a pointer returned by `ably_token_params_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *params,
                                                   int64_t ttl_ms);
 
@@ -1690,6 +1769,7 @@ struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *para
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_capability(struct ably_token_params *params,
                                                          const char *capability_json);
 
@@ -1701,6 +1781,7 @@ struct ably_error_info *ably_token_params_set_capability(struct ably_token_param
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params *params,
                                                         const char *client_id);
 
@@ -1711,6 +1792,7 @@ struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params
  * # Safety
  * `params` is NULL or a pointer returned by `ably_token_params_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params *params,
                                                         int64_t timestamp_ms);
 
@@ -1721,6 +1803,7 @@ struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *params,
                                                     const char *nonce);
 
@@ -1734,6 +1817,7 @@ struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *pa
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_params *params,
                                                              const char *revocation_key);
 
@@ -1770,6 +1854,7 @@ struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_p
  * or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
  * `out_response` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
                                           const char *method,
                                           const char *path,
@@ -1823,6 +1908,7 @@ const char *ably_http_response_header(const struct ably_http_response *response,
  * # Safety
  * `response` is NULL or a live handle.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
 
 /**
@@ -1855,6 +1941,7 @@ void ably_http_response_free(struct ably_http_response *response);
  * `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
  * or NUL-terminated; `out_result` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
                                                 const char *const *targets,
                                                 size_t count,
@@ -1943,6 +2030,7 @@ const struct ably_error_info *ably_revocation_result_error(const struct ably_rev
  * # Safety
  * `result` is NULL or a live handle; `out_json` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
                                                        char **out_json);
 
@@ -1974,6 +2062,7 @@ void ably_string_free(char *text);
  * # Safety
  * `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_details_from_json(const char *json,
                                                      struct ably_token_details **out_token_details);
 
@@ -1985,6 +2074,7 @@ struct ably_error_info *ably_token_details_from_json(const char *json,
  * # Safety
  * `token_details` is NULL or a live handle; `out_json` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_details_to_json(const struct ably_token_details *token_details,
                                                    char **out_json);
 
@@ -2059,6 +2149,7 @@ bool ably_token_details_is_expired(const struct ably_token_details *token_detail
  * # Safety
  * `json` is NULL or NUL-terminated; `out_request` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_request_from_json(const char *json,
                                                      struct ably_token_request **out_request);
 
@@ -2071,6 +2162,7 @@ struct ably_error_info *ably_token_request_from_json(const char *json,
  * # Safety
  * `request` is NULL or a live handle; `out_json` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_request_to_json(const struct ably_token_request *request,
                                                    char **out_json);
 
@@ -2164,6 +2256,7 @@ const char *ably_token_request_mac(const struct ably_token_request *request);
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
  * follow the contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
                                                              ably_http_send_fn send,
                                                              ably_http_cancel_fn cancel,
@@ -2278,6 +2371,7 @@ int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
  * `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
  * NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
                                                    int32_t status,
                                                    const char *const *header_names,
@@ -2303,6 +2397,7 @@ struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *ex
  * # Safety
  * `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
                                                 int32_t kind,
                                                 const char *message);

@@ -167,6 +167,7 @@ unsafe fn start<T: Send + 'static>(
 /// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
 /// functions; `out_call` is NULL or writable; `done` and `free_user_data` follow their
 /// contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_request_token_async(
     auth: *const ably_auth,
@@ -199,6 +200,7 @@ pub unsafe extern "C" fn ably_auth_request_token_async(
 ///
 /// # Safety
 /// As for `ably_auth_request_token_async`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_authorize_async(
     auth: *const ably_auth,
@@ -281,6 +283,7 @@ unsafe fn token_call_async(
 /// # Safety
 /// `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
 /// `free_user_data` follow their contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_authorization_header_async(
     auth: *const ably_auth,
@@ -313,6 +316,7 @@ pub unsafe extern "C" fn ably_auth_authorization_header_async(
 ///
 /// # Safety
 /// As for `ably_auth_authorization_header_async`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_time_async(
     auth: *const ably_auth,
@@ -350,6 +354,7 @@ pub unsafe extern "C" fn ably_auth_time_async(
 /// # Safety
 /// As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
 /// `free_user_data` follow their contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
@@ -394,6 +399,7 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
 /// # Safety
 /// As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
 /// `free_user_data` follow their contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ably_auth_request_async(
@@ -502,6 +508,7 @@ pub unsafe extern "C" fn ably_call_free(call: *mut ably_call) {
 ///
 /// # Safety
 /// `auth` is NULL or a live handle.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_shutdown(
     auth: *const ably_auth,
@@ -530,6 +537,7 @@ pub unsafe extern "C" fn ably_auth_shutdown(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_header` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_cached_authorization_header(
     auth: *const ably_auth,

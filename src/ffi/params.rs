@@ -75,6 +75,7 @@ unsafe fn edit(
 ///
 /// # Safety
 /// `params` is NULL or a pointer returned by `ably_token_params_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_ttl(
     params: *mut ably_token_params,
@@ -94,6 +95,7 @@ pub unsafe extern "C" fn ably_token_params_set_ttl(
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_capability(
     params: *mut ably_token_params,
@@ -113,6 +115,7 @@ pub unsafe extern "C" fn ably_token_params_set_capability(
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_client_id(
     params: *mut ably_token_params,
@@ -131,6 +134,7 @@ pub unsafe extern "C" fn ably_token_params_set_client_id(
 ///
 /// # Safety
 /// `params` is NULL or a pointer returned by `ably_token_params_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_timestamp(
     params: *mut ably_token_params,
@@ -145,6 +149,7 @@ pub unsafe extern "C" fn ably_token_params_set_timestamp(
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_nonce(
     params: *mut ably_token_params,
@@ -252,6 +257,7 @@ impl ably_token_params_values {
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_revocation_key(
     params: *mut ably_token_params,

@@ -85,6 +85,7 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
 /// or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
 /// `out_response` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ably_auth_request(
