@@ -21,6 +21,13 @@
  *   at the same time get 40003 for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
+ * - status_code: the HTTP status of the answer an error reports (a server's error, an
+ *   authUrl's answer); else, for an error raised locally, the status the Ably spec names
+ *   for its code (40170/401 for an authCallback/authUrl failure, RSA4e; 40162/401, RSA17d;
+ *   40013/400, RSC8e2; 50000/500 for internal failures, RSC20f; and the statuses of the
+ *   spec's error table for the auth codes 40012, 40101-40106, 40171); else 0: invalid
+ *   arguments and options (40003, 40000), no answer at all (50003 timeout, 80000
+ *   connection failure, TLS failure) and the library's own codes.
  * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
  *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
  *   ABLY_ERR_NO_VALID_TOKEN, ABLY_ERR_NOT_BUILT_IN.
@@ -456,7 +463,9 @@ typedef struct ably_error_info {
    */
   int32_t code;
   /**
-   * HTTP status code; 0 when none applies.
+   * HTTP status code: the status of the answer the error reports, or the one the Ably
+   * spec names for the code (e.g. 40170/401); 0 when none applies (see the header's
+   * conventions).
    */
   int32_t status_code;
   /**

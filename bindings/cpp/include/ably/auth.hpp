@@ -159,7 +159,7 @@ inline ErrorInfo take(ably_error_info *error) {
 }
 
 inline ErrorInfo invalid_argument(const char *message) {
-    return ErrorInfo(ABLY_ERR_INVALID_ARGUMENT, 400, message);
+    return ErrorInfo(ABLY_ERR_INVALID_ARGUMENT, 0, message);
 }
 
 /// A NUL-terminated copy of a string_view; `ok()` is false when it holds a NUL byte.
