@@ -21,6 +21,13 @@
  *   at the same time get 40003 for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
+ * - status_code: the HTTP status of the answer an error reports (a server's error, an
+ *   authUrl's answer); else, for an error raised locally, the status the Ably spec names
+ *   for its code (40170/401 for an authCallback/authUrl failure, RSA4e; 40162/401, RSA17d;
+ *   40013/400, RSC8e2; 50000/500 for internal failures, RSC20f; and the statuses of the
+ *   spec's error table for the auth codes 40012, 40101-40106, 40171); else 0: invalid
+ *   arguments and options (40003, 40000), no answer at all (50003 timeout, 80000
+ *   connection failure, TLS failure) and the library's own codes.
  * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
  *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
  *   ABLY_ERR_NO_VALID_TOKEN, ABLY_ERR_NOT_BUILT_IN.
@@ -77,6 +84,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ABLY_AUTH_MUST_CHECK marks every function returning `ably_error_info *`: dropping that
+ * result both ignores a failure and leaks it. Define it yourself (e.g. empty) before
+ * including this header to override. Note that GCC's warn_unused_result is not silenced by
+ * a cast to void: free the error (ably_error_info_free accepts NULL) instead. */
+#ifndef ABLY_AUTH_MUST_CHECK
+#if defined(__cplusplus) && (__cplusplus >= 201703L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201703L))
+#define ABLY_AUTH_MUST_CHECK [[nodiscard]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define ABLY_AUTH_MUST_CHECK __attribute__((warn_unused_result))
+#elif defined(_MSC_VER) && _MSC_VER >= 1700
+#include <sal.h>
+#define ABLY_AUTH_MUST_CHECK _Check_return_
+#else
+#define ABLY_AUTH_MUST_CHECK
+#endif
+#endif
+
 
 /**
  * Log level: failures the caller sees as errors.
@@ -386,9 +411,10 @@ typedef struct ably_call ably_call;
 typedef struct ably_http_exchange ably_http_exchange;
 
 /**
- * An HTTP response (status < 400) to `ably_auth_request`. Immutable; the body and header
- * values are borrowed from it and valid until it is freed with `ably_http_response_free`.
- * Thread safety: may be read from many threads at once.
+ * The server's answer to `ably_auth_request`, whatever its status (an error status of 400
+ * or more included; `ably_http_response_error` gives its ErrorInfo). Immutable; the body
+ * and header values are borrowed from it and valid until it is freed with
+ * `ably_http_response_free`. Thread safety: may be read from many threads at once.
  */
 typedef struct ably_http_response ably_http_response;
 
@@ -437,7 +463,9 @@ typedef struct ably_error_info {
    */
   int32_t code;
   /**
-   * HTTP status code; 0 when none applies.
+   * HTTP status code: the status of the answer the error reports, or the one the Ably
+   * spec names for the code (e.g. 40170/401); 0 when none applies (see the header's
+   * conventions).
    */
   int32_t status_code;
   /**
@@ -593,8 +621,10 @@ typedef void (*ably_revocation_done_fn)(void *user_data,
                                         struct ably_error_info *error);
 
 /**
- * Completion giving an HTTP response (status < 400): exactly one of `response` and
- * `error` is non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
+ * Completion giving the server's answer to `ably_auth_request_async`, whatever its status
+ * (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
+ * ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
+ * non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
  */
 typedef void (*ably_response_done_fn)(void *user_data,
                                       struct ably_http_response *response,
@@ -673,6 +703,7 @@ extern "C" {
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
  * or points to writable memory for a pointer.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
                                       struct ably_auth **out_auth);
 
@@ -718,6 +749,7 @@ void ably_auth_free(struct ably_auth *auth);
  * `auth` is NULL or a live handle; `params` is NULL or from `ably_token_params_new`;
  * `out_request` is NULL or points to writable memory for a pointer.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
                                                        struct ably_token_params *params,
                                                        struct ably_token_request **out_request);
@@ -740,6 +772,7 @@ struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *a
  * `auth` is NULL or a live handle; the strings of `params` are unset or readable for their
  * lengths; `buf` is NULL or writable for `buf_len` bytes; `out_values` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request_into(const struct ably_auth *auth,
                                                             struct ably_token_params_values params,
                                                             char *buf,
@@ -761,6 +794,7 @@ struct ably_error_info *ably_auth_create_token_request_into(const struct ably_au
  * # Safety
  * As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
                                                   struct ably_token_params_values params,
                                                   char *buf,
@@ -784,6 +818,7 @@ struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
  * # Safety
  * As for `ably_auth_create_token_request`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
                                              struct ably_token_params *params,
                                              char **out_jwt);
@@ -799,6 +834,7 @@ struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
                                             char **out_client_id);
 
@@ -812,6 +848,7 @@ struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
                                                 struct ably_token_details **out_token_details);
 
@@ -827,6 +864,7 @@ struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
                                                      int64_t *out_ms);
 
@@ -853,6 +891,7 @@ struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *aut
  * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
  * functions; `out_token_details` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
                                                 struct ably_token_params *params,
                                                 struct ably_auth_options *options,
@@ -874,6 +913,7 @@ struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
  * # Safety
  * As for `ably_auth_request_token`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
                                             struct ably_token_params *params,
                                             struct ably_auth_options *options,
@@ -893,6 +933,7 @@ struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_header` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *auth,
                                                        char **out_header);
 
@@ -909,6 +950,7 @@ struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *a
  * # Safety
  * `auth` is NULL or a live handle; `token` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
                                                  const char *token);
 
@@ -925,6 +967,7 @@ struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
                                        int64_t *out_ms);
 
@@ -941,6 +984,7 @@ struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
  * functions; `out_call` is NULL or writable; `done` and `free_user_data` follow their
  * contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *auth,
                                                       struct ably_token_params *params,
                                                       struct ably_auth_options *options,
@@ -958,6 +1002,7 @@ struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *au
  * # Safety
  * As for `ably_auth_request_token_async`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
                                                   struct ably_token_params *params,
                                                   struct ably_auth_options *options,
@@ -977,6 +1022,7 @@ struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
  * `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
  * `free_user_data` follow their contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorization_header_async(const struct ably_auth *auth,
                                                              ably_string_done_fn done,
                                                              void *user_data,
@@ -991,6 +1037,7 @@ struct ably_error_info *ably_auth_authorization_header_async(const struct ably_a
  * # Safety
  * As for `ably_auth_authorization_header_async`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
                                              ably_time_done_fn done,
                                              void *user_data,
@@ -1007,6 +1054,7 @@ struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
  * As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
  * `free_user_data` follow their contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *auth,
                                                       const char *const *targets,
                                                       size_t count,
@@ -1018,7 +1066,9 @@ struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *au
                                                       struct ably_call **out_call);
 
 /**
- * Non-blocking `ably_auth_request`: same arguments (copied before it returns).
+ * Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the
+ * same outcome delivered to `done`: every answer from the server, whatever its status, as
+ * a response owned by `done`; an error only when no usable answer arrives.
  *
  * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
  * blocking form); 100003 after shutdown.
@@ -1027,6 +1077,7 @@ struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *au
  * As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
  * `free_user_data` follow their contracts.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_async(const struct ably_auth *auth,
                                                 const char *method,
                                                 const char *path,
@@ -1080,6 +1131,7 @@ void ably_call_free(struct ably_call *call);
  * # Safety
  * `auth` is NULL or a live handle.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
                                            int64_t timeout_ms);
 
@@ -1095,6 +1147,7 @@ struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle; `out_header` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
                                                               char **out_header);
 
@@ -1113,6 +1166,7 @@ struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_
  * `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
                                                    const char *token);
 
@@ -1130,6 +1184,7 @@ struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *
  * `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
                                                   const char *json);
 
@@ -1148,6 +1203,7 @@ struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *c
  * `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
                                                    int32_t code,
                                                    int32_t status_code,
@@ -1181,6 +1237,7 @@ void ably_error_info_free(struct ably_error_info *error);
  * `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
  * bytes; `out_jwt` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_jwt_embed_token(const char *token,
                                              int64_t token_expires_ms,
                                              const uint8_t *secret,
@@ -1204,6 +1261,7 @@ struct ably_error_info *ably_jwt_embed_token(const char *token,
  * `auth` is NULL or a live handle; `out_id` is NULL or writable; the functions follow the
  * contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
                                                ably_auth_listener_fn listener,
                                                void *user_data,
@@ -1222,6 +1280,7 @@ struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
  * # Safety
  * `auth` is NULL or a live handle.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
                                                   uint64_t id);
 
@@ -1249,6 +1308,7 @@ void ably_auth_options_free(struct ably_auth_options *options);
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *options,
                                                   const char *key);
 
@@ -1259,6 +1319,7 @@ struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *opti
  * # Safety
  * As for `ably_auth_options_set_key`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options *options,
                                                         const char *client_id);
 
@@ -1269,6 +1330,7 @@ struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options
  * # Safety
  * As for `ably_auth_options_set_key`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *options,
                                                     const char *token);
 
@@ -1280,6 +1342,7 @@ struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *op
  * # Safety
  * `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
                                                             const struct ably_token_details *token_details);
 
@@ -1290,6 +1353,7 @@ struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_opt
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
                                                              bool use_token_auth);
 
@@ -1303,6 +1367,7 @@ struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_op
  * # Safety
  * `options` and `params` are NULL or pointers returned by their `_new` functions.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_auth_options *options,
                                                                    struct ably_token_params *params);
 
@@ -1315,6 +1380,7 @@ struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_a
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
                                                        const char *url);
 
@@ -1325,6 +1391,7 @@ struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options 
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
                                                           const char *method);
 
@@ -1336,6 +1403,7 @@ struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_optio
  * `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
                                                           const char *name,
                                                           const char *value);
@@ -1348,6 +1416,7 @@ struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_optio
  * # Safety
  * As for `ably_auth_options_add_auth_header`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
                                                          const char *name,
                                                          const char *value);
@@ -1367,6 +1436,7 @@ struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_option
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
  * follow the contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
                                                             ably_auth_callback_fn callback,
                                                             void *user_data,
@@ -1379,6 +1449,7 @@ struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_opt
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
                                                          bool query_time);
 
@@ -1390,6 +1461,7 @@ struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_option
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
                                                        const char *endpoint);
 
@@ -1401,6 +1473,7 @@ struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options 
  * `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
                                                           const char *environment);
 
@@ -1412,6 +1485,7 @@ struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_optio
  * `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
                                                         const char *rest_host);
 
@@ -1424,6 +1498,7 @@ struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options
  * `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
  * pointers, each NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
                                                              const char *const *hosts,
                                                              size_t count);
@@ -1435,6 +1510,7 @@ struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
                                                   bool tls);
 
@@ -1444,6 +1520,7 @@ struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *opti
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
                                                    int32_t port);
 
@@ -1453,6 +1530,7 @@ struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *opt
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
                                                        int32_t tls_port);
 
@@ -1473,6 +1551,7 @@ struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options 
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
                                                        int64_t open_ms,
                                                        int64_t request_ms);
@@ -1485,6 +1564,7 @@ struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options 
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
                                                      const char *pem);
 
@@ -1498,6 +1578,7 @@ struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *o
  * `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
  * NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
                                                       const char *host,
                                                       const char *addr);
@@ -1513,6 +1594,7 @@ struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
                                                     const char *url);
 
@@ -1527,6 +1609,7 @@ struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
                                                              bool from_env);
 
@@ -1549,6 +1632,7 @@ struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
                                                                 bool platform_verifier);
 
@@ -1560,6 +1644,7 @@ struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
                                                                   int64_t margin_ms);
 
@@ -1570,6 +1655,7 @@ struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_au
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
                                                                      int64_t timeout_ms);
 
@@ -1580,6 +1666,7 @@ struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
                                                               int32_t count);
 
@@ -1591,6 +1678,7 @@ struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_o
  * # Safety
  * `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
                                                     const char *agent);
 
@@ -1601,6 +1689,7 @@ struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
                                                               bool add_request_ids);
 
@@ -1615,6 +1704,7 @@ struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_o
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
                                                              int32_t count);
 
@@ -1630,6 +1720,7 @@ struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_op
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
                                                           bool renew_ahead);
 
@@ -1649,6 +1740,7 @@ struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_optio
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
  * follow the contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
                                                   ably_log_fn callback,
                                                   int32_t level,
@@ -1676,6 +1768,7 @@ void ably_token_params_free(struct ably_token_params *params);
  * # Safety
  * `params` is NULL or a pointer returned by `ably_token_params_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *params,
                                                   int64_t ttl_ms);
 
@@ -1691,6 +1784,7 @@ struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *para
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_capability(struct ably_token_params *params,
                                                          const char *capability_json);
 
@@ -1702,6 +1796,7 @@ struct ably_error_info *ably_token_params_set_capability(struct ably_token_param
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params *params,
                                                         const char *client_id);
 
@@ -1712,6 +1807,7 @@ struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params
  * # Safety
  * `params` is NULL or a pointer returned by `ably_token_params_new`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params *params,
                                                         int64_t timestamp_ms);
 
@@ -1722,6 +1818,7 @@ struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *params,
                                                     const char *nonce);
 
@@ -1735,6 +1832,7 @@ struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *pa
  * # Safety
  * `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_params *params,
                                                              const char *revocation_key);
 
@@ -1813,15 +1911,20 @@ struct ably_error_info *ably_token_params_clone(struct ably_token_params *params
  * - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
  * - `body`: NULL for none, else `body_len` bytes (copied).
  *
- * On success (status < 400) `*out_response` receives a response to free with
- * `ably_http_response_free`. A status of 400 or more is an error carrying the server's
- * ErrorInfo.
+ * Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
+ * `*out_response` receives the answer, owned by the caller, to free with
+ * `ably_http_response_free` (RSC19d). An answer with a status of 400 or more is an error
+ * from the server: check `ably_http_response_status`, and `ably_http_response_error` gives
+ * its ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable.
+ * A token error (401 with 40140..=40149) is handled first: the token is renewed once and
+ * the request retried, and the retry's answer is the one returned.
  *
- * Errors: 40003 for a NULL `auth`, `method`, `path` or `out_response`, invalid UTF-8, an
- * unknown method, a path without a leading `/`, NULL arrays with a non-zero count, a NULL
- * `body` with a non-zero `body_len`, or a header with a line break; the server's error for
- * status >= 400; the token errors of `ably_auth_authorize`; 50003 or 80000 for network
- * failures.
+ * Errors (returned, with nothing written to `*out_response`): 40003 for a NULL `auth`,
+ * `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path without a
+ * leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
+ * `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
+ * (40171 when a rejected token cannot be renewed, with the server's error as `cause`);
+ * 50003 or 80000 when no answer arrives (RSC19e).
  *
  * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
  *
@@ -1830,6 +1933,7 @@ struct ably_error_info *ably_token_params_clone(struct ably_token_params *params
  * or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
  * `out_response` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
                                           const char *method,
                                           const char *path,
@@ -1842,7 +1946,7 @@ struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
                                           struct ably_http_response **out_response);
 
 /**
- * The HTTP status code (< 400); 0 when `response` is NULL.
+ * The HTTP status code; 0 when `response` is NULL.
  *
  * # Safety
  * `response` is NULL or a live handle.
@@ -1870,6 +1974,21 @@ const uint8_t *ably_http_response_body(const struct ably_http_response *response
  */
 const char *ably_http_response_header(const struct ably_http_response *response,
                                       const char *name);
+
+/**
+ * The ErrorInfo of an error answer (status 400 or more): Ably's error from the body or
+ * the `X-Ably-Errorcode`/`X-Ably-Errormessage` headers, else one made from the status.
+ * Returns a new ErrorInfo owned by the caller (free it with `ably_error_info_free`; it
+ * stays valid after `response` is freed), or NULL when the status is below 400 or
+ * `response` is NULL.
+ *
+ * Thread safety: may be called from many threads at once.
+ *
+ * # Safety
+ * `response` is NULL or a live handle.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
 
 /**
  * Free a response. NULL is a no-op; call it exactly once per response.
@@ -1901,6 +2020,7 @@ void ably_http_response_free(struct ably_http_response *response);
  * `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
  * or NUL-terminated; `out_result` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
                                                 const char *const *targets,
                                                 size_t count,
@@ -1989,6 +2109,7 @@ const struct ably_error_info *ably_revocation_result_error(const struct ably_rev
  * # Safety
  * `result` is NULL or a live handle; `out_json` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
                                                        char **out_json);
 
@@ -2020,6 +2141,7 @@ void ably_string_free(char *text);
  * # Safety
  * `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_details_from_json(const char *json,
                                                      struct ably_token_details **out_token_details);
 
@@ -2031,6 +2153,7 @@ struct ably_error_info *ably_token_details_from_json(const char *json,
  * # Safety
  * `token_details` is NULL or a live handle; `out_json` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_details_to_json(const struct ably_token_details *token_details,
                                                    char **out_json);
 
@@ -2105,6 +2228,7 @@ bool ably_token_details_is_expired(const struct ably_token_details *token_detail
  * # Safety
  * `json` is NULL or NUL-terminated; `out_request` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_request_from_json(const char *json,
                                                      struct ably_token_request **out_request);
 
@@ -2117,6 +2241,7 @@ struct ably_error_info *ably_token_request_from_json(const char *json,
  * # Safety
  * `request` is NULL or a live handle; `out_json` is NULL or writable.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_request_to_json(const struct ably_token_request *request,
                                                    char **out_json);
 
@@ -2210,6 +2335,7 @@ const char *ably_token_request_mac(const struct ably_token_request *request);
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
  * follow the contracts of their types.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
                                                              ably_http_send_fn send,
                                                              ably_http_cancel_fn cancel,
@@ -2324,6 +2450,7 @@ int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
  * `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
  * NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
                                                    int32_t status,
                                                    const char *const *header_names,
@@ -2349,6 +2476,7 @@ struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *ex
  * # Safety
  * `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
                                                 int32_t kind,
                                                 const char *message);

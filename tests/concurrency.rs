@@ -74,6 +74,7 @@ fn concurrent_token_errors_share_one_renewal() {
             std::thread::spawn(move || {
                 barrier.wait();
                 auth.request(Method::Get, "/channels/shared", &[], &[], None)
+                    .and_then(ably_auth::HttpResponse::error_for_status)
                     .map(|r| r.status)
             })
         })
@@ -211,7 +212,10 @@ fn async_callback_answered_from_another_thread() {
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let auth = Arc::clone(&auth);
-            std::thread::spawn(move || auth.request(Method::Get, "/channels/later", &[], &[], None))
+            std::thread::spawn(move || {
+                auth.request(Method::Get, "/channels/later", &[], &[], None)
+                    .and_then(ably_auth::HttpResponse::error_for_status)
+            })
         })
         .collect();
     for thread in threads {

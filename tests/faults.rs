@@ -94,21 +94,21 @@ fn cases() -> Vec<Case> {
                 then: Box::new(Action::Pass),
             },
             code: 50003,
-            status: 500,
+            status: 0,
             within: timed,
         },
         Case {
             name: "slow body (3 s)",
             action: Action::SlowBody { delay_ms: 3000 },
             code: 50003,
-            status: 500,
+            status: 0,
             within: timed,
         },
         Case {
             name: "dropped connection",
             action: Action::Drop,
             code: 80000,
-            status: 500,
+            status: 0,
             within: quick,
         },
     ]
@@ -225,9 +225,39 @@ fn untrusted_certificate_is_a_connection_error() {
     let auth = common::new_auth(options).unwrap();
     let started = Instant::now();
     let error = auth.request_token(None, None).unwrap_err();
-    assert_eq!((error.code, error.status_code), (80000, 500), "{error}");
+    assert_eq!((error.code, error.status_code), (80000, 0), "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(server.tokens_issued(), 0);
+    // The message says how to trust the server's CA (issue 15, item 5).
+    let origin = format!("https://127.0.0.1:{}", server.port());
+    for hint in [
+        "UnknownIssuer",
+        &origin,
+        "ably_auth_options_add_ca_pem",
+        "platform_verifier",
+    ] {
+        assert!(error.message.contains(hint), "{hint:?} in {error}");
+    }
+}
+
+/// A refused connection: 80000 with status 0 (no HTTP status applies), and a message naming
+/// the scheme, host and port that refused.
+#[test]
+fn refused_connection_names_scheme_host_and_port() {
+    let server = http_server();
+    let mut options = options_for(&server);
+    let port = unused_port();
+    options.endpoint.port = port;
+    options.auth.token = Some("t".into());
+    let error = common::new_auth(options).unwrap().time().unwrap_err();
+    assert_eq!((error.code, error.status_code), (80000, 0), "{error}");
+    let origin = format!("http://127.0.0.1:{port}");
+    assert!(
+        error
+            .message
+            .contains(&format!("connection refused by {origin}")),
+        "{error}"
+    );
 }
 
 /// How many requests `server` received for TokenRequest exchanges and for `/time`.
@@ -257,6 +287,7 @@ fn clock_skew_recovers_through_time() {
     assert!((offset - 3_600_000).abs() < 5_000, "offset {offset}");
     // Later requests use the offset at once: no further 40104.
     auth.request(Method::Get, "/channels/skew", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
     assert_eq!(exchanges_and_time_reads(&server).1, 1);
 }

@@ -61,6 +61,7 @@ fn no_secret_in_logs_or_errors() {
     secrets.push(first.token.clone());
     server.revoke_all_tokens();
     auth.request(Method::Get, "/channels/log", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap(); // renews once
     secrets.push(auth.token_details().unwrap().token.clone());
     let request = auth.create_token_request(None, None).unwrap();

@@ -37,12 +37,14 @@ fn every_kind_of_request(
     basic.time().unwrap();
     basic
         .request(Method::Get, "/channels/basic", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
     basic
         .revoke_tokens(&["clientId:alice".to_owned()], None, None)
         .unwrap();
     token
         .request(Method::Get, "/channels/token", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
     let requests = server.requests();
     // Percent-decoded: the key name's '.' is sent as %2E (see the ignored BUG test in
@@ -245,6 +247,7 @@ fn rsc13_request_timeout_enforced_0() {
     let started = Instant::now();
     let error = auth
         .request(Method::Get, "/channels/slow", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(1000));
     assert_eq!(error.code, 50003, "{error:?}");
@@ -274,6 +277,7 @@ fn rsc17_client_id_matches_auth_1() {
     options.client_id = Some("my-client".into());
     let auth = common::new_auth(options).unwrap();
     auth.request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
     assert_eq!(auth.client_id().as_deref(), Some("my-client"));
     assert_eq!(
@@ -334,6 +338,7 @@ fn rsc18_basic_auth_over_http_rejected_1() {
     options.auth.token = Some(minted.token.clone());
     let auth = common::new_auth(options).unwrap();
     auth.request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -341,4 +346,40 @@ fn rsc18_basic_auth_over_http_rejected_1() {
         bearer_token(requests[0].header("Authorization").unwrap()),
         minted.token
     );
+}
+
+/// RSC19d (issue 15, item 6): an error answer reaches the caller whole. A 429 with
+/// `Retry-After` and Ably's error body is an `Ok` response whose headers and body are
+/// readable and whose ErrorInfo is parsed on demand; `error_for_status` turns it into the
+/// error for callers that want one.
+#[test]
+fn rsc19_error_answer_keeps_status_headers_and_body() {
+    let server = tls_server();
+    let body = r#"{"error":{"code":42910,"statusCode":429,"message":"Rate limit exceeded"}}"#;
+    server.push_rule(Rule::once(
+        "/channels/busy",
+        Action::Respond {
+            status: 429,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Retry-After".into(), "7".into()),
+            ],
+            body: body.as_bytes().to_vec(),
+        },
+    ));
+    let auth = common::new_auth(key_options(&server)).unwrap();
+
+    let response = auth
+        .request(Method::Get, "/channels/busy", &[], &[], None)
+        .unwrap();
+
+    assert_eq!(response.status, 429);
+    assert_eq!(response.header("retry-after"), Some("7"));
+    assert_eq!(response.body, body.as_bytes());
+    let error = response.error_info();
+    assert_eq!((error.code, error.status_code), (42910, 429), "{error:?}");
+    assert_eq!(error.message, "Rate limit exceeded");
+    let error = response.error_for_status().unwrap_err();
+    assert_eq!(error.code, 42910);
+    assert_eq!(server.requests().len(), 1, "an error answer is not retried");
 }

@@ -11,6 +11,7 @@ fn key_token_flow_over_http_and_https() {
         assert!(!token.is_empty());
         let response = auth
             .request(Method::Get, "/channels/smoke", &[], &[], None)
+            .and_then(ably_auth::HttpResponse::error_for_status)
             .unwrap();
         assert_eq!(
             response.status,

@@ -89,6 +89,7 @@ fn run_op(auth: &Auth, op: usize) -> Result<(), ably_auth::ErrorInfo> {
         1 => auth.authorization_header().map(drop),
         2 => auth
             .request(Method::Get, "/channels/x", &[], &[], None)
+            .and_then(ably_auth::HttpResponse::error_for_status)
             .map(drop),
         3 => auth.request_token(None, None).map(drop),
         4 => auth.authorize(None, None).map(drop),

@@ -29,6 +29,7 @@ const AUTH_HOST: &str = "auth.example.com";
 
 fn get_channel(auth: &Auth) -> ably_auth::Result<ably_auth::HttpResponse> {
     auth.request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
 }
 
 /// Options for `server` whose token comes from `callback`.

@@ -22,6 +22,7 @@ const HOUR_MS: u64 = 3_600_000;
 
 fn get_channel(auth: &Auth) -> ably_auth::HttpResponse {
     auth.request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap()
 }
 
@@ -178,6 +179,7 @@ fn rsa4a2_expired_token_no_renewal_0() {
     let auth = common::new_auth(options).unwrap();
     let error = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap_err();
     assert_eq!(error.code, 40171);
     assert!(server.requests().is_empty(), "no HTTP request");

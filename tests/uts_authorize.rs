@@ -74,6 +74,7 @@ fn rsa10a_authorize_default_params_0() {
     assert!(auth.uses_token_auth(), "authorize switches to token auth");
     let response = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
     assert_eq!(response.status, 200);
     let last = server.requests().pop().unwrap();
@@ -239,6 +240,7 @@ fn rsa10i_authorize_preserves_key_0() {
     assert_eq!(auth.token_details().unwrap().token, details.token);
     assert_eq!(
         auth.request(Method::Get, "/channels/test", &[], &[], None)
+            .and_then(ably_auth::HttpResponse::error_for_status)
             .unwrap()
             .status,
         200

@@ -198,6 +198,7 @@ fn rsa7d_options_client_id_in_token_requests() {
 
 fn channel_status(auth: &Auth) -> ably_auth::Result<ably_auth::HttpResponse> {
     auth.request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
 }
 
 /// Options for `server` whose token comes from `callback`.

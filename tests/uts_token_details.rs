@@ -30,6 +30,7 @@ fn now() -> u64 {
 
 fn channel_status(auth: &Auth, channel: &str) -> ably_auth::Result<ably_auth::HttpResponse> {
     auth.request(Method::Get, &format!("/channels/{channel}"), &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
 }
 
 fn callback_options(

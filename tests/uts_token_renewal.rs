@@ -88,6 +88,7 @@ fn rsa4b_renewal_on_40142_0() {
 
     let result = auth
         .request(Method::Get, "/channels/test/messages", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
 
     assert_eq!(callback.calls(), 2);
@@ -110,6 +111,7 @@ fn rsa4b_renewal_on_40140_1() {
     let auth = common::new_auth(options).unwrap();
 
     auth.request(Method::Get, "/channels/test/messages", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
 
     assert_eq!(callback.calls(), 2);
@@ -155,6 +157,7 @@ fn rsa4b1_preemptive_renewal_0() {
     assert_eq!(first.token, tokens.lock().unwrap()[0]);
     clock.advance(61_000); // the first token is now known to be expired
     auth.request(Method::Get, "/channels/test/messages", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
 
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -179,6 +182,7 @@ fn rsa4a2_no_renewal_without_callback_0() {
 
     let error = auth
         .request(Method::Get, "/channels/test/messages", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap_err();
 
     assert_eq!(error.code, 40171);
@@ -203,6 +207,7 @@ fn rsa4b_renewal_via_authurl_2() {
     let auth = common::new_auth(options).unwrap();
 
     auth.request(Method::Get, "/channels/test/messages", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
 
     let auth_requests = requests_to(&server, "/auth/");
@@ -246,6 +251,7 @@ fn rsa4b_renewal_limit_no_loop_3() {
 
     let error = auth
         .request(Method::Get, "/channels/test/messages", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap_err();
 
     assert_eq!(error.code, 40142);
@@ -268,6 +274,7 @@ fn rsc10_request_retried_after_renewal_0() {
 
     let result = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
 
     assert_eq!(result.status, 200);
@@ -303,6 +310,7 @@ fn rsc10b_non_token_401_no_renewal_0() {
 
     let error = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap_err();
 
     assert_eq!(error.code, 40100);
@@ -350,6 +358,7 @@ fn rsa4b_renewal_msgpack_response_4() {
 
     let result = auth
         .request(Method::Get, "/channels/test", &[], &[], None)
+        .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap();
 
     assert_eq!(callback.calls(), 2);

@@ -392,11 +392,13 @@ func takeRevocationResult(r *C.ably_revocation_result) *RevocationResult {
 	return out
 }
 
-// Response is the answer (status < 400) to Request. Body is a Go copy; Header looks the
-// response's headers up by name.
+// Response is the server's answer to Request, whatever its status. Body is a Go copy;
+// Header looks the response's headers up by name (e.g. Retry-After on a 429). Error is
+// Ably's ErrorInfo for an answer with status 400 or more, else nil.
 type Response struct {
 	StatusCode int
 	Body       []byte
+	Error      *ErrorInfo
 	ptr        *C.ably_http_response
 	mu         sync.Mutex
 }
@@ -429,7 +431,10 @@ func (r *Response) Close() {
 // Request is an authenticated request to Ably REST (RSC10, RSC19) with the current
 // credentials, host fallback, and on a token error one renewal and one retry. path starts
 // with "/" and is already percent-encoded; query and header may be nil; body may be nil.
-// A status of 400 or more is an *ErrorInfo carrying the server's error.
+// Every answer from the server is a *Response, whatever its status, as in net/http: one
+// with a status of 400 or more carries the server's error in Response.Error. The error
+// result is for no usable answer: bad arguments, a network failure, a token that could not
+// be renewed.
 func (a *Auth) Request(method, path string, query url.Values, header http.Header, body []byte) (*Response, error) {
 	var out *Response
 	err := a.call(func(p *C.ably_auth) error {
@@ -524,12 +529,16 @@ func (r *requestArgs) body() *C.uint8_t {
 func (r *requestArgs) bodyLen() C.size_t { return C.size_t(len(r.bodyBytes)) }
 func (r *requestArgs) free()             { r.cs.free() }
 
-// takeResponse copies an owned response's status and body; the Response keeps the handle
+// takeResponse copies an owned response's status, body and ErrorInfo; the Response keeps the handle
 // for Header until it is closed (or finalized).
 func takeResponse(r *C.ably_http_response) *Response {
 	var n C.size_t
 	data := C.ably_http_response_body(r, &n)
 	out := &Response{StatusCode: int(C.ably_http_response_status(r)), ptr: r}
+	if e := C.ably_http_response_error(r); e != nil {
+		out.Error = copyError(e)
+		C.ably_error_info_free(e)
+	}
 	if n > 0 {
 		out.Body = C.GoBytes(unsafe.Pointer(data), C.int(n))
 	} else {

@@ -112,10 +112,10 @@ func takeError(e *C.ably_error_info) error {
 }
 
 func invalidArgument(format string, args ...any) error {
-	return &ErrorInfo{Code: ErrInvalidArgument, StatusCode: 400, Message: fmt.Sprintf(format, args...)}
+	return &ErrorInfo{Code: ErrInvalidArgument, StatusCode: 0, Message: fmt.Sprintf(format, args...)}
 }
 
 // errClosed is returned by every method of a closed Auth.
 func errClosed() error {
-	return &ErrorInfo{Code: ErrInvalidArgument, StatusCode: 400, Message: "ablyauth: the Auth is closed"}
+	return &ErrorInfo{Code: ErrInvalidArgument, StatusCode: 0, Message: "ablyauth: the Auth is closed"}
 }

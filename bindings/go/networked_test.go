@@ -278,11 +278,31 @@ func TestRequestRenewsAfterInjected40142(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("listener heard %d events, want 2", n)
 	}
-	// A status >= 400 is an *ErrorInfo.
-	_, err = a.Request("GET", "/nowhere", nil, nil, nil)
+	// A status >= 400 is a Response too, with the server's ErrorInfo in Error and its
+	// headers and body readable.
+	resp, err = a.Request("GET", "/nowhere", nil, nil, nil)
+	if err != nil || resp.StatusCode != 404 || resp.Error == nil || resp.Error.Code != 40400 {
+		t.Fatalf("404: %v %+v", err, resp)
+	}
+	lb.rule(t, map[string]any{"pathPrefix": "/channels/busy", "times": 1, "action": map[string]any{
+		"type": "respond", "status": 429,
+		"headers": [][]string{{"Content-Type", "application/json"}, {"Retry-After", "7"}},
+		"body":    `{"error":{"code":42910,"statusCode":429,"message":"Slow down"}}`}})
+	resp, err = a.Request("GET", "/channels/busy", nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 429 || resp.Header("Retry-After") != "7" || !strings.Contains(string(resp.Body), "Slow down") {
+		t.Fatalf("429: %d %q %s", resp.StatusCode, resp.Header("Retry-After"), resp.Body)
+	}
+	if resp.Error == nil || resp.Error.Code != 42910 || resp.Error.StatusCode != 429 {
+		t.Fatalf("429 ErrorInfo: %+v", resp.Error)
+	}
+	// Bad arguments are still an *ErrorInfo.
+	_, err = a.Request("GET", "no-slash", nil, nil, nil)
 	var info *ablyauth.ErrorInfo
-	if !errors.As(err, &info) || info.StatusCode != 404 {
-		t.Fatalf("404: %v", err)
+	if !errors.As(err, &info) || info.Code != 40003 {
+		t.Fatalf("no-slash: %v", err)
 	}
 }
 

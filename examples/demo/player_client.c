@@ -54,18 +54,24 @@ static void request(const ably_auth *auth, const char *method, const char *path,
     ably_error_info *err =
         ably_auth_request(auth, method, path, NULL, NULL, NULL, 0, (const uint8_t *)body,
                           body ? strlen(body) : 0, &response);
-    if (err) {
+    if (err) { /* no answer (network, bad arguments, no token) */
         printf("player: %s %s -> error %d (status %d): %s\n", method, path, (int)err->code,
                (int)err->status_code, err->message);
         ably_error_info_free(err);
-        if (expect_ok) failures++;
+        failures++;
         return;
     }
+    /* Every answer is a response; one with status >= 400 also carries Ably's ErrorInfo. */
     size_t len = 0;
     const uint8_t *data = ably_http_response_body(response, &len);
     printf("player: %s %s -> HTTP %d %.*s\n", method, path, (int)ably_http_response_status(response),
            (int)len, (const char *)data);
-    if (!expect_ok) failures++;
+    ably_error_info *refused = ably_http_response_error(response);
+    if (refused) {
+        printf("player: refused with error %d: %s\n", (int)refused->code, refused->message);
+    }
+    if ((refused == NULL) != (expect_ok != 0)) failures++;
+    ably_error_info_free(refused);
     ably_http_response_free(response);
 }
 
@@ -109,7 +115,7 @@ int main(int argc, char **argv) {
     check("token_rejected", ably_auth_token_rejected(auth, NULL));
     request(auth, "GET", "/channels/lobby", NULL, 1);
 
-    ably_auth_remove_listener(auth, listener_id);
+    if (!check("remove_listener", ably_auth_remove_listener(auth, listener_id))) failures++;
     ably_auth_free(auth);
     printf("\nplayer: %s\n", failures ? "something went wrong" : "done: every step behaved as expected");
     return failures ? 1 : 0;

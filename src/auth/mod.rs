@@ -158,7 +158,7 @@ fn given_token(options: &AuthOptions) -> Result<Option<TokenDetails>> {
     match (&options.token, &options.token_details) {
         (Some(_), Some(_)) => Err(ErrorInfo::new(
             codes::BAD_REQUEST,
-            400,
+            0,
             "invalid options: set either token or tokenDetails, not both",
         )),
         (Some(token), None) if token.is_empty() => {

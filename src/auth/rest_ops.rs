@@ -33,9 +33,15 @@ impl Auth {
             .saturating_add(self.rest_budget().saturating_mul(3))
     }
 
-    /// An authenticated request to Ably REST (RSC10): the current credentials, the Ably
-    /// headers, host fallback, and on a token error one renewal and one retry.
-    /// `path` starts with `/`. Returns the response for status < 400, else its ErrorInfo.
+    /// An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably
+    /// headers, host fallback, and on a token error (401 with 40140..=40149) one renewal and
+    /// one retry. `path` starts with `/`.
+    ///
+    /// Every answer from the server is `Ok`, whatever its status (RSC19d: like an
+    /// `HttpPaginatedResponse`), so the caller sees the body and headers of an error answer
+    /// too (`Retry-After` on a 429, Ably's error body); [`HttpResponse::error_info`] parses
+    /// the ErrorInfo of one with status 400 or more. `Err` means no usable answer: bad
+    /// arguments, a network failure (RSC19e), or a token that could not be renewed.
     pub fn request(
         &self,
         method: Method,
@@ -64,16 +70,16 @@ impl Auth {
             })
         };
         if !self.uses_token_auth() {
-            return into_result(send(&self.basic_header()?)?);
+            return send(&self.basic_header()?);
         }
         let token = self.obtain_token(false)?;
         let response = send(&token.header)?;
         if response.status != 401 {
-            return into_result(response);
+            return Ok(response);
         }
         let error = response.error_info();
         if !error.is_token_error() {
-            return Err(error); // RSC10b: not a token error, no renewal
+            return Ok(response); // RSC10b: not a token error, no renewal
         }
         self.invalidate(Some(&token.details.token));
         if !self.means().options.can_renew() {
@@ -89,7 +95,7 @@ impl Auth {
             )
         });
         let renewed = self.obtain_token(false)?;
-        into_result(send(&renewed.header)?)
+        send(&renewed.header)
     }
 
     /// `time()` (RSC16): the server time in ms since the epoch, from `GET /time` without
@@ -246,13 +252,5 @@ impl Auth {
                 base64::engine::general_purpose::STANDARD.encode(id),
             )
         })
-    }
-}
-
-fn into_result(response: HttpResponse) -> Result<HttpResponse> {
-    if response.status >= 400 {
-        Err(response.error_info())
-    } else {
-        Ok(response)
     }
 }

@@ -82,7 +82,7 @@ pub struct Capability {
 impl Capability {
     /// Parse and validate capability JSON such as `{"chat:*":["publish","subscribe"]}`.
     ///
-    /// Rules (errors are 40003/400 and name the offending resource or operation):
+    /// Rules (errors are 40003 (status 0) and name the offending resource or operation):
     /// - the text is a JSON object with at least one resource;
     /// - resource names are non-empty and appear once;
     /// - each value is a non-empty array of well-formed operation names

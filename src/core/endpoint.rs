@@ -79,11 +79,7 @@ impl HostPlan {
 }
 
 fn conflict(message: &str) -> ErrorInfo {
-    ErrorInfo::new(
-        codes::BAD_REQUEST,
-        400,
-        format!("invalid options: {message}"),
-    )
+    ErrorInfo::new(codes::BAD_REQUEST, 0, format!("invalid options: {message}"))
 }
 
 fn five_fallbacks(prefix: &str, domain: &str) -> Vec<String> {
@@ -299,7 +295,7 @@ mod tests {
         ];
         for case in cases {
             let err = with(case).unwrap_err();
-            assert_eq!((err.code, err.status_code), (40000, 400));
+            assert_eq!((err.code, err.status_code), (40000, 0));
             assert!(err.message.contains("invalid"), "{}", err.message);
         }
     }

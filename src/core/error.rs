@@ -103,9 +103,10 @@ impl ErrorInfo {
         }
     }
 
-    /// 40003/400: an argument or parameter has an invalid value.
+    /// 40003: an argument or parameter has an invalid value. A local failure with no HTTP
+    /// exchange and no status named by the spec, so `status_code` is 0.
     pub fn invalid_value(message: impl Into<String>) -> Self {
-        Self::new(codes::INVALID_PARAMETER_VALUE, 400, message)
+        Self::new(codes::INVALID_PARAMETER_VALUE, 0, message)
     }
 
     /// Attach an underlying cause.

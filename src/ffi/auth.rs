@@ -101,6 +101,7 @@ pub(crate) unsafe fn auth_call<'a>(ptr: *const ably_auth) -> Result<AuthCall<'a>
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
 /// or points to writable memory for a pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_new(
     options: *mut ably_auth_options,
@@ -198,6 +199,7 @@ unsafe fn issuing_args<'a, T>(
 /// # Safety
 /// `auth` is NULL or a live handle; `params` is NULL or from `ably_token_params_new`;
 /// `out_request` is NULL or points to writable memory for a pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_create_token_request(
     auth: *const ably_auth,
@@ -243,6 +245,7 @@ fn create_token_request(auth: &Auth, params: Option<&TokenParams>) -> Result<Tok
 /// # Safety
 /// `auth` is NULL or a live handle; the strings of `params` are unset or readable for their
 /// lengths; `buf` is NULL or writable for `buf_len` bytes; `out_values` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_create_token_request_into(
     auth: *const ably_auth,
@@ -283,6 +286,7 @@ pub unsafe extern "C" fn ably_auth_create_token_request_into(
 ///
 /// # Safety
 /// As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_create_jwt_into(
     auth: *const ably_auth,
@@ -346,6 +350,7 @@ unsafe fn values_args<'a, T>(
 ///
 /// # Safety
 /// As for `ably_auth_create_token_request`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_create_jwt(
     auth: *const ably_auth,
@@ -375,6 +380,7 @@ pub unsafe extern "C" fn ably_auth_create_jwt(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_client_id(
     auth: *const ably_auth,
@@ -402,6 +408,7 @@ pub unsafe extern "C" fn ably_auth_client_id(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_token_details(
     auth: *const ably_auth,
@@ -433,6 +440,7 @@ pub unsafe extern "C" fn ably_auth_token_details(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_token_remaining_ms(
     auth: *const ably_auth,
@@ -505,6 +513,7 @@ unsafe fn token_call(
 /// # Safety
 /// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
 /// functions; `out_token_details` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_request_token(
     auth: *const ably_auth,
@@ -538,6 +547,7 @@ pub unsafe extern "C" fn ably_auth_request_token(
 ///
 /// # Safety
 /// As for `ably_auth_request_token`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_authorize(
     auth: *const ably_auth,
@@ -561,6 +571,7 @@ pub unsafe extern "C" fn ably_auth_authorize(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_header` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_authorization_header(
     auth: *const ably_auth,
@@ -589,6 +600,7 @@ pub unsafe extern "C" fn ably_auth_authorization_header(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `token` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_token_rejected(
     auth: *const ably_auth,
@@ -618,6 +630,7 @@ pub unsafe extern "C" fn ably_auth_token_rejected(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_time(
     auth: *const ably_auth,

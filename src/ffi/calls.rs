@@ -83,8 +83,10 @@ pub type ably_revocation_done_fn = Option<
     ),
 >;
 
-/// Completion giving an HTTP response (status < 400): exactly one of `response` and
-/// `error` is non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
+/// Completion giving the server's answer to `ably_auth_request_async`, whatever its status
+/// (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
+/// ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
+/// non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
 pub type ably_response_done_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -165,6 +167,7 @@ unsafe fn start<T: Send + 'static>(
 /// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
 /// functions; `out_call` is NULL or writable; `done` and `free_user_data` follow their
 /// contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_request_token_async(
     auth: *const ably_auth,
@@ -197,6 +200,7 @@ pub unsafe extern "C" fn ably_auth_request_token_async(
 ///
 /// # Safety
 /// As for `ably_auth_request_token_async`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_authorize_async(
     auth: *const ably_auth,
@@ -279,6 +283,7 @@ unsafe fn token_call_async(
 /// # Safety
 /// `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
 /// `free_user_data` follow their contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_authorization_header_async(
     auth: *const ably_auth,
@@ -311,6 +316,7 @@ pub unsafe extern "C" fn ably_auth_authorization_header_async(
 ///
 /// # Safety
 /// As for `ably_auth_authorization_header_async`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_time_async(
     auth: *const ably_auth,
@@ -348,6 +354,7 @@ pub unsafe extern "C" fn ably_auth_time_async(
 /// # Safety
 /// As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
 /// `free_user_data` follow their contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
@@ -382,7 +389,9 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
     }
 }
 
-/// Non-blocking `ably_auth_request`: same arguments (copied before it returns).
+/// Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the
+/// same outcome delivered to `done`: every answer from the server, whatever its status, as
+/// a response owned by `done`; an error only when no usable answer arrives.
 ///
 /// Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
 /// blocking form); 100003 after shutdown.
@@ -390,6 +399,7 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
 /// # Safety
 /// As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
 /// `free_user_data` follow their contracts.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ably_auth_request_async(
@@ -498,6 +508,7 @@ pub unsafe extern "C" fn ably_call_free(call: *mut ably_call) {
 ///
 /// # Safety
 /// `auth` is NULL or a live handle.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_shutdown(
     auth: *const ably_auth,
@@ -526,6 +537,7 @@ pub unsafe extern "C" fn ably_auth_shutdown(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_header` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_cached_authorization_header(
     auth: *const ably_auth,

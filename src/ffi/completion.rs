@@ -65,6 +65,7 @@ unsafe fn answer(
 /// # Safety
 /// `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_completion_token(
     completion: *mut ably_auth_completion,
@@ -91,6 +92,7 @@ pub unsafe extern "C" fn ably_auth_completion_token(
 /// # Safety
 /// `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_completion_json(
     completion: *mut ably_auth_completion,
@@ -118,6 +120,7 @@ pub unsafe extern "C" fn ably_auth_completion_json(
 /// # Safety
 /// `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_completion_error(
     completion: *mut ably_auth_completion,

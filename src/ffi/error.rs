@@ -66,7 +66,9 @@ pub const ABLY_ERR_NOT_BUILT_IN: i32 = 100_005;
 pub struct ably_error_info {
     /// Ably error code, e.g. 40140 (token error) or 40003 (invalid argument).
     pub code: i32,
-    /// HTTP status code; 0 when none applies.
+    /// HTTP status code: the status of the answer the error reports, or the one the Ably
+    /// spec names for the code (e.g. 40170/401); 0 when none applies (see the header's
+    /// conventions).
     pub status_code: i32,
     /// Human-readable message, never NULL. Never contains a key secret, token or mac.
     pub message: *const c_char,

@@ -26,6 +26,7 @@ use crate::core::jwt::embed_token_in_jwt;
 /// # Safety
 /// `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
 /// bytes; `out_jwt` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_jwt_embed_token(
     token: *const c_char,

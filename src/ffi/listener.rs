@@ -40,6 +40,7 @@ pub type ably_auth_listener_fn = Option<
 /// # Safety
 /// `auth` is NULL or a live handle; `out_id` is NULL or writable; the functions follow the
 /// contracts of their types.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_add_listener(
     auth: *const ably_auth,
@@ -88,6 +89,7 @@ pub unsafe extern "C" fn ably_auth_add_listener(
 ///
 /// # Safety
 /// `auth` is NULL or a live handle.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_remove_listener(
     auth: *const ably_auth,

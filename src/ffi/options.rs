@@ -75,6 +75,7 @@ unsafe fn edit<R>(
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_key(
     options: *mut ably_auth_options,
@@ -94,6 +95,7 @@ pub unsafe extern "C" fn ably_auth_options_set_key(
 ///
 /// # Safety
 /// As for `ably_auth_options_set_key`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_client_id(
     options: *mut ably_auth_options,
@@ -115,6 +117,7 @@ pub unsafe extern "C" fn ably_auth_options_set_client_id(
 ///
 /// # Safety
 /// As for `ably_auth_options_set_key`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_token(
     options: *mut ably_auth_options,
@@ -140,6 +143,7 @@ pub unsafe extern "C" fn ably_auth_options_set_token(
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_token_details(
     options: *mut ably_auth_options,
@@ -161,6 +165,7 @@ pub unsafe extern "C" fn ably_auth_options_set_token_details(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_use_token_auth(
     options: *mut ably_auth_options,
@@ -183,6 +188,7 @@ pub unsafe extern "C" fn ably_auth_options_set_use_token_auth(
 ///
 /// # Safety
 /// `options` and `params` are NULL or pointers returned by their `_new` functions.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_default_token_params(
     options: *mut ably_auth_options,
@@ -246,6 +252,7 @@ fn positive_ms(ms: i64, name: &str) -> Result<Duration> {
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_auth_url(
     options: *mut ably_auth_options,
@@ -265,6 +272,7 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_url(
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_auth_method(
     options: *mut ably_auth_options,
@@ -289,6 +297,7 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_method(
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_add_auth_header(
     options: *mut ably_auth_options,
@@ -314,6 +323,7 @@ pub unsafe extern "C" fn ably_auth_options_add_auth_header(
 ///
 /// # Safety
 /// As for `ably_auth_options_add_auth_header`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_add_auth_param(
     options: *mut ably_auth_options,
@@ -347,6 +357,7 @@ pub unsafe extern "C" fn ably_auth_options_add_auth_param(
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
 /// follow the contracts of their types.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
     options: *mut ably_auth_options,
@@ -371,6 +382,7 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_query_time(
     options: *mut ably_auth_options,
@@ -393,6 +405,7 @@ pub unsafe extern "C" fn ably_auth_options_set_query_time(
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_endpoint(
     options: *mut ably_auth_options,
@@ -413,6 +426,7 @@ pub unsafe extern "C" fn ably_auth_options_set_endpoint(
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_environment(
     options: *mut ably_auth_options,
@@ -433,6 +447,7 @@ pub unsafe extern "C" fn ably_auth_options_set_environment(
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_rest_host(
     options: *mut ably_auth_options,
@@ -454,6 +469,7 @@ pub unsafe extern "C" fn ably_auth_options_set_rest_host(
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
 /// pointers, each NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_fallback_hosts(
     options: *mut ably_auth_options,
@@ -480,6 +496,7 @@ pub unsafe extern "C" fn ably_auth_options_set_fallback_hosts(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_tls(
     options: *mut ably_auth_options,
@@ -498,6 +515,7 @@ pub unsafe extern "C" fn ably_auth_options_set_tls(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_port(
     options: *mut ably_auth_options,
@@ -516,6 +534,7 @@ pub unsafe extern "C" fn ably_auth_options_set_port(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_tls_port(
     options: *mut ably_auth_options,
@@ -547,6 +566,7 @@ pub unsafe extern "C" fn ably_auth_options_set_tls_port(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_timeouts(
     options: *mut ably_auth_options,
@@ -571,6 +591,7 @@ pub unsafe extern "C" fn ably_auth_options_set_timeouts(
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_add_ca_pem(
     options: *mut ably_auth_options,
@@ -597,6 +618,7 @@ pub unsafe extern "C" fn ably_auth_options_add_ca_pem(
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
 /// NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_add_resolve(
     options: *mut ably_auth_options,
@@ -630,6 +652,7 @@ pub unsafe extern "C" fn ably_auth_options_add_resolve(
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_proxy(
     options: *mut ably_auth_options,
@@ -657,6 +680,7 @@ pub unsafe extern "C" fn ably_auth_options_set_proxy(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_proxy_from_env(
     options: *mut ably_auth_options,
@@ -688,6 +712,7 @@ pub unsafe extern "C" fn ably_auth_options_set_proxy_from_env(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_platform_verifier(
     options: *mut ably_auth_options,
@@ -708,6 +733,7 @@ pub unsafe extern "C" fn ably_auth_options_set_platform_verifier(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_token_expiry_margin(
     options: *mut ably_auth_options,
@@ -727,6 +753,7 @@ pub unsafe extern "C" fn ably_auth_options_set_token_expiry_margin(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_fallback_retry_timeout(
     options: *mut ably_auth_options,
@@ -747,6 +774,7 @@ pub unsafe extern "C" fn ably_auth_options_set_fallback_retry_timeout(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_max_retry_count(
     options: *mut ably_auth_options,
@@ -768,6 +796,7 @@ pub unsafe extern "C" fn ably_auth_options_set_max_retry_count(
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_add_agent(
     options: *mut ably_auth_options,
@@ -793,6 +822,7 @@ pub unsafe extern "C" fn ably_auth_options_add_agent(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_add_request_ids(
     options: *mut ably_auth_options,
@@ -816,6 +846,7 @@ pub unsafe extern "C" fn ably_auth_options_set_add_request_ids(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_worker_threads(
     options: *mut ably_auth_options,
@@ -843,6 +874,7 @@ pub unsafe extern "C" fn ably_auth_options_set_worker_threads(
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_renew_ahead(
     options: *mut ably_auth_options,
@@ -871,6 +903,7 @@ pub unsafe extern "C" fn ably_auth_options_set_renew_ahead(
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
 /// follow the contracts of their types.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_log(
     options: *mut ably_auth_options,

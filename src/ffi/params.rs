@@ -85,6 +85,7 @@ unsafe fn edit(
 ///
 /// # Safety
 /// `params` is NULL or a pointer returned by `ably_token_params_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_ttl(
     params: *mut ably_token_params,
@@ -104,6 +105,7 @@ pub unsafe extern "C" fn ably_token_params_set_ttl(
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_capability(
     params: *mut ably_token_params,
@@ -123,6 +125,7 @@ pub unsafe extern "C" fn ably_token_params_set_capability(
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_client_id(
     params: *mut ably_token_params,
@@ -141,6 +144,7 @@ pub unsafe extern "C" fn ably_token_params_set_client_id(
 ///
 /// # Safety
 /// `params` is NULL or a pointer returned by `ably_token_params_new`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_timestamp(
     params: *mut ably_token_params,
@@ -155,6 +159,7 @@ pub unsafe extern "C" fn ably_token_params_set_timestamp(
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_nonce(
     params: *mut ably_token_params,
@@ -280,6 +285,7 @@ impl ably_token_params_values {
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_set_revocation_key(
     params: *mut ably_token_params,

@@ -5,17 +5,20 @@ use std::ptr;
 
 use super::auth::{ably_auth, auth_call};
 use super::boundary::{boundary, boundary_or};
-use super::error::ably_error_info;
+use super::error::{ably_error_info, error_into_c};
 use super::handle::{free_handle, new_handle, out_arg, str_arg, write_out};
 use super::options::string_array;
 use crate::core::error::{ErrorInfo, Result};
 use crate::http::{HttpResponse, Method};
 
-/// An HTTP response (status < 400) to `ably_auth_request`. Immutable; the body and header
-/// values are borrowed from it and valid until it is freed with `ably_http_response_free`.
-/// Thread safety: may be read from many threads at once.
+/// The server's answer to `ably_auth_request`, whatever its status (an error status of 400
+/// or more included; `ably_http_response_error` gives its ErrorInfo). Immutable; the body
+/// and header values are borrowed from it and valid until it is freed with
+/// `ably_http_response_free`. Thread safety: may be read from many threads at once.
 pub struct ably_http_response {
     status: u16,
+    /// The ErrorInfo of an error answer (status >= 400).
+    error: Option<ErrorInfo>,
     /// The body followed by one NUL byte (not part of the body).
     body: Vec<u8>,
     /// Headers in the server's order; values with a NUL byte are left out.
@@ -24,6 +27,7 @@ pub struct ably_http_response {
 
 impl ably_http_response {
     pub(crate) fn new(response: HttpResponse) -> Self {
+        let error = (response.status >= 400).then(|| response.error_info());
         let HttpResponse {
             status,
             headers,
@@ -32,6 +36,7 @@ impl ably_http_response {
         body.push(0);
         ably_http_response {
             status,
+            error,
             body,
             headers: headers
                 .into_iter()
@@ -59,15 +64,20 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
 /// - `body`: NULL for none, else `body_len` bytes (copied).
 ///
-/// On success (status < 400) `*out_response` receives a response to free with
-/// `ably_http_response_free`. A status of 400 or more is an error carrying the server's
-/// ErrorInfo.
+/// Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
+/// `*out_response` receives the answer, owned by the caller, to free with
+/// `ably_http_response_free` (RSC19d). An answer with a status of 400 or more is an error
+/// from the server: check `ably_http_response_status`, and `ably_http_response_error` gives
+/// its ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable.
+/// A token error (401 with 40140..=40149) is handled first: the token is renewed once and
+/// the request retried, and the retry's answer is the one returned.
 ///
-/// Errors: 40003 for a NULL `auth`, `method`, `path` or `out_response`, invalid UTF-8, an
-/// unknown method, a path without a leading `/`, NULL arrays with a non-zero count, a NULL
-/// `body` with a non-zero `body_len`, or a header with a line break; the server's error for
-/// status >= 400; the token errors of `ably_auth_authorize`; 50003 or 80000 for network
-/// failures.
+/// Errors (returned, with nothing written to `*out_response`): 40003 for a NULL `auth`,
+/// `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path without a
+/// leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
+/// `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
+/// (40171 when a rejected token cannot be renewed, with the server's error as `cause`);
+/// 50003 or 80000 when no answer arrives (RSC19e).
 ///
 /// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
 ///
@@ -75,6 +85,7 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
 /// or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
 /// `out_response` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ably_auth_request(
@@ -205,7 +216,7 @@ unsafe fn body_arg<'a>(body: *const u8, body_len: usize) -> Result<Option<&'a [u
     Ok(Some(unsafe { std::slice::from_raw_parts(body, body_len) }))
 }
 
-/// The HTTP status code (< 400); 0 when `response` is NULL.
+/// The HTTP status code; 0 when `response` is NULL.
 ///
 /// # Safety
 /// `response` is NULL or a live handle.
@@ -267,6 +278,30 @@ pub unsafe extern "C" fn ably_http_response_header(
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map_or(ptr::null(), |(_, v)| v.as_ptr())
+    })
+}
+
+/// The ErrorInfo of an error answer (status 400 or more): Ably's error from the body or
+/// the `X-Ably-Errorcode`/`X-Ably-Errormessage` headers, else one made from the status.
+/// Returns a new ErrorInfo owned by the caller (free it with `ably_error_info_free`; it
+/// stays valid after `response` is freed), or NULL when the status is below 400 or
+/// `response` is NULL.
+///
+/// Thread safety: may be called from many threads at once.
+///
+/// # Safety
+/// `response` is NULL or a live handle.
+#[unsafe(no_mangle)]
+#[must_use]
+pub unsafe extern "C" fn ably_http_response_error(
+    response: *const ably_http_response,
+) -> *mut ably_error_info {
+    // SAFETY: caller contract.
+    let Some(response) = (unsafe { response.as_ref() }) else {
+        return ptr::null_mut();
+    };
+    boundary_or(ptr::null_mut(), || {
+        response.error.clone().map_or(ptr::null_mut(), error_into_c)
     })
 }
 

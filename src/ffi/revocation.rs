@@ -109,6 +109,7 @@ impl Drop for ably_revocation_result {
 /// # Safety
 /// `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
 /// or NUL-terminated; `out_result` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_revoke_tokens(
     auth: *const ably_auth,
@@ -316,6 +317,7 @@ pub unsafe extern "C" fn ably_revocation_result_error(
 ///
 /// # Safety
 /// `result` is NULL or a live handle; `out_json` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_revocation_result_to_json(
     result: *const ably_revocation_result,

@@ -37,6 +37,7 @@ impl ably_token_details {
 ///
 /// # Safety
 /// `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_details_from_json(
     json: *const c_char,
@@ -59,6 +60,7 @@ pub unsafe extern "C" fn ably_token_details_from_json(
 ///
 /// # Safety
 /// `token_details` is NULL or a live handle; `out_json` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_details_to_json(
     token_details: *const ably_token_details,

@@ -43,6 +43,7 @@ impl ably_token_request {
 ///
 /// # Safety
 /// `json` is NULL or NUL-terminated; `out_request` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_request_from_json(
     json: *const c_char,
@@ -66,6 +67,7 @@ pub unsafe extern "C" fn ably_token_request_from_json(
 ///
 /// # Safety
 /// `request` is NULL or a live handle; `out_json` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_request_to_json(
     request: *const ably_token_request,

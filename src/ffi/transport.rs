@@ -190,6 +190,7 @@ pub unsafe fn http_transport_from_c(
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
 /// follow the contracts of their types.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_http_transport(
     options: *mut ably_auth_options,
@@ -441,6 +442,7 @@ unsafe fn pointers<'a>(
 /// # Safety
 /// `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
 /// NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_http_exchange_respond(
     exchange: *mut ably_http_exchange,
@@ -507,6 +509,7 @@ pub unsafe extern "C" fn ably_http_exchange_respond(
 ///
 /// # Safety
 /// `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_http_exchange_fail(
     exchange: *mut ably_http_exchange,

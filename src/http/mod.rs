@@ -150,6 +150,16 @@ impl HttpResponse {
         (200..300).contains(&self.status)
     }
 
+    /// `Err` with this answer's ErrorInfo when its status is 400 or more, else the answer:
+    /// for callers of `Auth::request` that treat an error answer as a failure.
+    pub fn error_for_status(self) -> Result<Self> {
+        if self.status >= 400 {
+            Err(self.error_info())
+        } else {
+            Ok(self)
+        }
+    }
+
     /// The Ably ErrorInfo this (error) response carries (body, then headers, then status).
     pub fn error_info(&self) -> ErrorInfo {
         crate::core::material::error_from_response(
@@ -220,12 +230,14 @@ impl TransportError {
         )
     }
 
-    /// The ErrorInfo for this failure: 50003/500 for timeouts (RSC13), 80000/500 otherwise.
+    /// The ErrorInfo for this failure: 50003 for timeouts (RSC13), 80000 for the others
+    /// with no answer, `status_code` 0 (no HTTP status applies and the spec names none);
+    /// 50000/500 for an answer over its size limit.
     pub fn to_error_info(&self, host: &str) -> ErrorInfo {
         match self.kind {
             TransportErrorKind::Timeout => ErrorInfo::new(
                 codes::TIMEOUT,
-                500,
+                0,
                 format!("request to {host} timed out: {}", self.message),
             ),
             TransportErrorKind::NotBuiltIn => not_built_in(&format!("a request to {host}")),
@@ -241,7 +253,7 @@ impl TransportError {
             ),
             _ => ErrorInfo::new(
                 codes::CONNECTION_FAILED,
-                500,
+                0,
                 format!("connection to {host} failed: {}", self.message),
             ),
         }
@@ -361,7 +373,7 @@ pub fn check_transport_options(host_transport: bool, options: &TransportOptions)
         }
         return Err(ErrorInfo::new(
             codes::BAD_REQUEST,
-            400,
+            0,
             format!(
                 "conflicting options: a host HTTP transport does not honour {} (only the \
                  built-in client does); configure them in your transport instead",
@@ -374,7 +386,7 @@ pub fn check_transport_options(host_transport: bool, options: &TransportOptions)
         if options.platform_verifier && !options.extra_ca_pem.is_empty() {
             return Err(ErrorInfo::new(
                 codes::BAD_REQUEST,
-                400,
+                0,
                 "conflicting options: extra CA certificates cannot be added to the platform \
                  verifier (install them in the operating system's trust store instead)",
             ));

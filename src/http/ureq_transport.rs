@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use ureq::http::Uri;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
@@ -21,6 +22,8 @@ use crate::core::error::{ErrorInfo, Result};
 /// The ureq-based [`Transport`].
 pub struct UreqTransport {
     agent: Agent,
+    /// The connect timeout, named in the message of a connect timeout.
+    open_timeout: Duration,
 }
 
 impl std::fmt::Debug for UreqTransport {
@@ -160,11 +163,12 @@ impl UreqTransport {
         };
         Ok(UreqTransport {
             agent: Agent::with_parts(config, DefaultConnector::default(), resolver),
+            open_timeout: options.open_timeout,
         })
     }
 }
 
-fn classify(error: ureq::Error) -> TransportError {
+fn classify(error: ureq::Error, request: &HttpRequest, open_timeout: Duration) -> TransportError {
     use ureq::Error as E;
     let kind = match &error {
         E::Timeout(_) => TransportErrorKind::Timeout,
@@ -176,7 +180,7 @@ fn classify(error: ureq::Error) -> TransportError {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportErrorKind::Timeout,
             io::ErrorKind::InvalidData => {
                 // rustls reports handshake failures as InvalidData I/O errors.
-                if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+                if rustls_error(&error).is_some() {
                     TransportErrorKind::Tls
                 } else {
                     TransportErrorKind::Protocol
@@ -189,7 +193,70 @@ fn classify(error: ureq::Error) -> TransportError {
     };
     TransportError {
         kind,
-        message: error.to_string(),
+        message: describe(&error, request, open_timeout),
+    }
+}
+
+/// A message for `error` that says what would help, in plain words: the origin (scheme,
+/// host, port; never the path or query) of a refused connection, the timeout that ran out,
+/// and for a certificate from an unknown CA how to trust it.
+fn describe(error: &ureq::Error, request: &HttpRequest, open_timeout: Duration) -> String {
+    use ureq::Error as E;
+    let origin = || origin(&request.url);
+    match error {
+        E::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => format!(
+            "could not connect to {} within the open timeout ({} ms)",
+            origin(),
+            open_timeout.as_millis()
+        ),
+        E::Timeout(_) => format!(
+            "no complete answer from {} within the request timeout ({} ms)",
+            origin(),
+            request.timeout.as_millis()
+        ),
+        E::ConnectionFailed => format!("could not connect to {}", origin()),
+        E::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            format!(
+                "connection refused by {} (is a server listening there?)",
+                origin()
+            )
+        }
+        E::Io(e) if e.kind() != io::ErrorKind::InvalidData => format!("{e} ({})", origin()),
+        _ if matches!(
+            rustls_error(error),
+            Some(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            ))
+        ) =>
+        {
+            format!(
+                "{error}: the certificate of {} is not signed by a trusted CA; trust that CA \
+                 with ably_auth_options_add_ca_pem, or use the operating system's verifier \
+                 (ably_auth_options_set_platform_verifier) if the system trusts it",
+                origin()
+            )
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// The rustls error behind `error`, if any (ureq passes handshake failures up as I/O errors).
+fn rustls_error(error: &ureq::Error) -> Option<&rustls::Error> {
+    match error {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }
+}
+
+/// `scheme://host:port` of `url` (its port made explicit), or "the server".
+fn origin(url: &str) -> String {
+    match url.parse::<Uri>() {
+        Ok(uri) => match (uri.scheme_str(), uri.host(), port_of(&uri)) {
+            (Some(scheme), Some(host), Some(port)) => format!("{scheme}://{host}:{port}"),
+            _ => "the server".to_owned(),
+        },
+        Err(_) => "the server".to_owned(),
     }
 }
 
@@ -214,6 +281,7 @@ impl Transport for UreqTransport {
             }
             (None, _) => self.agent.run(builder.body(()).map_err(protocol)?),
         };
+        let classify = |e| classify(e, request, self.open_timeout);
         let mut response = sent.map_err(classify)?;
         let status = response.status().as_u16();
         let headers = response

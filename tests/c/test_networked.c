@@ -7,7 +7,8 @@
  *   and the late answer is refused with 40170), and answered twice (40003);
  * - authUrl (GET) at the server's /auth/token-request, with headers and params;
  * - the Authorization header decodes to the token in use;
- * - ably_auth_request to /channels/x, renewing once after an injected 40142;
+ * - ably_auth_request to /channels/x, renewing once after an injected 40142; error answers
+ *   (a 429 with Retry-After, a 404) as responses with ably_http_response_error;
  * - time; revokeTokens over TLS trusting the server's CA through add_ca_pem;
  * - listeners (token changed, failure, removal, free_user_data exactly once);
  * - the log callback gets lines, none with the key secret or a token.
@@ -459,14 +460,66 @@ static void test_request_and_renewal(void) {
         CHECK(ably_http_response_status(response) == 201, "POST /channels/x/messages: 201");
         ably_http_response_free(response);
     }
-    /* A status >= 400 is an error with the server's ErrorInfo. */
-    response = (ably_http_response *)&server;
-    ably_error_info *err =
-        ably_auth_request(auth, "GET", "/nowhere", NULL, NULL, NULL, 0, NULL, 0, &response);
-    CHECK(err != NULL && err->code == 40400 && err->status_code == 404,
-          "GET /nowhere: 40400/404");
-    CHECK(response == (ably_http_response *)&server, "GET /nowhere: out untouched");
-    ably_error_info_free(err);
+    /* An answer with status >= 400 is a response too: its status, headers (Retry-After on a
+     * 429) and body reach the caller, and ably_http_response_error parses Ably's ErrorInfo. */
+    CHECK(loopback_rule(&server, "{\"pathPrefix\":\"/channels/busy\",\"times\":1,\"action\":"
+                                 "{\"type\":\"respond\",\"status\":429,\"headers\":"
+                                 "[[\"Content-Type\",\"application/json\"],[\"Retry-After\",\"7\"]],"
+                                 "\"body\":\"{\\\"error\\\":{\\\"code\\\":42910,\\\"statusCode\\\":"
+                                 "429,\\\"message\\\":\\\"Slow down\\\"}}\"}}"),
+          "inject a 429 with Retry-After on /channels/busy");
+    response = NULL;
+    if (expect_ok(ably_auth_request(auth, "GET", "/channels/busy", NULL, NULL, NULL, 0, NULL, 0,
+                                    &response))) {
+        CHECK(ably_http_response_status(response) == 429, "GET /channels/busy: status 429");
+        const char *retry = ably_http_response_header(response, "Retry-After");
+        CHECK(str_eq(retry, "7"), "GET /channels/busy: Retry-After 7 (%s)", str_or_null(retry));
+        size_t len = 0;
+        const uint8_t *body = ably_http_response_body(response, &len);
+        CHECK(body != NULL && strstr((const char *)body, "Slow down") != NULL,
+              "GET /channels/busy: Ably's error body");
+        ably_error_info *err = ably_http_response_error(response);
+        CHECK(err != NULL && err->code == 42910 && err->status_code == 429,
+              "GET /channels/busy: ErrorInfo 42910/429");
+        ably_http_response_free(response);
+        /* The ErrorInfo is owned by the caller and outlives the response. */
+        CHECK(err != NULL && str_eq(err->message, "Slow down"), "the ErrorInfo outlives the response");
+        ably_error_info_free(err);
+    }
+    response = NULL;
+    if (expect_ok(ably_auth_request(auth, "GET", "/nowhere", NULL, NULL, NULL, 0, NULL, 0,
+                                    &response))) {
+        ably_error_info *err = ably_http_response_error(response);
+        CHECK(ably_http_response_status(response) == 404 && err != NULL && err->code == 40400,
+              "GET /nowhere: a 404 response with 40400");
+        ably_error_info_free(err);
+        ably_http_response_free(response);
+    }
+    /* A success answer has no ErrorInfo; neither has a NULL response. */
+    response = NULL;
+    if (expect_ok(ably_auth_request(auth, "GET", "/channels/x", NULL, NULL, NULL, 0, NULL, 0,
+                                    &response))) {
+        CHECK(ably_http_response_error(response) == NULL, "a 200 response has no ErrorInfo");
+        ably_http_response_free(response);
+    }
+    CHECK(ably_http_response_error(NULL) == NULL, "ably_http_response_error(NULL) is NULL");
+
+    /* A token error that persists after the one renewal: the retry's 401 is the answer. */
+    CHECK(loopback_rule(&server, "{\"pathPrefix\":\"/channels/expired\",\"times\":2,\"action\":"
+                                 "{\"type\":\"ablyError\",\"status\":401,\"code\":40142,"
+                                 "\"message\":\"Token expired\"}}"),
+          "inject two 40142 on /channels/expired");
+    int64_t issued_now = tokens_issued();
+    response = NULL;
+    if (expect_ok(ably_auth_request(auth, "GET", "/channels/expired", NULL, NULL, NULL, 0, NULL,
+                                    0, &response))) {
+        ably_error_info *err = ably_http_response_error(response);
+        CHECK(ably_http_response_status(response) == 401 && err != NULL && err->code == 40142,
+              "40142 twice: the retry's 401 answer");
+        ably_error_info_free(err);
+        ably_http_response_free(response);
+    }
+    CHECK(tokens_issued() == issued_now + 1, "40142 twice: exactly one renewal");
 
     /* token_rejected drops the cached token: the next header needs a new one. */
     int64_t issued = tokens_issued();

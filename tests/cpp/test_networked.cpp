@@ -203,14 +203,20 @@ TEST(Request, RenewsOnceAfterAnInjected40142) {
                                R"({"name":"n","data":"d"})");
     EXPECT_EQ(posted.status(), 201);
 
-    // A status >= 400 maps to ably::Error with the server's ErrorInfo.
-    try {
-        (void)auth.request("GET", "/nowhere");
-        FAIL() << "expected ably::Error";
-    } catch (const ably::Error &e) {
-        EXPECT_EQ(e.info().code, 40400);
-        EXPECT_EQ(e.info().status_code, 404);
-    }
+    // An error answer is a response: its status, headers and body reach the caller, and
+    // error() parses Ably's ErrorInfo from it.
+    ASSERT_TRUE(server->rule(R"({"pathPrefix":"/channels/busy","times":1,"action":{"type":"respond","status":429,)"
+                             R"("headers":[["Content-Type","application/json"],["Retry-After","7"]],)"
+                             R"("body":"{\"error\":{\"code\":42910,\"statusCode\":429,\"message\":\"Slow down\"}}"}})"));
+    auto busy = auth.request("GET", "/channels/busy");
+    EXPECT_EQ(busy.status(), 429);
+    EXPECT_EQ(busy.header("Retry-After"), std::optional<std::string>("7"));
+    EXPECT_NE(busy.body().find("Slow down"), std::string_view::npos);
+    auto busy_error = busy.error();
+    ASSERT_TRUE(busy_error.has_value());
+    EXPECT_EQ(busy_error->code, 42910);
+    EXPECT_EQ(busy_error->status_code, 429);
+    EXPECT_FALSE(posted.error().has_value());
 
     // token_rejected drops the cached token: the next header fetches a new one.
     issued = server->tokens_issued();
@@ -383,9 +389,14 @@ TEST(Nothrow, NetworkedTryCalls) {
     auto time = auth->try_time();
     ASSERT_TRUE(time.ok());
     auto missing = auth->try_request("GET", "/nowhere");
-    ASSERT_FALSE(missing.ok());
-    EXPECT_EQ(missing.error().status_code, 404);
-    EXPECT_THROW((void)std::move(missing).value(), ably::Error);
+    ASSERT_TRUE(missing.ok()) << missing.error().message;
+    EXPECT_EQ(missing->status(), 404);
+    ASSERT_TRUE(missing->error().has_value());
+    EXPECT_EQ(missing->error()->code, 40400);
+    auto bad = auth->try_request("GET", "no-slash");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, 40003);
+    EXPECT_THROW((void)std::move(bad).value(), ably::Error);
 }
 
 }  // namespace

@@ -159,7 +159,7 @@ inline ErrorInfo take(ably_error_info *error) {
 }
 
 inline ErrorInfo invalid_argument(const char *message) {
-    return ErrorInfo(ABLY_ERR_INVALID_ARGUMENT, 400, message);
+    return ErrorInfo(ABLY_ERR_INVALID_ARGUMENT, 0, message);
 }
 
 /// A NUL-terminated copy of a string_view; `ok()` is false when it holds a NUL byte.
@@ -438,7 +438,9 @@ private:
     ably_token_request *request_ = nullptr;
 };
 
-/// An owned HTTP response (status < 400) of Auth::request.
+/// An owned HTTP response of Auth::request: the server's answer whatever its status. An
+/// answer with status >= 400 is an error from the server: error() gives its ErrorInfo,
+/// while its headers (e.g. Retry-After on a 429) and body stay readable.
 class HttpResponse {
 public:
     HttpResponse() noexcept = default;
@@ -475,6 +477,13 @@ public:
             return std::nullopt;
         }
         return detail::opt_string(ably_http_response_header(response_, text.c_str()));
+    }
+    /// The ErrorInfo of an error answer (status >= 400); nullopt below 400 or when empty.
+    std::optional<ErrorInfo> error() const {
+        if (ably_error_info *err = ably_http_response_error(response_)) {
+            return detail::take(err);
+        }
+        return std::nullopt;
     }
 
 private:
@@ -1506,8 +1515,10 @@ public:
         }
         return ms;
     }
-    /// An authenticated Ably REST request (RSC19) that renews once on a token error. A
-    /// status >= 400 is an error with the server's ErrorInfo.
+    /// An authenticated Ably REST request (RSC19) that renews once on a token error. Every
+    /// answer from the server is a response, whatever its status (check status(), and
+    /// HttpResponse::error() for one >= 400); an error means no usable answer (bad
+    /// arguments, a network failure, a token that could not be renewed).
     Result<HttpResponse> try_request(std::string_view method, std::string_view path,
                                      std::optional<std::string_view> query = std::nullopt,
                                      const std::vector<Header> &headers = {},

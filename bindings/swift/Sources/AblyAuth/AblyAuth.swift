@@ -124,7 +124,9 @@ public final class AblyAuth: @unchecked Sendable {  // immutable; ably_auth is t
 
     /// An authenticated Ably REST request (RSC19) that renews the token once on a token
     /// error. `path` starts with `/` and is percent-encoded, as is `query` (`a=b&c=d`).
-    /// A status of 400 or more throws the server's error.
+    /// Every answer is returned, whatever its status: one of 400 or more carries the server's
+    /// error in `HTTPResponse.error`. Throws only when no usable answer arrives (bad
+    /// arguments, a network failure, a token that could not be renewed).
     public func request(_ method: String, path: String, query: String? = nil,
                         headers: [String: String] = [:], body: Data? = nil) throws -> HTTPResponse {
         var out: OpaquePointer?

@@ -124,7 +124,7 @@ public final class AuthCompletion: @unchecked Sendable {  // `handle` is guarded
         lock.lock()
         defer { lock.unlock() }
         guard let completion = handle else {
-            throw AblyErrorInfo(code: AblyErrorInfo.invalidArgument, statusCode: 400,
+            throw AblyErrorInfo(code: AblyErrorInfo.invalidArgument, statusCode: 0,
                                 message: "this authCallback completion was already answered")
         }
         handle = nil

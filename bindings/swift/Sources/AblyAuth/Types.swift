@@ -168,16 +168,25 @@ public struct RevocationResult: Sendable {
     }
 }
 
-/// A response (status < 400) to `AblyAuth.request`. The C API looks headers up by name and
-/// cannot list them, so the response keeps its C handle for `header(_:)`.
+/// The server's answer to `AblyAuth.request`, whatever its status; `error` is Ably's
+/// ErrorInfo for one with status 400 or more (its headers, e.g. `Retry-After`, and body stay
+/// readable). The C API looks headers up by name and cannot list them, so the response
+/// keeps its C handle for `header(_:)`.
 public final class HTTPResponse: @unchecked Sendable {  // immutable; the C handle is read-only
     private let handle: OpaquePointer
     public let status: Int
     public let body: Data
+    public let error: AblyErrorInfo?
 
     init(_ handle: OpaquePointer) {
         self.handle = handle
         status = Int(ably_http_response_status(handle))
+        if let e = ably_http_response_error(handle) {
+            error = AblyErrorInfo(UnsafePointer(e))
+            ably_error_info_free(e)
+        } else {
+            error = nil
+        }
         var length = 0
         if let bytes = ably_http_response_body(handle, &length), length > 0 {
             body = Data(bytes: bytes, count: length)

@@ -74,8 +74,9 @@ final class NetworkedTests: LoopbackTestCase {
                                       headers: ["Content-Type": "application/json"],
                                       body: Data(#"{"name":"move","data":"e4"}"#.utf8))
         XCTAssertEqual(posted.status, 201)
-        let missing = assertAblyError(40400) { try auth.request("GET", path: "/nowhere") }
-        XCTAssertEqual(missing?.statusCode, 404)
+        let missing = try auth.request("GET", path: "/nowhere")
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertEqual(missing.error?.code, 40400)
     }
 
     func testConnectionFailure() throws {
