@@ -1851,6 +1851,7 @@ struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_p
  * `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to
  * writable memory for an `ably_token_params_values`.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_get(struct ably_token_params *params,
                                               struct ably_token_params_values *out_values);
 
@@ -1869,6 +1870,7 @@ struct ably_error_info *ably_token_params_get(struct ably_token_params *params,
  * `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for
  * a pointer.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_from_json(const char *json,
                                                     struct ably_token_params **out_params);
 
@@ -1883,6 +1885,7 @@ struct ably_error_info *ably_token_params_from_json(const char *json,
  * `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to
  * writable memory for a pointer.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_to_json(struct ably_token_params *params,
                                                   char **out_json);
 
@@ -1897,6 +1900,7 @@ struct ably_error_info *ably_token_params_to_json(struct ably_token_params *para
  * `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to
  * writable memory for a pointer.
  */
+ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_clone(struct ably_token_params *params,
                                                 struct ably_token_params **out_params);
 

@@ -318,6 +318,7 @@ pub unsafe extern "C" fn ably_token_params_set_revocation_key(
 /// # Safety
 /// `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to
 /// writable memory for an `ably_token_params_values`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_get(
     params: *mut ably_token_params,
@@ -371,6 +372,7 @@ fn values_of(p: &TokenParams, jwt: &JwtOptions) -> ably_token_params_values {
 /// # Safety
 /// `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for
 /// a pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_from_json(
     json: *const c_char,
@@ -411,6 +413,7 @@ pub unsafe extern "C" fn ably_token_params_from_json(
 /// # Safety
 /// `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to
 /// writable memory for a pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_to_json(
     params: *mut ably_token_params,
@@ -437,6 +440,7 @@ pub unsafe extern "C" fn ably_token_params_to_json(
 /// # Safety
 /// `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to
 /// writable memory for a pointer.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_clone(
     params: *mut ably_token_params,
