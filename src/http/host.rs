@@ -102,8 +102,12 @@ impl Shared {
         }
     }
 
-    /// Wait for the answer until `deadline`.
-    fn wait(&self, deadline: Instant) -> std::result::Result<HttpResponse, TransportError> {
+    /// Wait for the answer until `deadline`, the end of the request's `timeout`.
+    fn wait(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> std::result::Result<HttpResponse, TransportError> {
         let mut settled = self.lock();
         loop {
             match std::mem::replace(&mut *settled, Settled::Taken) {
@@ -123,7 +127,11 @@ impl Shared {
                 *settled = Settled::Expired;
                 return Err(TransportError {
                     kind: TransportErrorKind::Timeout,
-                    message: format!("the host transport did not answer exchange {}", self.id),
+                    message: format!(
+                        "the host transport did not answer exchange {} within the request timeout ({} ms)",
+                        self.id,
+                        timeout.as_millis()
+                    ),
                 });
             }
             settled = self
@@ -351,7 +359,7 @@ impl Transport for HostTransport {
             answered: false,
         });
         drop(inside);
-        let outcome = shared.wait(deadline);
+        let outcome = shared.wait(deadline, request.timeout);
         self.pending().remove(&shared.id);
         if outcome
             .as_ref()
