@@ -19,13 +19,11 @@ use common::*;
 use std::ffi::{CStr, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-#[cfg(feature = "http-client")]
 use std::time::{Duration, Instant};
 
 use ::ably_auth::ffi::*;
 use ::ably_auth::{Auth, ClientOptions, ErrorInfo};
 
-#[cfg(feature = "http-client")]
 /// Waits (with a hang guard) until `done()` holds.
 fn eventually(what: &str, done: impl Fn() -> bool) {
     let start = Instant::now();
@@ -441,17 +439,6 @@ impl Holding {
             outcomes: Mutex::new(Vec::new()),
         }))
     }
-
-    fn wait_for_sends(&self, n: usize) {
-        let start = std::time::Instant::now();
-        while self.sends.load(Ordering::SeqCst) < n {
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(20),
-                "hang guard: no send"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-    }
 }
 
 unsafe extern "C" fn holding_send(user_data: *mut c_void, exchange: *mut ably_http_exchange) {
@@ -460,7 +447,7 @@ unsafe extern "C" fn holding_send(user_data: *mut c_void, exchange: *mut ably_ht
     host.inside.store(true, Ordering::SeqCst);
     host.sends.fetch_add(1, Ordering::SeqCst);
     host.held.lock().unwrap().push(exchange as usize);
-    std::thread::sleep(std::time::Duration::from_millis(host.linger_ms));
+    std::thread::sleep(Duration::from_millis(host.linger_ms));
     host.inside.store(false, Ordering::SeqCst);
 }
 
@@ -539,7 +526,7 @@ fn answer_held(host: &Holding) -> Vec<i32> {
 fn shutdown_stops_waiting_for_the_host_transport() {
     let host = Holding::leaked(0);
     let (auth, call) = auth_waiting_on(host);
-    host.wait_for_sends(1);
+    eventually("a send", || host.sends.load(Ordering::SeqCst) == 1);
     // SAFETY: a live Auth and call.
     unsafe {
         // The worker waits for an exchange with 30 s left; shutdown wakes it.
@@ -565,14 +552,10 @@ fn shutdown_stops_waiting_for_the_host_transport() {
 fn free_waits_for_a_send_in_progress_and_the_host_is_not_called_afterwards() {
     let host = Holding::leaked(300);
     let (auth, call) = auth_waiting_on(host);
-    let start = std::time::Instant::now();
-    while !host.inside.load(Ordering::SeqCst) && host.sends.load(Ordering::SeqCst) == 0 {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(20),
-            "hang guard"
-        );
-        std::thread::yield_now();
-    }
+    // Free while the worker is inside the host's send (it lingers there 300 ms).
+    eventually("the worker inside send", || {
+        host.inside.load(Ordering::SeqCst)
+    });
     // SAFETY: a live Auth and call; no call on the Auth is in progress on another thread
     // (the worker's send is the library's own call into the host).
     unsafe {
@@ -584,7 +567,7 @@ fn free_waits_for_a_send_in_progress_and_the_host_is_not_called_afterwards() {
         "ably_auth_free returned while the host's send was still running"
     );
     let sends = host.sends.load(Ordering::SeqCst);
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(
         host.sends.load(Ordering::SeqCst),
         sends,

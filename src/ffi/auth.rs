@@ -6,7 +6,7 @@ use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::boundary::{boundary, boundary_or};
 use super::error::ably_error_info;
@@ -577,12 +577,25 @@ pub unsafe extern "C" fn ably_auth_authorization_header(
     auth: *const ably_auth,
     out_header: *mut *mut c_char,
 ) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe { header_call(auth, out_header, Auth::authorization_header) }
+}
+
+/// The body of the two header getters: `header` of the Auth, written to `out_header` as a
+/// wiped-on-free C string.
+///
+/// # Safety
+/// As for `ably_auth_authorization_header`.
+pub(crate) unsafe fn header_call(
+    auth: *const ably_auth,
+    out_header: *mut *mut c_char,
+    header: impl FnOnce(&Auth) -> Result<Zeroizing<String>>,
+) -> *mut ably_error_info {
     boundary(|| {
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
         let out = out_arg(out_header, "out_header")?;
-        let header = auth.inner.authorization_header()?;
-        let text = owned_c_secret(&header)?;
+        let text = owned_c_secret(&header(&auth.inner)?)?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, text) };
         Ok(())

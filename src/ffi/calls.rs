@@ -10,18 +10,18 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::auth::{ably_auth, auth_call, owned_c_secret};
+use super::auth::{ably_auth, auth_call, header_call, owned_c_secret};
 use super::boundary::{boundary, boundary_or};
 use super::callback::{UserData, ably_free_fn, required};
 use super::error::{ably_error_info, error_into_c};
-use super::handle::{free_handle, new_handle, out_arg, take_builder, write_out};
+use super::handle::{free_handle, new_handle, take_builder, write_out};
 use super::options::ably_auth_options;
 use super::params::ably_token_params;
 use super::response::{ably_http_response, request_args};
 use super::revocation::{ably_revocation_result, revoke_args};
 use super::token_details::ably_token_details;
 use super::token_request::saturating_i64;
-use crate::auth::Call;
+use crate::auth::{Auth, Call};
 use crate::core::error::{ErrorInfo, Result};
 use crate::core::material::RevocationResult;
 use crate::core::token::TokenDetails;
@@ -543,14 +543,6 @@ pub unsafe extern "C" fn ably_auth_cached_authorization_header(
     auth: *const ably_auth,
     out_header: *mut *mut c_char,
 ) -> *mut ably_error_info {
-    boundary(|| {
-        // SAFETY: caller contract.
-        let auth = unsafe { auth_call(auth) }?;
-        let out = out_arg(out_header, "out_header")?;
-        let header = auth.inner.cached_authorization_header()?;
-        let text = owned_c_secret(&header)?;
-        // SAFETY: checked by out_arg.
-        unsafe { write_out(out, text) };
-        Ok(())
-    })
+    // SAFETY: forwarded.
+    unsafe { header_call(auth, out_header, Auth::cached_authorization_header) }
 }

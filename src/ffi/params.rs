@@ -397,7 +397,10 @@ pub unsafe extern "C" fn ably_token_params_from_json(
         if let Some(text) = &parsed.nonce {
             set_nonce(&mut checked, text)?;
         }
-        let handle = new_params(checked)?;
+        let handle = new_params(ably_token_params {
+            inner: checked,
+            jwt: JwtOptions::default(),
+        })?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, handle) };
         Ok(())
@@ -451,27 +454,20 @@ pub unsafe extern "C" fn ably_token_params_clone(
         let (inner, jwt) = with_builder(params, "params", |b: &mut ably_token_params| {
             Ok((b.inner.clone(), b.jwt.clone()))
         })?;
-        let handle = new_builder(ably_token_params { inner, jwt });
-        if handle.is_null() {
-            return Err(too_many_builders());
-        }
+        let handle = new_params(ably_token_params { inner, jwt })?;
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, handle) };
         Ok(())
     })
 }
 
-fn new_params(inner: TokenParams) -> Result<*mut ably_token_params> {
-    let handle = new_builder(ably_token_params {
-        inner,
-        jwt: JwtOptions::default(),
-    });
+/// Register new params; 40003 when no handle slot is left.
+fn new_params(params: ably_token_params) -> Result<*mut ably_token_params> {
+    let handle = new_builder(params);
     if handle.is_null() {
-        return Err(too_many_builders());
+        return Err(ErrorInfo::invalid_value(
+            "too many builders are alive at once (no handle slot left)",
+        ));
     }
     Ok(handle)
-}
-
-fn too_many_builders() -> ErrorInfo {
-    ErrorInfo::invalid_value("too many builders are alive at once (no handle slot left)")
 }
