@@ -1285,7 +1285,9 @@ struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
                                                   uint64_t id);
 
 /**
- * Create empty options. Never returns NULL.
+ * Create empty options. NULL only when about a million builders (options, params and
+ * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
+ * 40003.
  */
 struct ably_auth_options *ably_auth_options_new(void);
 
@@ -1748,7 +1750,9 @@ struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *opti
                                                   ably_free_fn free_user_data);
 
 /**
- * Create empty TokenParams. Never returns NULL.
+ * Create empty TokenParams. NULL only when about a million builders (options, params and
+ * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
+ * 40003.
  */
 struct ably_token_params *ably_token_params_new(void);
 

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use super::completion::ably_auth_completion;
-use super::handle::new_builder;
+use super::handle::try_new_builder;
 use crate::auth::{AuthCallback, Completion, LogLevel, Logger};
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::token::TokenParams;
@@ -126,7 +126,18 @@ impl AuthCallback for CAuthCallback {
                 return;
             }
         };
-        let handle = new_builder(ably_auth_completion::new(completion));
+        let handle = match try_new_builder(ably_auth_completion::new(completion)) {
+            Ok(handle) => handle,
+            Err(unsent) => {
+                // No handle slot left: the callback is not called and the fetch fails now.
+                let _ = unsent.complete(Err(ErrorInfo::new(
+                    codes::INTERNAL_ERROR,
+                    0,
+                    "too many builders are alive at once (no handle slot left for the authCallback's completion)",
+                )));
+                return;
+            }
+        };
         // SAFETY: the caller registered this function for this user_data; the JSON outlives
         // the call and the completion is a live handle the callback now owns.
         unsafe { (self.callback)(self.user_data.ptr(), json.as_ptr(), handle) };

@@ -25,6 +25,11 @@ impl ably_auth_completion {
     pub(crate) fn new(inner: Completion) -> Self {
         ably_auth_completion { inner }
     }
+
+    /// Answer without a C handle (when none could be made).
+    pub(crate) fn complete(self, answer: Result<TokenMaterial>) -> Result<()> {
+        self.inner.complete(answer)
+    }
 }
 
 /// Consume `completion` (always), then hand it `answer()`'s result. An invalid argument is

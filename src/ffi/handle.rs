@@ -84,7 +84,13 @@ fn decode<T>(ptr: *mut T) -> Option<(usize, usize)> {
 }
 
 impl Registry {
-    fn insert(&mut self, value: Box<dyn Any + Send>) -> Option<(usize, usize)> {
+    /// Whether [`Registry::insert`] has a slot to give.
+    fn has_room(&self) -> bool {
+        self.slots.len() <= INDEX_MASK || !self.free.is_empty()
+    }
+
+    /// A slot for `value`; the caller checked [`Registry::has_room`].
+    fn insert(&mut self, value: Box<dyn Any + Send>) -> (usize, usize) {
         let index = if self.free.len() < MIN_FREE && self.slots.len() <= INDEX_MASK {
             self.slots.push(Slot {
                 generation: 0,
@@ -92,11 +98,11 @@ impl Registry {
             });
             self.slots.len() - 1
         } else {
-            self.free.pop_front()?
+            self.free.pop_front().expect("has_room checked")
         };
         let slot = &mut self.slots[index];
         slot.content = Content::Live(value);
-        Some((index, slot.generation))
+        (index, slot.generation)
     }
 
     /// The slot `ptr` names, if it is current.
@@ -115,14 +121,22 @@ impl Registry {
     }
 }
 
-/// Register `value` as a live builder and return its handle; NULL only when 2^INDEX_BITS
-/// builders (about a million; 65536 on 32-bit platforms) are alive at once.
-pub(crate) fn new_builder<T: Send + 'static>(value: T) -> *mut T {
+/// Register `value` as a live builder and return its handle. When 2^INDEX_BITS builders
+/// (about a million; 65536 on 32-bit platforms) are alive at once, `value` comes back
+/// instead, so that the caller drops it (and any `free_user_data` it holds runs) outside the
+/// registry's lock, or answers it.
+pub(crate) fn try_new_builder<T: Send + 'static>(value: T) -> std::result::Result<*mut T, T> {
     let mut registry = registry();
-    match registry.insert(Box::new(value)) {
-        Some((index, generation)) => encode(index, generation),
-        None => std::ptr::null_mut(),
+    if !registry.has_room() {
+        return Err(value);
     }
+    let (index, generation) = registry.insert(Box::new(value));
+    Ok(encode(index, generation))
+}
+
+/// [`try_new_builder`], or NULL when no slot is left (every call refuses NULL with 40003).
+pub(crate) fn new_builder<T: Send + 'static>(value: T) -> *mut T {
+    try_new_builder(value).unwrap_or(std::ptr::null_mut())
 }
 
 fn not_live(name: &str) -> ErrorInfo {
@@ -319,18 +333,18 @@ mod tests {
             slots: Vec::new(),
             free: std::collections::VecDeque::new(),
         };
-        let (first, generation) = registry.insert(Box::new(1u8)).unwrap();
+        let (first, generation) = registry.insert(Box::new(1u8));
         registry.release(first);
         // One builder alive at a time, as a loop that creates and consumes them makes.
         for _ in 1..MIN_FREE {
-            let (index, _) = registry.insert(Box::new(2u8)).unwrap();
+            let (index, _) = registry.insert(Box::new(2u8));
             assert_ne!(
                 index, first,
                 "reused before {MIN_FREE} builders were created"
             );
             registry.release(index);
         }
-        let (index, reused_generation) = registry.insert(Box::new(3u8)).unwrap();
+        let (index, reused_generation) = registry.insert(Box::new(3u8));
         assert_eq!(index, first, "the oldest free slot comes back first");
         assert_eq!(reused_generation, generation + 1);
         assert_eq!(registry.slots.len(), MIN_FREE);

@@ -34,7 +34,9 @@ pub struct ably_auth_options {
     pub(crate) inner: ClientOptions,
 }
 
-/// Create empty options. Never returns NULL.
+/// Create empty options. NULL only when about a million builders (options, params and
+/// completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
+/// 40003.
 #[unsafe(no_mangle)]
 pub extern "C" fn ably_auth_options_new() -> *mut ably_auth_options {
     new_builder(ably_auth_options {

@@ -45,7 +45,9 @@ pub(crate) fn refuse_jwt_claims(jwt: &JwtOptions) -> Result<()> {
     Ok(())
 }
 
-/// Create empty TokenParams. Never returns NULL.
+/// Create empty TokenParams. NULL only when about a million builders (options, params and
+/// completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
+/// 40003.
 #[unsafe(no_mangle)]
 pub extern "C" fn ably_token_params_new() -> *mut ably_token_params {
     new_builder(ably_token_params {
