@@ -195,14 +195,17 @@ oracle_deps() {
       { echo "no libgcrypt.a for $arch in $deps" >&2; return 1; }
   fi
   if [[ ! -f $deps/usr/lib/libcjson.a ]]; then
-    local src build="$out/deps/build-cjson-$job"
+    local src build="$out/deps/build-cjson-$job" flags=()
+    # cJSON's own compiler flags include -fstack-protector-strong, which with MinGW needs
+    # libssp in every program that links the archive: not for Windows.
+    [[ $job == windows ]] && flags+=(-DENABLE_CUSTOM_COMPILER_FLAGS=OFF)
     src=$(cjson_source)
     echo "==> cJSON $(basename "$src"), static, for $job"
     cmake -S "$src" -B "$build" --toolchain "$root/cmake/toolchains/$toolchain" \
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$deps/usr" -DCMAKE_INSTALL_LIBDIR=lib \
       -DBUILD_SHARED_LIBS=OFF -DENABLE_CJSON_TEST=OFF -DENABLE_CJSON_UTILS=OFF \
       -DENABLE_PUBLIC_SYMBOLS=OFF -DENABLE_HIDDEN_SYMBOLS=ON -DENABLE_TARGET_EXPORT=OFF \
-      -DCMAKE_POLICY_VERSION_MINIMUM=3.5 >"$build.log" 2>&1 &&
+      -DCMAKE_POLICY_VERSION_MINIMUM=3.5 "${flags[@]}" >"$build.log" 2>&1 &&
       cmake --build "$build" -j2 >>"$build.log" 2>&1 &&
       cmake --install "$build" >>"$build.log" 2>&1 || { cat "$build.log"; return 1; }
   fi
