@@ -60,20 +60,20 @@ set(_ably_missing "")
 foreach(_var ABLY_AUTH_GCRYPT_INCLUDE_DIR ABLY_AUTH_GPG_ERROR_INCLUDE_DIR
              ABLY_AUTH_GCRYPT_LIBRARY ABLY_AUTH_GPG_ERROR_LIBRARY)
   if(NOT ${_var})
-    list(APPEND _ably_missing "libgcrypt (${_var}; Debian: libgcrypt20-dev)")
+    list(APPEND _ably_missing "libgcrypt [Debian: libgcrypt20-dev] (${_var} not found)")
     break()
   endif()
 endforeach()
 foreach(_var ABLY_AUTH_CJSON_INCLUDE_DIR ABLY_AUTH_CJSON_LIBRARY)
   if(NOT ${_var})
-    list(APPEND _ably_missing "cJSON (${_var}; Debian: libcjson-dev)")
+    list(APPEND _ably_missing "cJSON [Debian: libcjson-dev] (${_var} not found)")
     break()
   endif()
 endforeach()
 if(_ably_missing)
   string(REPLACE ";" ", " _ably_missing "${_ably_missing}")
   message(FATAL_ERROR
-    "ably-auth: the C and C++ tests need their oracle libraries, not found: ${_ably_missing}. "
+    "ably-auth: the C and C++ tests need their oracle libraries, missing: ${_ably_missing}. "
     "Install them (apt-get install libgcrypt20-dev libcjson-dev; tests/ensure-tools.sh does "
     "it as root), or configure with -DABLY_AUTH_BUILD_TESTS=OFF. Cross builds: see "
     "ABLY_AUTH_TEST_DEPS_ROOT in cmake/AblyAuthTestOracles.cmake (tests/platforms.sh).")

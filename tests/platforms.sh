@@ -166,6 +166,9 @@ cjson_source() {
   dirname "$dir"
 }
 
+# The file name of the .deb that apt-get download would fetch for PACKAGE[:ARCH].
+deb_file() { apt-get download --print-uris "$1" 2>/dev/null | awk 'NR == 1 { print $2 }'; }
+
 # oracle_deps JOB TOOLCHAIN: fill deps_root JOB with the target's static libgcrypt and
 # libgpg-error (Linux targets: from the target architecture's -dev packages) and a static
 # cJSON built from Debian's source package with TOOLCHAIN.
@@ -175,19 +178,19 @@ oracle_deps() {
   mkdir -p "$deps"
   local arch=${deb_arch[$job]:-}
   if [[ -n $arch ]]; then
-    local debs="$out/deps/debs-$arch" pkg uri file
+    local debs="$out/deps/debs-$arch" pkg file sandbox=(-o APT::Sandbox::User=root)
     mkdir -p "$debs"
     for pkg in libgcrypt20-dev libgpg-error-dev; do
-      # The candidate's file name; downloaded only when it is not there yet.
-      uri=$(apt-get download --print-uris "$pkg:$arch" 2>/dev/null | head -n1 || true)
-      if [[ -z $uri ]]; then
-        apt-get update -qq
-        uri=$(apt-get download --print-uris "$pkg:$arch" | head -n1)
-      fi
-      file=$(awk '{print $2}' <<<"$uri")
-      if [[ ! -f $debs/$file ]]; then
+      # The candidate's .deb, downloaded when it is not there yet; after an apt-get update
+      # when the package lists do not know it or are out of date.
+      file=$(deb_file "$pkg:$arch" || true)
+      if [[ -z $file || ! -f $debs/$file ]]; then
         echo "==> $pkg:$arch (apt-get download, unpacked into $deps)"
-        (cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg:$arch")
+        if [[ -z $file ]] || ! (cd "$debs" && apt-get download -qq "${sandbox[@]}" "$pkg:$arch"); then
+          apt-get update -qq
+          file=$(deb_file "$pkg:$arch")
+          (cd "$debs" && apt-get download -qq "${sandbox[@]}" "$pkg:$arch")
+        fi
       fi
       dpkg-deb -x "$debs/$file" "$deps"
     done
@@ -198,7 +201,9 @@ oracle_deps() {
     local src build="$out/deps/build-cjson-$job" flags=()
     # cJSON's own compiler flags include -fstack-protector-strong, which with MinGW needs
     # libssp in every program that links the archive: not for Windows.
-    [[ $job == windows ]] && flags+=(-DENABLE_CUSTOM_COMPILER_FLAGS=OFF)
+    if [[ $job == windows ]]; then
+      flags+=(-DENABLE_CUSTOM_COMPILER_FLAGS=OFF)
+    fi
     src=$(cjson_source)
     echo "==> cJSON $(basename "$src"), static, for $job"
     cmake -S "$src" -B "$build" --toolchain "$root/cmake/toolchains/$toolchain" \
