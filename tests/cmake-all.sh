@@ -4,8 +4,9 @@
 #   2. install into build/install (emptied first)
 #   3. build and run tests/consumer against that prefix, shared and static (find_package)
 #   4. build and run the same program with pkg-config only (tests/consumer/pkgconfig.sh)
-# Missing cmake, pkg-config or C/C++ compilers are installed with apt-get when running as
-# root. cargo is not (Debian's is too old for this crate); install it with rustup.
+# Missing cmake, pkg-config or C/C++ compilers, and the tests' oracle libraries (libgcrypt,
+# cJSON: tests/ensure-tools.sh), are installed with apt-get when running as root. cargo is
+# not (Debian's is too old for this crate); install it with rustup.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -74,6 +75,10 @@ if ((${#missing_pkgs[@]})); then
     exit 1
   fi
 fi
+# The C and C++ tests' oracles (cmake/AblyAuthTestOracles.cmake): libgcrypt and cJSON.
+# shellcheck source=tests/ensure-tools.sh
+source "$root/tests/ensure-tools.sh"
+ensure_test_libraries
 if ! command -v cargo >/dev/null 2>&1 && [[ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]]; then
   echo "cargo not found: install Rust with https://rustup.rs" >&2
   exit 1

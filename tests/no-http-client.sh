@@ -29,6 +29,9 @@ cargo test --locked --no-default-features --lib --test features --test host_tran
   --test zeroize --test header
 
 echo "==> CMake -DABLY_AUTH_HTTP_CLIENT=OFF: C and C++ suites"
+# shellcheck source=tests/ensure-tools.sh
+source "$root/tests/ensure-tools.sh"
+ensure_test_libraries # libgcrypt and cJSON, the tests' oracles
 if ! pkg-config --exists libcurl 2>/dev/null && [[ $(id -u) -eq 0 ]]; then
   apt-get install -y -q libcurl4-openssl-dev >/dev/null || {
     apt-get update -q >/dev/null && apt-get install -y -q libcurl4-openssl-dev >/dev/null; }

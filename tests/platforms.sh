@@ -15,7 +15,18 @@
 #   tests/platforms.sh [JOB...]      all jobs when none is named
 #
 # Each job installs what it needs (apt-get as root, rustup target add) and prints a header
-# and its duration. ABLY_AUTH_SKIP_PLATFORMS=1 skips them all (for quick local runs; CI
+# and its duration. The C and C++ tests' oracles (libgcrypt, cJSON:
+# cmake/AblyAuthTestOracles.cmake) are linked statically for each target, from Debian's
+# packages, into build/platforms/deps/<job> (ABLY_AUTH_TEST_DEPS_ROOT), so that the test
+# programs need no further shared library under qemu or Wine:
+#   libgcrypt  i686, aarch64, armv7: the target architecture's libgcrypt20-dev and
+#              libgpg-error-dev (dpkg --add-architecture; downloaded and unpacked there, not
+#              installed: they are not Multi-Arch "same", so installing them would remove the
+#              build machine's own copies); windows: libgcrypt-mingw-w64-dev and
+#              libgpg-error-mingw-w64-dev, installed
+#   cJSON      Debian's cjson source package (apt-get source, with deb-src entries made from
+#              the system's own sources in build/platforms/apt-src, leaving /etc/apt alone),
+#              built as a static library with the job's toolchain file ABLY_AUTH_SKIP_PLATFORMS=1 skips them all (for quick local runs; CI
 # must not set it). The emulated and cross builds use the release profile without LTO
 # (CARGO_PROFILE_RELEASE_LTO=false): optimised code keeps the tests fast under qemu and
 # Wine, and fat LTO would cost minutes per target; the host's ctest run covers the LTO build.
@@ -49,13 +60,18 @@ export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 # --- What each job needs ---------------------------------------------------------------------
 declare -A apt_packages=(
   [headers]="clang g++-mingw-w64-x86-64-posix"
-  [i686]="gcc-12-multilib g++-12-multilib googletest"
-  [aarch64]="g++-aarch64-linux-gnu qemu-user googletest"
-  [armv7]="g++-arm-linux-gnueabihf qemu-user googletest"
-  [windows]="g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix wine64 wine googletest"
+  [i686]="gcc-12-multilib g++-12-multilib googletest dpkg-dev"
+  [aarch64]="g++-aarch64-linux-gnu qemu-user googletest dpkg-dev"
+  [armv7]="g++-arm-linux-gnueabihf qemu-user googletest dpkg-dev"
+  [windows]="g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix wine64 wine googletest
+             libgcrypt-mingw-w64-dev libgpg-error-mingw-w64-dev dpkg-dev"
   [android]="clang llvm"
   [ios]="clang llvm"
 )
+# Debian architectures whose packages a job takes (dpkg --add-architecture), and the GNU
+# multiarch triplet of their libraries.
+declare -A deb_arch=([i686]=i386 [aarch64]=arm64 [armv7]=armhf)
+declare -A multiarch=([i686]=i386-linux-gnu [aarch64]=aarch64-linux-gnu [armv7]=arm-linux-gnueabihf)
 declare -A rust_targets=(
   [i686]=i686-unknown-linux-gnu
   [aarch64]=aarch64-unknown-linux-gnu
@@ -66,12 +82,27 @@ declare -A rust_targets=(
 )
 
 install_needs() {
-  local wanted=() missing=() targets=() pkg job
+  local wanted=() missing=() targets=() archs=() pkg job arch
   for job in "${selected[@]}"; do
     read -ra pkgs <<<"${apt_packages[$job]:-}"
     wanted+=("${pkgs[@]}")
     [[ -n ${rust_targets[$job]:-} ]] && targets+=("${rust_targets[$job]}")
+    [[ -n ${deb_arch[$job]:-} ]] && archs+=("${deb_arch[$job]}")
   done
+  # The target architectures' packages (the oracles' -dev packages, see oracle_deps).
+  local added=0
+  for arch in "${archs[@]}"; do
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      if [[ $(id -u) -ne 0 ]]; then
+        echo "platform jobs need the Debian architecture $arch (dpkg --add-architecture as root)" >&2
+        exit 1
+      fi
+      echo "==> dpkg --add-architecture $arch"
+      dpkg --add-architecture "$arch"
+      added=1
+    fi
+  done
+  ((added == 0)) || apt-get update -qq
   for pkg in cmake make pkg-config "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       missing+=("$pkg")
@@ -95,6 +126,96 @@ install_needs() {
   fi
 }
 
+# --- The tests' oracles for a target ---------------------------------------------------------
+deps_root() { echo "$out/deps/$1"; }
+
+# The cjson source package, unpacked once into build/platforms/src (its directory on stdout).
+# apt-get source needs deb-src entries: they are made from the system's deb entries in a
+# private directory, with private package lists, so /etc/apt and the system's lists stay as
+# they are.
+cjson_source() {
+  local dir
+  dir=$(compgen -G "$out/src/cjson-*/cJSON.c" | head -n1 || true)
+  if [[ -n $dir ]]; then
+    dirname "$dir"
+    return
+  fi
+  local apt="$out/apt-src"
+  rm -rf "$apt" "$out/src"
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$out/src"
+  local f n=0
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    sed -E 's/^Types:([[:space:]]+deb)+[[:space:]]*$/Types: deb-src/' "$f" >"$apt/s$((n++)).sources"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f $f ]] || continue
+    sed -nE 's/^deb([[:space:]])/deb-src\1/p' "$f" >"$apt/s$((n++)).list"
+  done
+  local opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt"
+    -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o APT::Sandbox::User=root)
+  echo "==> cjson source package (apt-get source)" >&2
+  apt-get "${opts[@]}" update -qq >&2
+  # apt-get checks the files against the signed Sources index; dpkg-source, without the
+  # Debian keyring, only warns that it cannot check the uploader's signature.
+  (cd "$out/src" && apt-get "${opts[@]}" source --download-only -qq cjson >&2 &&
+    dpkg-source -x ./cjson_*.dsc >dpkg-source.log 2>&1) ||
+    { cat "$out/src/dpkg-source.log" >&2 2>/dev/null; return 1; }
+  dir=$(compgen -G "$out/src/cjson-*/cJSON.c" | head -n1 || true)
+  [[ -n $dir ]] || { echo "the cjson source package did not unpack" >&2; return 1; }
+  dirname "$dir"
+}
+
+# The file name of the .deb that apt-get download would fetch for PACKAGE[:ARCH].
+deb_file() { apt-get download --print-uris "$1" 2>/dev/null | awk 'NR == 1 { print $2 }'; }
+
+# oracle_deps JOB TOOLCHAIN: fill deps_root JOB with the target's static libgcrypt and
+# libgpg-error (Linux targets: from the target architecture's -dev packages) and a static
+# cJSON built from Debian's source package with TOOLCHAIN.
+oracle_deps() {
+  local job=$1 toolchain=$2 deps
+  deps=$(deps_root "$job")
+  mkdir -p "$deps"
+  local arch=${deb_arch[$job]:-}
+  if [[ -n $arch ]]; then
+    local debs="$out/deps/debs-$arch" pkg file sandbox=(-o APT::Sandbox::User=root)
+    mkdir -p "$debs"
+    for pkg in libgcrypt20-dev libgpg-error-dev; do
+      # The candidate's .deb, downloaded when it is not there yet; after an apt-get update
+      # when the package lists do not know it or are out of date.
+      file=$(deb_file "$pkg:$arch" || true)
+      if [[ -z $file || ! -f $debs/$file ]]; then
+        echo "==> $pkg:$arch (apt-get download, unpacked into $deps)"
+        if [[ -z $file ]] || ! (cd "$debs" && apt-get download -qq "${sandbox[@]}" "$pkg:$arch"); then
+          apt-get update -qq
+          file=$(deb_file "$pkg:$arch")
+          (cd "$debs" && apt-get download -qq "${sandbox[@]}" "$pkg:$arch")
+        fi
+      fi
+      dpkg-deb -x "$debs/$file" "$deps"
+    done
+    [[ -f $deps/usr/lib/${multiarch[$job]}/libgcrypt.a ]] ||
+      { echo "no libgcrypt.a for $arch in $deps" >&2; return 1; }
+  fi
+  if [[ ! -f $deps/usr/lib/libcjson.a ]]; then
+    local src build="$out/deps/build-cjson-$job" flags=()
+    # cJSON's own compiler flags include -fstack-protector-strong, which with MinGW needs
+    # libssp in every program that links the archive: not for Windows.
+    if [[ $job == windows ]]; then
+      flags+=(-DENABLE_CUSTOM_COMPILER_FLAGS=OFF)
+    fi
+    src=$(cjson_source)
+    echo "==> cJSON $(basename "$src"), static, for $job"
+    cmake -S "$src" -B "$build" --toolchain "$root/cmake/toolchains/$toolchain" \
+      -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$deps/usr" -DCMAKE_INSTALL_LIBDIR=lib \
+      -DBUILD_SHARED_LIBS=OFF -DENABLE_CJSON_TEST=OFF -DENABLE_CJSON_UTILS=OFF \
+      -DENABLE_PUBLIC_SYMBOLS=OFF -DENABLE_HIDDEN_SYMBOLS=ON -DENABLE_TARGET_EXPORT=OFF \
+      -DCMAKE_POLICY_VERSION_MINIMUM=3.5 "${flags[@]}" >"$build.log" 2>&1 &&
+      cmake --build "$build" -j2 >>"$build.log" 2>&1 &&
+      cmake --install "$build" >>"$build.log" 2>&1 || { cat "$build.log"; return 1; }
+  fi
+}
+
 # --- Shared pieces ---------------------------------------------------------------------------
 loopback_server="$root/target/debug/ably-loopback-server"
 build_loopback_server() {
@@ -106,8 +227,10 @@ cmake_job() {
   local name=$1 toolchain=$2
   shift 2
   local dir="$out/$name"
+  oracle_deps "$name" "$toolchain"
   cmake -S "$root" -B "$dir" --toolchain "$root/cmake/toolchains/$toolchain" \
     -DCMAKE_BUILD_TYPE=Release \
+    -DABLY_AUTH_TEST_DEPS_ROOT="$(deps_root "$name")" \
     -DABLY_AUTH_CARGO_TARGET_DIR="$cargo_target" \
     -DABLY_AUTH_SANITIZER_TESTS=OFF \
     -DABLY_AUTH_GTEST_SOURCE_DIR=/usr/src/googletest \

@@ -6,11 +6,16 @@
 #   ABLY_TC_RUST        the Rust target triple
 # ctest runs the test programs through qemu (CMAKE_CROSSCOMPILING_EMULATOR, with the cross
 # sysroot for the dynamic loader); the loopback test server is built for the build machine.
+# CMAKE_LIBRARY_ARCHITECTURE is the Debian multiarch triplet, so that find_library and
+# find_path also look in lib/<triple> and include/<triple> under each root (the tests'
+# oracle libraries unpacked from the target architecture's Debian packages:
+# ABLY_AUTH_TEST_DEPS_ROOT, cmake/AblyAuthTestOracles.cmake).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR ${ABLY_TC_PROCESSOR})
 set(CMAKE_C_COMPILER ${ABLY_TC_TRIPLE}-gcc)
 set(CMAKE_CXX_COMPILER ${ABLY_TC_TRIPLE}-g++)
 set(CMAKE_FIND_ROOT_PATH /usr/${ABLY_TC_TRIPLE})
+set(CMAKE_LIBRARY_ARCHITECTURE ${ABLY_TC_TRIPLE})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

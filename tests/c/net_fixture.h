@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "ably_auth.h"
-#include "json_peek.h"
+#include "json_oracle.h"
 #include "loopback.h"
 #include "test_util.h"
 

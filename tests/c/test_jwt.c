@@ -2,17 +2,19 @@
  * test_jwt.c: Ably JWTs (HS256) through the C ABI, checked by taking them apart.
  *
  * The JWT is split on '.', its header and claims are base64url-decoded and inspected, and
- * the signature is recomputed with the test oracle (hmac_sha256.h), which is itself first
- * checked against FIPS 180-4 and RFC 4231 test vectors.
+ * the signature is recomputed with the test oracle (hmac_oracle.h: libgcrypt), which is
+ * itself first checked against FIPS 180-4 and RFC 4231 test vectors. The decoded header and
+ * claims are read with json_oracle.h (cJSON), so they must be valid JSON objects.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ably_auth.h"
 #include "base64.h"
-#include "hmac_sha256.h"
-#include "json_peek.h"
 #include "test_util.h"
+
+#include "hmac_oracle.h"
+#include "json_oracle.h"
 
 #define KEY "appId.keyId:keySecret"
 #define KEY_NAME "appId.keyId"
@@ -24,58 +26,42 @@
 #define CAPABILITY_CANONICAL \
     "{\"channel1\":[\"publish\",\"subscribe\"],\"channel2\":[\"subscribe\"]}"
 
-/* ---- the oracle's own checks ------------------------------------------------------------ */
-
-static void to_hex(const uint8_t *bytes, size_t len, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 0x0f];
-    }
-    out[2 * len] = '\0';
-}
-
-static void check_sha256(const char *label, const void *data, size_t len, const char *hex) {
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    char got[2 * SHA256_DIGEST_SIZE + 1];
-    sha256(data, len, digest);
-    to_hex(digest, sizeof digest, got);
-    CHECK(str_eq(got, hex), "oracle: SHA-256(%s) = %s", label, got);
-}
-
-static void check_hmac(const char *label, const void *key, size_t key_len, const void *data,
-                       size_t len, const char *hex) {
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    char got[2 * SHA256_DIGEST_SIZE + 1];
-    hmac_sha256(key, key_len, data, len, digest);
-    to_hex(digest, sizeof digest, got);
-    CHECK(str_eq(got, hex), "oracle: HMAC-SHA256 %s = %s", label, got);
-}
+/* ---- the oracles' own checks ----------------------------------------------------------- */
 
 static void test_oracle(void) {
-    /* FIPS 180-4 examples (NIST CSRC "SHA256.pdf"). */
-    check_sha256("\"abc\"", "abc", 3,
-                 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    check_sha256("\"\"", "", 0,
-                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    static const char two_blocks[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    check_sha256("448-bit message", two_blocks, strlen(two_blocks),
-                 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* libgcrypt against FIPS 180-4 and RFC 4231 (hmac_oracle.h). */
+    oracle_self_check();
 
-    /* RFC 4231 test case 1: a 20-byte key of 0x0b. */
-    uint8_t key1[20];
-    memset(key1, 0x0b, sizeof key1);
-    check_hmac("RFC 4231 case 1", key1, sizeof key1, "Hi There", 8,
-               "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
-    /* RFC 4231 test case 2: a key shorter than the block. */
-    check_hmac("RFC 4231 case 2", "Jefe", 4, "what do ya want for nothing?", 28,
-               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    /* RFC 4231 test case 6: a 131-byte key, hashed first. */
-    uint8_t key6[131];
-    memset(key6, 0xaa, sizeof key6);
-    static const char data6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
-    check_hmac("RFC 4231 case 6", key6, sizeof key6, data6, strlen(data6),
-               "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    /* cJSON reads what it should and refuses what is not one JSON object (json_oracle.h). */
+    static const char doc[] = " {\"s\":\"a\\\"b\\u00e9\\n\",\"n\":-12,\"big\":1234567890000,"
+                              "\"f\":1.5,\"q\":\"7\",\"o\":{\"k\":[1,true,null]}} ";
+    char text[64];
+    int64_t n = 0;
+    CHECK(json_is_object(doc) && json_string(doc, "s", text, sizeof text) &&
+              str_eq(text, "a\"b\xc3\xa9\n"),
+          "json oracle: a string member, unescaped to UTF-8");
+    CHECK(json_raw(doc, "s", text, sizeof text) && str_eq(text, "\"a\\\"b\xc3\xa9\\n\""),
+          "json oracle: json_raw gives a string as JSON text (%s)", text);
+    CHECK(json_raw(doc, "o", text, sizeof text) && str_eq(text, "{\"k\":[1,true,null]}"),
+          "json oracle: json_raw gives an object compactly (%s)", text);
+    CHECK(json_int(doc, "n", &n) && n == -12 && json_int(doc, "big", &n) &&
+              n == INT64_C(1234567890000),
+          "json oracle: integer members");
+    CHECK(!json_int(doc, "f", &n) && !json_int(doc, "q", &n) && !json_int(doc, "s", &n) &&
+              !json_string(doc, "n", text, sizeof text) && !json_has(doc, "k") &&
+              !json_string(doc, "s", text, 4),
+          "json oracle: no fraction or string as an integer, no number as a string, no "
+          "nested key at the top level, no string cut to fit");
+    static const char *const not_objects[] = {
+        "",        "{",          "{\"a\":1,}",  "{\"a\":1} x", "[{\"a\":1}]",
+        "{a:1}",   "{\"a\":01x}", "{\"a\":1,\"a\":2}", "{\"a\":'1'}", "{\"a\":\"\\x\"}",
+    };
+    bool refused = !json_has(NULL, "a") && !json_is_object(NULL);
+    for (size_t i = 0; i < sizeof not_objects / sizeof not_objects[0]; i++) {
+        refused = refused && !json_is_object(not_objects[i]) && !json_has(not_objects[i], "a");
+    }
+    CHECK(refused, "json oracle: every lookup fails in text that is not one JSON object "
+                   "(cut short, trailing text, an array, bad syntax, a key twice)");
 
     /* RFC 4648 §10 vectors for the Base64 helpers. */
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -132,11 +118,11 @@ static bool split_jwt(const char *jwt, jwt_parts *out) {
  * and as bytes, with the JWT's third part. */
 static void check_signature_with(const char *jwt, const jwt_parts *parts, const char *secret,
                                  const char *label) {
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    hmac_sha256(secret, strlen(secret), jwt, parts->signed_len, digest);
+    uint8_t digest[ORACLE_SHA256_SIZE];
+    bool computed = oracle_hmac_sha256(secret, strlen(secret), jwt, parts->signed_len, digest);
     char encoded[64];
     base64_encode(digest, sizeof digest, true, encoded, sizeof encoded);
-    CHECK(parts->signature_len == SHA256_DIGEST_SIZE &&
+    CHECK(computed && parts->signature_len == ORACLE_SHA256_SIZE &&
               memcmp(parts->signature, digest, sizeof digest) == 0 &&
               str_eq(jwt + parts->signed_len + 1, encoded),
           "%s: signature is HMAC-SHA256(\"header.claims\", secret), base64url unpadded", label);

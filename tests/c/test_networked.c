@@ -20,7 +20,7 @@
 
 #include "ably_auth.h"
 #include "base64.h"
-#include "json_peek.h"
+#include "json_oracle.h"
 #include "loopback.h"
 #include "test_util.h"
 

@@ -8,8 +8,8 @@
 //   lb.http(method, path, body, &out_body)   one HTTP/1.1 request over a raw socket (plain
 //                                 HTTP only); the status, or -1
 //   lb.rule(json), lb.reset()     POST /_control/rule, /_control/reset
-//   json_string(json, key)        a top-level string member (minimal unescaping)
-//   json_int(json, key)           a top-level integer member
+//
+// The server's JSON answers are read with tests/cpp/json_oracle.hpp (cJSON).
 #ifndef ABLY_AUTH_TEST_LOOPBACK_HPP
 #define ABLY_AUTH_TEST_LOOPBACK_HPP
 
@@ -18,46 +18,10 @@
 #include <optional>
 #include <string>
 
+#include "json_oracle.hpp"
 #include "loopback.h"  // tests/c: process spawning and sockets, POSIX and Windows
 
 namespace loopback {
-
-inline std::optional<std::string> json_raw(const std::string &json, const std::string &key) {
-    std::string needle = "\"" + key + "\":";
-    size_t at = json.find(needle);
-    if (at == std::string::npos) {
-        return std::nullopt;
-    }
-    return json.substr(at + needle.size());
-}
-
-inline std::optional<std::string> json_string(const std::string &json, const std::string &key) {
-    auto rest = json_raw(json, key);
-    if (!rest || rest->empty() || (*rest)[0] != '"') {
-        return std::nullopt;
-    }
-    std::string out;
-    for (size_t i = 1; i < rest->size(); i++) {
-        char c = (*rest)[i];
-        if (c == '"') {
-            return out;
-        }
-        if (c == '\\' && i + 1 < rest->size()) {
-            c = (*rest)[++i];
-            c = c == 'n' ? '\n' : c;
-        }
-        out += c;
-    }
-    return std::nullopt;
-}
-
-inline std::optional<int64_t> json_int(const std::string &json, const std::string &key) {
-    auto rest = json_raw(json, key);
-    if (!rest || rest->empty() || (((*rest)[0] < '0' || (*rest)[0] > '9') && (*rest)[0] != '-')) {
-        return std::nullopt;
-    }
-    return std::strtoll(rest->c_str(), nullptr, 10);
-}
 
 /// Ignore SIGPIPE (POSIX; nothing to do on Windows): see loopback_ignore_sigpipe().
 inline void ignore_sigpipe() { loopback_ignore_sigpipe(); }
@@ -108,7 +72,7 @@ public:
         if (http("GET", "/_control/key", "", &body) != 200) {
             return "";
         }
-        return json_string(body, "key").value_or("");
+        return json_oracle::string_member(body, "key").value_or("");
     }
     /// A token minted by the server, or "".
     std::string mint_token(int64_t ttl_ms = 600000) const {
@@ -116,14 +80,14 @@ public:
         if (http("POST", "/_control/mint", "{\"ttl\":" + std::to_string(ttl_ms) + "}", &body) != 200) {
             return "";
         }
-        return json_string(body, "token").value_or("");
+        return json_oracle::string_member(body, "token").value_or("");
     }
     int64_t tokens_issued() const {
         std::string body;
         if (http("GET", "/_control/stats", "", &body) != 200) {
             return -1;
         }
-        return json_int(body, "tokensIssued").value_or(-1);
+        return json_oracle::int_member(body, "tokensIssued").value_or(-1);
     }
 
 private:

@@ -4,8 +4,9 @@
 
 #include <ably/auth.hpp>
 
+#include "json_oracle.hpp"
+
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -39,14 +40,10 @@ inline std::string base64url_decode(const std::string &text) {
     return out;
 }
 
-/// A top-level integer member of a JSON object (no validation).
+/// A top-level number member with an integer value of a JSON object, read by cJSON
+/// (tests/cpp/json_oracle.hpp): std::nullopt when the text is not one JSON object.
 inline std::optional<int64_t> json_int(const std::string &json, const std::string &key) {
-    std::string needle = "\"" + key + "\":";
-    size_t at = json.find(needle);
-    if (at == std::string::npos) {
-        return std::nullopt;
-    }
-    return std::strtoll(json.c_str() + at + needle.size(), nullptr, 10);
+    return json_oracle::int_member(json, key);
 }
 
 #if ABLY_AUTH_CPP_EXCEPTIONS
