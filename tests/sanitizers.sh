@@ -164,7 +164,7 @@ sanitizer_job() { # sanitizer_job address|thread
     (
         cd "$build" &&
             ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:check_initialization_order=1:strict_init_order=1" \
-                TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+                TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp" \
                 ctest --output-on-failure --no-tests=error
     ) 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
