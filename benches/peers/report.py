@@ -1,4 +1,5 @@
 """Turns the RESULT/SIZE/META lines benches/peers/run.sh collects into benches/RESULTS.md."""
+import os
 import sys
 
 results, sizes, meta, failed = {}, {}, {}, []
@@ -197,6 +198,10 @@ for nm_path, sections_path, build in ((sys.argv[i], sys.argv[i + 1], name) for i
         for crate, size in by.most_common(14):
             print(f"| {crate} | {size / 1e3:,.0f} |")
         print()
+
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "footprint-notes.md")
+if os.path.exists(notes):  # hand-written: what was tried, kept across runs
+    print(open(notes, encoding="utf-8").read())
 
 print("### Targets\n")
 
