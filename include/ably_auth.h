@@ -730,7 +730,8 @@ struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
 void ably_auth_free(struct ably_auth *auth);
 
 /**
- * Create a signed TokenRequest (RSA9), with no network I/O.
+ * Create a signed TokenRequest (RSA9). No network I/O, unless the options set queryTime and
+ * the server's time is not known yet (then one `GET /time` first, RSA9d).
  *
  * `params` may be NULL: the default token params (and the options' clientId) apply.
  * Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
@@ -753,6 +754,32 @@ ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
                                                        struct ably_token_params *params,
                                                        struct ably_token_request **out_request);
+
+/**
+ * `ably_auth_create_token_request` with per-call auth options (RSA9g, RSA9d; ably-js's
+ * `createTokenRequest(tokenParams, authOptions)`): a key in `options` signs instead of the
+ * Auth's, and their queryTime decides whether the server's time is asked first. `options`
+ * may only hold auth options (key, token, authUrl and its method, headers and params,
+ * authCallback, queryTime); anything else gives 40003 naming it, as for
+ * `ably_auth_request_token`. `params` and `options` are NULL or consumed (freed), also on
+ * error. NULL `options` is `ably_auth_create_token_request`.
+ *
+ * Errors: those of `ably_auth_create_token_request`; 40003 for non-auth options; 40101
+ * (status 403) when neither `options` nor the Auth has a key; with queryTime, those of
+ * `ably_auth_time`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks only for the
+ * `GET /time` of queryTime.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
+ * functions; `out_request` is NULL or points to writable memory for a pointer.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_token_request_with_options(const struct ably_auth *auth,
+                                                                    struct ably_token_params *params,
+                                                                    struct ably_auth_options *options,
+                                                                    struct ably_token_request **out_request);
 
 /**
  * `ably_auth_create_token_request` in one call and without handles, for bindings where

@@ -181,7 +181,8 @@ unsafe fn issuing_args<'a, T>(
     Ok((auth, params, out_arg(out, out_name)?))
 }
 
-/// Create a signed TokenRequest (RSA9), with no network I/O.
+/// Create a signed TokenRequest (RSA9). No network I/O, unless the options set queryTime and
+/// the server's time is not known yet (then one `GET /time` first, RSA9d).
 ///
 /// `params` may be NULL: the default token params (and the options' clientId) apply.
 /// Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
@@ -214,6 +215,55 @@ pub unsafe extern "C" fn ably_auth_create_token_request(
             .map(ably_token_params::into_token_params)
             .transpose()?;
         let request = create_token_request(&auth.inner, params.as_ref())?;
+        // SAFETY: checked by out_arg.
+        unsafe { write_out(out, new_handle(ably_token_request::new(request))) };
+        Ok(())
+    })
+}
+
+/// `ably_auth_create_token_request` with per-call auth options (RSA9g, RSA9d; ably-js's
+/// `createTokenRequest(tokenParams, authOptions)`): a key in `options` signs instead of the
+/// Auth's, and their queryTime decides whether the server's time is asked first. `options`
+/// may only hold auth options (key, token, authUrl and its method, headers and params,
+/// authCallback, queryTime); anything else gives 40003 naming it, as for
+/// `ably_auth_request_token`. `params` and `options` are NULL or consumed (freed), also on
+/// error. NULL `options` is `ably_auth_create_token_request`.
+///
+/// Errors: those of `ably_auth_create_token_request`; 40003 for non-auth options; 40101
+/// (status 403) when neither `options` nor the Auth has a key; with queryTime, those of
+/// `ably_auth_time`.
+///
+/// Thread safety: `auth` may be used from many threads at once. Blocks only for the
+/// `GET /time` of queryTime.
+///
+/// # Safety
+/// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
+/// functions; `out_request` is NULL or points to writable memory for a pointer.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_create_token_request_with_options(
+    auth: *const ably_auth,
+    params: *mut ably_token_params,
+    options: *mut ably_auth_options,
+    out_request: *mut *mut ably_token_request,
+) -> *mut ably_error_info {
+    boundary(|| {
+        // Both are consumed before anything else can fail.
+        let options = take_builder(options, "options", true);
+        // SAFETY: forwarded.
+        let issuing = unsafe { issuing_args(auth, params, out_request, "out_request") };
+        let (options, (auth, params, out)) = (options?, issuing?);
+        let params = params
+            .map(ably_token_params::into_token_params)
+            .transpose()?;
+        let request = match options {
+            None => create_token_request(&auth.inner, params.as_ref())?,
+            Some(options) => {
+                let options = options.inner.into_auth_options()?;
+                auth.inner
+                    .create_token_request(params.as_ref(), Some(&options))?
+            }
+        };
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(ably_token_request::new(request))) };
         Ok(())

@@ -484,6 +484,82 @@ static void test_params_read_back(void) {
                 "not a live handle");
 }
 
+/* Per-call auth options (RSA9g): their key signs, whatever the Auth holds; anything but auth
+ * options is refused; both builders are consumed in every case. */
+static void test_per_call_key_signs(void) {
+    /* An Auth with no key at all (a token only), and one with another key. */
+    ably_auth_options *token_only = ably_auth_options_new();
+    ably_auth *keyless = NULL;
+    if (expect_ok(ably_auth_options_set_token(token_only, "some-token"))) {
+        expect_ok(ably_auth_new(token_only, &keyless));
+    } else {
+        ably_auth_options_free(token_only);
+    }
+    ably_auth_options *other_key = ably_auth_options_new();
+    ably_auth *other = NULL;
+    if (expect_ok(ably_auth_options_set_key(other_key, "otherApp.otherKey:otherSecret"))) {
+        expect_ok(ably_auth_new(other_key, &other));
+    } else {
+        ably_auth_options_free(other_key);
+    }
+    if (keyless == NULL || other == NULL) {
+        ably_auth_free(keyless);
+        ably_auth_free(other);
+        return;
+    }
+    ably_token_request *request = NULL;
+    expect_code(ably_auth_create_token_request(keyless, fixed_params(), &request),
+                ABLY_ERR_INVALID_CREDENTIALS, "no key");
+    const ably_auth *auths[] = {keyless, other};
+    const char *labels[] = {"per-call key, Auth without a key", "per-call key over the Auth's"};
+    for (int i = 0; i < 2; i++) {
+        ably_auth_options *per_call = ably_auth_options_new();
+        request = NULL;
+        if (expect_ok(ably_auth_options_set_key(per_call, KEY)) &&
+            expect_ok(ably_auth_create_token_request_with_options(auths[i], fixed_params(),
+                                                                  per_call, &request))) {
+            CHECK(str_eq(ably_token_request_key_name(request), KEY_NAME) &&
+                      str_eq(ably_token_request_mac(request), MAC_MINIMAL),
+                  "%s: keyName %s and the minimal vector's mac", labels[i], KEY_NAME);
+            ably_token_request_free(request);
+        }
+        /* The options were consumed. */
+        expect_code(ably_auth_options_set_key(per_call, KEY), ABLY_ERR_INVALID_ARGUMENT,
+                    "not a live handle");
+    }
+    /* NULL options: the Auth's key, as ably_auth_create_token_request. */
+    request = NULL;
+    if (expect_ok(ably_auth_create_token_request_with_options(other, NULL, NULL, &request))) {
+        CHECK(str_eq(ably_token_request_key_name(request), "otherApp.otherKey"),
+              "NULL options: the Auth's own key signs");
+        ably_token_request_free(request);
+    }
+    /* A non-auth option is refused, naming it; params and options are consumed anyway. */
+    ably_auth_options *with_port = ably_auth_options_new();
+    ably_token_params *params = fixed_params();
+    expect_ok(ably_auth_options_set_key(with_port, KEY));
+    expect_ok(ably_auth_options_set_port(with_port, 8080));
+    request = NULL;
+    expect_code(ably_auth_create_token_request_with_options(other, params, with_port, &request),
+                ABLY_ERR_INVALID_ARGUMENT, "endpoint/hosts/port/tls");
+    CHECK(request == NULL, "refused: no request written");
+    expect_code(ably_token_params_set_ttl(params, 1000), ABLY_ERR_INVALID_ARGUMENT,
+                "not a live handle");
+    expect_code(ably_auth_options_set_key(with_port, KEY), ABLY_ERR_INVALID_ARGUMENT,
+                "not a live handle");
+    /* A NULL out-parameter: refused, both builders still consumed. */
+    ably_auth_options *per_call = ably_auth_options_new();
+    params = fixed_params();
+    expect_code(ably_auth_create_token_request_with_options(other, params, per_call, NULL),
+                ABLY_ERR_INVALID_ARGUMENT, "out_request");
+    expect_code(ably_token_params_set_ttl(params, 1000), ABLY_ERR_INVALID_ARGUMENT,
+                "not a live handle");
+    expect_code(ably_auth_options_set_key(per_call, KEY), ABLY_ERR_INVALID_ARGUMENT,
+                "not a live handle");
+    ably_auth_free(keyless);
+    ably_auth_free(other);
+}
+
 int main(void) {
     test_oracle_reproduces_vectors();
 
@@ -499,5 +575,6 @@ int main(void) {
     test_options_client_id();
     test_from_json_lenient_numbers();
     test_params_read_back();
+    test_per_call_key_signs();
     return test_summary();
 }

@@ -218,6 +218,22 @@ TEST(Errors, NoCredentialsAndInvalidArguments) {
     EXPECT_EQ(test_support::code_of([&] { (void)token_only.create_token_request(); }), ABLY_ERR_INVALID_CREDENTIALS);
 }
 
+// RSA9g: a key in per-call auth options signs, also for an Auth that has none; anything
+// but auth options is refused with 40003.
+TEST(TokenRequest, PerCallAuthOptionsSignWithTheirKey) {
+    ably::Auth token_only(ably::Options().set_token("some-token"));
+    auto request = token_only.create_token_request(ably::TokenParams().set_timestamp(kTimestamp).set_nonce(kNonce),
+                                                   ably::Options().set_key(kKey));
+    EXPECT_EQ(request.key_name(), kKeyName);
+    EXPECT_EQ(request.mac(), std::optional<std::string>(kMacMinimal));
+    auto defaults = key_auth().create_token_request(std::nullopt, ably::Options().set_key("other.key:otherSecret"));
+    EXPECT_EQ(defaults.key_name(), "other.key");
+    auto refused = key_auth().try_create_token_request(std::nullopt, ably::Options().set_key(kKey).set_port(8080));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ABLY_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(refused.error().message.find("endpoint/hosts/port/tls"), std::string::npos) << refused.error().message;
+}
+
 TEST(Builders, FirstErrorIsKeptAndReportedByTheConsumingCall) {
     ably::TokenParams params;
     params.set_capability("{bad json").set_ttl(-1).set_client_id("ok");

@@ -1446,6 +1446,22 @@ public:
         }
         return create_token_request_with(*handle);
     }
+    /// A signed TokenRequest with per-call auth options (RSA9g, RSA9d; consumed, as are the
+    /// params): their key signs instead of the Auth's, their queryTime decides whether the
+    /// server's time is asked first. Options other than auth options give 40003.
+    Result<TokenRequest> try_create_token_request(std::optional<TokenParams> params, Options options) const {
+        std::optional<Options> per_call(std::move(options));
+        auto builders = consume_builders(params, per_call);
+        if (!builders) {
+            return builders.error();
+        }
+        ably_token_request *out = nullptr;
+        if (ably_error_info *err = ably_auth_create_token_request_with_options(auth_, builders->first,
+                                                                              builders->second, &out)) {
+            return detail::take(err);
+        }
+        return TokenRequest(out);
+    }
     /// An Ably JWT (HS256) with the default token params, no network I/O.
     Result<std::string> try_create_jwt() const { return create_jwt_with(nullptr); }
     Result<std::string> try_create_jwt(TokenParams params) const {
@@ -1664,6 +1680,9 @@ public:
     TokenRequest create_token_request() const { return try_create_token_request().value(); }
     TokenRequest create_token_request(TokenParams params) const {
         return try_create_token_request(std::move(params)).value();
+    }
+    TokenRequest create_token_request(std::optional<TokenParams> params, Options options) const {
+        return try_create_token_request(std::move(params), std::move(options)).value();
     }
     std::string create_jwt() const { return try_create_jwt().value(); }
     std::string create_jwt(TokenParams params) const { return try_create_jwt(std::move(params)).value(); }
