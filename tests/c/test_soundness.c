@@ -18,8 +18,11 @@
  *  7 request_copies_path_and_body_before_callbacks_run
  *  8 token_request_fields_with_nul_are_refused_at_parse
  * 10 listener_never_hears_a_token_overtaken_by_authorize
- * (9, exceptions crossing callbacks, is the C++ binding's noexcept trampolines:
- *  tests/cpp/test_networked.cpp, CallbacksThatThrow.)
+ * (9, exceptions crossing callbacks, is the C++ binding's noexcept trampolines, tested in
+ *  tests/cpp/test_networked.cpp: AuthCallback.ThrowingCallbackGives40170WithWhat,
+ *  AuthCallback.AnswerThenThrowKeepsTheAnswer, Listeners.HearTokensAndFailuresAndAreFreedOnce,
+ *  Log.SinkGetsLinesWithoutSecrets; and tests/cpp/test_async.cpp:
+ *  NonBlocking.ExceptionsThrownByACompletionAreCaught.)
  */
 #include <pthread.h>
 #include <stdatomic.h>
