@@ -484,24 +484,25 @@ static void test_params_read_back(void) {
                 "not a live handle");
 }
 
+/* An Auth from options with one string option set by `set`; NULL after a failed check. */
+static ably_auth *auth_with(ably_error_info *(*set)(ably_auth_options *, const char *),
+                           const char *value) {
+    ably_auth_options *options = ably_auth_options_new();
+    ably_auth *auth = NULL;
+    if (expect_ok(set(options, value))) {
+        expect_ok(ably_auth_new(options, &auth)); /* consumes the options */
+    } else {
+        ably_auth_options_free(options);
+    }
+    return auth;
+}
+
 /* Per-call auth options (RSA9g): their key signs, whatever the Auth holds; anything but auth
  * options is refused; both builders are consumed in every case. */
 static void test_per_call_key_signs(void) {
     /* An Auth with no key at all (a token only), and one with another key. */
-    ably_auth_options *token_only = ably_auth_options_new();
-    ably_auth *keyless = NULL;
-    if (expect_ok(ably_auth_options_set_token(token_only, "some-token"))) {
-        expect_ok(ably_auth_new(token_only, &keyless));
-    } else {
-        ably_auth_options_free(token_only);
-    }
-    ably_auth_options *other_key = ably_auth_options_new();
-    ably_auth *other = NULL;
-    if (expect_ok(ably_auth_options_set_key(other_key, "otherApp.otherKey:otherSecret"))) {
-        expect_ok(ably_auth_new(other_key, &other));
-    } else {
-        ably_auth_options_free(other_key);
-    }
+    ably_auth *keyless = auth_with(ably_auth_options_set_token, "some-token");
+    ably_auth *other = auth_with(ably_auth_options_set_key, "otherApp.otherKey:otherSecret");
     if (keyless == NULL || other == NULL) {
         ably_auth_free(keyless);
         ably_auth_free(other);
