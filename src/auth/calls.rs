@@ -118,16 +118,17 @@ impl Auth {
         work: impl FnOnce(&Auth) -> Result<T> + Send + 'static,
         done: impl FnOnce(Result<T>) + Send + 'static,
     ) -> Result<Call> {
-        self.check_open()?;
         let pending = Arc::new(Pending {
             done: Mutex::new(Some(Box::new(done) as Done<T>)),
             auth: Arc::downgrade(self),
         });
+        let cancel: Arc<dyn Cancel> = pending.clone();
+        // Tracked, or refused, in one step against the shutdown: an operation the shutdown's
+        // `cancel_all` does not see was refused here, so none is left unresolved.
+        self.track(Arc::downgrade(&cancel))?;
         let pool = self.pool();
         let deadline: Arc<dyn Deadline> = pending.clone();
         pool.watch(Instant::now() + budget, Arc::downgrade(&deadline));
-        let cancel: Arc<dyn Cancel> = pending.clone();
-        self.track(Arc::downgrade(&cancel));
         let auth = Arc::clone(self);
         let worker_pending = Arc::clone(&pending);
         let started = pool.run(Box::new(move || {
@@ -149,12 +150,26 @@ impl Auth {
             worker_pending.resolve(outcome);
         }));
         if !started {
-            pending
+            let unstarted = pending
                 .done
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
-            return Err(shut_down());
+            if unstarted.is_none() {
+                // The shutdown cancelled it first: its `done` runs (CANCELLED), so this
+                // start succeeded.
+                return Ok(Call { pending: cancel });
+            }
+            drop(unstarted); // never runs: the caller gets the error instead
+            return Err(if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+                shut_down()
+            } else {
+                ErrorInfo::new(
+                    codes::INTERNAL_ERROR,
+                    0,
+                    "could not start a library thread for the call",
+                )
+            });
         }
         Ok(Call { pending: cancel })
     }
@@ -164,11 +179,15 @@ impl Auth {
         self.pool().complete(job)
     }
 
-    /// Remember an operation in flight, for the shutdown.
-    fn track(&self, call: Weak<dyn Cancel>) {
+    /// Remember an operation in flight, for the shutdown; [`codes::SHUT_DOWN`] once shut
+    /// down. Checked under the lock that the shutdown's [`Auth::cancel_all`] takes after
+    /// setting `closed`, so every operation tracked here is cancelled by it.
+    fn track(&self, call: Weak<dyn Cancel>) -> Result<()> {
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        self.check_open()?;
         calls.retain(|c| c.strong_count() > 0);
         calls.push(call);
+        Ok(())
     }
 
     /// Non-blocking [`Auth::request_token`].
@@ -355,6 +374,58 @@ mod tests {
         auth.shutdown(None).unwrap();
         let error = auth.time_async(|_| {}).unwrap_err();
         assert_eq!(error.code, codes::SHUT_DOWN);
+    }
+
+    /// Calls started on one thread while another shuts the Auth down: each start either
+    /// fails (its `done` never runs) or succeeds and its `done` runs exactly once. (A start
+    /// that passed the closed check just before the shutdown, and queued its work just
+    /// before the pool dropped the queue, used to succeed with a `done` that never ran.)
+    #[test]
+    fn calls_started_during_shutdown_complete_exactly_once_or_are_refused() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        for round in 0..200u64 {
+            let auth = token_auth();
+            let done = Arc::new(AtomicUsize::new(0));
+            let starter = {
+                let (auth, done) = (Arc::clone(&auth), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    let mut accepted = 0;
+                    loop {
+                        let done = Arc::clone(&done);
+                        let started = auth.start_call(
+                            Duration::from_secs(60),
+                            |_| {
+                                std::thread::sleep(Duration::from_micros(50));
+                                Ok(())
+                            },
+                            move |_| {
+                                done.fetch_add(1, SeqCst);
+                            },
+                        );
+                        match started {
+                            Ok(_) => accepted += 1,
+                            Err(error) => {
+                                assert_eq!(error.code, codes::SHUT_DOWN);
+                                return accepted; // the shutdown has begun
+                            }
+                        }
+                    }
+                })
+            };
+            std::thread::sleep(Duration::from_micros(round * 37 % 1000));
+            auth.shutdown(Some(Duration::from_secs(10))).unwrap();
+            let accepted = starter.join().unwrap();
+            let give_up = Instant::now() + Duration::from_secs(10);
+            while done.load(SeqCst) < accepted && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(5)); // a second run would show here
+            assert_eq!(
+                done.load(SeqCst),
+                accepted,
+                "round {round}: completions run vs calls started"
+            );
+        }
     }
 
     #[test]
