@@ -26,8 +26,8 @@
 #              libgpg-error-mingw-w64-dev, installed
 #   cJSON      Debian's cjson source package (apt-get source, with deb-src entries made from
 #              the system's own sources in build/platforms/apt-src, leaving /etc/apt alone),
-#              built as a static library with the job's toolchain file ABLY_AUTH_SKIP_PLATFORMS=1 skips them all (for quick local runs; CI
-# must not set it). The emulated and cross builds use the release profile without LTO
+#              built as a static library with the job's toolchain file
+# ABLY_AUTH_SKIP_PLATFORMS=1 skips them all (for quick local runs; CI must not set it). The emulated and cross builds use the release profile without LTO
 # (CARGO_PROFILE_RELEASE_LTO=false): optimised code keeps the tests fast under qemu and
 # Wine, and fat LTO would cost minutes per target; the host's ctest run covers the LTO build.
 # All targets share one cargo target directory (build/platforms/cargo-target), so the
