@@ -2,7 +2,7 @@
 # Fuzz smoke run: every cargo-fuzz target for a short, bounded time from the committed seed
 # corpus (copied to a temporary directory, so the committed corpora are never modified).
 # Needs a nightly toolchain and cargo-fuzz; installs them when missing and possible, else
-# prints "SKIPPED fuzz smoke: no nightly toolchain" and runs only the stable replay of the
+# prints "SKIPPED: fuzz smoke (<what is missing>)" and runs only the stable replay of the
 # committed inputs. Exits non-zero on any crash or failed check.
 #
 #   fuzz/smoke.sh                 # 10 s per target
@@ -11,6 +11,8 @@
 # Environment: FUZZ_SECONDS (per target, default 10), FUZZ_RSS_MB (default 2048),
 # FUZZ_JOBS_NICE (nice level, default 0), FUZZ_NO_NIGHTLY=1 (act as if there were no nightly).
 set -euo pipefail
+# shellcheck source=tests/ensure-tools.sh
+source "$(dirname "$0")/../tests/ensure-tools.sh"
 
 cd "$(dirname "$0")"
 FUZZ_DIR=$PWD
@@ -29,7 +31,7 @@ have_nightly() {
 }
 
 if ! command -v rustup >/dev/null 2>&1; then
-    echo "SKIPPED fuzz smoke: no nightly toolchain (rustup is not installed)"
+    skipped "fuzz smoke" "no nightly toolchain: rustup is not installed"
     replay
     exit 0
 fi
@@ -38,14 +40,14 @@ if ! have_nightly && [ -z "${FUZZ_NO_NIGHTLY:-}" ]; then
     rustup toolchain install nightly --profile minimal || true
 fi
 if ! have_nightly; then
-    echo "SKIPPED fuzz smoke: no nightly toolchain"
+    skipped "fuzz smoke" "no nightly toolchain, and rustup could not install one"
     replay
     exit 0
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "== fuzz: installing cargo-fuzz"
     if ! cargo install cargo-fuzz --locked; then
-        echo "SKIPPED fuzz smoke: cargo-fuzz could not be installed"
+        skipped "fuzz smoke" "cargo-fuzz is not installed and could not be"
         replay
         exit 0
     fi

@@ -14,8 +14,9 @@
 #   tests/sanitizers.sh thread miri     # selected jobs
 #
 # Needs a nightly toolchain with rust-src (and miri for the Miri job): installed with rustup
-# when missing. Only when that is impossible does a job print "SKIPPED: <job>: <reason>" and
-# count as passed. Each sanitizer job proves that both sides are instrumented (the Rust
+# when missing. Only when that is impossible does a job print "SKIPPED: <job> (<reason>)"
+# (tests/ensure-tools.sh, skipped), which counts as no pass. Each sanitizer job proves that
+# both sides are instrumented (the Rust
 # objects of the archive and every C/C++ test object reference the sanitizer's entry points)
 # before it runs anything, so it cannot silently test an uninstrumented library.
 #
@@ -56,9 +57,9 @@ ensure_component() { # ensure_component <component>: false when it cannot be had
     if rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
         rustup component list --toolchain "$toolchain" --installed 2>/dev/null |
             grep "^$1" >/dev/null && return 0
-        rustup component add --toolchain "$toolchain" "$1" && return 0
+        RUST_BACKTRACE=0 rustup component add --toolchain "$toolchain" "$1" && return 0
     fi
-    rustup toolchain install "$toolchain" --profile minimal --component "$1"
+    RUST_BACKTRACE=0 rustup toolchain install "$toolchain" --profile minimal --component "$1"
 }
 
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -79,12 +80,12 @@ sanitizer_job() { # sanitizer_job address|thread
     local san=$1 short
     [[ $san == address ]] && short=asan || short=tsan
     if [[ -n $nightly_reason ]]; then
-        echo "SKIPPED: $san: $nightly_reason"
+        skipped "Rust-side $san sanitizer" "$nightly_reason"
         report "$san: SKIPPED ($nightly_reason)"
         return 0
     fi
     if [[ $host != x86_64-unknown-linux-gnu && $host != aarch64-unknown-linux-gnu ]]; then
-        echo "SKIPPED: $san: Rust sanitizers are wired up here for Linux/glibc hosts only ($host)"
+        skipped_optional "Rust-side $san sanitizer" "wired up for Linux/glibc hosts only, not $host"
         report "$san: SKIPPED (host $host)"
         return 0
     fi
@@ -182,7 +183,7 @@ miri_job() {
         reason="the miri component of the $toolchain toolchain could not be installed"
     fi
     if [[ -n $reason ]]; then
-        echo "SKIPPED: miri: $reason"
+        skipped "Miri over the C ABI" "$reason"
         report "miri: SKIPPED ($reason)"
         return 0
     fi

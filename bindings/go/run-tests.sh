@@ -8,13 +8,20 @@
 #      the shared library instead (-tags ablyauth_pkgconfig) and a library given through
 #      the environment (-tags ablyauth_external), and the nested test-only modules: the
 #      ably-go oracle (internal/oracle) and the proxy tool (internal/modproxy).
-# Needs Go (with cgo and a C compiler), cargo, cmake and pkg-config; installs nothing. Go
+# Needs Go (with cgo and a C compiler), cargo, cmake and pkg-config; installs nothing.
+# Without Go it prints one SKIPPED line (tests/ensure-tools.sh). Go
 # modules (ably-go for the oracle, golang.org/x/mod for the proxy tool) are fetched through
 # the module proxy when missing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
+# shellcheck source=tests/ensure-tools.sh
+source "$root/tests/ensure-tools.sh"
+if ! command -v go >/dev/null 2>&1; then
+    skipped "Go binding" "no go toolchain on PATH; Debian's golang-go is older than go.mod's go 1.22"
+    exit 0
+fi
 for tool in go cargo cmake pkg-config; do
     command -v "$tool" >/dev/null || { echo "run-tests.sh: $tool not found" >&2; exit 1; }
 done

@@ -7,12 +7,14 @@
 # (e.g. `--filter OfflineTests`).
 set -euo pipefail
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tests/ensure-tools.sh
+source "$root/tests/ensure-tools.sh"
 if ! command -v swift >/dev/null 2>&1; then
-    echo "SKIPPED: Swift tests (no swift toolchain on PATH); see bindings/swift/README.md"
+    skipped_optional "Swift package" "no swift toolchain on PATH; see bindings/swift/README.md"
     exit 0
 fi
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 lib="$root/target/release"
 
