@@ -102,235 +102,30 @@
 #endif
 #endif
 
-
-/**
- * Log level: failures the caller sees as errors.
+/*
+ * Contents
+ *
+ *    1. Handles
+ *    2. Getting started: errors, options and the Auth
+ *    3. Issuing offline: TokenRequests and JWTs
+ *    4. Tokens over the network
+ *    5. Non-blocking calls
+ *    6. The host's HTTP transport
+ *    7. Listeners
+ *    8. Token and params types
+ *    9. Errors and codes
+ *   10. Version and features
  */
-#define ABLY_LOG_LEVEL_ERROR 1
 
-/**
- * Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
- * renewal ahead of expiry).
- */
-#define ABLY_LOG_LEVEL_WARN 2
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
 
-/**
- * Log level: what a service operator wants to see: each new token in use, each completed
- * request to Ably (method, path, status), RSA4a1's "no means to renew".
+/* 1. Handles =====================================================================================
+ *
+ * The library's opaque handle types, declared here so that every section may name them.
+ * Each is created and freed by the functions of its section.
  */
-#define ABLY_LOG_LEVEL_INFO 3
-
-/**
- * Log level: each step of a token fetch (which means is asked, the exchange).
- */
-#define ABLY_LOG_LEVEL_DEBUG 4
-
-/**
- * Log level: everything the library logs.
- */
-#define ABLY_LOG_LEVEL_VERBOSE 5
-
-/**
- * Bad request: conflicting options.
- */
-#define ABLY_ERR_BAD_REQUEST 40000
-
-/**
- * Invalid argument: NULL, invalid UTF-8, malformed JSON, out-of-range value, invalid
- * capability, or a builder that was already consumed.
- */
-#define ABLY_ERR_INVALID_ARGUMENT 40003
-
-/**
- * Invalid clientId (empty, or `*` in the options).
- */
-#define ABLY_ERR_INVALID_CLIENT_ID 40012
-
-/**
- * Invalid credentials: a malformed API key, or no key to sign with.
- */
-#define ABLY_ERR_INVALID_CREDENTIALS 40101
-
-/**
- * Incompatible credentials: the token's clientId conflicts with the options' clientId.
- */
-#define ABLY_ERR_INCOMPATIBLE_CREDENTIALS 40102
-
-/**
- * No means of authentication: no key, token or tokenDetails.
- */
-#define ABLY_ERR_NO_AUTH_METHOD 40106
-
-/**
- * First code of the token-error range (a 401 with a code in 40140..=40149 calls for renewal).
- */
-#define ABLY_ERR_TOKEN_ERROR_FIRST 40140
-
-/**
- * Last code of the token-error range.
- */
-#define ABLY_ERR_TOKEN_ERROR_LAST 40149
-
-/**
- * Basic authentication over plain HTTP (RSC18): use TLS or token auth.
- */
-#define ABLY_ERR_INSECURE_BASIC_AUTH 40103
-
-/**
- * A TokenRequest's timestamp is outside the server's window (clock skew).
- */
-#define ABLY_ERR_TIMESTAMP_NOT_CURRENT 40104
-
-/**
- * The operation needs Basic auth with a key (revokeTokens, RSA17d).
- */
-#define ABLY_ERR_REQUIRES_BASIC_AUTH 40162
-
-/**
- * The authCallback or authUrl failed, answered with something invalid, or did not answer
- * within the request timeout (RSA4e, RSA4f); also a completion answered too late.
- */
-#define ABLY_ERR_AUTH_CALLBACK_FAILED 40170
-
-/**
- * A new token is needed but the options have no means to get one (RSA4a).
- */
-#define ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED 40171
-
-/**
- * Internal error: a panic was caught inside the library, or an unexpected server answer.
- */
-#define ABLY_ERR_INTERNAL 50000
-
-/**
- * The request timed out (RSC13).
- */
-#define ABLY_ERR_TIMEOUT 50003
-
-/**
- * The connection failed: host not found or unreachable, or TLS failed.
- */
-#define ABLY_ERR_CONNECTION_FAILED 80000
-
-/**
- * (Library code, status 0.) A call refused because of where it was made from: a call that
- * needs a token from inside the authCallback of the same Auth (it would wait for itself),
- * a networked call from inside a log sink, or callbacks nested more than 8 deep on one
- * thread. See "Callbacks and re-entrancy" at the top of this header.
- */
-#define ABLY_ERR_REENTRANT_CALL 100001
-
-/**
- * (Library code, status 0.) The call was cancelled by its caller.
- */
-#define ABLY_ERR_CANCELLED 100002
-
-/**
- * (Library code, status 0.) The Auth is shut down or being freed and takes no new work.
- */
-#define ABLY_ERR_SHUT_DOWN 100003
-
-/**
- * (Library code, status 0.) No valid token is cached, from a read that does no I/O.
- */
-#define ABLY_ERR_NO_VALID_TOKEN 100004
-
-/**
- * (Library code, status 0.) The call needs a part this build of the library leaves out: a
- * networked call with no HTTP transport of the host's, or an option of the built-in HTTP
- * client, in a build without it (see `ably_auth_features`).
- */
-#define ABLY_ERR_NOT_BUILT_IN 100005
-
-/**
- * `issued_before_ms` of `ably_auth_revoke_tokens`: unset (the server uses now).
- */
-#define ABLY_ISSUED_BEFORE_UNSET -1
-
-/**
- * `allow_reauth_margin` of `ably_auth_revoke_tokens`: unset (the server's default).
- */
-#define ABLY_REAUTH_MARGIN_UNSET -1
-
-/**
- * `allow_reauth_margin`: revoked tokens stop working at once.
- */
-#define ABLY_REAUTH_MARGIN_OFF 0
-
-/**
- * `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate (RSA17e).
- */
-#define ABLY_REAUTH_MARGIN_ON 1
-
-/**
- * `ably_http_exchange_purpose`: a request to an Ably host (Ably credentials; the library
- * tries fallback hosts when this one fails).
- */
-#define ABLY_HTTP_PURPOSE_ABLY 0
-
-/**
- * `ably_http_exchange_purpose`: a request to the application's authUrl (no Ably
- * credentials, never sent to Ably's fallback hosts).
- */
-#define ABLY_HTTP_PURPOSE_AUTH_URL 1
-
-/**
- * `ably_http_exchange_fail`: the host name could not be resolved (the library then tries a
- * fallback host, RSC15l1).
- */
-#define ABLY_HTTP_FAIL_HOST_NOT_FOUND 1
-
-/**
- * `ably_http_exchange_fail`: the connection was refused, reset or closed before a complete
- * response (fallback applies, RSC15l1).
- */
-#define ABLY_HTTP_FAIL_CONNECTION_FAILED 2
-
-/**
- * `ably_http_exchange_fail`: the transport's own timeout passed (fallback applies, RSC15l2).
- */
-#define ABLY_HTTP_FAIL_TIMEOUT 3
-
-/**
- * `ably_http_exchange_fail`: TLS failed (untrusted certificate, name mismatch); no fallback.
- */
-#define ABLY_HTTP_FAIL_TLS 4
-
-/**
- * `ably_http_exchange_fail`: any other failure (malformed response, ...); no fallback.
- */
-#define ABLY_HTTP_FAIL_OTHER 5
-
-/**
- * Major version of the library this header belongs to.
- */
-#define ABLY_AUTH_VERSION_MAJOR 0
-
-/**
- * Minor version of the library this header belongs to.
- */
-#define ABLY_AUTH_VERSION_MINOR 1
-
-/**
- * Patch version of the library this header belongs to.
- */
-#define ABLY_AUTH_VERSION_PATCH 0
-
-/**
- * The version as one number, `MAJOR << 16 | MINOR << 8 | PATCH` (0x000100 for 0.1.0), for
- * `#if ABLY_AUTH_VERSION_NUMBER >= ...` checks; `ably_auth_version_number()` gives the
- * linked library's.
- */
-#define ABLY_AUTH_VERSION_NUMBER (((ABLY_AUTH_VERSION_MAJOR << 16) | (ABLY_AUTH_VERSION_MINOR << 8)) | ABLY_AUTH_VERSION_PATCH)
-
-/**
- * Bit of `ably_auth_features()`: the built-in HTTP client (ureq, rustls, Mozilla's roots;
- * Cargo feature `http-client`, CMake option ABLY_AUTH_HTTP_CLIENT) is in this library.
- * Without it, networked calls need `ably_auth_options_set_http_transport` and otherwise
- * fail with `ABLY_ERR_NOT_BUILT_IN`. `ably_auth_conf.h` tells the same at compile time
- * (`ABLY_AUTH_FEATURE_HTTP_CLIENT`).
- */
-#define ABLY_AUTH_FEATURE_MASK_HTTP_CLIENT 1
 
 /**
  * Ably token authentication for one key or token.
@@ -340,18 +135,6 @@
  * call on the freeing thread itself, from inside one of its callbacks, is allowed).
  */
 typedef struct ably_auth ably_auth;
-
-/**
- * The answer channel of one authCallback call. The library creates it and passes it to the
- * callback; the host answers it exactly once, with `ably_auth_completion_token`,
- * `ably_auth_completion_json` or `ably_auth_completion_error`, which free it in every case.
- * A completion never answered is leaked (and the waiting call fails with 40170 after the
- * request timeout), so answer it even when it is late.
- *
- * Thread safety: answer it from any thread, during or after the callback. Answering it
- * twice gives 40003.
- */
-typedef struct ably_auth_completion ably_auth_completion;
 
 /**
  * Options for `ably_auth_new`: credentials (key, token, authUrl, authCallback), clientId,
@@ -364,6 +147,41 @@ typedef struct ably_auth_completion ably_auth_completion;
  * destructor may use (or free) the options.
  */
 typedef struct ably_auth_options ably_auth_options;
+
+/**
+ * TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for
+ * JWTs only a revocation key; every field starts unset. Thread safety: a single-thread
+ * object. It is consumed (freed) by the call it is passed to, also when that call fails;
+ * free an unused one with `ably_token_params_free`. Using it after it was consumed gives
+ * error 40003.
+ */
+typedef struct ably_token_params ably_token_params;
+
+/**
+ * An immutable TokenRequest. Its string getters return borrowed pointers valid until the
+ * handle is freed (NULL when the field is absent). Thread safety: may be read from many
+ * threads at once; free it once with `ably_token_request_free`.
+ */
+typedef struct ably_token_request ably_token_request;
+
+/**
+ * An immutable TokenDetails: a token and its metadata. String getters return borrowed
+ * pointers valid until the handle is freed (NULL when absent). Thread safety: may be read
+ * from many threads at once; free it once with `ably_token_details_free`.
+ */
+typedef struct ably_token_details ably_token_details;
+
+/**
+ * The answer channel of one authCallback call. The library creates it and passes it to the
+ * callback; the host answers it exactly once, with `ably_auth_completion_token`,
+ * `ably_auth_completion_json` or `ably_auth_completion_error`, which free it in every case.
+ * A completion never answered is leaked (and the waiting call fails with 40170 after the
+ * request timeout), so answer it even when it is late.
+ *
+ * Thread safety: answer it from any thread, during or after the callback. Answering it
+ * twice gives 40003.
+ */
+typedef struct ably_auth_completion ably_auth_completion;
 
 /**
  * Non-blocking calls. The rules every `_async` function follows:
@@ -425,28 +243,12 @@ typedef struct ably_http_response ably_http_response;
  */
 typedef struct ably_revocation_result ably_revocation_result;
 
-/**
- * An immutable TokenDetails: a token and its metadata. String getters return borrowed
- * pointers valid until the handle is freed (NULL when absent). Thread safety: may be read
- * from many threads at once; free it once with `ably_token_details_free`.
+/* 2. Getting started: errors, options and the Auth ===============================================
+ *
+ * Every fallible function returns an ably_error_info (NULL on success) that the caller
+ * frees. An Auth is made from options, which the constructor consumes; every setter of the
+ * options is here, the HTTP transport's and the log's included.
  */
-typedef struct ably_token_details ably_token_details;
-
-/**
- * TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for
- * JWTs only a revocation key; every field starts unset. Thread safety: a single-thread
- * object. It is consumed (freed) by the call it is passed to, also when that call fails;
- * free an unused one with `ably_token_params_free`. Using it after it was consumed gives
- * error 40003.
- */
-typedef struct ably_token_params ably_token_params;
-
-/**
- * An immutable TokenRequest. Its string getters return borrowed pointers valid until the
- * handle is freed (NULL when the field is absent). Thread safety: may be read from many
- * threads at once; free it once with `ably_token_request_free`.
- */
-typedef struct ably_token_request ably_token_request;
 
 /**
  * An Ably ErrorInfo (TI1). Returned by every fallible function as an owned pointer: NULL
@@ -483,6 +285,15 @@ typedef struct ably_error_info {
 } ably_error_info;
 
 /**
+ * Free an error returned by this library, including its `cause` chain. NULL is a no-op.
+ * Call it exactly once per error.
+ *
+ * # Safety
+ * `error` is NULL or an error returned by this library that has not been freed.
+ */
+void ably_error_info_free(struct ably_error_info *error);
+
+/**
  * A string given by pointer and length, not NUL-terminated: the form of the strings inside
  * structs passed by value (`ably_token_params_values`). `ptr` NULL (with `len` 0) means
  * unset. The bytes are UTF-8 without NUL bytes and only need to stay valid for the call;
@@ -498,6 +309,727 @@ typedef struct ably_str {
    */
   size_t len;
 } ably_str;
+
+/**
+ * Free a string returned by this library (JSON text, a JWT, a clientId). The bytes are
+ * overwritten with zeros before the memory is released, since such strings may be
+ * credentials. NULL is a no-op. Call it exactly once per string; never pass it memory from
+ * another allocator.
+ *
+ * # Safety
+ * `text` is NULL or a string returned by this library that has not been freed.
+ */
+void ably_string_free(char *text);
+
+/**
+ * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
+ * thread drops the library's last reference to it (possibly not the registering thread).
+ */
+typedef void (*ably_free_fn)(void *user_data);
+
+/**
+ * Create empty options. NULL only when about a million builders (options, params and
+ * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
+ * 40003.
+ */
+struct ably_auth_options *ably_auth_options_new(void);
+
+/**
+ * Free options that were not passed to `ably_auth_new`. NULL, and options that were
+ * already consumed or freed, are ignored.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+void ably_auth_options_free(struct ably_auth_options *options);
+
+/**
+ * Set the API key `appId.keyId:keySecret` (TO3j1). It is parsed now; the library keeps
+ * its own copy (zeroized when freed), so the caller may wipe `key` afterwards.
+ * Errors: 40003 for NULL or invalid UTF-8; 40101 for a malformed key (the message never
+ * quotes the key).
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *options,
+                                                  const char *key);
+
+/**
+ * Set the client identity (TO3a, RSA7). Errors: 40003 for NULL or invalid UTF-8; 40012 when
+ * it is empty, `"*"` (reserved, RSA7c) or contains a line feed.
+ *
+ * # Safety
+ * As for `ably_auth_options_set_key`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options *options,
+                                                        const char *client_id);
+
+/**
+ * Set a token string (an Ably token or a JWT) to authenticate with (TO3j2). Replaces a
+ * TokenDetails set earlier. Errors: 40003 for NULL, invalid UTF-8 or an empty token.
+ *
+ * # Safety
+ * As for `ably_auth_options_set_key`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *options,
+                                                    const char *token);
+
+/**
+ * Set a TokenDetails to authenticate with (TO3j3). `token_details` is copied, not consumed:
+ * the caller still frees it. Replaces a token string set earlier.
+ * Errors: 40003 for NULL.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
+                                                            const struct ably_token_details *token_details);
+
+/**
+ * Force token auth (TO3j4) even when only a key is given (`true`), or leave the choice to
+ * the rules of RSA4 (`false`, the default).
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
+                                                             bool use_token_auth);
+
+/**
+ * Set the default token params (TO3j11), used whenever a call passes no params.
+ * `params` is consumed, also on error. They must not set a timestamp or nonce (those are
+ * per request); this is checked by `ably_auth_new` (40003).
+ * Errors: 40003 when `options` or `params` is not live, or the params set a revocation key
+ * (a JWT claim: pass it to `ably_auth_create_jwt` instead).
+ *
+ * # Safety
+ * `options` and `params` are NULL or pointers returned by their `_new` functions.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_auth_options *options,
+                                                                   struct ably_token_params *params);
+
+/**
+ * Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
+ * TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
+ * makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
+                                                       const char *url);
+
+/**
+ * Set the authUrl method (AO2d): `"GET"` (the default) or `"POST"`, any case.
+ * Errors: 40003 for NULL, invalid UTF-8 or another method.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
+                                                          const char *method);
+
+/**
+ * Add a header sent to the authUrl (AO2e); call it once per header. Both strings are
+ * copied. Errors: 40003 for NULL, invalid UTF-8, an empty name or a line break.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
+                                                          const char *name,
+                                                          const char *value);
+
+/**
+ * Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for
+ * POST); call it once per parameter. Both strings are copied, unencoded (the library
+ * encodes them). Errors: 40003 for NULL, invalid UTF-8 or an empty name.
+ *
+ * # Safety
+ * As for `ably_auth_options_add_auth_header`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
+                                                         const char *name,
+                                                         const char *value);
+
+/**
+ * An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
+ * borrowed for the duration of the call (read its fields without a JSON parser of your
+ * own: `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers `completion` exactly once,
+ * now or later and from any thread, with `ably_auth_completion_token`,
+ * `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
+ * It runs on the thread of the call that needs a token, with no library lock held.
+ */
+typedef void (*ably_auth_callback_fn)(void *user_data,
+                                      const char *token_params_json,
+                                      struct ably_auth_completion *completion);
+
+/**
+ * Set the authCallback (AO2b, RSA8d); see `ably_auth_callback_fn`. Setting it makes the
+ * Auth use token auth; it wins over an authUrl.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth or the unused options are freed, the callback is replaced, or at once when this
+ * call fails). The callback and `free_user_data` may run on any thread.
+ *
+ * Errors: 40003 when `options` is not live or `callback` is NULL.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+ * follow the contracts of their types.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
+                                                            ably_auth_callback_fn callback,
+                                                            void *user_data,
+                                                            ably_free_fn free_user_data);
+
+/**
+ * Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
+ * remembered. Default false.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
+                                                         bool query_time);
+
+/**
+ * Set `endpoint` (REC1b): a routing policy id, `nonprod:<id>`, or a host name. Conflicts
+ * with environment or restHost; `ably_auth_new` checks (40000).
+ * Errors: 40003 for NULL or invalid UTF-8.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
+                                                       const char *endpoint);
+
+/**
+ * Set the deprecated `environment` (REC1c). Errors: 40003 for NULL or invalid UTF-8;
+ * conflicts are reported by `ably_auth_new` (40000).
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
+                                                          const char *environment);
+
+/**
+ * Set the deprecated `restHost` (REC1d1). Errors: 40003 for NULL or invalid UTF-8;
+ * conflicts are reported by `ably_auth_new` (40000).
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
+                                                        const char *rest_host);
+
+/**
+ * Set `fallbackHosts` (REC2a) to the `count` strings at `hosts` (copied); `count` 0
+ * disables fallback (then `hosts` may be NULL). Errors: 40003 for a NULL `hosts` with a
+ * non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
+ * pointers, each NULL or NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
+                                                             const char *const *hosts,
+                                                             size_t count);
+
+/**
+ * Use HTTPS (`true`, the default) or plain HTTP (RSC18). Basic auth needs TLS
+ * (`ably_auth_new` gives 40103 otherwise).
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
+                                                  bool tls);
+
+/**
+ * Set the port for plain HTTP (TO3k4, default 80). Errors: 40003 outside 1..=65535.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
+                                                   int32_t port);
+
+/**
+ * Set the port for HTTPS (TO3k5, default 443). Errors: 40003 outside 1..=65535.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
+                                                       int32_t tls_port);
+
+/**
+ * Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T`
+ * (TO3l4, default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send,
+ * and the answer to its last byte), and how long an authCallback may take to answer (40170
+ * after it, also for an answer given before the callback returns).
+ *
+ * The worst cases that follow (see docs/lifecycle.md): one request to Ably, fallback hosts
+ * included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)`
+ * (25 s by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the
+ * TokenRequest exchange, and on 40104 a `/time` request and one more exchange). Threads
+ * waiting for a fetch that another thread started give up at its deadline with 50003.
+ *
+ * Errors: 40003 unless both are positive.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
+                                                       int64_t open_ms,
+                                                       int64_t request_ms);
+
+/**
+ * Send every request of the built-in client through the proxy at `url`:
+ * `http://host:port` (HTTP CONNECT for https requests) or `https://host:port`, with
+ * optional `user:password@` (kept by the library and never logged). Wins over
+ * `ably_auth_options_set_proxy_from_env`. Checked by `ably_auth_new` (40003 for a URL that
+ * does not parse; 40000 with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without
+ * the built-in client). Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
+                                                    const char *url);
+
+/**
+ * Let the built-in client use the proxy the environment names, as curl does:
+ * `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`,
+ * with hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is
+ * read (once, when the Auth is made) only when this is set. Refused with a host transport
+ * (40000) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by
+ * `ably_auth_new`.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
+                                                             bool from_env);
+
+/**
+ * Verify server certificates with the operating system's verifier and trust store instead
+ * of the Mozilla roots bundled in the library (rustls-platform-verifier), so that
+ * certificates installed by the user or by device management are trusted, as in the
+ * platform's own HTTP stack:
+ * - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as
+ *   OpenSSL does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
+ * - macOS and iOS: Security.framework (`SecTrust`), with user and MDM trust settings and
+ *   revocation checks; a static build links `-framework Security -framework CoreFoundation`;
+ * - Windows: the CryptoAPI certificate chain engine, with enterprise roots and revocation;
+ * - Android: not supported by this C API yet (the verifier needs the app's JVM context).
+ *
+ * Cannot be combined with `ably_auth_options_add_ca_pem` (40000; add the CA to the system
+ * store instead). Refused with a host transport (40000) and in a build without the
+ * built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default false.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
+                                                                bool platform_verifier);
+
+/**
+ * A token counts as expired this many milliseconds before its `expires` (default 15000),
+ * so it is renewed before a request could carry an expired token. Errors: 40003 when
+ * negative.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
+                                                                  int64_t margin_ms);
+
+/**
+ * How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`,
+ * default 600000 ms). Errors: 40003 when negative.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
+                                                                     int64_t timeout_ms);
+
+/**
+ * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
+ * Errors: 40003 when negative.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
+                                                              int32_t count);
+
+/**
+ * Add a random `request_id` query parameter to each Ably request (RSC7c), the same on
+ * every host it is retried on. Default false.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
+                                                              bool add_request_ids);
+
+/**
+ * The number of worker threads for non-blocking calls and renewal ahead of expiry
+ * (default 2, 1 to 16); one more library thread delivers completions. The threads start on
+ * first use: a program that makes no non-blocking call and turns renewal ahead off never
+ * gets one.
+ *
+ * Errors: 40003 for a `count` outside 1..=16.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
+                                                             int32_t count);
+
+/**
+ * Renew the token in the background before it enters its expiry margin (default true):
+ * the renewal starts one token-fetch deadline before the margin (see
+ * `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
+ * with up to 10% jitter; failures reach listeners and are retried with backoff while the
+ * token in use stays valid. So after the first token, `ably_auth_authorization_header`
+ * does not wait on the network while a valid token exists. False: tokens are renewed
+ * when a call finds them expired, and no library thread is started for renewal.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
+                                                          bool renew_ahead);
+
+/**
+ * Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots;
+ * call it once per PEM. Checked by `ably_auth_new` (40003 for PEM with no certificate).
+ * Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
+                                                     const char *pem);
+
+/**
+ * Resolve `host` to the fixed socket address `addr` (`"127.0.0.1:8080"`, `"[::1]:443"`)
+ * instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate
+ * against `host`. Call it once per host. Errors: 40003 for NULL, invalid UTF-8, an empty
+ * host or an `addr` that is not an IP address with a port.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
+                                                      const char *host,
+                                                      const char *addr);
+
+/**
+ * Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
+ * `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
+ * or control characters.
+ *
+ * # Safety
+ * `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
+                                                    const char *agent);
+
+/**
+ * The host's `send`: start sending `exchange` (read it with the `ably_http_exchange_*`
+ * getters) and answer it exactly once, now (before returning) or later from any thread.
+ * Called on the library thread that makes the request (the caller of a blocking call, or
+ * a library worker), with no library lock held; return promptly. The calling thread waits
+ * for the answer until the exchange's deadline (`ably_http_exchange_timeout_ms`), so a host
+ * that answers from the very thread that is blocked (a single-threaded loop) sees the call
+ * fail with 50003 at the deadline: answer during `send`, or from another thread.
+ */
+typedef void (*ably_http_send_fn)(void *user_data,
+                                  struct ably_http_exchange *exchange);
+
+/**
+ * The host's optional `cancel`: the library no longer waits for exchange `exchange_id`
+ * (its deadline passed, or the call was cancelled or shut down); abort the request if you
+ * can. Only a hint: it may run at the same time as your answer on another thread (that is
+ * why it carries the id, never the pointer), and the exchange must still be answered,
+ * whose answer then gets 50003 or `ABLY_ERR_CANCELLED`. Called on a library thread with no
+ * library lock held.
+ */
+typedef void (*ably_http_cancel_fn)(void *user_data,
+                                    uint64_t exchange_id);
+
+/**
+ * Send every HTTP request through the host's own HTTP stack instead of the built-in client
+ * (required for networked calls in a build without it, see `ably_auth_features`). The
+ * library keeps what makes requests Ably requests (headers, fallback hosts, retries, token
+ * renewal, size limits, deadlines); the host only moves bytes. See `ably_http_send_fn`.
+ *
+ * With a host transport, options only the built-in client honours (`add_ca_pem`,
+ * `add_resolve`, a connect timeout other than the default 4000 ms, a proxy, the platform
+ * verifier) make `ably_auth_new` fail with 40000: configure them in your transport.
+ * The request timeout of `ably_auth_options_set_timeouts` applies to every exchange.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth or the unused options are freed, the transport is replaced, or at once when
+ * this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
+ * `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
+ * `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
+ * thread, and after it returns the library never calls `send` or `cancel` again (the
+ * exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
+ *
+ * Errors: 40003 when `options` is not live or `send` is NULL. `cancel` may be NULL.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+ * follow the contracts of their types.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
+                                                             ably_http_send_fn send,
+                                                             ably_http_cancel_fn cancel,
+                                                             void *user_data,
+                                                             ably_free_fn free_user_data);
+
+/**
+ * A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
+ * registered for a level gets the lines of that level and every more severe one.
+ * `message` is borrowed for the duration of the call and never contains a key secret,
+ * token or mac. Called from any thread, with no library lock held; it may not call
+ * functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
+ */
+typedef void (*ably_log_fn)(void *user_data,
+                            int32_t level,
+                            const char *message);
+
+/**
+ * Log level: failures the caller sees as errors.
+ */
+#define ABLY_LOG_LEVEL_ERROR 1
+
+/**
+ * Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
+ * renewal ahead of expiry).
+ */
+#define ABLY_LOG_LEVEL_WARN 2
+
+/**
+ * Log level: what a service operator wants to see: each new token in use, each completed
+ * request to Ably (method, path, status), RSA4a1's "no means to renew".
+ */
+#define ABLY_LOG_LEVEL_INFO 3
+
+/**
+ * Log level: each step of a token fetch (which means is asked, the exchange).
+ */
+#define ABLY_LOG_LEVEL_DEBUG 4
+
+/**
+ * Log level: everything the library logs.
+ */
+#define ABLY_LOG_LEVEL_VERBOSE 5
+
+/**
+ * Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every
+ * more severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain a key secret, token or mac. Replaces
+ * an earlier log callback.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth or the unused options are freed, the callback is replaced, or at once when this
+ * call fails). The callback and `free_user_data` may run on any thread.
+ *
+ * Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
+ * follow the contracts of their types.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
+                                                  ably_log_fn callback,
+                                                  int32_t level,
+                                                  void *user_data,
+                                                  ably_free_fn free_user_data);
+
+/**
+ * Create an Auth object from `options`, which are consumed (freed), also on error.
+ * On success `*out_auth` receives a handle to free with `ably_auth_free`.
+ *
+ * Errors: 40003 when `options` is not live or `out_auth` is NULL; 40106 when the options
+ * have no key, token or tokenDetails (RSC1b); 40102 when the tokenDetails' clientId
+ * conflicts with the options' clientId (RSA15a); 40003 when the default token params set a
+ * timestamp or nonce.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
+ * or points to writable memory for a pointer.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
+                                      struct ably_auth **out_auth);
+
+/**
+ * Free an Auth object. NULL is a no-op.
+ *
+ * What happens: from the moment it is called, every call on the handle fails with
+ * `ABLY_ERR_SHUT_DOWN` (100003); it shuts the Auth down as `ably_auth_shutdown` does
+ * (non-blocking calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and
+ * `free_user_data` run before it returns), waits for callbacks running on other threads,
+ * then releases the listeners, the log sink and the authCallback, whose `free_user_data`
+ * run on this thread; a destructor that calls back into the handle gets 100003 (and a
+ * second `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this
+ * Auth runs again. It does not wait for a library thread in a blocking network step (that
+ * thread exits when the step ends, touching nothing of the host's). Called from inside a
+ * callback of the same Auth (a listener, the authCallback, a `done`), the handle's memory
+ * is released when the outermost call on it returns.
+ *
+ * Call it once, when no call on the handle is in progress on another thread.
+ *
+ * # Safety
+ * `auth` is NULL or a handle from `ably_auth_new` that has not been freed.
+ */
+void ably_auth_free(struct ably_auth *auth);
+
+/**
+ * Shut the Auth down: from now on every networked call and every `_async` function fails
+ * with `ABLY_ERR_SHUT_DOWN` (100003); every non-blocking call in flight completes with
+ * `ABLY_ERR_CANCELLED`; renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit)
+ * for the completions to be delivered and the library threads to exit. A thread in a
+ * blocking network step exits when that step ends (at most one request timeout). Signing
+ * and the cached token keep working. Idempotent; from inside a callback it does not wait
+ * for that callback. `ably_auth_free` does the same (see there).
+ *
+ * Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
+ * first (everything still ends on its own).
+ *
+ * # Safety
+ * `auth` is NULL or a live handle.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
+                                           int64_t timeout_ms);
+
+/**
+ * `Auth#clientId` (RSA7b, RSA12): the options' clientId, else the current token's
+ * clientId (which may be `"*"`). On success `*out_client_id` receives a string to free
+ * with `ably_string_free`, or NULL when there is no clientId.
+ *
+ * Errors: 40003 for a NULL argument, or for a clientId holding U+0000 (which a C string
+ * cannot carry; only a token from a server can have one).
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
+                                            char **out_client_id);
+
+/* 3. Issuing offline: TokenRequests and JWTs =====================================================
+ *
+ * What a token-issuing server calls for each player: a signed TokenRequest or an Ably JWT,
+ * made from the key with no network I/O (unless the options ask for the server's time). The
+ * _into forms take their parameters as a struct of borrowed strings, for bindings that
+ * avoid a builder per call.
+ */
+
+/**
+ * Create a signed TokenRequest (RSA9). No network I/O, unless the options set queryTime and
+ * the server's time is not known yet (then one `GET /time` first, RSA9d).
+ *
+ * `params` may be NULL: the default token params (and the options' clientId) apply.
+ * Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
+ * applies when they set none, and a clientId they do set wins over it (a server issues
+ * tokens for many clients from one handle). `params` is consumed, also on error. Unset ttl and
+ * capability are left out, so Ably applies its defaults (RSA5, RSA6).
+ * On success `*out_request` receives a handle to free with `ably_token_request_free`;
+ * `ably_token_request_to_json` gives the JSON to hand to a client.
+ *
+ * Errors: 40003 for a NULL `auth` or `out_request` or params that are not live; 40101
+ * (status 403) when the Auth object has no key.
+ *
+ * Thread safety: `auth` may be used from many threads at once.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `params` is NULL or from `ably_token_params_new`;
+ * `out_request` is NULL or points to writable memory for a pointer.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
+                                                       struct ably_token_params *params,
+                                                       struct ably_token_request **out_request);
+
+/**
+ * `ably_auth_create_token_request` with per-call auth options (RSA9g, RSA9d; ably-js's
+ * `createTokenRequest(tokenParams, authOptions)`): a key in `options` signs instead of the
+ * Auth's, and their queryTime decides whether the server's time is asked first. `options`
+ * may only hold auth options (key, token, authUrl and its method, headers and params,
+ * authCallback, queryTime); anything else gives 40003 naming it, as for
+ * `ably_auth_request_token`. `params` and `options` are NULL or consumed (freed), also on
+ * error. NULL `options` is `ably_auth_create_token_request`.
+ *
+ * Errors: those of `ably_auth_create_token_request`; 40003 for non-auth options; 40101
+ * (status 403) when neither `options` nor the Auth has a key; with queryTime, those of
+ * `ably_auth_time`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks only for the
+ * `GET /time` of queryTime.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
+ * functions; `out_request` is NULL or points to writable memory for a pointer.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_token_request_with_options(const struct ably_auth *auth,
+                                                                    struct ably_token_params *params,
+                                                                    struct ably_auth_options *options,
+                                                                    struct ably_token_request **out_request);
 
 /**
  * TokenParams (TK2) as plain values, passed by value to the one-call issuing functions
@@ -582,206 +1114,6 @@ typedef struct ably_token_request_values {
 } ably_token_request_values;
 
 /**
- * Completion of a non-blocking call giving a TokenDetails: exactly one of `details` and
- * `error` is non-NULL; both are the host's to free (`ably_token_details_free`,
- * `ably_error_info_free`).
- */
-typedef void (*ably_token_details_done_fn)(void *user_data,
-                                           struct ably_token_details *details,
-                                           struct ably_error_info *error);
-
-/**
- * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
- * thread drops the library's last reference to it (possibly not the registering thread).
- */
-typedef void (*ably_free_fn)(void *user_data);
-
-/**
- * Completion giving a string (the Authorization header value, a secret): exactly one of
- * `text` and `error` is non-NULL; free them with `ably_string_free` / `ably_error_info_free`.
- */
-typedef void (*ably_string_done_fn)(void *user_data,
-                                    char *text,
-                                    struct ably_error_info *error);
-
-/**
- * Completion giving the server time in ms since the epoch (0 when `error` is non-NULL);
- * free `error` with `ably_error_info_free`.
- */
-typedef void (*ably_time_done_fn)(void *user_data,
-                                  int64_t time_ms,
-                                  struct ably_error_info *error);
-
-/**
- * Completion giving a revokeTokens result: exactly one of `result` and `error` is
- * non-NULL; free them with `ably_revocation_result_free` / `ably_error_info_free`.
- */
-typedef void (*ably_revocation_done_fn)(void *user_data,
-                                        struct ably_revocation_result *result,
-                                        struct ably_error_info *error);
-
-/**
- * Completion giving the server's answer to `ably_auth_request_async`, whatever its status
- * (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
- * ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
- * non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
- */
-typedef void (*ably_response_done_fn)(void *user_data,
-                                      struct ably_http_response *response,
-                                      struct ably_error_info *error);
-
-/**
- * A listener for token changes and auth failures. `details` is the new token (borrowed for
- * the call; NULL on failure); `error` is why getting a token failed (borrowed for the call;
- * NULL on success). Copy what you keep. Called on the thread that caused the event, with
- * no library lock held, so it may call back into the Auth.
- */
-typedef void (*ably_auth_listener_fn)(void *user_data,
-                                      const struct ably_token_details *details,
-                                      const struct ably_error_info *error);
-
-/**
- * An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
- * borrowed for the duration of the call (read its fields without a JSON parser of your
- * own: `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers `completion` exactly once,
- * now or later and from any thread, with `ably_auth_completion_token`,
- * `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
- * It runs on the thread of the call that needs a token, with no library lock held.
- */
-typedef void (*ably_auth_callback_fn)(void *user_data,
-                                      const char *token_params_json,
-                                      struct ably_auth_completion *completion);
-
-/**
- * A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
- * registered for a level gets the lines of that level and every more severe one.
- * `message` is borrowed for the duration of the call and never contains a key secret,
- * token or mac. Called from any thread, with no library lock held; it may not call
- * functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
- */
-typedef void (*ably_log_fn)(void *user_data,
-                            int32_t level,
-                            const char *message);
-
-/**
- * The host's `send`: start sending `exchange` (read it with the `ably_http_exchange_*`
- * getters) and answer it exactly once, now (before returning) or later from any thread.
- * Called on the library thread that makes the request (the caller of a blocking call, or
- * a library worker), with no library lock held; return promptly. The calling thread waits
- * for the answer until the exchange's deadline (`ably_http_exchange_timeout_ms`), so a host
- * that answers from the very thread that is blocked (a single-threaded loop) sees the call
- * fail with 50003 at the deadline: answer during `send`, or from another thread.
- */
-typedef void (*ably_http_send_fn)(void *user_data,
-                                  struct ably_http_exchange *exchange);
-
-/**
- * The host's optional `cancel`: the library no longer waits for exchange `exchange_id`
- * (its deadline passed, or the call was cancelled or shut down); abort the request if you
- * can. Only a hint: it may run at the same time as your answer on another thread (that is
- * why it carries the id, never the pointer), and the exchange must still be answered,
- * whose answer then gets 50003 or `ABLY_ERR_CANCELLED`. Called on a library thread with no
- * library lock held.
- */
-typedef void (*ably_http_cancel_fn)(void *user_data,
-                                    uint64_t exchange_id);
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
-
-/**
- * Create an Auth object from `options`, which are consumed (freed), also on error.
- * On success `*out_auth` receives a handle to free with `ably_auth_free`.
- *
- * Errors: 40003 when `options` is not live or `out_auth` is NULL; 40106 when the options
- * have no key, token or tokenDetails (RSC1b); 40102 when the tokenDetails' clientId
- * conflicts with the options' clientId (RSA15a); 40003 when the default token params set a
- * timestamp or nonce.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
- * or points to writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
-                                      struct ably_auth **out_auth);
-
-/**
- * Free an Auth object. NULL is a no-op.
- *
- * What happens: from the moment it is called, every call on the handle fails with
- * `ABLY_ERR_SHUT_DOWN` (100003); it shuts the Auth down as `ably_auth_shutdown` does
- * (non-blocking calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and
- * `free_user_data` run before it returns), waits for callbacks running on other threads,
- * then releases the listeners, the log sink and the authCallback, whose `free_user_data`
- * run on this thread; a destructor that calls back into the handle gets 100003 (and a
- * second `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this
- * Auth runs again. It does not wait for a library thread in a blocking network step (that
- * thread exits when the step ends, touching nothing of the host's). Called from inside a
- * callback of the same Auth (a listener, the authCallback, a `done`), the handle's memory
- * is released when the outermost call on it returns.
- *
- * Call it once, when no call on the handle is in progress on another thread.
- *
- * # Safety
- * `auth` is NULL or a handle from `ably_auth_new` that has not been freed.
- */
-void ably_auth_free(struct ably_auth *auth);
-
-/**
- * Create a signed TokenRequest (RSA9). No network I/O, unless the options set queryTime and
- * the server's time is not known yet (then one `GET /time` first, RSA9d).
- *
- * `params` may be NULL: the default token params (and the options' clientId) apply.
- * Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
- * applies when they set none, and a clientId they do set wins over it (a server issues
- * tokens for many clients from one handle). `params` is consumed, also on error. Unset ttl and
- * capability are left out, so Ably applies its defaults (RSA5, RSA6).
- * On success `*out_request` receives a handle to free with `ably_token_request_free`;
- * `ably_token_request_to_json` gives the JSON to hand to a client.
- *
- * Errors: 40003 for a NULL `auth` or `out_request` or params that are not live; 40101
- * (status 403) when the Auth object has no key.
- *
- * Thread safety: `auth` may be used from many threads at once.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` is NULL or from `ably_token_params_new`;
- * `out_request` is NULL or points to writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
-                                                       struct ably_token_params *params,
-                                                       struct ably_token_request **out_request);
-
-/**
- * `ably_auth_create_token_request` with per-call auth options (RSA9g, RSA9d; ably-js's
- * `createTokenRequest(tokenParams, authOptions)`): a key in `options` signs instead of the
- * Auth's, and their queryTime decides whether the server's time is asked first. `options`
- * may only hold auth options (key, token, authUrl and its method, headers and params,
- * authCallback, queryTime); anything else gives 40003 naming it, as for
- * `ably_auth_request_token`. `params` and `options` are NULL or consumed (freed), also on
- * error. NULL `options` is `ably_auth_create_token_request`.
- *
- * Errors: those of `ably_auth_create_token_request`; 40003 for non-auth options; 40101
- * (status 403) when neither `options` nor the Auth has a key; with queryTime, those of
- * `ably_auth_time`.
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks only for the
- * `GET /time` of queryTime.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
- * functions; `out_request` is NULL or points to writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_token_request_with_options(const struct ably_auth *auth,
-                                                                    struct ably_token_params *params,
-                                                                    struct ably_auth_options *options,
-                                                                    struct ably_token_request **out_request);
-
-/**
  * `ably_auth_create_token_request` in one call and without handles, for bindings where
  * each call into C has a cost (Go's cgo): the params come as values and the TokenRequest
  * is written into the caller's buffer `buf` of `buf_len` bytes, its strings one after the
@@ -807,28 +1139,6 @@ struct ably_error_info *ably_auth_create_token_request_into(const struct ably_au
                                                             struct ably_token_request_values *out_values);
 
 /**
- * `ably_auth_create_jwt` in one call, as `ably_auth_create_token_request_into` is to
- * `ably_auth_create_token_request`: the params come as values and the JWT is written into
- * `buf` (no NUL terminator); `*out_len` receives its length. When it exceeds `buf_len`,
- * nothing is written and the call succeeds: call again with a larger buffer. The JWT is a
- * credential: wipe the buffer when done with it.
- *
- * Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for
- * the values; 40003 for a NULL `out_len`, or a NULL `buf` with a non-zero `buf_len`.
- *
- * Thread safety: `auth` may be used from many threads at once. No network I/O.
- *
- * # Safety
- * As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
-                                                  struct ably_token_params_values params,
-                                                  char *buf,
-                                                  size_t buf_len,
-                                                  size_t *out_len);
-
-/**
  * Create an Ably JWT (HS256, `kid` = key name) signed with the key, with no network I/O.
  *
  * Claims: `iat` = timestamp (default now) in seconds, `exp` = iat + ttl (default 60
@@ -851,49 +1161,118 @@ struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
                                              char **out_jwt);
 
 /**
- * `Auth#clientId` (RSA7b, RSA12): the options' clientId, else the current token's
- * clientId (which may be `"*"`). On success `*out_client_id` receives a string to free
- * with `ably_string_free`, or NULL when there is no clientId.
+ * `ably_auth_create_jwt` in one call, as `ably_auth_create_token_request_into` is to
+ * `ably_auth_create_token_request`: the params come as values and the JWT is written into
+ * `buf` (no NUL terminator); `*out_len` receives its length. When it exceeds `buf_len`,
+ * nothing is written and the call succeeds: call again with a larger buffer. The JWT is a
+ * credential: wipe the buffer when done with it.
  *
- * Errors: 40003 for a NULL argument, or for a clientId holding U+0000 (which a C string
- * cannot carry; only a token from a server can have one).
+ * Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for
+ * the values; 40003 for a NULL `out_len`, or a NULL `buf` with a non-zero `buf_len`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. No network I/O.
  *
  * # Safety
- * `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
+ * As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
-                                            char **out_client_id);
+struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
+                                                  struct ably_token_params_values params,
+                                                  char *buf,
+                                                  size_t buf_len,
+                                                  size_t *out_len);
 
 /**
- * `Auth#tokenDetails` (RSA16): a copy of the token in use. On success
- * `*out_token_details` receives a handle to free with `ably_token_details_free`, or NULL
- * when there is no token (Basic auth, or none obtained yet).
+ * Embed an Ably token (or Ably JWT) in the app's own JWT (ably.com/docs/auth/token#embedded):
+ * an HS256 JWT signed with `secret` (the app's key for its own JWT scheme, not the Ably
+ * key) whose JOSE header carries `token` as `x-ably-token` and whose only claim is `exp`,
+ * `token_expires_ms` in whole seconds rounded down (Ably refuses an outer JWT that outlives
+ * the token inside). Ably does not check the outer signature; the app's services can.
+ * Clients use the result as a token string. No network I/O, no clock. On success
+ * `*out_jwt` receives a string to free with `ably_string_free`.
  *
- * Errors: 40003 for a NULL argument.
+ * Errors: 40003 for a NULL `token` or `out_jwt`, invalid UTF-8, an empty token or one with
+ * spaces or control characters, `token_expires_ms` under 1000, or an empty secret (`secret`
+ * may be NULL only when `secret_len` is 0, which is refused as empty).
+ *
+ * Thread safety: may be called from any thread; touches no shared state.
  *
  * # Safety
- * `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
+ * `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
+ * bytes; `out_jwt` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
-                                                struct ably_token_details **out_token_details);
+struct ably_error_info *ably_jwt_embed_token(const char *token,
+                                             int64_t token_expires_ms,
+                                             const uint8_t *secret,
+                                             size_t secret_len,
+                                             char **out_jwt);
+
+/* 4. Tokens over the network =====================================================================
+ *
+ * Obtaining, caching, renewing and revoking tokens, and the Authorization header for the
+ * host's own requests. These calls block their thread until their deadline at most (see the
+ * deadlines in the conventions); each has a non-blocking form in the next section. An
+ * authCallback answers through its completion, now or later, from any thread.
+ */
 
 /**
- * How long the token in use has left, in ms, by the library's own clock (local time plus
- * the offset learnt from the server), so the caller needs no clock of its own: negative
- * once it expired; `INT64_MAX` for a token that does not say when it expires. The expiry
- * margin is not subtracted. No network I/O.
+ * Answer with a token string: an Ably token or a JWT (RSA8d). `completion` is consumed
+ * (freed) in every case, also on error.
  *
- * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when there is no
- * token (Basic auth, or none obtained yet).
+ * Errors: 40003 for a NULL `completion` or one already answered; 40003 for a NULL or
+ * non-UTF-8 `token` (the waiting call then fails with 40170 at once); 40170 when the
+ * library no longer waits (the request timeout passed).
+ * A token that is empty or clearly not a token makes the waiting call fail with 40170.
+ *
+ * Thread safety: any thread, during or after the callback.
  *
  * # Safety
- * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+ * `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
+ * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
-                                                     int64_t *out_ms);
+struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
+                                                   const char *token);
+
+/**
+ * Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName`
+ * and `mac`), which the library exchanges for a token (RSA8d). `completion` is consumed
+ * (freed) in every case, also on error.
+ *
+ * Errors: as for `ably_auth_completion_token`. JSON that is neither makes the waiting
+ * call fail with 40170.
+ *
+ * Thread safety: any thread, during or after the callback.
+ *
+ * # Safety
+ * `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
+                                                  const char *json);
+
+/**
+ * Answer with an error: the waiting call fails with it (RSA4e). A `code` of 0 becomes
+ * 40170 (or 40300 with `status_code` 403), keeping `message`. `message` may be NULL.
+ * `completion` is consumed (freed) in every case, also on error.
+ *
+ * Errors: 40003 for a NULL `completion` or one already answered, or a non-UTF-8
+ * `message`; 40003 for a negative `code` or a `status_code` outside 0..=599; 40170 when
+ * the library no longer waits.
+ *
+ * Thread safety: any thread, during or after the callback.
+ *
+ * # Safety
+ * `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
+                                                   int32_t code,
+                                                   int32_t status_code,
+                                                   const char *message);
 
 /**
  * `Auth#requestToken` (RSA8): get a new token from the authCallback, authUrl or key (in
@@ -965,6 +1344,52 @@ struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *a
                                                        char **out_header);
 
 /**
+ * The Authorization header value from the cache only: never any network I/O and never a
+ * wait, so a game loop may call it every frame. On success `*out_header` receives a
+ * secret to free with `ably_string_free`.
+ *
+ * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when no valid
+ * token is cached (none yet, or it is within its expiry margin): then ask with
+ * `ably_auth_authorization_header_async`.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_header` is NULL or writable.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
+                                                              char **out_header);
+
+/**
+ * `Auth#tokenDetails` (RSA16): a copy of the token in use. On success
+ * `*out_token_details` receives a handle to free with `ably_token_details_free`, or NULL
+ * when there is no token (Basic auth, or none obtained yet).
+ *
+ * Errors: 40003 for a NULL argument.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
+                                                struct ably_token_details **out_token_details);
+
+/**
+ * How long the token in use has left, in ms, by the library's own clock (local time plus
+ * the offset learnt from the server), so the caller needs no clock of its own: negative
+ * once it expired; `INT64_MAX` for a token that does not say when it expires. The expiry
+ * margin is not subtracted. No network I/O.
+ *
+ * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when there is no
+ * token (Basic auth, or none obtained yet).
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
+                                                     int64_t *out_ms);
+
+/**
  * Tell the library that a server rejected a token with a token error (40140..=40149), for
  * requests made outside `ably_auth_request`: the cached token is dropped if it is still
  * `token` (NULL: whatever token is cached), so the next call gets a new one.
@@ -997,6 +1422,298 @@ struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
                                        int64_t *out_ms);
+
+/**
+ * `revokeTokens` (RSA17): revoke the tokens matching `targets`, `count` strings of the
+ * form `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth
+ * with the Auth's own key.
+ *
+ * `issued_before_ms`: revoke tokens issued before this time (ms since the epoch);
+ * `ABLY_ISSUED_BEFORE_UNSET` (or any negative value) leaves it to the server (now).
+ * `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period
+ * for clients to get a new token). On success (even when some targets
+ * failed) `*out_result` receives a result to free with `ably_revocation_result_free`.
+ *
+ * Errors: 40003 for a NULL `auth` or `out_result`, NULL `targets` with a non-zero `count`,
+ * a NULL or non-UTF-8 target, no targets, a target without `:`, or `allow_reauth_margin`
+ * outside -1..=1; 40162 when the Auth uses token auth or has no key; the server's error
+ * (e.g. 40163 for a key without revocation); 50003 or 80000 for network failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
+ * or NUL-terminated; `out_result` is NULL or writable.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
+                                                const char *const *targets,
+                                                size_t count,
+                                                int64_t issued_before_ms,
+                                                int32_t allow_reauth_margin,
+                                                struct ably_revocation_result **out_result);
+
+/**
+ * The number of targets revoked; 0 when `result` is NULL.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+size_t ably_revocation_result_success_count(const struct ably_revocation_result *result);
+
+/**
+ * The number of targets that failed; 0 when `result` is NULL.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+size_t ably_revocation_result_failure_count(const struct ably_revocation_result *result);
+
+/**
+ * The number of entries (one per target); 0 when `result` is NULL.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+size_t ably_revocation_result_len(const struct ably_revocation_result *result);
+
+/**
+ * Entry `index`'s target (`type:value`), borrowed; NULL when `result` is NULL or `index`
+ * is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+const char *ably_revocation_result_target(const struct ably_revocation_result *result,
+                                          size_t index);
+
+/**
+ * Whether entry `index` succeeded; false when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+bool ably_revocation_result_is_success(const struct ably_revocation_result *result,
+                                       size_t index);
+
+/**
+ * Entry `index`'s `issuedBefore` (ms since the epoch); 0 when absent, for a failure, or
+ * when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+int64_t ably_revocation_result_issued_before(const struct ably_revocation_result *result,
+                                             size_t index);
+
+/**
+ * Entry `index`'s `appliesAt` (ms since the epoch, when the revocation takes effect); 0
+ * when absent, for a failure, or when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+int64_t ably_revocation_result_applies_at(const struct ably_revocation_result *result,
+                                          size_t index);
+
+/**
+ * Entry `index`'s error, borrowed (do not free it; valid until `result` is freed); NULL
+ * for a success, or when `result` is NULL or `index` is out of range.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+const struct ably_error_info *ably_revocation_result_error(const struct ably_revocation_result *result,
+                                                           size_t index);
+
+/**
+ * The result as JSON: `{"successCount","failureCount","results":[{"target","issuedBefore",
+ * "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free
+ * with `ably_string_free`. Errors: 40003 for a NULL argument.
+ *
+ * # Safety
+ * `result` is NULL or a live handle; `out_json` is NULL or writable.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
+                                                       char **out_json);
+
+/**
+ * Free a result and the errors it lends. NULL is a no-op; call it exactly once.
+ *
+ * # Safety
+ * `result` is NULL or a live handle.
+ */
+void ably_revocation_result_free(struct ably_revocation_result *result);
+
+/**
+ * `issued_before_ms` of `ably_auth_revoke_tokens`: unset (the server uses now).
+ */
+#define ABLY_ISSUED_BEFORE_UNSET -1
+
+/**
+ * `allow_reauth_margin` of `ably_auth_revoke_tokens`: unset (the server's default).
+ */
+#define ABLY_REAUTH_MARGIN_UNSET -1
+
+/**
+ * `allow_reauth_margin`: revoked tokens stop working at once.
+ */
+#define ABLY_REAUTH_MARGIN_OFF 0
+
+/**
+ * `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate (RSA17e).
+ */
+#define ABLY_REAUTH_MARGIN_ON 1
+
+/**
+ * An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably
+ * headers (`X-Ably-Version`, `Ably-Agent`), host fallback, and on a token error (401 with
+ * 40140..=40149) one token renewal and one retry.
+ *
+ * - `method`: `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
+ * - `path`: starts with `/`, already percent-encoded, e.g. `/channels/x/messages`.
+ * - `query`: NULL, or `a=b&c=d` already encoded (`+` reads as a space, as in forms).
+ * - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
+ * - `body`: NULL for none, else `body_len` bytes (copied).
+ *
+ * Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
+ * `*out_response` receives the answer, owned by the caller, to free with
+ * `ably_http_response_free` (RSC19d). An answer with a status of 400 or more is an error
+ * from the server: check `ably_http_response_status`, and `ably_http_response_error` gives
+ * its ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable.
+ * A token error (401 with 40140..=40149) is handled first: the token is renewed once and
+ * the request retried, and the retry's answer is the one returned.
+ *
+ * Errors (returned, with nothing written to `*out_response`): 40003 for a NULL `auth`,
+ * `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path without a
+ * leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
+ * `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
+ * (40171 when a rejected token cannot be renewed, with the server's error as `cause`);
+ * 50003 or 80000 when no answer arrives (RSC19e).
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ *
+ * # Safety
+ * `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
+ * or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
+ * `out_response` is NULL or writable.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
+                                          const char *method,
+                                          const char *path,
+                                          const char *query,
+                                          const char *const *header_names,
+                                          const char *const *header_values,
+                                          size_t header_count,
+                                          const uint8_t *body,
+                                          size_t body_len,
+                                          struct ably_http_response **out_response);
+
+/**
+ * The HTTP status code; 0 when `response` is NULL.
+ *
+ * # Safety
+ * `response` is NULL or a live handle.
+ */
+int32_t ably_http_response_status(const struct ably_http_response *response);
+
+/**
+ * The body, borrowed until `response` is freed; `*out_len` receives its length in bytes.
+ * A NUL byte follows the body (not counted), so a text body can be read as a C string.
+ * Returns NULL (and sets `*out_len` to 0 when `out_len` is not NULL) when an argument is
+ * NULL.
+ *
+ * # Safety
+ * `response` is NULL or a live handle; `out_len` is NULL or writable.
+ */
+const uint8_t *ably_http_response_body(const struct ably_http_response *response,
+                                       size_t *out_len);
+
+/**
+ * The value of the first header named `name` (case-insensitive), borrowed until
+ * `response` is freed; NULL when absent or an argument is NULL or not UTF-8.
+ *
+ * # Safety
+ * `response` is NULL or a live handle; `name` is NULL or NUL-terminated.
+ */
+const char *ably_http_response_header(const struct ably_http_response *response,
+                                      const char *name);
+
+/**
+ * The ErrorInfo of an error answer (status 400 or more): Ably's error from the body or
+ * the `X-Ably-Errorcode`/`X-Ably-Errormessage` headers, else one made from the status.
+ * Returns a new ErrorInfo owned by the caller (free it with `ably_error_info_free`; it
+ * stays valid after `response` is freed), or NULL when the status is below 400 or
+ * `response` is NULL.
+ *
+ * Thread safety: may be called from many threads at once.
+ *
+ * # Safety
+ * `response` is NULL or a live handle.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
+
+/**
+ * Free a response. NULL is a no-op; call it exactly once per response.
+ *
+ * # Safety
+ * `response` is NULL or a live handle.
+ */
+void ably_http_response_free(struct ably_http_response *response);
+
+/* 5. Non-blocking calls ==========================================================================
+ *
+ * Each networked call has an _async form that returns at once with a call handle and
+ * reports exactly once through its done callback, on a library thread: with the result, or
+ * with ABLY_ERR_CANCELLED after ably_call_cancel, or ABLY_ERR_SHUT_DOWN after
+ * ably_auth_shutdown or ably_auth_free.
+ */
+
+/**
+ * Completion of a non-blocking call giving a TokenDetails: exactly one of `details` and
+ * `error` is non-NULL; both are the host's to free (`ably_token_details_free`,
+ * `ably_error_info_free`).
+ */
+typedef void (*ably_token_details_done_fn)(void *user_data,
+                                           struct ably_token_details *details,
+                                           struct ably_error_info *error);
+
+/**
+ * Completion giving a string (the Authorization header value, a secret): exactly one of
+ * `text` and `error` is non-NULL; free them with `ably_string_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_string_done_fn)(void *user_data,
+                                    char *text,
+                                    struct ably_error_info *error);
+
+/**
+ * Completion giving the server time in ms since the epoch (0 when `error` is non-NULL);
+ * free `error` with `ably_error_info_free`.
+ */
+typedef void (*ably_time_done_fn)(void *user_data,
+                                  int64_t time_ms,
+                                  struct ably_error_info *error);
+
+/**
+ * Completion giving a revokeTokens result: exactly one of `result` and `error` is
+ * non-NULL; free them with `ably_revocation_result_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_revocation_done_fn)(void *user_data,
+                                        struct ably_revocation_result *result,
+                                        struct ably_error_info *error);
+
+/**
+ * Completion giving the server's answer to `ably_auth_request_async`, whatever its status
+ * (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
+ * ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
+ * non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_response_done_fn)(void *user_data,
+                                      struct ably_http_response *response,
+                                      struct ably_error_info *error);
 
 /**
  * Non-blocking `ably_auth_request_token`: same arguments (consumed, also on error) and
@@ -1143,133 +1860,206 @@ bool ably_call_cancel(const struct ably_call *call);
  */
 void ably_call_free(struct ably_call *call);
 
-/**
- * Shut the Auth down: from now on every networked call and every `_async` function fails
- * with `ABLY_ERR_SHUT_DOWN` (100003); every non-blocking call in flight completes with
- * `ABLY_ERR_CANCELLED`; renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit)
- * for the completions to be delivered and the library threads to exit. A thread in a
- * blocking network step exits when that step ends (at most one request timeout). Signing
- * and the cached token keep working. Idempotent; from inside a callback it does not wait
- * for that callback. `ably_auth_free` does the same (see there).
+/* 6. The host's HTTP transport ===================================================================
  *
- * Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
- * first (everything still ends on its own).
- *
- * # Safety
- * `auth` is NULL or a live handle.
+ * A host that sends HTTP itself (its own TLS, proxy or event loop) sets a transport with
+ * ably_auth_options_set_http_transport; the library hands it each request as an exchange,
+ * which the host answers exactly once, now or later, from any thread.
  */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
-                                           int64_t timeout_ms);
 
 /**
- * The Authorization header value from the cache only: never any network I/O and never a
- * wait, so a game loop may call it every frame. On success `*out_header` receives a
- * secret to free with `ably_string_free`.
- *
- * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when no valid
- * token is cached (none yet, or it is within its expiry margin): then ask with
- * `ably_auth_authorization_header_async`.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_header` is NULL or writable.
+ * `ably_http_exchange_purpose`: a request to an Ably host (Ably credentials; the library
+ * tries fallback hosts when this one fails).
  */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
-                                                              char **out_header);
+#define ABLY_HTTP_PURPOSE_ABLY 0
 
 /**
- * Answer with a token string: an Ably token or a JWT (RSA8d). `completion` is consumed
- * (freed) in every case, also on error.
- *
- * Errors: 40003 for a NULL `completion` or one already answered; 40003 for a NULL or
- * non-UTF-8 `token` (the waiting call then fails with 40170 at once); 40170 when the
- * library no longer waits (the request timeout passed).
- * A token that is empty or clearly not a token makes the waiting call fail with 40170.
- *
- * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
- * NUL-terminated.
+ * `ably_http_exchange_purpose`: a request to the application's authUrl (no Ably
+ * credentials, never sent to Ably's fallback hosts).
  */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
-                                                   const char *token);
+#define ABLY_HTTP_PURPOSE_AUTH_URL 1
 
 /**
- * Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName`
- * and `mac`), which the library exchanges for a token (RSA8d). `completion` is consumed
- * (freed) in every case, also on error.
- *
- * Errors: as for `ably_auth_completion_token`. JSON that is neither makes the waiting
- * call fail with 40170.
- *
- * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
- * NUL-terminated.
+ * `ably_http_exchange_fail`: the host name could not be resolved (the library then tries a
+ * fallback host, RSC15l1).
  */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
-                                                  const char *json);
+#define ABLY_HTTP_FAIL_HOST_NOT_FOUND 1
 
 /**
- * Answer with an error: the waiting call fails with it (RSA4e). A `code` of 0 becomes
- * 40170 (or 40300 with `status_code` 403), keeping `message`. `message` may be NULL.
- * `completion` is consumed (freed) in every case, also on error.
- *
- * Errors: 40003 for a NULL `completion` or one already answered, or a non-UTF-8
- * `message`; 40003 for a negative `code` or a `status_code` outside 0..=599; 40170 when
- * the library no longer waits.
- *
- * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
- * NUL-terminated.
+ * `ably_http_exchange_fail`: the connection was refused, reset or closed before a complete
+ * response (fallback applies, RSC15l1).
  */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
-                                                   int32_t code,
-                                                   int32_t status_code,
-                                                   const char *message);
+#define ABLY_HTTP_FAIL_CONNECTION_FAILED 2
 
 /**
- * Free an error returned by this library, including its `cause` chain. NULL is a no-op.
- * Call it exactly once per error.
- *
- * # Safety
- * `error` is NULL or an error returned by this library that has not been freed.
+ * `ably_http_exchange_fail`: the transport's own timeout passed (fallback applies, RSC15l2).
  */
-void ably_error_info_free(struct ably_error_info *error);
+#define ABLY_HTTP_FAIL_TIMEOUT 3
 
 /**
- * Embed an Ably token (or Ably JWT) in the app's own JWT (ably.com/docs/auth/token#embedded):
- * an HS256 JWT signed with `secret` (the app's key for its own JWT scheme, not the Ably
- * key) whose JOSE header carries `token` as `x-ably-token` and whose only claim is `exp`,
- * `token_expires_ms` in whole seconds rounded down (Ably refuses an outer JWT that outlives
- * the token inside). Ably does not check the outer signature; the app's services can.
- * Clients use the result as a token string. No network I/O, no clock. On success
- * `*out_jwt` receives a string to free with `ably_string_free`.
- *
- * Errors: 40003 for a NULL `token` or `out_jwt`, invalid UTF-8, an empty token or one with
- * spaces or control characters, `token_expires_ms` under 1000, or an empty secret (`secret`
- * may be NULL only when `secret_len` is 0, which is refused as empty).
- *
- * Thread safety: may be called from any thread; touches no shared state.
+ * `ably_http_exchange_fail`: TLS failed (untrusted certificate, name mismatch); no fallback.
+ */
+#define ABLY_HTTP_FAIL_TLS 4
+
+/**
+ * `ably_http_exchange_fail`: any other failure (malformed response, ...); no fallback.
+ */
+#define ABLY_HTTP_FAIL_OTHER 5
+
+/**
+ * The exchange's id: never 0, never reused in the process; the id `cancel` names. 0 for
+ * NULL or an exchange that is not live.
  *
  * # Safety
- * `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
- * bytes; `out_jwt` is NULL or writable.
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+uint64_t ably_http_exchange_id(const struct ably_http_exchange *exchange);
+
+/**
+ * The request method ("GET", "POST", ...), borrowed until the exchange is answered; NULL
+ * for NULL or an exchange that is not live.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+const char *ably_http_exchange_method(const struct ably_http_exchange *exchange);
+
+/**
+ * The absolute URL, query included, borrowed until the exchange is answered; NULL for NULL
+ * or an exchange that is not live. Do not follow redirects: the library does (authUrl).
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+const char *ably_http_exchange_url(const struct ably_http_exchange *exchange);
+
+/**
+ * The number of request headers to send (0 for NULL or an exchange that is not live).
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+size_t ably_http_exchange_header_count(const struct ably_http_exchange *exchange);
+
+/**
+ * Request header `index` (0-based): writes its name and value, borrowed until the exchange
+ * is answered, and returns true; false (nothing written) for an index out of range, a NULL
+ * out-parameter, or an exchange that is NULL or not live. The value of `Authorization` is a
+ * credential: never log it. Send the headers as given; add none of Ably's.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; the out-parameters are NULL or
+ * writable.
+ */
+bool ably_http_exchange_header(const struct ably_http_exchange *exchange,
+                               size_t index,
+                               const char **out_name,
+                               const char **out_value);
+
+/**
+ * The request body, borrowed until the exchange is answered, its length written to
+ * `out_len` (may be NULL); NULL with length 0 when there is none, or for an exchange that is
+ * NULL or not live.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; `out_len` is NULL or writable.
+ */
+const uint8_t *ably_http_exchange_body(const struct ably_http_exchange *exchange,
+                                       size_t *out_len);
+
+/**
+ * The time left, in ms, until the library stops waiting for this exchange (0 once it has
+ * passed, and for an exchange that is NULL or not live): use it as the request's timeout.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+int64_t ably_http_exchange_timeout_ms(const struct ably_http_exchange *exchange);
+
+/**
+ * The longest response body the library accepts (0 for an exchange that is NULL or not
+ * live). A longer answer fails the request (as too large, 50000), so a transport may stop
+ * reading after this many bytes plus one and respond with what it has.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+size_t ably_http_exchange_max_response_bytes(const struct ably_http_exchange *exchange);
+
+/**
+ * Whom the request is for: `ABLY_HTTP_PURPOSE_ABLY` or `ABLY_HTTP_PURPOSE_AUTH_URL`; -1 for
+ * an exchange that is NULL or not live.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`.
+ */
+int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
+
+/**
+ * Answer `exchange` with the HTTP response received (any status: 4xx and 5xx too; the
+ * library decides about retries and fallback). Pass every response header (names in any
+ * case; values need not be UTF-8); `header_names` and `header_values` may be NULL when
+ * `header_count` is 0, `body` when `body_len` is 0. Everything is copied. `exchange` is
+ * consumed (freed) in every case, also on error, unless another thread is using it (40003).
+ *
+ * Errors: 40003 for an exchange that is NULL, already answered or not live, a `status`
+ * outside 100..=599, or NULL where a header or body is promised (the waiting request then
+ * fails at once); 50003 when the exchange's deadline passed and `ABLY_ERR_CANCELLED` when
+ * the library stopped waiting (the answer is dropped). A body longer than
+ * `ably_http_exchange_max_response_bytes` is accepted here and fails the request.
+ *
+ * Thread safety: any thread, during `send` or later. Never runs a callback.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
+ * NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_jwt_embed_token(const char *token,
-                                             int64_t token_expires_ms,
-                                             const uint8_t *secret,
-                                             size_t secret_len,
-                                             char **out_jwt);
+struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
+                                                   int32_t status,
+                                                   const char *const *header_names,
+                                                   const char *const *header_values,
+                                                   size_t header_count,
+                                                   const uint8_t *body,
+                                                   size_t body_len);
+
+/**
+ * Answer `exchange` with a connection-level failure: no (complete) HTTP response was
+ * received. `kind` is one of the `ABLY_HTTP_FAIL_*` values: host not found, connection
+ * failures and timeouts let the library try a fallback host (RSC15l1, RSC15l2); TLS and
+ * other failures do not. `message` (may be NULL) says what happened, for the error the
+ * caller gets; never put credentials in it. `exchange` is consumed (freed) in every case,
+ * also on error, unless another thread is using it (40003).
+ *
+ * Errors: 40003 for an exchange that is NULL, already answered or not live, or an unknown
+ * `kind` (the waiting request then fails at once); 50003 and `ABLY_ERR_CANCELLED` as for
+ * `ably_http_exchange_respond`.
+ *
+ * Thread safety: any thread, during `send` or later. Never runs a callback.
+ *
+ * # Safety
+ * `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
+                                                int32_t kind,
+                                                const char *message);
+
+/* 7. Listeners ===================================================================================
+ *
+ * Events of an Auth: a new token in use, or a failure to obtain one. Listeners run one at a
+ * time per Auth, with no library lock held.
+ */
+
+/**
+ * A listener for token changes and auth failures. `details` is the new token (borrowed for
+ * the call; NULL on failure); `error` is why getting a token failed (borrowed for the call;
+ * NULL on success). Copy what you keep. Called on the thread that caused the event, with
+ * no library lock held, so it may call back into the Auth.
+ */
+typedef void (*ably_auth_listener_fn)(void *user_data,
+                                      const struct ably_token_details *details,
+                                      const struct ably_error_info *error);
 
 /**
  * Call `listener` whenever a new token is in use (authorize, renewal) and whenever getting
@@ -1311,470 +2101,11 @@ ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
                                                   uint64_t id);
 
-/**
- * Create empty options. NULL only when about a million builders (options, params and
- * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
- * 40003.
+/* 8. Token and params types ======================================================================
+ *
+ * TokenParams (a builder), TokenRequest and TokenDetails (immutable, safe to read from many
+ * threads): JSON in and out, and getters whose strings are borrowed from the handle.
  */
-struct ably_auth_options *ably_auth_options_new(void);
-
-/**
- * Free options that were not passed to `ably_auth_new`. NULL, and options that were
- * already consumed or freed, are ignored.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-void ably_auth_options_free(struct ably_auth_options *options);
-
-/**
- * Set the API key `appId.keyId:keySecret` (TO3j1). It is parsed now; the library keeps
- * its own copy (zeroized when freed), so the caller may wipe `key` afterwards.
- * Errors: 40003 for NULL or invalid UTF-8; 40101 for a malformed key (the message never
- * quotes the key).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *options,
-                                                  const char *key);
-
-/**
- * Set the client identity (TO3a, RSA7). Errors: 40003 for NULL or invalid UTF-8; 40012 when
- * it is empty, `"*"` (reserved, RSA7c) or contains a line feed.
- *
- * # Safety
- * As for `ably_auth_options_set_key`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options *options,
-                                                        const char *client_id);
-
-/**
- * Set a token string (an Ably token or a JWT) to authenticate with (TO3j2). Replaces a
- * TokenDetails set earlier. Errors: 40003 for NULL, invalid UTF-8 or an empty token.
- *
- * # Safety
- * As for `ably_auth_options_set_key`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *options,
-                                                    const char *token);
-
-/**
- * Set a TokenDetails to authenticate with (TO3j3). `token_details` is copied, not consumed:
- * the caller still frees it. Replaces a token string set earlier.
- * Errors: 40003 for NULL.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
-                                                            const struct ably_token_details *token_details);
-
-/**
- * Force token auth (TO3j4) even when only a key is given (`true`), or leave the choice to
- * the rules of RSA4 (`false`, the default).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
-                                                             bool use_token_auth);
-
-/**
- * Set the default token params (TO3j11), used whenever a call passes no params.
- * `params` is consumed, also on error. They must not set a timestamp or nonce (those are
- * per request); this is checked by `ably_auth_new` (40003).
- * Errors: 40003 when `options` or `params` is not live, or the params set a revocation key
- * (a JWT claim: pass it to `ably_auth_create_jwt` instead).
- *
- * # Safety
- * `options` and `params` are NULL or pointers returned by their `_new` functions.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_auth_options *options,
-                                                                   struct ably_token_params *params);
-
-/**
- * Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
- * TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
- * makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
-                                                       const char *url);
-
-/**
- * Set the authUrl method (AO2d): `"GET"` (the default) or `"POST"`, any case.
- * Errors: 40003 for NULL, invalid UTF-8 or another method.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
-                                                          const char *method);
-
-/**
- * Add a header sent to the authUrl (AO2e); call it once per header. Both strings are
- * copied. Errors: 40003 for NULL, invalid UTF-8, an empty name or a line break.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
-                                                          const char *name,
-                                                          const char *value);
-
-/**
- * Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for
- * POST); call it once per parameter. Both strings are copied, unencoded (the library
- * encodes them). Errors: 40003 for NULL, invalid UTF-8 or an empty name.
- *
- * # Safety
- * As for `ably_auth_options_add_auth_header`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
-                                                         const char *name,
-                                                         const char *value);
-
-/**
- * Set the authCallback (AO2b, RSA8d); see `ably_auth_callback_fn`. Setting it makes the
- * Auth use token auth; it wins over an authUrl.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the callback is replaced, or at once when this
- * call fails). The callback and `free_user_data` may run on any thread.
- *
- * Errors: 40003 when `options` is not live or `callback` is NULL.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
-                                                            ably_auth_callback_fn callback,
-                                                            void *user_data,
-                                                            ably_free_fn free_user_data);
-
-/**
- * Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
- * remembered. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
-                                                         bool query_time);
-
-/**
- * Set `endpoint` (REC1b): a routing policy id, `nonprod:<id>`, or a host name. Conflicts
- * with environment or restHost; `ably_auth_new` checks (40000).
- * Errors: 40003 for NULL or invalid UTF-8.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
-                                                       const char *endpoint);
-
-/**
- * Set the deprecated `environment` (REC1c). Errors: 40003 for NULL or invalid UTF-8;
- * conflicts are reported by `ably_auth_new` (40000).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
-                                                          const char *environment);
-
-/**
- * Set the deprecated `restHost` (REC1d1). Errors: 40003 for NULL or invalid UTF-8;
- * conflicts are reported by `ably_auth_new` (40000).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
-                                                        const char *rest_host);
-
-/**
- * Set `fallbackHosts` (REC2a) to the `count` strings at `hosts` (copied); `count` 0
- * disables fallback (then `hosts` may be NULL). Errors: 40003 for a NULL `hosts` with a
- * non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
- * pointers, each NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
-                                                             const char *const *hosts,
-                                                             size_t count);
-
-/**
- * Use HTTPS (`true`, the default) or plain HTTP (RSC18). Basic auth needs TLS
- * (`ably_auth_new` gives 40103 otherwise).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
-                                                  bool tls);
-
-/**
- * Set the port for plain HTTP (TO3k4, default 80). Errors: 40003 outside 1..=65535.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
-                                                   int32_t port);
-
-/**
- * Set the port for HTTPS (TO3k5, default 443). Errors: 40003 outside 1..=65535.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
-                                                       int32_t tls_port);
-
-/**
- * Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T`
- * (TO3l4, default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send,
- * and the answer to its last byte), and how long an authCallback may take to answer (40170
- * after it, also for an answer given before the callback returns).
- *
- * The worst cases that follow (see docs/lifecycle.md): one request to Ably, fallback hosts
- * included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)`
- * (25 s by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the
- * TokenRequest exchange, and on 40104 a `/time` request and one more exchange). Threads
- * waiting for a fetch that another thread started give up at its deadline with 50003.
- *
- * Errors: 40003 unless both are positive.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
-                                                       int64_t open_ms,
-                                                       int64_t request_ms);
-
-/**
- * Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots;
- * call it once per PEM. Checked by `ably_auth_new` (40003 for PEM with no certificate).
- * Errors: 40003 for NULL, invalid UTF-8 or an empty string.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
-                                                     const char *pem);
-
-/**
- * Resolve `host` to the fixed socket address `addr` (`"127.0.0.1:8080"`, `"[::1]:443"`)
- * instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate
- * against `host`. Call it once per host. Errors: 40003 for NULL, invalid UTF-8, an empty
- * host or an `addr` that is not an IP address with a port.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
-                                                      const char *host,
-                                                      const char *addr);
-
-/**
- * Send every request of the built-in client through the proxy at `url`:
- * `http://host:port` (HTTP CONNECT for https requests) or `https://host:port`, with
- * optional `user:password@` (kept by the library and never logged). Wins over
- * `ably_auth_options_set_proxy_from_env`. Checked by `ably_auth_new` (40003 for a URL that
- * does not parse; 40000 with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without
- * the built-in client). Errors: 40003 for NULL, invalid UTF-8 or an empty string.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
-                                                    const char *url);
-
-/**
- * Let the built-in client use the proxy the environment names, as curl does:
- * `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`,
- * with hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is
- * read (once, when the Auth is made) only when this is set. Refused with a host transport
- * (40000) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by
- * `ably_auth_new`.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
-                                                             bool from_env);
-
-/**
- * Verify server certificates with the operating system's verifier and trust store instead
- * of the Mozilla roots bundled in the library (rustls-platform-verifier), so that
- * certificates installed by the user or by device management are trusted, as in the
- * platform's own HTTP stack:
- * - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as
- *   OpenSSL does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
- * - macOS and iOS: Security.framework (`SecTrust`), with user and MDM trust settings and
- *   revocation checks; a static build links `-framework Security -framework CoreFoundation`;
- * - Windows: the CryptoAPI certificate chain engine, with enterprise roots and revocation;
- * - Android: not supported by this C API yet (the verifier needs the app's JVM context).
- *
- * Cannot be combined with `ably_auth_options_add_ca_pem` (40000; add the CA to the system
- * store instead). Refused with a host transport (40000) and in a build without the
- * built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
-                                                                bool platform_verifier);
-
-/**
- * A token counts as expired this many milliseconds before its `expires` (default 15000),
- * so it is renewed before a request could carry an expired token. Errors: 40003 when
- * negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
-                                                                  int64_t margin_ms);
-
-/**
- * How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`,
- * default 600000 ms). Errors: 40003 when negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
-                                                                     int64_t timeout_ms);
-
-/**
- * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
- * Errors: 40003 when negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
-                                                              int32_t count);
-
-/**
- * Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
- * `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
- * or control characters.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
-                                                    const char *agent);
-
-/**
- * Add a random `request_id` query parameter to each Ably request (RSC7c), the same on
- * every host it is retried on. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
-                                                              bool add_request_ids);
-
-/**
- * The number of worker threads for non-blocking calls and renewal ahead of expiry
- * (default 2, 1 to 16); one more library thread delivers completions. The threads start on
- * first use: a program that makes no non-blocking call and turns renewal ahead off never
- * gets one.
- *
- * Errors: 40003 for a `count` outside 1..=16.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
-                                                             int32_t count);
-
-/**
- * Renew the token in the background before it enters its expiry margin (default true):
- * the renewal starts one token-fetch deadline before the margin (see
- * `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
- * with up to 10% jitter; failures reach listeners and are retried with backoff while the
- * token in use stays valid. So after the first token, `ably_auth_authorization_header`
- * does not wait on the network while a valid token exists. False: tokens are renewed
- * when a call finds them expired, and no library thread is started for renewal.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
-                                                          bool renew_ahead);
-
-/**
- * Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every
- * more severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain a key secret, token or mac. Replaces
- * an earlier log callback.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the callback is replaced, or at once when this
- * call fails). The callback and `free_user_data` may run on any thread.
- *
- * Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
-                                                  ably_log_fn callback,
-                                                  int32_t level,
-                                                  void *user_data,
-                                                  ably_free_fn free_user_data);
 
 /**
  * Create empty TokenParams. NULL only when about a million builders (options, params and
@@ -1936,324 +2267,6 @@ struct ably_error_info *ably_token_params_clone(struct ably_token_params *params
                                                 struct ably_token_params **out_params);
 
 /**
- * An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably
- * headers (`X-Ably-Version`, `Ably-Agent`), host fallback, and on a token error (401 with
- * 40140..=40149) one token renewal and one retry.
- *
- * - `method`: `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
- * - `path`: starts with `/`, already percent-encoded, e.g. `/channels/x/messages`.
- * - `query`: NULL, or `a=b&c=d` already encoded (`+` reads as a space, as in forms).
- * - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
- * - `body`: NULL for none, else `body_len` bytes (copied).
- *
- * Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
- * `*out_response` receives the answer, owned by the caller, to free with
- * `ably_http_response_free` (RSC19d). An answer with a status of 400 or more is an error
- * from the server: check `ably_http_response_status`, and `ably_http_response_error` gives
- * its ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable.
- * A token error (401 with 40140..=40149) is handled first: the token is renewed once and
- * the request retried, and the retry's answer is the one returned.
- *
- * Errors (returned, with nothing written to `*out_response`): 40003 for a NULL `auth`,
- * `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path without a
- * leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
- * `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
- * (40171 when a rejected token cannot be renewed, with the server's error as `cause`);
- * 50003 or 80000 when no answer arrives (RSC19e).
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
- * or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
- * `out_response` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
-                                          const char *method,
-                                          const char *path,
-                                          const char *query,
-                                          const char *const *header_names,
-                                          const char *const *header_values,
-                                          size_t header_count,
-                                          const uint8_t *body,
-                                          size_t body_len,
-                                          struct ably_http_response **out_response);
-
-/**
- * The HTTP status code; 0 when `response` is NULL.
- *
- * # Safety
- * `response` is NULL or a live handle.
- */
-int32_t ably_http_response_status(const struct ably_http_response *response);
-
-/**
- * The body, borrowed until `response` is freed; `*out_len` receives its length in bytes.
- * A NUL byte follows the body (not counted), so a text body can be read as a C string.
- * Returns NULL (and sets `*out_len` to 0 when `out_len` is not NULL) when an argument is
- * NULL.
- *
- * # Safety
- * `response` is NULL or a live handle; `out_len` is NULL or writable.
- */
-const uint8_t *ably_http_response_body(const struct ably_http_response *response,
-                                       size_t *out_len);
-
-/**
- * The value of the first header named `name` (case-insensitive), borrowed until
- * `response` is freed; NULL when absent or an argument is NULL or not UTF-8.
- *
- * # Safety
- * `response` is NULL or a live handle; `name` is NULL or NUL-terminated.
- */
-const char *ably_http_response_header(const struct ably_http_response *response,
-                                      const char *name);
-
-/**
- * The ErrorInfo of an error answer (status 400 or more): Ably's error from the body or
- * the `X-Ably-Errorcode`/`X-Ably-Errormessage` headers, else one made from the status.
- * Returns a new ErrorInfo owned by the caller (free it with `ably_error_info_free`; it
- * stays valid after `response` is freed), or NULL when the status is below 400 or
- * `response` is NULL.
- *
- * Thread safety: may be called from many threads at once.
- *
- * # Safety
- * `response` is NULL or a live handle.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
-
-/**
- * Free a response. NULL is a no-op; call it exactly once per response.
- *
- * # Safety
- * `response` is NULL or a live handle.
- */
-void ably_http_response_free(struct ably_http_response *response);
-
-/**
- * `revokeTokens` (RSA17): revoke the tokens matching `targets`, `count` strings of the
- * form `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth
- * with the Auth's own key.
- *
- * `issued_before_ms`: revoke tokens issued before this time (ms since the epoch);
- * `ABLY_ISSUED_BEFORE_UNSET` (or any negative value) leaves it to the server (now).
- * `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period
- * for clients to get a new token). On success (even when some targets
- * failed) `*out_result` receives a result to free with `ably_revocation_result_free`.
- *
- * Errors: 40003 for a NULL `auth` or `out_result`, NULL `targets` with a non-zero `count`,
- * a NULL or non-UTF-8 target, no targets, a target without `:`, or `allow_reauth_margin`
- * outside -1..=1; 40162 when the Auth uses token auth or has no key; the server's error
- * (e.g. 40163 for a key without revocation); 50003 or 80000 for network failures.
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
- * or NUL-terminated; `out_result` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
-                                                const char *const *targets,
-                                                size_t count,
-                                                int64_t issued_before_ms,
-                                                int32_t allow_reauth_margin,
-                                                struct ably_revocation_result **out_result);
-
-/**
- * The number of targets revoked; 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-size_t ably_revocation_result_success_count(const struct ably_revocation_result *result);
-
-/**
- * The number of targets that failed; 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-size_t ably_revocation_result_failure_count(const struct ably_revocation_result *result);
-
-/**
- * The number of entries (one per target); 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-size_t ably_revocation_result_len(const struct ably_revocation_result *result);
-
-/**
- * Entry `index`'s target (`type:value`), borrowed; NULL when `result` is NULL or `index`
- * is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-const char *ably_revocation_result_target(const struct ably_revocation_result *result,
-                                          size_t index);
-
-/**
- * Whether entry `index` succeeded; false when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-bool ably_revocation_result_is_success(const struct ably_revocation_result *result,
-                                       size_t index);
-
-/**
- * Entry `index`'s `issuedBefore` (ms since the epoch); 0 when absent, for a failure, or
- * when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-int64_t ably_revocation_result_issued_before(const struct ably_revocation_result *result,
-                                             size_t index);
-
-/**
- * Entry `index`'s `appliesAt` (ms since the epoch, when the revocation takes effect); 0
- * when absent, for a failure, or when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-int64_t ably_revocation_result_applies_at(const struct ably_revocation_result *result,
-                                          size_t index);
-
-/**
- * Entry `index`'s error, borrowed (do not free it; valid until `result` is freed); NULL
- * for a success, or when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-const struct ably_error_info *ably_revocation_result_error(const struct ably_revocation_result *result,
-                                                           size_t index);
-
-/**
- * The result as JSON: `{"successCount","failureCount","results":[{"target","issuedBefore",
- * "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free
- * with `ably_string_free`. Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `result` is NULL or a live handle; `out_json` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
-                                                       char **out_json);
-
-/**
- * Free a result and the errors it lends. NULL is a no-op; call it exactly once.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-void ably_revocation_result_free(struct ably_revocation_result *result);
-
-/**
- * Free a string returned by this library (JSON text, a JWT, a clientId). The bytes are
- * overwritten with zeros before the memory is released, since such strings may be
- * credentials. NULL is a no-op. Call it exactly once per string; never pass it memory from
- * another allocator.
- *
- * # Safety
- * `text` is NULL or a string returned by this library that has not been freed.
- */
-void ably_string_free(char *text);
-
-/**
- * Parse TokenDetails JSON (TD7), e.g. the body of a requestToken response. Unknown fields
- * (such as `keyName`) are ignored; expires and issued may be numbers or strings of digits.
- * On success `*out_token_details` receives a handle to free with `ably_token_details_free`.
- * Errors: 40003 for NULL, invalid UTF-8, invalid JSON or a missing or empty `token`.
- *
- * # Safety
- * `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_details_from_json(const char *json,
-                                                     struct ably_token_details **out_token_details);
-
-/**
- * The compact JSON of the TokenDetails; absent fields are left out. On success
- * `*out_json` receives a string to free with `ably_string_free`.
- * Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `token_details` is NULL or a live handle; `out_json` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_details_to_json(const struct ably_token_details *token_details,
-                                                   char **out_json);
-
-/**
- * Free a TokenDetails. NULL is a no-op; call it exactly once per handle.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-void ably_token_details_free(struct ably_token_details *token_details);
-
-/**
- * The token string (TD2): an Ably token or a JWT. Borrowed; NULL only when
- * `token_details` is NULL or the token contains a NUL byte.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-const char *ably_token_details_token(const struct ably_token_details *token_details);
-
-/**
- * Expiry in milliseconds since the epoch (TD3); 0 when absent or `token_details` is NULL.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-int64_t ably_token_details_expires(const struct ably_token_details *token_details);
-
-/**
- * Issue time in milliseconds since the epoch (TD4); 0 when absent or `token_details` is NULL.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-int64_t ably_token_details_issued(const struct ably_token_details *token_details);
-
-/**
- * The capability JSON (TD5); borrowed; NULL when absent.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-const char *ably_token_details_capability(const struct ably_token_details *token_details);
-
-/**
- * The clientId (TD6); borrowed; NULL when absent.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-const char *ably_token_details_client_id(const struct ably_token_details *token_details);
-
-/**
- * Whether the token has expired at `now_ms` (milliseconds since the epoch), counting it
- * expired `margin_ms` early. A token without `expires` never expires by this check.
- * Returns true when `token_details` is NULL or an argument is negative (an unusable token).
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-bool ably_token_details_is_expired(const struct ably_token_details *token_details,
-                                   int64_t now_ms,
-                                   int64_t margin_ms);
-
-/**
  * Parse TokenRequest JSON (TE6), e.g. one returned by a token endpoint. Unknown fields are
  * ignored; ttl and timestamp may be numbers or strings of digits. On success
  * `*out_request` receives a handle to free with `ably_token_request_free`.
@@ -2345,176 +2358,245 @@ const char *ably_token_request_nonce(const struct ably_token_request *request);
 const char *ably_token_request_mac(const struct ably_token_request *request);
 
 /**
- * Send every HTTP request through the host's own HTTP stack instead of the built-in client
- * (required for networked calls in a build without it, see `ably_auth_features`). The
- * library keeps what makes requests Ably requests (headers, fallback hosts, retries, token
- * renewal, size limits, deadlines); the host only moves bytes. See `ably_http_send_fn`.
- *
- * With a host transport, options only the built-in client honours (`add_ca_pem`,
- * `add_resolve`, a connect timeout other than the default 4000 ms, a proxy, the platform
- * verifier) make `ably_auth_new` fail with 40000: configure them in your transport.
- * The request timeout of `ably_auth_options_set_timeouts` applies to every exchange.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the transport is replaced, or at once when
- * this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
- * `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
- * `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
- * thread, and after it returns the library never calls `send` or `cancel` again (the
- * exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
- *
- * Errors: 40003 when `options` is not live or `send` is NULL. `cancel` may be NULL.
+ * Parse TokenDetails JSON (TD7), e.g. the body of a requestToken response. Unknown fields
+ * (such as `keyName`) are ignored; expires and issued may be numbers or strings of digits.
+ * On success `*out_token_details` receives a handle to free with `ably_token_details_free`.
+ * Errors: 40003 for NULL, invalid UTF-8, invalid JSON or a missing or empty `token`.
  *
  * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
+ * `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
-                                                             ably_http_send_fn send,
-                                                             ably_http_cancel_fn cancel,
-                                                             void *user_data,
-                                                             ably_free_fn free_user_data);
+struct ably_error_info *ably_token_details_from_json(const char *json,
+                                                     struct ably_token_details **out_token_details);
 
 /**
- * The exchange's id: never 0, never reused in the process; the id `cancel` names. 0 for
- * NULL or an exchange that is not live.
+ * The compact JSON of the TokenDetails; absent fields are left out. On success
+ * `*out_json` receives a string to free with `ably_string_free`.
+ * Errors: 40003 for a NULL argument.
  *
  * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-uint64_t ably_http_exchange_id(const struct ably_http_exchange *exchange);
-
-/**
- * The request method ("GET", "POST", ...), borrowed until the exchange is answered; NULL
- * for NULL or an exchange that is not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-const char *ably_http_exchange_method(const struct ably_http_exchange *exchange);
-
-/**
- * The absolute URL, query included, borrowed until the exchange is answered; NULL for NULL
- * or an exchange that is not live. Do not follow redirects: the library does (authUrl).
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-const char *ably_http_exchange_url(const struct ably_http_exchange *exchange);
-
-/**
- * The number of request headers to send (0 for NULL or an exchange that is not live).
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-size_t ably_http_exchange_header_count(const struct ably_http_exchange *exchange);
-
-/**
- * Request header `index` (0-based): writes its name and value, borrowed until the exchange
- * is answered, and returns true; false (nothing written) for an index out of range, a NULL
- * out-parameter, or an exchange that is NULL or not live. The value of `Authorization` is a
- * credential: never log it. Send the headers as given; add none of Ably's.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; the out-parameters are NULL or
- * writable.
- */
-bool ably_http_exchange_header(const struct ably_http_exchange *exchange,
-                               size_t index,
-                               const char **out_name,
-                               const char **out_value);
-
-/**
- * The request body, borrowed until the exchange is answered, its length written to
- * `out_len` (may be NULL); NULL with length 0 when there is none, or for an exchange that is
- * NULL or not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; `out_len` is NULL or writable.
- */
-const uint8_t *ably_http_exchange_body(const struct ably_http_exchange *exchange,
-                                       size_t *out_len);
-
-/**
- * The time left, in ms, until the library stops waiting for this exchange (0 once it has
- * passed, and for an exchange that is NULL or not live): use it as the request's timeout.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-int64_t ably_http_exchange_timeout_ms(const struct ably_http_exchange *exchange);
-
-/**
- * The longest response body the library accepts (0 for an exchange that is NULL or not
- * live). A longer answer fails the request (as too large, 50000), so a transport may stop
- * reading after this many bytes plus one and respond with what it has.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-size_t ably_http_exchange_max_response_bytes(const struct ably_http_exchange *exchange);
-
-/**
- * Whom the request is for: `ABLY_HTTP_PURPOSE_ABLY` or `ABLY_HTTP_PURPOSE_AUTH_URL`; -1 for
- * an exchange that is NULL or not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
-
-/**
- * Answer `exchange` with the HTTP response received (any status: 4xx and 5xx too; the
- * library decides about retries and fallback). Pass every response header (names in any
- * case; values need not be UTF-8); `header_names` and `header_values` may be NULL when
- * `header_count` is 0, `body` when `body_len` is 0. Everything is copied. `exchange` is
- * consumed (freed) in every case, also on error, unless another thread is using it (40003).
- *
- * Errors: 40003 for an exchange that is NULL, already answered or not live, a `status`
- * outside 100..=599, or NULL where a header or body is promised (the waiting request then
- * fails at once); 50003 when the exchange's deadline passed and `ABLY_ERR_CANCELLED` when
- * the library stopped waiting (the answer is dropped). A body longer than
- * `ably_http_exchange_max_response_bytes` is accepted here and fails the request.
- *
- * Thread safety: any thread, during `send` or later. Never runs a callback.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
- * NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
+ * `token_details` is NULL or a live handle; `out_json` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
-                                                   int32_t status,
-                                                   const char *const *header_names,
-                                                   const char *const *header_values,
-                                                   size_t header_count,
-                                                   const uint8_t *body,
-                                                   size_t body_len);
+struct ably_error_info *ably_token_details_to_json(const struct ably_token_details *token_details,
+                                                   char **out_json);
 
 /**
- * Answer `exchange` with a connection-level failure: no (complete) HTTP response was
- * received. `kind` is one of the `ABLY_HTTP_FAIL_*` values: host not found, connection
- * failures and timeouts let the library try a fallback host (RSC15l1, RSC15l2); TLS and
- * other failures do not. `message` (may be NULL) says what happened, for the error the
- * caller gets; never put credentials in it. `exchange` is consumed (freed) in every case,
- * also on error, unless another thread is using it (40003).
- *
- * Errors: 40003 for an exchange that is NULL, already answered or not live, or an unknown
- * `kind` (the waiting request then fails at once); 50003 and `ABLY_ERR_CANCELLED` as for
- * `ably_http_exchange_respond`.
- *
- * Thread safety: any thread, during `send` or later. Never runs a callback.
+ * Free a TokenDetails. NULL is a no-op; call it exactly once per handle.
  *
  * # Safety
- * `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
+ * `token_details` is NULL or a live handle.
  */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
-                                                int32_t kind,
-                                                const char *message);
+void ably_token_details_free(struct ably_token_details *token_details);
+
+/**
+ * The token string (TD2): an Ably token or a JWT. Borrowed; NULL only when
+ * `token_details` is NULL or the token contains a NUL byte.
+ *
+ * # Safety
+ * `token_details` is NULL or a live handle.
+ */
+const char *ably_token_details_token(const struct ably_token_details *token_details);
+
+/**
+ * Expiry in milliseconds since the epoch (TD3); 0 when absent or `token_details` is NULL.
+ *
+ * # Safety
+ * `token_details` is NULL or a live handle.
+ */
+int64_t ably_token_details_expires(const struct ably_token_details *token_details);
+
+/**
+ * Issue time in milliseconds since the epoch (TD4); 0 when absent or `token_details` is NULL.
+ *
+ * # Safety
+ * `token_details` is NULL or a live handle.
+ */
+int64_t ably_token_details_issued(const struct ably_token_details *token_details);
+
+/**
+ * The capability JSON (TD5); borrowed; NULL when absent.
+ *
+ * # Safety
+ * `token_details` is NULL or a live handle.
+ */
+const char *ably_token_details_capability(const struct ably_token_details *token_details);
+
+/**
+ * The clientId (TD6); borrowed; NULL when absent.
+ *
+ * # Safety
+ * `token_details` is NULL or a live handle.
+ */
+const char *ably_token_details_client_id(const struct ably_token_details *token_details);
+
+/**
+ * Whether the token has expired at `now_ms` (milliseconds since the epoch), counting it
+ * expired `margin_ms` early. A token without `expires` never expires by this check.
+ * Returns true when `token_details` is NULL or an argument is negative (an unusable token).
+ *
+ * # Safety
+ * `token_details` is NULL or a live handle.
+ */
+bool ably_token_details_is_expired(const struct ably_token_details *token_details,
+                                   int64_t now_ms,
+                                   int64_t margin_ms);
+
+/* 9. Errors and codes ============================================================================
+ *
+ * The codes an ably_error_info carries, by name. The conventions at the top say which come
+ * with an HTTP status and which with status 0.
+ */
+
+/**
+ * Bad request: conflicting options.
+ */
+#define ABLY_ERR_BAD_REQUEST 40000
+
+/**
+ * Invalid argument: NULL, invalid UTF-8, malformed JSON, out-of-range value, invalid
+ * capability, or a builder that was already consumed.
+ */
+#define ABLY_ERR_INVALID_ARGUMENT 40003
+
+/**
+ * Invalid clientId (empty, or `*` in the options).
+ */
+#define ABLY_ERR_INVALID_CLIENT_ID 40012
+
+/**
+ * Invalid credentials: a malformed API key, or no key to sign with.
+ */
+#define ABLY_ERR_INVALID_CREDENTIALS 40101
+
+/**
+ * Incompatible credentials: the token's clientId conflicts with the options' clientId.
+ */
+#define ABLY_ERR_INCOMPATIBLE_CREDENTIALS 40102
+
+/**
+ * No means of authentication: no key, token or tokenDetails.
+ */
+#define ABLY_ERR_NO_AUTH_METHOD 40106
+
+/**
+ * First code of the token-error range (a 401 with a code in 40140..=40149 calls for renewal).
+ */
+#define ABLY_ERR_TOKEN_ERROR_FIRST 40140
+
+/**
+ * Last code of the token-error range.
+ */
+#define ABLY_ERR_TOKEN_ERROR_LAST 40149
+
+/**
+ * Basic authentication over plain HTTP (RSC18): use TLS or token auth.
+ */
+#define ABLY_ERR_INSECURE_BASIC_AUTH 40103
+
+/**
+ * A TokenRequest's timestamp is outside the server's window (clock skew).
+ */
+#define ABLY_ERR_TIMESTAMP_NOT_CURRENT 40104
+
+/**
+ * The operation needs Basic auth with a key (revokeTokens, RSA17d).
+ */
+#define ABLY_ERR_REQUIRES_BASIC_AUTH 40162
+
+/**
+ * The authCallback or authUrl failed, answered with something invalid, or did not answer
+ * within the request timeout (RSA4e, RSA4f); also a completion answered too late.
+ */
+#define ABLY_ERR_AUTH_CALLBACK_FAILED 40170
+
+/**
+ * A new token is needed but the options have no means to get one (RSA4a).
+ */
+#define ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED 40171
+
+/**
+ * Internal error: a panic was caught inside the library, or an unexpected server answer.
+ */
+#define ABLY_ERR_INTERNAL 50000
+
+/**
+ * The request timed out (RSC13).
+ */
+#define ABLY_ERR_TIMEOUT 50003
+
+/**
+ * The connection failed: host not found or unreachable, or TLS failed.
+ */
+#define ABLY_ERR_CONNECTION_FAILED 80000
+
+/**
+ * (Library code, status 0.) A call refused because of where it was made from: a call that
+ * needs a token from inside the authCallback of the same Auth (it would wait for itself),
+ * a networked call from inside a log sink, or callbacks nested more than 8 deep on one
+ * thread. See "Callbacks and re-entrancy" at the top of this header.
+ */
+#define ABLY_ERR_REENTRANT_CALL 100001
+
+/**
+ * (Library code, status 0.) The call was cancelled by its caller.
+ */
+#define ABLY_ERR_CANCELLED 100002
+
+/**
+ * (Library code, status 0.) The Auth is shut down or being freed and takes no new work.
+ */
+#define ABLY_ERR_SHUT_DOWN 100003
+
+/**
+ * (Library code, status 0.) No valid token is cached, from a read that does no I/O.
+ */
+#define ABLY_ERR_NO_VALID_TOKEN 100004
+
+/**
+ * (Library code, status 0.) The call needs a part this build of the library leaves out: a
+ * networked call with no HTTP transport of the host's, or an option of the built-in HTTP
+ * client, in a build without it (see `ably_auth_features`).
+ */
+#define ABLY_ERR_NOT_BUILT_IN 100005
+
+/* 10. Version and features ========================================================================
+ *
+ * The version of the header and of the linked library, and the optional parts built into
+ * it.
+ */
+
+/**
+ * Major version of the library this header belongs to.
+ */
+#define ABLY_AUTH_VERSION_MAJOR 0
+
+/**
+ * Minor version of the library this header belongs to.
+ */
+#define ABLY_AUTH_VERSION_MINOR 1
+
+/**
+ * Patch version of the library this header belongs to.
+ */
+#define ABLY_AUTH_VERSION_PATCH 0
+
+/**
+ * The version as one number, `MAJOR << 16 | MINOR << 8 | PATCH` (0x000100 for 0.1.0), for
+ * `#if ABLY_AUTH_VERSION_NUMBER >= ...` checks; `ably_auth_version_number()` gives the
+ * linked library's.
+ */
+#define ABLY_AUTH_VERSION_NUMBER (((ABLY_AUTH_VERSION_MAJOR << 16) | (ABLY_AUTH_VERSION_MINOR << 8)) | ABLY_AUTH_VERSION_PATCH)
+
+/**
+ * Bit of `ably_auth_features()`: the built-in HTTP client (ureq, rustls, Mozilla's roots;
+ * Cargo feature `http-client`, CMake option ABLY_AUTH_HTTP_CLIENT) is in this library.
+ * Without it, networked calls need `ably_auth_options_set_http_transport` and otherwise
+ * fail with `ABLY_ERR_NOT_BUILT_IN`. `ably_auth_conf.h` tells the same at compile time
+ * (`ABLY_AUTH_FEATURE_HTTP_CLIENT`).
+ */
+#define ABLY_AUTH_FEATURE_MASK_HTTP_CLIENT 1
 
 /**
  * The library's version, e.g. "0.1.0": a static string, never NULL, never freed.

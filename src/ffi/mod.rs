@@ -14,6 +14,8 @@ mod calls;
 mod completion;
 mod error;
 mod handle;
+#[doc(hidden)]
+pub mod header_sections;
 mod jwt;
 mod listener;
 mod options;

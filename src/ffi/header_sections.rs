@@ -1,0 +1,197 @@
+//! The order of `include/ably_auth.h`: its sections in task order, the short introduction
+//! each one opens with, and the items (functions, types, constants) it holds.
+//!
+//! cbindgen writes the items in source-file order; `tests/header.rs` rearranges them into
+//! these sections, writes the table of contents, and fails when an item of the header is in
+//! no section, in two, or is used before the section that defines it. A new function is
+//! therefore placed here when it is added. A name ending in `*` takes every item with that
+//! prefix that no other entry names.
+
+/// One section of the C header.
+pub struct HeaderSection {
+    /// The title, as the table of contents shows it.
+    pub title: &'static str,
+    /// The introduction printed under the title: plain sentences, no spec IDs.
+    pub intro: &'static str,
+    /// The items, in the order the section lists them.
+    pub items: &'static [&'static str],
+}
+
+/// The sections of `include/ably_auth.h`, in order.
+pub static HEADER_SECTIONS: &[HeaderSection] = &[
+    HeaderSection {
+        title: "Handles",
+        intro: "The library's opaque handle types, declared here so that every section may \
+                name them. Each is created and freed by the functions of its section.",
+        items: &[
+            "ably_auth",
+            "ably_auth_options",
+            "ably_token_params",
+            "ably_token_request",
+            "ably_token_details",
+            "ably_auth_completion",
+            "ably_call",
+            "ably_http_exchange",
+            "ably_http_response",
+            "ably_revocation_result",
+        ],
+    },
+    HeaderSection {
+        title: "Getting started: errors, options and the Auth",
+        intro: "Every fallible function returns an ably_error_info (NULL on success) that the \
+                caller frees. An Auth is made from options, which the constructor consumes; \
+                every setter of the options is here, the HTTP transport's and the log's \
+                included.",
+        items: &[
+            "ably_error_info",
+            "ably_error_info_free",
+            "ably_str",
+            "ably_string_free",
+            "ably_free_fn",
+            "ably_auth_options_new",
+            "ably_auth_options_free",
+            "ably_auth_options_set_key",
+            "ably_auth_options_set_client_id",
+            "ably_auth_options_set_token",
+            "ably_auth_options_set_token_details",
+            "ably_auth_options_set_use_token_auth",
+            "ably_auth_options_set_default_token_params",
+            "ably_auth_options_set_auth_url",
+            "ably_auth_options_set_auth_method",
+            "ably_auth_options_add_auth_header",
+            "ably_auth_options_add_auth_param",
+            "ably_auth_callback_fn",
+            "ably_auth_options_set_auth_callback",
+            "ably_auth_options_set_query_time",
+            "ably_auth_options_set_endpoint",
+            "ably_auth_options_set_environment",
+            "ably_auth_options_set_rest_host",
+            "ably_auth_options_set_fallback_hosts",
+            "ably_auth_options_set_tls",
+            "ably_auth_options_set_port",
+            "ably_auth_options_set_tls_port",
+            "ably_auth_options_set_timeouts",
+            "ably_auth_options_set_*",
+            "ably_auth_options_add_*",
+            "ably_http_send_fn",
+            "ably_http_cancel_fn",
+            "ably_auth_options_set_http_transport",
+            "ably_log_fn",
+            "ABLY_LOG_LEVEL_*",
+            "ably_auth_options_set_log",
+            "ably_auth_new",
+            "ably_auth_free",
+            "ably_auth_shutdown",
+            "ably_auth_client_id",
+        ],
+    },
+    HeaderSection {
+        title: "Issuing offline: TokenRequests and JWTs",
+        intro: "What a token-issuing server calls for each player: a signed TokenRequest or \
+                an Ably JWT, made from the key with no network I/O (unless the options ask \
+                for the server's time). The _into forms take their parameters as a struct \
+                of borrowed strings, for bindings that avoid a builder per call.",
+        items: &[
+            "ably_auth_create_token_request",
+            "ably_auth_create_token_request_with_options",
+            "ably_token_params_values",
+            "ably_token_request_values",
+            "ably_auth_create_token_request_into",
+            "ably_auth_create_jwt",
+            "ably_auth_create_jwt_into",
+            "ably_jwt_embed_token",
+        ],
+    },
+    HeaderSection {
+        title: "Tokens over the network",
+        intro: "Obtaining, caching, renewing and revoking tokens, and the Authorization \
+                header for the host's own requests. These calls block their thread until \
+                their deadline at most (see the deadlines in the conventions); each has a \
+                non-blocking form in the next section. An authCallback answers through its \
+                completion, now or later, from any thread.",
+        items: &[
+            "ably_auth_completion_*",
+            "ably_auth_request_token",
+            "ably_auth_authorize",
+            "ably_auth_authorization_header",
+            "ably_auth_cached_authorization_header",
+            "ably_auth_token_details",
+            "ably_auth_token_remaining_ms",
+            "ably_auth_token_rejected",
+            "ably_auth_time",
+            "ably_auth_revoke_tokens",
+            "ably_revocation_result_*",
+            "ABLY_ISSUED_BEFORE_UNSET",
+            "ABLY_REAUTH_MARGIN_*",
+            "ably_auth_request",
+            "ably_http_response_*",
+        ],
+    },
+    HeaderSection {
+        title: "Non-blocking calls",
+        intro: "Each networked call has an _async form that returns at once with a call \
+                handle and reports exactly once through its done callback, on a library \
+                thread: with the result, or with ABLY_ERR_CANCELLED after ably_call_cancel, \
+                or ABLY_ERR_SHUT_DOWN after ably_auth_shutdown or ably_auth_free.",
+        items: &[
+            "ably_token_details_done_fn",
+            "ably_string_done_fn",
+            "ably_time_done_fn",
+            "ably_revocation_done_fn",
+            "ably_response_done_fn",
+            "ably_auth_*_async",
+            "ably_call_cancel",
+            "ably_call_free",
+        ],
+    },
+    HeaderSection {
+        title: "The host's HTTP transport",
+        intro: "A host that sends HTTP itself (its own TLS, proxy or event loop) sets a \
+                transport with ably_auth_options_set_http_transport; the library hands it \
+                each request as an exchange, which the host answers exactly once, now or \
+                later, from any thread.",
+        items: &[
+            "ABLY_HTTP_PURPOSE_*",
+            "ABLY_HTTP_FAIL_*",
+            "ably_http_exchange_*",
+        ],
+    },
+    HeaderSection {
+        title: "Listeners",
+        intro: "Events of an Auth: a new token in use, or a failure to obtain one. \
+                Listeners run one at a time per Auth, with no library lock held.",
+        items: &[
+            "ably_auth_listener_fn",
+            "ably_auth_add_listener",
+            "ably_auth_remove_listener",
+        ],
+    },
+    HeaderSection {
+        title: "Token and params types",
+        intro: "TokenParams (a builder), TokenRequest and TokenDetails (immutable, safe to \
+                read from many threads): JSON in and out, and getters whose strings are \
+                borrowed from the handle.",
+        items: &[
+            "ably_token_params_*",
+            "ably_token_request_*",
+            "ably_token_details_*",
+        ],
+    },
+    HeaderSection {
+        title: "Errors and codes",
+        intro: "The codes an ably_error_info carries, by name. The conventions at the top \
+                say which come with an HTTP status and which with status 0.",
+        items: &["ABLY_ERR_*"],
+    },
+    HeaderSection {
+        title: "Version and features",
+        intro: "The version of the header and of the linked library, and the optional parts \
+                built into it.",
+        items: &[
+            "ABLY_AUTH_VERSION_*",
+            "ABLY_AUTH_FEATURE_*",
+            "ably_auth_version*",
+            "ably_auth_features",
+        ],
+    },
+];
