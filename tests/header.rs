@@ -93,7 +93,7 @@ fn item_name(code: &str) -> Option<String> {
         return Some(ident(rest.trim_end_matches(';').rsplit(' ').next()?));
     }
     let before = &code[..code.find('(')?];
-    Some(ident(before.rsplit(|c: char| c == ' ' || c == '*').next()?))
+    Some(ident(before.rsplit([' ', '*']).next()?))
 }
 
 /// Splits a region of cbindgen's output into items (blank-line separated chunks).
