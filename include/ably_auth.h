@@ -2445,8 +2445,53 @@ bool ably_token_details_is_expired(const struct ably_token_details *token_detail
 
 /* 9. Errors and codes ============================================================================
  *
- * The codes an ably_error_info carries, by name. The conventions at the top say which come
- * with an HTTP status and which with status 0.
+ * An ably_error_info carries an Ably error code and an HTTP status. The status is the HTTP
+ * status of the answer the error reports when there was one (a server's error, an authUrl's
+ * answer); for an error raised by the library it is the status Ably gives that code; it is 0
+ * when no HTTP status applies (a bad argument, no answer at all, the library's own codes).
+ *
+ *   code    name                                  status  raised by
+ *   ------  ------------------------------------  ------  ----------------------------------
+ *   40000   ABLY_ERR_BAD_REQUEST                  0, 400  library: conflicting options (0);
+ *                                                         server: a bad request (400)
+ *   40003   ABLY_ERR_INVALID_ARGUMENT             0       library: NULL, invalid UTF-8, an
+ *                                                         out-of-range value, a consumed
+ *                                                         builder, malformed JSON
+ *   40012   ABLY_ERR_INVALID_CLIENT_ID            400     library: empty clientId, or `*`
+ *                                                         where a real one is needed
+ *   40101   ABLY_ERR_INVALID_CREDENTIALS          401     library: a malformed key; server:
+ *                                                         credentials refused
+ *                                                 403     library: a TokenRequest or JWT to
+ *                                                         sign and no key (as Ably's SDKs)
+ *   40102   ABLY_ERR_INCOMPATIBLE_CREDENTIALS     401     library or server: a token whose
+ *                                                         clientId conflicts with the options
+ *   40103   ABLY_ERR_INSECURE_BASIC_AUTH          401     library: a key over plain HTTP
+ *                                                         without token auth
+ *   40104   ABLY_ERR_TIMESTAMP_NOT_CURRENT        401     server: clock skew (the library
+ *                                                         reads the server's time, retries once)
+ *   40106   ABLY_ERR_NO_AUTH_METHOD               401     library: no key, token, authUrl or
+ *                                                         authCallback
+ *   40140-  ABLY_ERR_TOKEN_ERROR_FIRST..._LAST    401     server: the token is expired,
+ *   40149                                                 revoked or unknown (the library
+ *                                                         renews once and retries)
+ *   40162   ABLY_ERR_REQUIRES_BASIC_AUTH          401     library: revokeTokens without a key
+ *   40170   ABLY_ERR_AUTH_CALLBACK_FAILED         401     library: the authCallback or authUrl
+ *                                                         failed, answered badly or late; the
+ *                                                         original error is the cause
+ *   40171   ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED 403     library: a new token is needed and
+ *                                                         nothing can make one
+ *   50000   ABLY_ERR_INTERNAL                     500     library: a caught panic, an answer
+ *                                                         too large or unreadable; server: 5xx
+ *   50003   ABLY_ERR_TIMEOUT                      0       library: no answer within a deadline
+ *   80000   ABLY_ERR_CONNECTION_FAILED            0       library: no connection (DNS, refused,
+ *                                                         TLS)
+ *   100001  ABLY_ERR_REENTRANT_CALL ...           0       library: its own conditions, for
+ *   -100005 ABLY_ERR_NOT_BUILT_IN                         which Ably has no code
+ *
+ * Any other code is the server's, with the server's status: an Ably error body or
+ * X-Ably-Errorcode header wins; an error status without either gets Ably's generic code for
+ * that status (40000, 40100, 40300, 40400, 40500, 42910 for 429, 50000) or of its class.
+ * An authCallback error with status 403 and no code becomes 40300 with status 403.
  */
 
 /**

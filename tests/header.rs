@@ -224,7 +224,14 @@ fn arrange(raw: &str, sections: &[HeaderSection]) -> Result<String, Vec<String>>
     for (n, section) in sections.iter().enumerate() {
         let rule = "=".repeat(92 - section.title.len().min(80));
         out.push_str(&format!("\n/* {}. {} {rule}\n *\n", n + 1, section.title));
-        out.push_str(&wrap(section.intro, 89));
+        if section.intro.contains('\n') {
+            for line in section.intro.lines() {
+                out.push_str(format!(" * {line}").trim_end());
+                out.push('\n');
+            }
+        } else {
+            out.push_str(&wrap(section.intro, 89));
+        }
         out.push_str(" */\n");
         for item in placed[n].iter().flatten() {
             out.push('\n');
