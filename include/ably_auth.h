@@ -21,6 +21,11 @@
  *   at the same time get 40003 for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
+ * - Pointer arguments: each is NULL (refused as above where a value is needed) or valid: a
+ *   handle of this library's not yet freed (a freed or consumed builder is refused, not
+ *   undefined), a NUL-terminated string, and for an `out_*` parameter memory writable for
+ *   one value. This is every function's contract; one that asks more (a buffer and its
+ *   length, an array of `count` pointers) says so under "Beyond the conventions".
  * - status_code: the HTTP status of the answer an error reports (a server's error, an
  *   authUrl's answer); else, for an error raised locally, the status the Ably spec names
  *   for its code (40170/401 for an authCallback/authUrl failure, RSA4e; 40162/401, RSA17d;
@@ -287,9 +292,6 @@ typedef struct ably_error_info {
 /**
  * Free an error returned by this library, including its `cause` chain. NULL is a no-op.
  * Call it exactly once per error.
- *
- * # Safety
- * `error` is NULL or an error returned by this library that has not been freed.
  */
 void ably_error_info_free(struct ably_error_info *error);
 
@@ -315,9 +317,6 @@ typedef struct ably_str {
  * overwritten with zeros before the memory is released, since such strings may be
  * credentials. NULL is a no-op. Call it exactly once per string; never pass it memory from
  * another allocator.
- *
- * # Safety
- * `text` is NULL or a string returned by this library that has not been freed.
  */
 void ably_string_free(char *text);
 
@@ -337,9 +336,6 @@ struct ably_auth_options *ably_auth_options_new(void);
 /**
  * Free options that were not passed to `ably_auth_new`. NULL, and options that were
  * already consumed or freed, are ignored.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 void ably_auth_options_free(struct ably_auth_options *options);
 
@@ -348,10 +344,6 @@ void ably_auth_options_free(struct ably_auth_options *options);
  * its own copy (zeroized when freed), so the caller may wipe `key` afterwards.
  * Errors: 40003 for NULL or invalid UTF-8; 40101 for a malformed key (the message never
  * quotes the key).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *options,
@@ -360,9 +352,6 @@ struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *opti
 /**
  * Set the client identity (TO3a, RSA7). Errors: 40003 for NULL or invalid UTF-8; 40012 when
  * it is empty, `"*"` (reserved, RSA7c) or contains a line feed.
- *
- * # Safety
- * As for `ably_auth_options_set_key`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options *options,
@@ -371,9 +360,6 @@ struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options
 /**
  * Set a token string (an Ably token or a JWT) to authenticate with (TO3j2). Replaces a
  * TokenDetails set earlier. Errors: 40003 for NULL, invalid UTF-8 or an empty token.
- *
- * # Safety
- * As for `ably_auth_options_set_key`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *options,
@@ -383,9 +369,6 @@ struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *op
  * Set a TokenDetails to authenticate with (TO3j3). `token_details` is copied, not consumed:
  * the caller still frees it. Replaces a token string set earlier.
  * Errors: 40003 for NULL.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
@@ -394,9 +377,6 @@ struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_opt
 /**
  * Force token auth (TO3j4) even when only a key is given (`true`), or leave the choice to
  * the rules of RSA4 (`false`, the default).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
@@ -408,9 +388,6 @@ struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_op
  * per request); this is checked by `ably_auth_new` (40003).
  * Errors: 40003 when `options` or `params` is not live, or the params set a revocation key
  * (a JWT claim: pass it to `ably_auth_create_jwt` instead).
- *
- * # Safety
- * `options` and `params` are NULL or pointers returned by their `_new` functions.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_auth_options *options,
@@ -420,10 +397,6 @@ struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_a
  * Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
  * TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
  * makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
@@ -432,9 +405,6 @@ struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options 
 /**
  * Set the authUrl method (AO2d): `"GET"` (the default) or `"POST"`, any case.
  * Errors: 40003 for NULL, invalid UTF-8 or another method.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
@@ -443,10 +413,6 @@ struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_optio
 /**
  * Add a header sent to the authUrl (AO2e); call it once per header. Both strings are
  * copied. Errors: 40003 for NULL, invalid UTF-8, an empty name or a line break.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
@@ -457,9 +423,6 @@ struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_optio
  * Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for
  * POST); call it once per parameter. Both strings are copied, unencoded (the library
  * encodes them). Errors: 40003 for NULL, invalid UTF-8 or an empty name.
- *
- * # Safety
- * As for `ably_auth_options_add_auth_header`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
@@ -488,10 +451,6 @@ typedef void (*ably_auth_callback_fn)(void *user_data,
  * call fails). The callback and `free_user_data` may run on any thread.
  *
  * Errors: 40003 when `options` is not live or `callback` is NULL.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
@@ -502,9 +461,6 @@ struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_opt
 /**
  * Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
  * remembered. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
@@ -514,9 +470,6 @@ struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_option
  * Set `endpoint` (REC1b): a routing policy id, `nonprod:<id>`, or a host name. Conflicts
  * with environment or restHost; `ably_auth_new` checks (40000).
  * Errors: 40003 for NULL or invalid UTF-8.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
@@ -525,10 +478,6 @@ struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options 
 /**
  * Set the deprecated `environment` (REC1c). Errors: 40003 for NULL or invalid UTF-8;
  * conflicts are reported by `ably_auth_new` (40000).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
@@ -537,10 +486,6 @@ struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_optio
 /**
  * Set the deprecated `restHost` (REC1d1). Errors: 40003 for NULL or invalid UTF-8;
  * conflicts are reported by `ably_auth_new` (40000).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
@@ -551,9 +496,8 @@ struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options
  * disables fallback (then `hosts` may be NULL). Errors: 40003 for a NULL `hosts` with a
  * non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
  *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
- * pointers, each NULL or NUL-terminated.
+ * Beyond the conventions: `hosts` is NULL or points to `count` pointers, each NULL or
+ * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
@@ -563,9 +507,6 @@ struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_op
 /**
  * Use HTTPS (`true`, the default) or plain HTTP (RSC18). Basic auth needs TLS
  * (`ably_auth_new` gives 40103 otherwise).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
@@ -573,9 +514,6 @@ struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *opti
 
 /**
  * Set the port for plain HTTP (TO3k4, default 80). Errors: 40003 outside 1..=65535.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
@@ -583,9 +521,6 @@ struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *opt
 
 /**
  * Set the port for HTTPS (TO3k5, default 443). Errors: 40003 outside 1..=65535.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
@@ -604,9 +539,6 @@ struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options 
  * waiting for a fetch that another thread started give up at its deadline with 50003.
  *
  * Errors: 40003 unless both are positive.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
@@ -620,9 +552,6 @@ struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options 
  * `ably_auth_options_set_proxy_from_env`. Checked by `ably_auth_new` (40003 for a URL that
  * does not parse; 40000 with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without
  * the built-in client). Errors: 40003 for NULL, invalid UTF-8 or an empty string.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
@@ -635,9 +564,6 @@ struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *op
  * read (once, when the Auth is made) only when this is set. Refused with a host transport
  * (40000) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by
  * `ably_auth_new`.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
@@ -658,9 +584,6 @@ struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_op
  * Cannot be combined with `ably_auth_options_add_ca_pem` (40000; add the CA to the system
  * store instead). Refused with a host transport (40000) and in a build without the
  * built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
@@ -670,9 +593,6 @@ struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth
  * A token counts as expired this many milliseconds before its `expires` (default 15000),
  * so it is renewed before a request could carry an expired token. Errors: 40003 when
  * negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
@@ -681,9 +601,6 @@ struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_au
 /**
  * How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`,
  * default 600000 ms). Errors: 40003 when negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
@@ -692,9 +609,6 @@ struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably
 /**
  * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
  * Errors: 40003 when negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
@@ -703,9 +617,6 @@ struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_o
 /**
  * Add a random `request_id` query parameter to each Ably request (RSC7c), the same on
  * every host it is retried on. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
@@ -718,9 +629,6 @@ struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_o
  * gets one.
  *
  * Errors: 40003 for a `count` outside 1..=16.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
@@ -734,9 +642,6 @@ struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_op
  * token in use stays valid. So after the first token, `ably_auth_authorization_header`
  * does not wait on the network while a valid token exists. False: tokens are renewed
  * when a call finds them expired, and no library thread is started for renewal.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
@@ -746,9 +651,6 @@ struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_optio
  * Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots;
  * call it once per PEM. Checked by `ably_auth_new` (40003 for PEM with no certificate).
  * Errors: 40003 for NULL, invalid UTF-8 or an empty string.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
@@ -759,10 +661,6 @@ struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *o
  * instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate
  * against `host`. Call it once per host. Errors: 40003 for NULL, invalid UTF-8, an empty
  * host or an `addr` that is not an IP address with a port.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
@@ -773,9 +671,6 @@ struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *
  * Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
  * `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
  * or control characters.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
@@ -825,10 +720,6 @@ typedef void (*ably_http_cancel_fn)(void *user_data,
  * exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
  *
  * Errors: 40003 when `options` is not live or `send` is NULL. `cancel` may be NULL.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
@@ -886,10 +777,6 @@ typedef void (*ably_log_fn)(void *user_data,
  * call fails). The callback and `free_user_data` may run on any thread.
  *
  * Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
@@ -906,10 +793,6 @@ struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *opti
  * have no key, token or tokenDetails (RSC1b); 40102 when the tokenDetails' clientId
  * conflicts with the options' clientId (RSA15a); 40003 when the default token params set a
  * timestamp or nonce.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
- * or points to writable memory for a pointer.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
@@ -931,9 +814,6 @@ struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
  * is released when the outermost call on it returns.
  *
  * Call it once, when no call on the handle is in progress on another thread.
- *
- * # Safety
- * `auth` is NULL or a handle from `ably_auth_new` that has not been freed.
  */
 void ably_auth_free(struct ably_auth *auth);
 
@@ -948,9 +828,6 @@ void ably_auth_free(struct ably_auth *auth);
  *
  * Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
  * first (everything still ends on its own).
- *
- * # Safety
- * `auth` is NULL or a live handle.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
@@ -963,9 +840,6 @@ struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
  *
  * Errors: 40003 for a NULL argument, or for a clientId holding U+0000 (which a C string
  * cannot carry; only a token from a server can have one).
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
@@ -995,10 +869,6 @@ struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
  * (status 403) when the Auth object has no key.
  *
  * Thread safety: `auth` may be used from many threads at once.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` is NULL or from `ably_token_params_new`;
- * `out_request` is NULL or points to writable memory for a pointer.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
@@ -1020,10 +890,6 @@ struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *a
  *
  * Thread safety: `auth` may be used from many threads at once. Blocks only for the
  * `GET /time` of queryTime.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
- * functions; `out_request` is NULL or points to writable memory for a pointer.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request_with_options(const struct ably_auth *auth,
@@ -1127,9 +993,8 @@ typedef struct ably_token_request_values {
  *
  * Thread safety: `auth` may be used from many threads at once. No network I/O.
  *
- * # Safety
- * `auth` is NULL or a live handle; the strings of `params` are unset or readable for their
- * lengths; `buf` is NULL or writable for `buf_len` bytes; `out_values` is NULL or writable.
+ * Beyond the conventions: the strings of `params` are unset or readable for their lengths;
+ * `buf` is NULL or writable for `buf_len` bytes.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_token_request_into(const struct ably_auth *auth,
@@ -1151,9 +1016,6 @@ struct ably_error_info *ably_auth_create_token_request_into(const struct ably_au
  * Errors: as for `ably_auth_create_token_request`, plus 40003 for a ttl under 1000 ms.
  *
  * Thread safety: `auth` may be used from many threads at once.
- *
- * # Safety
- * As for `ably_auth_create_token_request`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
@@ -1171,9 +1033,6 @@ struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
  * the values; 40003 for a NULL `out_len`, or a NULL `buf` with a non-zero `buf_len`.
  *
  * Thread safety: `auth` may be used from many threads at once. No network I/O.
- *
- * # Safety
- * As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
@@ -1197,9 +1056,7 @@ struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
  *
  * Thread safety: may be called from any thread; touches no shared state.
  *
- * # Safety
- * `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
- * bytes; `out_jwt` is NULL or writable.
+ * Beyond the conventions: `secret` is NULL or points to `secret_len` readable bytes.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_jwt_embed_token(const char *token,
@@ -1226,10 +1083,6 @@ struct ably_error_info *ably_jwt_embed_token(const char *token,
  * A token that is empty or clearly not a token makes the waiting call fail with 40170.
  *
  * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
@@ -1244,10 +1097,6 @@ struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *
  * call fail with 40170.
  *
  * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
@@ -1263,10 +1112,6 @@ struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *c
  * the library no longer waits.
  *
  * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
- * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
@@ -1292,10 +1137,6 @@ struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *
  *
  * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread
  * for the network round trip; the authCallback runs on this thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
- * functions; `out_token_details` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
@@ -1315,9 +1156,6 @@ struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
  *
  * Thread safety: `auth` may be used from many threads at once; concurrent callers that
  * need a token wait for one fetch. Blocks the calling thread; the authCallback runs on it.
- *
- * # Safety
- * As for `ably_auth_request_token`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
@@ -1335,9 +1173,6 @@ struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
  * be fetched; 40103 for Basic auth without TLS.
  *
  * Thread safety: `auth` may be used from many threads at once. May block for a token fetch.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_header` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *auth,
@@ -1351,9 +1186,6 @@ struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *a
  * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when no valid
  * token is cached (none yet, or it is within its expiry margin): then ask with
  * `ably_auth_authorization_header_async`.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_header` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
@@ -1365,9 +1197,6 @@ struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_
  * when there is no token (Basic auth, or none obtained yet).
  *
  * Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
@@ -1381,9 +1210,6 @@ struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
  *
  * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when there is no
  * token (Basic auth, or none obtained yet).
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
@@ -1398,9 +1224,6 @@ struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *aut
  * renew (key, authUrl or authCallback); the token is dropped all the same.
  *
  * Thread safety: `auth` may be used from many threads at once. No network I/O.
- *
- * # Safety
- * `auth` is NULL or a live handle; `token` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
@@ -1415,9 +1238,6 @@ struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
  * 50003 or 80000 for network failures.
  *
  * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
@@ -1441,9 +1261,8 @@ struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
  *
  * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
  *
- * # Safety
- * `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
- * or NUL-terminated; `out_result` is NULL or writable.
+ * Beyond the conventions: `targets` is NULL or holds `count` pointers, each NULL or
+ * NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
@@ -1455,43 +1274,28 @@ struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
 
 /**
  * The number of targets revoked; 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 size_t ably_revocation_result_success_count(const struct ably_revocation_result *result);
 
 /**
  * The number of targets that failed; 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 size_t ably_revocation_result_failure_count(const struct ably_revocation_result *result);
 
 /**
  * The number of entries (one per target); 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 size_t ably_revocation_result_len(const struct ably_revocation_result *result);
 
 /**
  * Entry `index`'s target (`type:value`), borrowed; NULL when `result` is NULL or `index`
  * is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 const char *ably_revocation_result_target(const struct ably_revocation_result *result,
                                           size_t index);
 
 /**
  * Whether entry `index` succeeded; false when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 bool ably_revocation_result_is_success(const struct ably_revocation_result *result,
                                        size_t index);
@@ -1499,9 +1303,6 @@ bool ably_revocation_result_is_success(const struct ably_revocation_result *resu
 /**
  * Entry `index`'s `issuedBefore` (ms since the epoch); 0 when absent, for a failure, or
  * when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 int64_t ably_revocation_result_issued_before(const struct ably_revocation_result *result,
                                              size_t index);
@@ -1509,9 +1310,6 @@ int64_t ably_revocation_result_issued_before(const struct ably_revocation_result
 /**
  * Entry `index`'s `appliesAt` (ms since the epoch, when the revocation takes effect); 0
  * when absent, for a failure, or when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 int64_t ably_revocation_result_applies_at(const struct ably_revocation_result *result,
                                           size_t index);
@@ -1519,9 +1317,6 @@ int64_t ably_revocation_result_applies_at(const struct ably_revocation_result *r
 /**
  * Entry `index`'s error, borrowed (do not free it; valid until `result` is freed); NULL
  * for a success, or when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 const struct ably_error_info *ably_revocation_result_error(const struct ably_revocation_result *result,
                                                            size_t index);
@@ -1530,9 +1325,6 @@ const struct ably_error_info *ably_revocation_result_error(const struct ably_rev
  * The result as JSON: `{"successCount","failureCount","results":[{"target","issuedBefore",
  * "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free
  * with `ably_string_free`. Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `result` is NULL or a live handle; `out_json` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
@@ -1540,9 +1332,6 @@ struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocat
 
 /**
  * Free a result and the errors it lends. NULL is a no-op; call it exactly once.
- *
- * # Safety
- * `result` is NULL or a live handle.
  */
 void ably_revocation_result_free(struct ably_revocation_result *result);
 
@@ -1594,10 +1383,8 @@ void ably_revocation_result_free(struct ably_revocation_result *result);
  *
  * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
  *
- * # Safety
- * `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
- * or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
- * `out_response` is NULL or writable.
+ * Beyond the conventions: the arrays are NULL or hold `header_count` pointers; `body` is
+ * NULL or points to `body_len` readable bytes.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
@@ -1613,9 +1400,6 @@ struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
 
 /**
  * The HTTP status code; 0 when `response` is NULL.
- *
- * # Safety
- * `response` is NULL or a live handle.
  */
 int32_t ably_http_response_status(const struct ably_http_response *response);
 
@@ -1624,9 +1408,6 @@ int32_t ably_http_response_status(const struct ably_http_response *response);
  * A NUL byte follows the body (not counted), so a text body can be read as a C string.
  * Returns NULL (and sets `*out_len` to 0 when `out_len` is not NULL) when an argument is
  * NULL.
- *
- * # Safety
- * `response` is NULL or a live handle; `out_len` is NULL or writable.
  */
 const uint8_t *ably_http_response_body(const struct ably_http_response *response,
                                        size_t *out_len);
@@ -1634,9 +1415,6 @@ const uint8_t *ably_http_response_body(const struct ably_http_response *response
 /**
  * The value of the first header named `name` (case-insensitive), borrowed until
  * `response` is freed; NULL when absent or an argument is NULL or not UTF-8.
- *
- * # Safety
- * `response` is NULL or a live handle; `name` is NULL or NUL-terminated.
  */
 const char *ably_http_response_header(const struct ably_http_response *response,
                                       const char *name);
@@ -1649,18 +1427,12 @@ const char *ably_http_response_header(const struct ably_http_response *response,
  * `response` is NULL.
  *
  * Thread safety: may be called from many threads at once.
- *
- * # Safety
- * `response` is NULL or a live handle.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
 
 /**
  * Free a response. NULL is a no-op; call it exactly once per response.
- *
- * # Safety
- * `response` is NULL or a live handle.
  */
 void ably_http_response_free(struct ably_http_response *response);
 
@@ -1722,11 +1494,6 @@ typedef void (*ably_response_done_fn)(void *user_data,
  *
  * Errors returned at once: 40003 for a NULL `auth` or `done`, or builders that are not
  * live; 100003 after shutdown.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
- * functions; `out_call` is NULL or writable; `done` and `free_user_data` follow their
- * contracts.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *auth,
@@ -1742,9 +1509,6 @@ struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *au
  * errors, given to `done`; listeners hear the new token as with the blocking form.
  *
  * Errors returned at once: as for `ably_auth_request_token_async`.
- *
- * # Safety
- * As for `ably_auth_request_token_async`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
@@ -1761,10 +1525,6 @@ struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
  * every other caller. The text is a secret: free it with `ably_string_free`.
  *
  * Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
- * `free_user_data` follow their contracts.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_authorization_header_async(const struct ably_auth *auth,
@@ -1777,9 +1537,6 @@ struct ably_error_info *ably_auth_authorization_header_async(const struct ably_a
  * Non-blocking `ably_auth_time`.
  *
  * Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
- *
- * # Safety
- * As for `ably_auth_authorization_header_async`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
@@ -1793,10 +1550,6 @@ struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
  *
  * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
  * blocking form); 100003 after shutdown.
- *
- * # Safety
- * As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
- * `free_user_data` follow their contracts.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *auth,
@@ -1816,10 +1569,6 @@ struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *au
  *
  * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
  * blocking form); 100003 after shutdown.
- *
- * # Safety
- * As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
- * `free_user_data` follow their contracts.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_request_async(const struct ably_auth *auth,
@@ -1845,18 +1594,12 @@ struct ably_error_info *ably_auth_request_async(const struct ably_auth *auth,
  * its result dropped.
  *
  * Thread safety: any thread, any number of times, also from inside `done`.
- *
- * # Safety
- * `call` is NULL or a handle from an `_async` function that has not been freed.
  */
 bool ably_call_cancel(const struct ably_call *call);
 
 /**
  * Free a call handle. A call still in flight is cancelled first (its `done` still runs,
  * with `ABLY_ERR_CANCELLED`). NULL is a no-op.
- *
- * # Safety
- * `call` is NULL or a handle from an `_async` function that has not been freed.
  */
 void ably_call_free(struct ably_call *call);
 
@@ -1909,35 +1652,23 @@ void ably_call_free(struct ably_call *call);
 /**
  * The exchange's id: never 0, never reused in the process; the id `cancel` names. 0 for
  * NULL or an exchange that is not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
  */
 uint64_t ably_http_exchange_id(const struct ably_http_exchange *exchange);
 
 /**
  * The request method ("GET", "POST", ...), borrowed until the exchange is answered; NULL
  * for NULL or an exchange that is not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
  */
 const char *ably_http_exchange_method(const struct ably_http_exchange *exchange);
 
 /**
  * The absolute URL, query included, borrowed until the exchange is answered; NULL for NULL
  * or an exchange that is not live. Do not follow redirects: the library does (authUrl).
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
  */
 const char *ably_http_exchange_url(const struct ably_http_exchange *exchange);
 
 /**
  * The number of request headers to send (0 for NULL or an exchange that is not live).
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
  */
 size_t ably_http_exchange_header_count(const struct ably_http_exchange *exchange);
 
@@ -1946,10 +1677,6 @@ size_t ably_http_exchange_header_count(const struct ably_http_exchange *exchange
  * is answered, and returns true; false (nothing written) for an index out of range, a NULL
  * out-parameter, or an exchange that is NULL or not live. The value of `Authorization` is a
  * credential: never log it. Send the headers as given; add none of Ably's.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; the out-parameters are NULL or
- * writable.
  */
 bool ably_http_exchange_header(const struct ably_http_exchange *exchange,
                                size_t index,
@@ -1960,9 +1687,6 @@ bool ably_http_exchange_header(const struct ably_http_exchange *exchange,
  * The request body, borrowed until the exchange is answered, its length written to
  * `out_len` (may be NULL); NULL with length 0 when there is none, or for an exchange that is
  * NULL or not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; `out_len` is NULL or writable.
  */
 const uint8_t *ably_http_exchange_body(const struct ably_http_exchange *exchange,
                                        size_t *out_len);
@@ -1970,9 +1694,6 @@ const uint8_t *ably_http_exchange_body(const struct ably_http_exchange *exchange
 /**
  * The time left, in ms, until the library stops waiting for this exchange (0 once it has
  * passed, and for an exchange that is NULL or not live): use it as the request's timeout.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
  */
 int64_t ably_http_exchange_timeout_ms(const struct ably_http_exchange *exchange);
 
@@ -1980,18 +1701,12 @@ int64_t ably_http_exchange_timeout_ms(const struct ably_http_exchange *exchange)
  * The longest response body the library accepts (0 for an exchange that is NULL or not
  * live). A longer answer fails the request (as too large, 50000), so a transport may stop
  * reading after this many bytes plus one and respond with what it has.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
  */
 size_t ably_http_exchange_max_response_bytes(const struct ably_http_exchange *exchange);
 
 /**
  * Whom the request is for: `ABLY_HTTP_PURPOSE_ABLY` or `ABLY_HTTP_PURPOSE_AUTH_URL`; -1 for
  * an exchange that is NULL or not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
  */
 int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
 
@@ -2010,9 +1725,8 @@ int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
  *
  * Thread safety: any thread, during `send` or later. Never runs a callback.
  *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
- * NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
+ * Beyond the conventions: the arrays hold `header_count` NUL-terminated strings (or are
+ * NULL); `body` is NULL or points to `body_len` bytes.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
@@ -2036,9 +1750,6 @@ struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *ex
  * `ably_http_exchange_respond`.
  *
  * Thread safety: any thread, during `send` or later. Never runs a callback.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
@@ -2073,10 +1784,6 @@ typedef void (*ably_auth_listener_fn)(void *user_data,
  * Errors: 40003 for a NULL `auth`, `listener` or `out_id` (nothing is registered).
  *
  * Thread safety: `auth` may be used from many threads at once.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_id` is NULL or writable; the functions follow the
- * contracts of their types.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
@@ -2093,9 +1800,6 @@ struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
  *
  * Thread safety: `auth` may be used from many threads at once; a listener may remove
  * itself.
- *
- * # Safety
- * `auth` is NULL or a live handle.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
@@ -2117,18 +1821,12 @@ struct ably_token_params *ably_token_params_new(void);
 /**
  * Free TokenParams that were not passed to a consuming call. NULL, and params that were
  * already consumed or freed, are ignored.
- *
- * # Safety
- * `params` is NULL or a pointer returned by `ably_token_params_new`.
  */
 void ably_token_params_free(struct ably_token_params *params);
 
 /**
  * Set the token's lifetime in milliseconds (TK2a). Unset, Ably applies 60 minutes.
  * Errors: 40003 when `ttl_ms` is not positive or `params` is not live.
- *
- * # Safety
- * `params` is NULL or a pointer returned by `ably_token_params_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *params,
@@ -2142,9 +1840,6 @@ struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *para
  * Errors: 40003 for NULL, invalid UTF-8, or an invalid capability (an operation that is
  * not lowercase words joined by `-` or `:` nor `*`, an empty list, `*` mixed with other
  * operations, a duplicate resource).
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_capability(struct ably_token_params *params,
@@ -2154,9 +1849,6 @@ struct ably_error_info *ably_token_params_set_capability(struct ably_token_param
  * Set the token's clientId (TK2c); `"*"` issues a wildcard token.
  * Errors: 40003 for NULL or invalid UTF-8; 40012 for an empty clientId or one containing
  * a line feed.
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params *params,
@@ -2165,9 +1857,6 @@ struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params
 /**
  * Set the timestamp in milliseconds since the epoch (TK2d); unset, the current time is used.
  * Errors: 40003 when negative.
- *
- * # Safety
- * `params` is NULL or a pointer returned by `ably_token_params_new`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params *params,
@@ -2176,9 +1865,6 @@ struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params
 /**
  * Set the nonce (TK2e); unset, a random 22-character nonce is generated per request.
  * Errors: 40003 for NULL, invalid UTF-8, an empty nonce or one containing a line feed.
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *params,
@@ -2190,9 +1876,6 @@ struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *pa
  * tokens of one user or group. Not a secret. Only `ably_auth_create_jwt` takes params with
  * a revocation key; every other call refuses them with 40003 (a TokenRequest cannot carry
  * one). Errors: 40003 for NULL, invalid UTF-8, an empty key or one with control characters.
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_params *params,
@@ -2208,10 +1891,6 @@ struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_p
  * Errors: 40003 when `params` is not live or `out_values` is NULL (nothing is written).
  *
  * Thread safety: like every builder call, one call on `params` at a time.
- *
- * # Safety
- * `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to
- * writable memory for an `ably_token_params_values`.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_get(struct ably_token_params *params,
@@ -2227,10 +1906,6 @@ struct ably_error_info *ably_token_params_get(struct ably_token_params *params,
  *
  * Errors: 40003 for NULL, JSON that is not a TokenParams object, or a field its setter
  * refuses (40012 for a bad clientId); nothing is written then.
- *
- * # Safety
- * `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for
- * a pointer.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_from_json(const char *json,
@@ -2242,10 +1917,6 @@ struct ably_error_info *ably_token_params_from_json(const char *json,
  * `ably_string_free`.
  *
  * Errors: 40003 when `params` is not live or `out_json` is NULL.
- *
- * # Safety
- * `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to
- * writable memory for a pointer.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_to_json(struct ably_token_params *params,
@@ -2257,10 +1928,6 @@ struct ably_error_info *ably_token_params_to_json(struct ably_token_params *para
  * to pass to a call or free with `ably_token_params_free`.
  *
  * Errors: 40003 when `params` is not live or `out_params` is NULL.
- *
- * # Safety
- * `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to
- * writable memory for a pointer.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_params_clone(struct ably_token_params *params,
@@ -2272,9 +1939,6 @@ struct ably_error_info *ably_token_params_clone(struct ably_token_params *params
  * `*out_request` receives a handle to free with `ably_token_request_free`.
  * Errors: 40003 for NULL, invalid UTF-8 or invalid JSON (keyName, timestamp and nonce are
  * required).
- *
- * # Safety
- * `json` is NULL or NUL-terminated; `out_request` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_request_from_json(const char *json,
@@ -2285,9 +1949,6 @@ struct ably_error_info *ably_token_request_from_json(const char *json,
  * and timestamp are numbers, capability a JSON string, absent fields left out. On success
  * `*out_json` receives a string to free with `ably_string_free`.
  * Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `request` is NULL or a live handle; `out_json` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_request_to_json(const struct ably_token_request *request,
@@ -2295,65 +1956,41 @@ struct ably_error_info *ably_token_request_to_json(const struct ably_token_reque
 
 /**
  * Free a TokenRequest. NULL is a no-op; call it exactly once per handle.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 void ably_token_request_free(struct ably_token_request *request);
 
 /**
  * The key name `appId.keyId` (TE2). Borrowed; NULL only when `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 const char *ably_token_request_key_name(const struct ably_token_request *request);
 
 /**
  * The ttl in milliseconds (TE4), or 0 when absent (Ably's default applies) or `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 int64_t ably_token_request_ttl(const struct ably_token_request *request);
 
 /**
  * The canonical capability JSON (TE3); borrowed; NULL when absent.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 const char *ably_token_request_capability(const struct ably_token_request *request);
 
 /**
  * The clientId (TE2); borrowed; NULL when absent.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 const char *ably_token_request_client_id(const struct ably_token_request *request);
 
 /**
  * The timestamp in milliseconds since the epoch (TE5); 0 when `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 int64_t ably_token_request_timestamp(const struct ably_token_request *request);
 
 /**
  * The nonce (TE2); borrowed; NULL only when `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 const char *ably_token_request_nonce(const struct ably_token_request *request);
 
 /**
  * The Base64 HMAC-SHA256 mac (TE2); borrowed; NULL for an unsigned request.
- *
- * # Safety
- * `request` is NULL or a live handle.
  */
 const char *ably_token_request_mac(const struct ably_token_request *request);
 
@@ -2362,9 +1999,6 @@ const char *ably_token_request_mac(const struct ably_token_request *request);
  * (such as `keyName`) are ignored; expires and issued may be numbers or strings of digits.
  * On success `*out_token_details` receives a handle to free with `ably_token_details_free`.
  * Errors: 40003 for NULL, invalid UTF-8, invalid JSON or a missing or empty `token`.
- *
- * # Safety
- * `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_details_from_json(const char *json,
@@ -2374,9 +2008,6 @@ struct ably_error_info *ably_token_details_from_json(const char *json,
  * The compact JSON of the TokenDetails; absent fields are left out. On success
  * `*out_json` receives a string to free with `ably_string_free`.
  * Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `token_details` is NULL or a live handle; `out_json` is NULL or writable.
  */
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_token_details_to_json(const struct ably_token_details *token_details,
@@ -2384,50 +2015,32 @@ struct ably_error_info *ably_token_details_to_json(const struct ably_token_detai
 
 /**
  * Free a TokenDetails. NULL is a no-op; call it exactly once per handle.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
  */
 void ably_token_details_free(struct ably_token_details *token_details);
 
 /**
  * The token string (TD2): an Ably token or a JWT. Borrowed; NULL only when
  * `token_details` is NULL or the token contains a NUL byte.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
  */
 const char *ably_token_details_token(const struct ably_token_details *token_details);
 
 /**
  * Expiry in milliseconds since the epoch (TD3); 0 when absent or `token_details` is NULL.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
  */
 int64_t ably_token_details_expires(const struct ably_token_details *token_details);
 
 /**
  * Issue time in milliseconds since the epoch (TD4); 0 when absent or `token_details` is NULL.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
  */
 int64_t ably_token_details_issued(const struct ably_token_details *token_details);
 
 /**
  * The capability JSON (TD5); borrowed; NULL when absent.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
  */
 const char *ably_token_details_capability(const struct ably_token_details *token_details);
 
 /**
  * The clientId (TD6); borrowed; NULL when absent.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
  */
 const char *ably_token_details_client_id(const struct ably_token_details *token_details);
 
@@ -2435,9 +2048,6 @@ const char *ably_token_details_client_id(const struct ably_token_details *token_
  * Whether the token has expired at `now_ms` (milliseconds since the epoch), counting it
  * expired `margin_ms` early. A token without `expires` never expires by this check.
  * Returns true when `token_details` is NULL or an argument is negative (an unusable token).
- *
- * # Safety
- * `token_details` is NULL or a live handle.
  */
 bool ably_token_details_is_expired(const struct ably_token_details *token_details,
                                    int64_t now_ms,

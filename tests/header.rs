@@ -112,7 +112,7 @@ fn split_items(region: &str, items: &mut Vec<Item>) -> Result<(), String> {
             || code.starts_with("typedef struct") && code.lines().next().unwrap().ends_with('{');
         items.push(Item {
             name,
-            text: chunk.to_string(),
+            text: without_standard_safety(chunk),
             defines_type,
         });
     }
@@ -263,4 +263,83 @@ fn wrap(text: &str, width: usize) -> String {
         out.push_str(&format!(" * {line}\n"));
     }
     out
+}
+
+/// The pointer contracts that the header's conventions state once. A `# Safety` clause of an
+/// item's Rust docs (which Rust requires on every `unsafe fn`) that says only one of these
+/// is left out of the header; the rest stay, as "Beyond the conventions: ...". Backquoted
+/// names are compared as `X`.
+const STANDARD_SAFETY_CLAUSES: &[&str] = &[
+    "`X` is NULL or a live handle",
+    "`X` is NULL or a pointer returned by `X`",
+    "`X` is NULL or a pointer passed to `X`",
+    "`X` is NULL or a pointer passed to an authCallback",
+    "`X` is NULL or NUL-terminated",
+    "`X` and `X` are NULL or NUL-terminated",
+    "strings are NULL or NUL-terminated",
+    "`X` is NULL or writable",
+    "`X` is NULL or points to writable memory for a pointer",
+    "`X` is NULL or points to writable memory for an `X`",
+    "the out-parameters are NULL or writable",
+    "As for `X`",
+    "`X` as for `X`",
+    "`X` is NULL or an error returned by this library that has not been freed",
+    "`X` is NULL or a string returned by this library that has not been freed",
+    "`X` is NULL or a handle from an `X` function that has not been freed",
+    "`X` is NULL or a handle from `X` that has not been freed",
+    "`X` is NULL or from `X`",
+    "`X` and `X` are NULL or from their `X` functions",
+    "`X` and `X` are NULL or pointers returned by their `X` functions",
+    "the functions follow the contracts of their types",
+    "`X` and `X` follow their contracts",
+];
+
+/// `text` with every backquoted name replaced by `X`.
+fn shape(text: &str) -> String {
+    let mut out = String::new();
+    for (n, part) in text.split('`').enumerate() {
+        if n % 2 == 1 {
+            out.push_str("`X`");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// An item's text with its `# Safety` section reduced to what differs from the conventions.
+fn without_standard_safety(chunk: &str) -> String {
+    let lines: Vec<&str> = chunk.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.trim() == "* # Safety") else {
+        return chunk.to_string();
+    };
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| l.trim() == "*/" || l.trim() == "*" || l.trim().starts_with("* #"))
+        .map_or(lines.len(), |at| start + 1 + at);
+    let text = lines[start + 1..end]
+        .iter()
+        .map(|l| l.trim().trim_start_matches('*').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let kept: Vec<&str> = text
+        .trim_end_matches('.')
+        .split("; ")
+        .flat_map(|clause| clause.split(", plus: "))
+        .filter(|clause| !STANDARD_SAFETY_CLAUSES.contains(&shape(clause).as_str()))
+        .collect();
+    // Drop the heading, and the blank comment line before it.
+    let keep_to = if start > 0 && lines[start - 1].trim() == "*" {
+        start - 1
+    } else {
+        start
+    };
+    let mut out: Vec<String> = lines[..keep_to].iter().map(|l| l.to_string()).collect();
+    if !kept.is_empty() {
+        out.push(" *".into());
+        let sentence = format!("Beyond the conventions: {}.", kept.join("; "));
+        out.extend(wrap(&sentence, 89).lines().map(str::to_string));
+    }
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
+    out.join("\n")
 }
