@@ -21,6 +21,12 @@
  *   at the same time get 40003 for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
+ * - Names: a function is ably_<type>_<verb> (ably_auth_options_set_key works on an
+ *   ably_auth_options, ably_auth_request_token on an ably_auth); a constant is
+ *   ABLY_<GROUP>_<NAME> (ABLY_ERR_*, ABLY_LOG_LEVEL_*, ABLY_HTTP_*). What belongs to the
+ *   library as a whole (version, features, build configuration, the attribute macros) is
+ *   named after the library: ably_auth_version(), ABLY_AUTH_*. Old names live on in the
+ *   last section, "Deprecated names".
  * - Pointer arguments: each is NULL (refused as above where a value is needed) or valid: a
  *   handle of this library's not yet freed (a freed or consumed builder is refused, not
  *   undefined), a NUL-terminated string, and for an `out_*` parameter memory writable for
@@ -89,6 +95,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ABLY_AUTH_DEPRECATED(note) marks the old names kept as aliases (README: ABI policy); the
+ * compiler names the replacement. Define it yourself (e.g. empty) before including this
+ * header to silence it. */
+#ifndef ABLY_AUTH_DEPRECATED
+#if defined(__cplusplus) && (__cplusplus >= 201402L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201402L))
+#define ABLY_AUTH_DEPRECATED(note) [[deprecated(note)]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define ABLY_AUTH_DEPRECATED(note) __attribute__((deprecated(note)))
+#elif defined(_MSC_VER)
+#define ABLY_AUTH_DEPRECATED(note) __declspec(deprecated(note))
+#else
+#define ABLY_AUTH_DEPRECATED(note)
+#endif
+#endif
 
 /* ABLY_AUTH_MUST_CHECK marks every function returning `ably_error_info *`: dropping that
  * result both ignores a failure and leaks it. Define it yourself (e.g. empty) before
@@ -433,8 +454,8 @@ struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_option
  * An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
  * borrowed for the duration of the call (read its fields without a JSON parser of your
  * own: `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers `completion` exactly once,
- * now or later and from any thread, with `ably_auth_completion_token`,
- * `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
+ * now or later and from any thread, with `ably_auth_completion_answer_token`,
+ * `ably_auth_completion_answer_json` or `ably_auth_completion_answer_error`; each of them frees it.
  * It runs on the thread of the call that needs a token, with no library lock held.
  */
 typedef void (*ably_auth_callback_fn)(void *user_data,
@@ -1085,22 +1106,22 @@ struct ably_error_info *ably_jwt_embed_token(const char *token,
  * Thread safety: any thread, during or after the callback.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
-                                                   const char *token);
+struct ably_error_info *ably_auth_completion_answer_token(struct ably_auth_completion *completion,
+                                                          const char *token);
 
 /**
  * Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName`
  * and `mac`), which the library exchanges for a token (RSA8d). `completion` is consumed
  * (freed) in every case, also on error.
  *
- * Errors: as for `ably_auth_completion_token`. JSON that is neither makes the waiting
+ * Errors: as for `ably_auth_completion_answer_token`. JSON that is neither makes the waiting
  * call fail with 40170.
  *
  * Thread safety: any thread, during or after the callback.
  */
 ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
-                                                  const char *json);
+struct ably_error_info *ably_auth_completion_answer_json(struct ably_auth_completion *completion,
+                                                         const char *json);
 
 /**
  * Answer with an error: the waiting call fails with it (RSA4e). A `code` of 0 becomes
@@ -1114,6 +1135,32 @@ struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *c
  * Thread safety: any thread, during or after the callback.
  */
 ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_completion_answer_error(struct ably_auth_completion *completion,
+                                                          int32_t code,
+                                                          int32_t status_code,
+                                                          const char *message);
+
+/**
+ * Deprecated alias of `ably_auth_completion_answer_token`.
+ */
+ABLY_AUTH_MUST_CHECK
+ABLY_AUTH_DEPRECATED("use ably_auth_completion_answer_token")
+struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
+                                                   const char *token);
+
+/**
+ * Deprecated alias of `ably_auth_completion_answer_json`.
+ */
+ABLY_AUTH_MUST_CHECK
+ABLY_AUTH_DEPRECATED("use ably_auth_completion_answer_json")
+struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
+                                                  const char *json);
+
+/**
+ * Deprecated alias of `ably_auth_completion_answer_error`.
+ */
+ABLY_AUTH_MUST_CHECK
+ABLY_AUTH_DEPRECATED("use ably_auth_completion_answer_error")
 struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
                                                    int32_t code,
                                                    int32_t status_code,

@@ -92,7 +92,14 @@ fn item_name(code: &str) -> Option<String> {
         }
         return Some(ident(rest.trim_end_matches(';').rsplit(' ').next()?));
     }
-    let before = &code[..code.find('(')?];
+    // A function: its name is the word before the parameter list, after the attribute
+    // macros (ABLY_AUTH_MUST_CHECK, ABLY_AUTH_DEPRECATED(...)) on lines of their own.
+    let declaration: String = code
+        .lines()
+        .skip_while(|line| line.starts_with("ABLY_AUTH_"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let before = &declaration[..declaration.find('(')?];
     Some(ident(before.rsplit([' ', '*']).next()?))
 }
 

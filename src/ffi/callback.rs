@@ -18,8 +18,8 @@ pub type ably_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 /// An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
 /// borrowed for the duration of the call (read its fields without a JSON parser of your
 /// own: `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers `completion` exactly once,
-/// now or later and from any thread, with `ably_auth_completion_token`,
-/// `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
+/// now or later and from any thread, with `ably_auth_completion_answer_token`,
+/// `ably_auth_completion_answer_json` or `ably_auth_completion_answer_error`; each of them frees it.
 /// It runs on the thread of the call that needs a token, with no library lock held.
 pub type ably_auth_callback_fn = Option<
     unsafe extern "C" fn(

@@ -72,7 +72,7 @@ unsafe fn answer(
 /// NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ably_auth_completion_token(
+pub unsafe extern "C" fn ably_auth_completion_answer_token(
     completion: *mut ably_auth_completion,
     token: *const c_char,
 ) -> *mut ably_error_info {
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn ably_auth_completion_token(
 /// and `mac`), which the library exchanges for a token (RSA8d). `completion` is consumed
 /// (freed) in every case, also on error.
 ///
-/// Errors: as for `ably_auth_completion_token`. JSON that is neither makes the waiting
+/// Errors: as for `ably_auth_completion_answer_token`. JSON that is neither makes the waiting
 /// call fail with 40170.
 ///
 /// Thread safety: any thread, during or after the callback.
@@ -99,7 +99,7 @@ pub unsafe extern "C" fn ably_auth_completion_token(
 /// NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ably_auth_completion_json(
+pub unsafe extern "C" fn ably_auth_completion_answer_json(
     completion: *mut ably_auth_completion,
     json: *const c_char,
 ) -> *mut ably_error_info {
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn ably_auth_completion_json(
 /// NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ably_auth_completion_error(
+pub unsafe extern "C" fn ably_auth_completion_answer_error(
     completion: *mut ably_auth_completion,
     code: i32,
     status_code: i32,
@@ -150,4 +150,54 @@ pub unsafe extern "C" fn ably_auth_completion_error(
             Ok(Err(ErrorInfo::new(code, status, text)))
         })
     }
+}
+
+// The names before 0.2: nouns that read like getters. Kept as deprecated aliases under the
+// README's ABI policy (a name is never removed within a major version).
+
+/// Deprecated alias of `ably_auth_completion_answer_token`.
+///
+/// # Safety
+/// As for `ably_auth_completion_answer_token`.
+#[must_use]
+#[deprecated(note = "use ably_auth_completion_answer_token")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_completion_token(
+    completion: *mut ably_auth_completion,
+    token: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe { ably_auth_completion_answer_token(completion, token) }
+}
+
+/// Deprecated alias of `ably_auth_completion_answer_json`.
+///
+/// # Safety
+/// As for `ably_auth_completion_answer_json`.
+#[must_use]
+#[deprecated(note = "use ably_auth_completion_answer_json")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_completion_json(
+    completion: *mut ably_auth_completion,
+    json: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe { ably_auth_completion_answer_json(completion, json) }
+}
+
+/// Deprecated alias of `ably_auth_completion_answer_error`.
+///
+/// # Safety
+/// As for `ably_auth_completion_answer_error`.
+#[must_use]
+#[deprecated(note = "use ably_auth_completion_answer_error")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_completion_error(
+    completion: *mut ably_auth_completion,
+    code: i32,
+    status_code: i32,
+    message: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe { ably_auth_completion_answer_error(completion, code, status_code, message) }
 }
