@@ -350,3 +350,73 @@ fn without_standard_safety(chunk: &str) -> String {
     out.extend(lines[end..].iter().map(|l| l.to_string()));
     out.join("\n")
 }
+
+/// The header's prose names error codes by their `ABLY_ERR_*` constants (only the table of
+/// the errors section lists the numbers), names at most one spec item per declaration
+/// (docs/spec-map.md maps functions to spec items), and carries no notes about the
+/// project's own history.
+#[test]
+fn header_prose_uses_names_not_numbers() {
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/ably_auth.h"))
+            .expect("include/ably_auth.h");
+    let mut problems = Vec::new();
+    let mut in_error_table = false;
+    let mut in_comment = false;
+    for (n, line) in header.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with("/* 9. Errors and codes") {
+            in_error_table = true;
+        }
+        if t.starts_with("/*") {
+            in_comment = true;
+        }
+        if in_comment && !in_error_table {
+            for word in t.split(|c: char| !c.is_ascii_alphanumeric()) {
+                let is_code = word.len() >= 5
+                    && word.chars().all(|c| c.is_ascii_digit())
+                    && matches!(word.as_bytes()[0], b'4' | b'5' | b'8')
+                    && word.len() == 5
+                    || word.len() == 6 && word.starts_with("1000");
+                if is_code {
+                    problems.push(format!("line {}: raw error code {word}: {t}", n + 1));
+                }
+            }
+            let lower = t.to_ascii_lowercase();
+            if let Some(at) = lower.find("issue ") {
+                if lower[at + 6..].starts_with(|c: char| c.is_ascii_digit()) {
+                    problems.push(format!(
+                        "line {}: a note about the project's history: {t}",
+                        n + 1
+                    ));
+                }
+            }
+        }
+        if t.ends_with("*/") {
+            in_comment = false;
+            in_error_table = false;
+        }
+    }
+    // Spec IDs such as RSA10g or TO3l4, counted per declaration (blank-line separated).
+    const FAMILIES: &[&str] = &[
+        "RSA", "RSC", "RSL", "REC", "TK", "TD", "TE", "AO", "TI", "TO",
+    ];
+    for chunk in header.split("\n\n") {
+        let ids = chunk
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| {
+                FAMILIES.iter().any(|f| {
+                    word.strip_prefix(f)
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                })
+            })
+            .count();
+        if ids > 1 {
+            let first = chunk
+                .lines()
+                .find(|l| !l.trim_start().starts_with(['/', '*']));
+            problems.push(format!("{ids} spec items in one declaration: {first:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

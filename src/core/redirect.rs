@@ -1,4 +1,4 @@
-//! Following an authUrl's redirects (issue 11): which statuses redirect, where to, with
+//! Following an authUrl's redirects: which statuses redirect, where to, with
 //! which method, and what must not cross. Pure; `crate::auth::fetch` sends the requests.
 
 use super::error::{Result, codes};
