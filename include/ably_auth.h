@@ -34,7 +34,7 @@
  *   length, an array of `count` pointers) says so under "Beyond the conventions".
  * - Errors carry an Ably code and an HTTP status: the status of the answer the error
  *   reports, the status Ably gives the code for an error the library raises, or 0 where no
- *   HTTP status applies. Section 9, "Errors and codes", has the table of every code, its
+ *   HTTP status applies. The section "Errors and codes" has the table of every code, its
  *   name, its status and where it comes from.
  *
  * Callbacks and re-entrancy (docs/lifecycle.md has the rationale and the tests)
@@ -123,14 +123,15 @@
  *
  *    1. Handles
  *    2. Getting started: errors, options and the Auth
- *    3. Issuing offline: TokenRequests and JWTs
- *    4. Tokens over the network
- *    5. Non-blocking calls
- *    6. The host's HTTP transport
- *    7. Listeners
- *    8. Token and params types
- *    9. Errors and codes
- *   10. Version and features
+ *    3. Options
+ *    4. Issuing offline: TokenRequests and JWTs
+ *    5. Tokens over the network
+ *    6. Non-blocking calls
+ *    7. The host's HTTP transport
+ *    8. Listeners and the log
+ *    9. Token and params types
+ *   10. Errors and codes
+ *   11. Version and features
  */
 
 #ifdef __cplusplus
@@ -262,8 +263,9 @@ typedef struct ably_revocation_result ably_revocation_result;
 /* 2. Getting started: errors, options and the Auth ===============================================
  *
  * Every fallible function returns an ably_error_info (NULL on success) that the caller
- * frees. An Auth is made from options, which the constructor consumes; every setter of the
- * options is here, the HTTP transport's and the log's included.
+ * frees. An Auth is made from options, which ably_auth_new consumes: a key is enough to
+ * issue tokens offline; a token, an authUrl or an authCallback lets it obtain tokens over
+ * the network.
  */
 
 /**
@@ -370,6 +372,83 @@ struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options
                                                         const char *client_id);
 
 /**
+ * Force token auth even when only a key is given (`true`), or leave the choice to the rules of
+ * RSA4 (`false`, the default).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
+                                                             bool use_token_auth);
+
+/**
+ * Create an Auth object from `options`, which are consumed (freed), also on error. On success
+ * `*out_auth` receives a handle to free with `ably_auth_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `out_auth` is NULL;
+ * ABLY_ERR_NO_AUTH_METHOD when the options have no key, token or tokenDetails;
+ * ABLY_ERR_INCOMPATIBLE_CREDENTIALS when the tokenDetails' clientId conflicts with the
+ * options' clientId; ABLY_ERR_INVALID_ARGUMENT when the default token params set a timestamp
+ * or nonce.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
+                                      struct ably_auth **out_auth);
+
+/**
+ * Free an Auth object. NULL is a no-op.
+ *
+ * What happens: from the moment it is called, every call on the handle fails with
+ * `ABLY_ERR_SHUT_DOWN`; it shuts the Auth down as `ably_auth_shutdown` does (non-blocking
+ * calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and `free_user_data` run
+ * before it returns), waits for callbacks running on other threads, then releases the
+ * listeners, the log sink and the authCallback, whose `free_user_data` run on this thread; a
+ * destructor that calls back into the handle gets ABLY_ERR_SHUT_DOWN (and a second
+ * `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth runs
+ * again. It does not wait for a library thread in a blocking network step (that thread exits
+ * when the step ends, touching nothing of the host's). Called from inside a callback of the
+ * same Auth (a listener, the authCallback, a `done`), the handle's memory is released when the
+ * outermost call on it returns.
+ *
+ * Call it once, when no call on the handle is in progress on another thread.
+ */
+void ably_auth_free(struct ably_auth *auth);
+
+/**
+ * Shut the Auth down: from now on every networked call and every `_async` function fails with
+ * `ABLY_ERR_SHUT_DOWN`; every non-blocking call in flight completes with `ABLY_ERR_CANCELLED`;
+ * renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit) for the completions to be
+ * delivered and the library threads to exit. A thread in a blocking network step exits when
+ * that step ends (at most one request timeout). Signing and the cached token keep working.
+ * Idempotent; from inside a callback it does not wait for that callback. `ably_auth_free` does
+ * the same (see there).
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
+ * ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
+                                           int64_t timeout_ms);
+
+/**
+ * `Auth#clientId`: the options' clientId, else the current token's clientId (which may be
+ * `"*"`). On success `*out_client_id` receives a string to free with `ably_string_free`, or
+ * NULL when there is no clientId.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument, or for a clientId holding U+0000
+ * (which a C string cannot carry; only a token from a server can have one).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
+                                            char **out_client_id);
+
+/* 3. Options =====================================================================================
+ *
+ * Every other setter of the options: a token given up front, default token params, the
+ * authUrl and authCallback, hosts and ports, TLS and proxies, timeouts and retries, renewal
+ * ahead of expiry, worker threads, and the host's own HTTP transport. A setter that fails
+ * leaves the options unchanged.
+ */
+
+/**
  * Set a token string (an Ably token or a JWT) to authenticate with. Replaces a TokenDetails
  * set earlier. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty token.
  */
@@ -385,14 +464,6 @@ struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *op
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
                                                             const struct ably_token_details *token_details);
-
-/**
- * Force token auth even when only a key is given (`true`), or leave the choice to the rules of
- * RSA4 (`false`, the default).
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
-                                                             bool use_token_auth);
 
 /**
  * Set the default token params, used whenever a call passes no params. `params` is consumed,
@@ -748,126 +819,7 @@ struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_op
                                                              void *user_data,
                                                              ably_free_fn free_user_data);
 
-/**
- * A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
- * registered for a level gets the lines of that level and every more severe one.
- * `message` is borrowed for the duration of the call and never contains a key secret,
- * token or mac. Called from any thread, with no library lock held; it may not call
- * functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
- */
-typedef void (*ably_log_fn)(void *user_data,
-                            int32_t level,
-                            const char *message);
-
-/**
- * Log level: failures the caller sees as errors.
- */
-#define ABLY_LOG_LEVEL_ERROR 1
-
-/**
- * Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
- * renewal ahead of expiry).
- */
-#define ABLY_LOG_LEVEL_WARN 2
-
-/**
- * Log level: what a service operator wants to see: each new token in use, each completed
- * request to Ably (method, path, status), RSA4a1's "no means to renew".
- */
-#define ABLY_LOG_LEVEL_INFO 3
-
-/**
- * Log level: each step of a token fetch (which means is asked, the exchange).
- */
-#define ABLY_LOG_LEVEL_DEBUG 4
-
-/**
- * Log level: everything the library logs.
- */
-#define ABLY_LOG_LEVEL_VERBOSE 5
-
-/**
- * Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every more
- * severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain
- * a key secret, token or mac. Replaces an earlier log callback.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
- * Auth or the unused options are freed, the callback is replaced, or at once when this call
- * fails). The callback and `free_user_data` may run on any thread.
- *
- * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live, `callback` is NULL or `level`
- * is not 1..=5.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
-                                                  ably_log_fn callback,
-                                                  int32_t level,
-                                                  void *user_data,
-                                                  ably_free_fn free_user_data);
-
-/**
- * Create an Auth object from `options`, which are consumed (freed), also on error. On success
- * `*out_auth` receives a handle to free with `ably_auth_free`.
- *
- * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `out_auth` is NULL;
- * ABLY_ERR_NO_AUTH_METHOD when the options have no key, token or tokenDetails;
- * ABLY_ERR_INCOMPATIBLE_CREDENTIALS when the tokenDetails' clientId conflicts with the
- * options' clientId; ABLY_ERR_INVALID_ARGUMENT when the default token params set a timestamp
- * or nonce.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
-                                      struct ably_auth **out_auth);
-
-/**
- * Free an Auth object. NULL is a no-op.
- *
- * What happens: from the moment it is called, every call on the handle fails with
- * `ABLY_ERR_SHUT_DOWN`; it shuts the Auth down as `ably_auth_shutdown` does (non-blocking
- * calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and `free_user_data` run
- * before it returns), waits for callbacks running on other threads, then releases the
- * listeners, the log sink and the authCallback, whose `free_user_data` run on this thread; a
- * destructor that calls back into the handle gets ABLY_ERR_SHUT_DOWN (and a second
- * `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth runs
- * again. It does not wait for a library thread in a blocking network step (that thread exits
- * when the step ends, touching nothing of the host's). Called from inside a callback of the
- * same Auth (a listener, the authCallback, a `done`), the handle's memory is released when the
- * outermost call on it returns.
- *
- * Call it once, when no call on the handle is in progress on another thread.
- */
-void ably_auth_free(struct ably_auth *auth);
-
-/**
- * Shut the Auth down: from now on every networked call and every `_async` function fails with
- * `ABLY_ERR_SHUT_DOWN`; every non-blocking call in flight completes with `ABLY_ERR_CANCELLED`;
- * renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit) for the completions to be
- * delivered and the library threads to exit. A thread in a blocking network step exits when
- * that step ends (at most one request timeout). Signing and the cached token keep working.
- * Idempotent; from inside a callback it does not wait for that callback. `ably_auth_free` does
- * the same (see there).
- *
- * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
- * ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
-                                           int64_t timeout_ms);
-
-/**
- * `Auth#clientId`: the options' clientId, else the current token's clientId (which may be
- * `"*"`). On success `*out_client_id` receives a string to free with `ably_string_free`, or
- * NULL when there is no clientId.
- *
- * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument, or for a clientId holding U+0000
- * (which a C string cannot carry; only a token from a server can have one).
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
-                                            char **out_client_id);
-
-/* 3. Issuing offline: TokenRequests and JWTs =====================================================
+/* 4. Issuing offline: TokenRequests and JWTs =====================================================
  *
  * What a token-issuing server calls for each player: a signed TokenRequest or an Ably JWT,
  * made from the key with no network I/O (unless the options ask for the server's time). The
@@ -1091,7 +1043,7 @@ struct ably_error_info *ably_jwt_embed_token(const char *token,
                                              size_t secret_len,
                                              char **out_jwt);
 
-/* 4. Tokens over the network =====================================================================
+/* 5. Tokens over the network =====================================================================
  *
  * Obtaining, caching, renewing and revoking tokens, and the Authorization header for the
  * host's own requests. These calls block their thread until their deadline at most (see the
@@ -1496,7 +1448,7 @@ struct ably_error_info *ably_http_response_error(const struct ably_http_response
  */
 void ably_http_response_free(struct ably_http_response *response);
 
-/* 5. Non-blocking calls ==========================================================================
+/* 6. Non-blocking calls ==========================================================================
  *
  * Each networked call has an _async form that returns at once with a call handle and
  * reports exactly once through its done callback, on a library thread: with the result, or
@@ -1664,7 +1616,7 @@ bool ably_call_cancel(const struct ably_call *call);
  */
 void ably_call_free(struct ably_call *call);
 
-/* 6. The host's HTTP transport ===================================================================
+/* 7. The host's HTTP transport ===================================================================
  *
  * A host that sends HTTP itself (its own TLS, proxy or event loop) sets a transport with
  * ably_auth_options_set_http_transport; the library hands it each request as an exchange,
@@ -1817,10 +1769,11 @@ struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *excha
                                                 int32_t kind,
                                                 const char *message);
 
-/* 7. Listeners ===================================================================================
+/* 8. Listeners and the log =======================================================================
  *
- * Events of an Auth: a new token in use, or a failure to obtain one. Listeners run one at a
- * time per Auth, with no library lock held.
+ * Events of an Auth (a new token in use, or a failure to obtain one) reach its listeners,
+ * one at a time per Auth, with no library lock held. The log sink set on the options hears
+ * what the library does, at the levels below; keys, tokens and macs never appear in it.
  */
 
 /**
@@ -1867,7 +1820,65 @@ ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
                                                   uint64_t id);
 
-/* 8. Token and params types ======================================================================
+/**
+ * A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
+ * registered for a level gets the lines of that level and every more severe one.
+ * `message` is borrowed for the duration of the call and never contains a key secret,
+ * token or mac. Called from any thread, with no library lock held; it may not call
+ * functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
+ */
+typedef void (*ably_log_fn)(void *user_data,
+                            int32_t level,
+                            const char *message);
+
+/**
+ * Log level: failures the caller sees as errors.
+ */
+#define ABLY_LOG_LEVEL_ERROR 1
+
+/**
+ * Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
+ * renewal ahead of expiry).
+ */
+#define ABLY_LOG_LEVEL_WARN 2
+
+/**
+ * Log level: what a service operator wants to see: each new token in use, each completed
+ * request to Ably (method, path, status), RSA4a1's "no means to renew".
+ */
+#define ABLY_LOG_LEVEL_INFO 3
+
+/**
+ * Log level: each step of a token fetch (which means is asked, the exchange).
+ */
+#define ABLY_LOG_LEVEL_DEBUG 4
+
+/**
+ * Log level: everything the library logs.
+ */
+#define ABLY_LOG_LEVEL_VERBOSE 5
+
+/**
+ * Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every more
+ * severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain
+ * a key secret, token or mac. Replaces an earlier log callback.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
+ * Auth or the unused options are freed, the callback is replaced, or at once when this call
+ * fails). The callback and `free_user_data` may run on any thread.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live, `callback` is NULL or `level`
+ * is not 1..=5.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
+                                                  ably_log_fn callback,
+                                                  int32_t level,
+                                                  void *user_data,
+                                                  ably_free_fn free_user_data);
+
+/* 9. Token and params types ======================================================================
  *
  * TokenParams (a builder), TokenRequest and TokenDetails (immutable, safe to read from many
  * threads): JSON in and out, and getters whose strings are borrowed from the handle.
@@ -2117,7 +2128,7 @@ bool ably_token_details_is_expired(const struct ably_token_details *token_detail
                                    int64_t now_ms,
                                    int64_t margin_ms);
 
-/* 9. Errors and codes ============================================================================
+/* 10. Errors and codes ============================================================================
  *
  * An ably_error_info carries an Ably error code and an HTTP status. The status is the HTTP
  * status of the answer the error reports when there was one (a server's error, an authUrl's
@@ -2337,7 +2348,7 @@ bool ably_token_details_is_expired(const struct ably_token_details *token_detail
  */
 #define ABLY_ERR_NOT_BUILT_IN 100005
 
-/* 10. Version and features ========================================================================
+/* 11. Version and features ========================================================================
  *
  * The version of the header and of the linked library, and the optional parts built into
  * it.

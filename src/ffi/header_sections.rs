@@ -40,9 +40,9 @@ pub static HEADER_SECTIONS: &[HeaderSection] = &[
     HeaderSection {
         title: "Getting started: errors, options and the Auth",
         intro: "Every fallible function returns an ably_error_info (NULL on success) that the \
-                caller frees. An Auth is made from options, which the constructor consumes; \
-                every setter of the options is here, the HTTP transport's and the log's \
-                included.",
+                caller frees. An Auth is made from options, which ably_auth_new consumes: \
+                a key is enough to issue tokens offline; a token, an authUrl or an \
+                authCallback lets it obtain tokens over the network.",
         items: &[
             "ably_error_info",
             "ably_error_info_free",
@@ -53,9 +53,22 @@ pub static HEADER_SECTIONS: &[HeaderSection] = &[
             "ably_auth_options_free",
             "ably_auth_options_set_key",
             "ably_auth_options_set_client_id",
+            "ably_auth_options_set_use_token_auth",
+            "ably_auth_new",
+            "ably_auth_free",
+            "ably_auth_shutdown",
+            "ably_auth_client_id",
+        ],
+    },
+    HeaderSection {
+        title: "Options",
+        intro: "Every other setter of the options: a token given up front, default token \
+                params, the authUrl and authCallback, hosts and ports, TLS and proxies, \
+                timeouts and retries, renewal ahead of expiry, worker threads, and the \
+                host's own HTTP transport. A setter that fails leaves the options unchanged.",
+        items: &[
             "ably_auth_options_set_token",
             "ably_auth_options_set_token_details",
-            "ably_auth_options_set_use_token_auth",
             "ably_auth_options_set_default_token_params",
             "ably_auth_options_set_auth_url",
             "ably_auth_options_set_auth_method",
@@ -77,13 +90,6 @@ pub static HEADER_SECTIONS: &[HeaderSection] = &[
             "ably_http_send_fn",
             "ably_http_cancel_fn",
             "ably_auth_options_set_http_transport",
-            "ably_log_fn",
-            "ABLY_LOG_LEVEL_*",
-            "ably_auth_options_set_log",
-            "ably_auth_new",
-            "ably_auth_free",
-            "ably_auth_shutdown",
-            "ably_auth_client_id",
         ],
     },
     HeaderSection {
@@ -158,13 +164,18 @@ pub static HEADER_SECTIONS: &[HeaderSection] = &[
         ],
     },
     HeaderSection {
-        title: "Listeners",
-        intro: "Events of an Auth: a new token in use, or a failure to obtain one. \
-                Listeners run one at a time per Auth, with no library lock held.",
+        title: "Listeners and the log",
+        intro: "Events of an Auth (a new token in use, or a failure to obtain one) reach its \
+                listeners, one at a time per Auth, with no library lock held. The log sink \
+                set on the options hears what the library does, at the levels below; keys, \
+                tokens and macs never appear in it.",
         items: &[
             "ably_auth_listener_fn",
             "ably_auth_add_listener",
             "ably_auth_remove_listener",
+            "ably_log_fn",
+            "ABLY_LOG_LEVEL_*",
+            "ably_auth_options_set_log",
         ],
     },
     HeaderSection {
