@@ -18,6 +18,7 @@ use super::{
 use crate::core::client_id::check_compatible;
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::TokenMaterial;
+use crate::core::renewal::{Arrival, classify_arrival, renewal_floor};
 use crate::core::sign;
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::http::rest::RestClient;
@@ -29,17 +30,80 @@ pub(super) struct CachedToken {
     /// Server time (ms) from which the token counts as expired: `expires` less the
     /// margin, the margin at most half the token's life; `None` when it never expires.
     pub(super) renew_at: Option<u64>,
+    /// What the token was worth to renewal ahead when it was fetched (given tokens: fresh).
+    pub(super) arrival: Arrival,
+    /// Tokens in a row, this one included, that were of no use to renewal ahead (0 when
+    /// this one is fresh): the floor of the next renewal doubles with each
+    /// ([`crate::core::renewal`]).
+    pub(super) streak: u32,
 }
 
 impl CachedToken {
     pub(super) fn new(details: TokenDetails, margin_ms: u64) -> Arc<Self> {
+        Arc::new(Self::build(details, margin_ms))
+    }
+
+    fn build(details: TokenDetails, margin_ms: u64) -> Self {
         let encoded = base64::engine::general_purpose::STANDARD.encode(&details.token);
         let margin = details.usable_margin(margin_ms);
-        Arc::new(CachedToken {
+        CachedToken {
             header: Zeroizing::new(format!("Bearer {encoded}")),
             renew_at: details.expires.map(|e| e.saturating_sub(margin)),
             details,
-        })
+            arrival: Arrival::Fresh,
+            streak: 0,
+        }
+    }
+
+    /// A token fetched at server time `now`, `previous` being the token in use then:
+    /// classified for renewal ahead, its streak carried on from `previous`.
+    pub(super) fn fetched(
+        details: TokenDetails,
+        margin_ms: u64,
+        now: u64,
+        previous: Option<&CachedToken>,
+    ) -> Arc<Self> {
+        let mut token = Self::build(details, margin_ms);
+        let repeated = previous.is_some_and(|p| p.details.token == token.details.token);
+        token.arrival = classify_arrival(now, token.renew_at, repeated);
+        token.streak = match token.arrival {
+            Arrival::Fresh => 0,
+            _ => previous.map_or(0, |p| p.streak).saturating_add(1),
+        };
+        Arc::new(token)
+    }
+
+    /// Why this token is of no use to renewal ahead, for a log line and listeners (`None`
+    /// for a fresh token). `margin_ms` is the configured margin, `floor_ms` the time the
+    /// next renewal ahead waits at least.
+    fn arrival_problem(&self, margin_ms: u64, floor_ms: u64) -> Option<String> {
+        let expires_in = |usable: i64| {
+            let margin = self.details.usable_margin(margin_ms);
+            usable.saturating_add(i64::try_from(margin).unwrap_or(i64::MAX))
+        };
+        match self.arrival {
+            Arrival::Fresh => None,
+            Arrival::Short { usable_ms } if usable_ms <= 0 => Some(format!(
+                "the new token counts as expired on arrival: it expires in {} ms, inside the \
+                 expiry margin of {margin_ms} ms (tokens shorter than the margin with no \
+                 `issued`, a token server whose clock lags, or a cached token handed out \
+                 again); {} token(s) like it in a row, so renewal ahead waits {floor_ms} ms \
+                 before it asks again",
+                expires_in(usable_ms),
+                self.streak
+            )),
+            Arrival::Short { usable_ms } => Some(format!(
+                "the new token is usable for only {usable_ms} ms before it enters its expiry \
+                 margin of {margin_ms} ms; {} token(s) like it in a row, so renewal ahead \
+                 waits {floor_ms} ms before it asks again",
+                self.streak
+            )),
+            Arrival::Repeated => Some(format!(
+                "the token server handed out the token already in use again; {} time(s) in a \
+                 row, so renewal ahead waits at least {floor_ms} ms before it asks again",
+                self.streak
+            )),
+        }
     }
 
     /// Whether the token counts as expired at server time `now_ms`.
@@ -351,6 +415,9 @@ impl Auth {
                     Ok(token) => {
                         self.token.store(Some(Arc::clone(token)));
                         self.listeners.queue_token(&token.details);
+                        if let Some(error) = self.arrival_event(token) {
+                            self.listeners.queue_failure(&error);
+                        }
                     }
                     Err(error) => {
                         if leader == Leader::Foreground {
@@ -388,6 +455,7 @@ impl Auth {
             }),
         }
         if published && let Ok(token) = &outcome {
+            self.note_arrival(token);
             self.schedule_renewal(token, 0);
         }
         self.listeners.deliver(&self.gate);
@@ -414,12 +482,55 @@ impl Auth {
             return Err(renewal_impossible());
         }
         let details = self.fetch(&means.options, &means.defaults)?;
-        if details.is_expired_at(self.server_now(), 0) {
+        let now = self.server_now();
+        if details.is_expired_at(now, 0) {
             return Err(crate::core::material::callback_error(
                 "the new token has already expired",
             ));
         }
-        Ok(CachedToken::new(details, self.margin_ms))
+        let previous = self.token.load();
+        Ok(CachedToken::fetched(
+            details,
+            self.margin_ms,
+            now,
+            previous.as_deref(),
+        ))
+    }
+
+    /// Whether renewal ahead will plan a renewal for tokens of this Auth.
+    fn renews_ahead(&self) -> bool {
+        self.renew_ahead && self.means().options.can_renew()
+    }
+
+    /// The auth-failed event that tells listeners a token that just arrived cannot be
+    /// renewed ahead as usual (40142: it counts as expired, or nearly, on arrival), when
+    /// renewal ahead is on. A repeated token that is still far from its margin is only
+    /// logged ([`Auth::note_arrival`]): token servers that cache tokens are common.
+    fn arrival_event(&self, token: &CachedToken) -> Option<ErrorInfo> {
+        if !matches!(token.arrival, Arrival::Short { .. }) || !self.renews_ahead() {
+            return None;
+        }
+        let floor = renewal_floor(token.streak, 0.0);
+        let message = token.arrival_problem(self.margin_ms, floor)?;
+        Some(ErrorInfo::new(codes::TOKEN_EXPIRED, 401, message))
+    }
+
+    /// Log why a token that just arrived is of no use to renewal ahead: a warning for one
+    /// usable for less than the floor, an info line for the token in use handed out again.
+    fn note_arrival(&self, token: &CachedToken) {
+        if token.arrival == Arrival::Fresh || !self.renews_ahead() {
+            return;
+        }
+        let level = match token.arrival {
+            Arrival::Repeated => LogLevel::Info,
+            _ => LogLevel::Warn,
+        };
+        self.log(level, || {
+            let floor = renewal_floor(token.streak, 0.0);
+            token
+                .arrival_problem(self.margin_ms, floor)
+                .unwrap_or_default()
+        });
     }
 }
 
