@@ -1746,6 +1746,14 @@ struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_op
  * does not wait on the network while a valid token exists. False: tokens are renewed
  * when a call finds them expired, and no library thread is started for renewal.
  *
+ * Whatever the token server answers, a renewal never starts sooner than a floor after the
+ * token in use arrived: 1 s, doubled for each token in a row that was of no use (usable
+ * for less than 1 s before its margin, which includes one that arrives inside its margin:
+ * tokens shorter than the margin with no `issued`, a token server whose clock lags; or
+ * the token in use handed out again), up to 60 s. Such a token is logged (warn; info for a
+ * repeated one), and one with less than 1 s of usable life is also announced to listeners
+ * as an auth-failed 40142 that says why (docs/lifecycle.md, "Renewal ahead").
+ *
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`.
  */

@@ -37,10 +37,10 @@ pub fn renewal_delay(now: u64, renew_at: u64, lead: u64, jitter: f64) -> u64 {
 }
 
 /// No renewal ahead starts sooner than this after the token it replaces was put in use.
-pub const RENEWAL_FLOOR_MS: u64 = 1_000;
+pub(crate) const RENEWAL_FLOOR_MS: u64 = 1_000;
 
 /// The most the floor grows to while tokens keep arriving of no use for renewal ahead.
-pub const RENEWAL_BACKOFF_CAP_MS: u64 = 60_000;
+pub(crate) const RENEWAL_BACKOFF_CAP_MS: u64 = 60_000;
 
 /// What a freshly fetched token is worth to renewal ahead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
