@@ -36,6 +36,8 @@ pub(super) struct CachedToken {
     /// this one is fresh): the floor of the next renewal doubles with each
     /// ([`crate::core::renewal`]).
     pub(super) streak: u32,
+    /// Server time (ms) when it was fetched (0 for a given token).
+    arrived_at: u64,
 }
 
 impl CachedToken {
@@ -52,6 +54,7 @@ impl CachedToken {
             details,
             arrival: Arrival::Fresh,
             streak: 0,
+            arrived_at: 0,
         }
     }
 
@@ -64,6 +67,7 @@ impl CachedToken {
         previous: Option<&CachedToken>,
     ) -> Arc<Self> {
         let mut token = Self::build(details, margin_ms);
+        token.arrived_at = now;
         let repeated = previous.is_some_and(|p| p.details.token == token.details.token);
         token.arrival = classify_arrival(now, token.renew_at, repeated);
         token.streak = match token.arrival {
@@ -77,9 +81,9 @@ impl CachedToken {
     /// for a fresh token). `margin_ms` is the configured margin, `floor_ms` the time the
     /// next renewal ahead waits at least.
     fn arrival_problem(&self, margin_ms: u64, floor_ms: u64) -> Option<String> {
-        let expires_in = |usable: i64| {
-            let margin = self.details.usable_margin(margin_ms);
-            usable.saturating_add(i64::try_from(margin).unwrap_or(i64::MAX))
+        let expires_in = |_: i64| {
+            let expires = self.details.expires.unwrap_or(self.arrived_at);
+            i128::from(expires) - i128::from(self.arrived_at)
         };
         match self.arrival {
             Arrival::Fresh => None,
@@ -298,7 +302,10 @@ impl Auth {
             fetch::from_callback(&self.gate, options, params, self.request_timeout)?
         } else if let Some(url) = &options.auth_url {
             self.log(LogLevel::Debug, || {
-                format!("requesting a token from the authUrl {}", redact_query(url))
+                format!(
+                    "requesting a token from the authUrl {}",
+                    crate::core::url::redact(url)
+                )
             });
             fetch::from_auth_url(rest, options, url, params)?
         } else if let Some(key) = options.key.as_ref() {
@@ -534,11 +541,6 @@ impl Auth {
     }
 }
 
-/// The URL without its query string (which may carry credentials) for log lines.
-fn redact_query(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,10 +552,40 @@ mod tests {
     }
 
     #[test]
-    fn log_urls_lose_their_query() {
+    fn log_urls_lose_their_userinfo_and_query() {
         assert_eq!(
-            redact_query("https://a.example/auth?key=s#f"),
+            crate::core::url::redact("https://user:pw@a.example/auth?key=s#f"),
             "https://a.example/auth"
+        );
+    }
+
+    #[test]
+    fn fetched_tokens_carry_their_streak() {
+        let mut details = TokenDetails::from_token("t");
+        details.expires = Some(10_000);
+        let first = CachedToken::fetched(details.clone(), 15_000, 0, None);
+        assert_eq!(first.arrival, Arrival::Short { usable_ms: 0 });
+        assert_eq!(first.streak, 1);
+        let again = CachedToken::fetched(details.clone(), 15_000, 0, Some(&first));
+        assert_eq!(again.streak, 2, "the streak goes on");
+        let message = again.arrival_problem(15_000, 4_000).unwrap();
+        assert!(
+            message.contains("counts as expired on arrival")
+                && message.contains("expires in 10000 ms")
+                && message.contains("waits 4000 ms"),
+            "{message}"
+        );
+        details.token = "fresh".into();
+        details.expires = Some(100_000);
+        let fresh = CachedToken::fetched(details.clone(), 15_000, 0, Some(&again));
+        assert_eq!((fresh.arrival, fresh.streak), (Arrival::Fresh, 0));
+        let repeated = CachedToken::fetched(details, 15_000, 0, Some(&fresh));
+        assert_eq!((repeated.arrival, repeated.streak), (Arrival::Repeated, 1));
+        assert!(
+            repeated
+                .arrival_problem(15_000, 2_000)
+                .unwrap()
+                .contains("again")
         );
     }
 }
