@@ -1402,8 +1402,17 @@ struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_a
 
 /**
  * Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
- * TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
- * makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
+ * TokenRequest. It is checked by `ably_auth_new` with the library's one URL parser (40003
+ * saying what is wrong): an absolute http:// or https:// URL, an ASCII host (an
+ * internationalised name in its xn-- form) or IP literal, a port 1 to 65535 (`:0`,
+ * `:65536`, `:99999` are refused). Up to 5 redirects are followed as browsers follow them,
+ * relative Locations resolved as browsers resolve them; a Location of another scheme
+ * (`data:`, `javascript:`, `file:` ...), with a port out of range, or from https to http
+ * fails the fetch with 40170, and nothing is sent to it. One request timeout covers the
+ * whole chain. authHeaders go only to the authUrl's own origin; a 307 or 308 keeps the
+ * method and the body, authParams included, also to another origin, as in browsers. The
+ * URL's `user:password@` and query never appear in log lines or errors. Setting it makes
+ * the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
  *
  * # Safety
  * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or

@@ -62,7 +62,7 @@ const QUERY: &AsciiSet = &CONTROLS
 const USERINFO: &AsciiSet = &QUERY.add(b'/').add(b'?').add(b'@').add(b'[').add(b']');
 
 /// The longest URL accepted (a hostile `Location` may be huge).
-pub const MAX_URL_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_URL_BYTES: usize = 16 * 1024;
 
 /// The two schemes the library speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
