@@ -9,7 +9,7 @@ use crate::core::redirect;
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::core::url::Url;
 use crate::http::rest::{RestClient, RestRequest, path_segment};
-use crate::http::{HttpRequest, Method, RequestPurpose};
+use crate::http::{HttpRequest, Method, RequestPurpose, TransportErrorKind};
 
 use super::callback;
 use super::options::AuthOptions;
@@ -132,11 +132,17 @@ pub(crate) fn from_auth_url(
         let response = rest.send_to_auth_url(&request, left).map_err(|e| {
             let mut cause = e.to_error_info("the authUrl");
             cause.message = current.scrub(&cause.message);
-            callback_error(format!(
-                "the authUrl request to {} failed",
-                current.redacted()
-            ))
-            .with_cause(cause)
+            let what = if e.kind == TransportErrorKind::Timeout && redirects > 0 {
+                format!(
+                    "the authUrl did not answer within the request timeout ({} ms) for the \
+                     whole chain: {} after {redirects} redirect(s) timed out",
+                    budget.as_millis(),
+                    current.redacted()
+                )
+            } else {
+                format!("the authUrl request to {} failed", current.redacted())
+            };
+            callback_error(what).with_cause(cause)
         })?;
         if !redirect::is_redirect(response.status) {
             break response;
