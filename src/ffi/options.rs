@@ -249,8 +249,17 @@ fn positive_ms(ms: i64, name: &str) -> Result<Duration> {
 }
 
 /// Set the authUrl: a URL that answers with a token, TokenDetails or TokenRequest. It is
-/// checked by `ably_auth_new` (ABLY_ERR_INVALID_ARGUMENT for a malformed URL). Setting it makes
-/// the Auth use token auth. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8.
+/// checked by `ably_auth_new` with the library's one URL parser (ABLY_ERR_INVALID_ARGUMENT
+/// saying what is wrong): an absolute http:// or https:// URL, an ASCII host (an
+/// internationalised name in its xn-- form) or IP literal, a port 1 to 65535 (`:0`, `:65536`,
+/// `:99999` are refused). Up to 5 redirects are followed as browsers follow them, relative
+/// Locations resolved as browsers resolve them; a Location of another scheme (`data:`,
+/// `javascript:`, `file:` ...), with a port out of range, or from https to http fails the fetch
+/// with ABLY_ERR_AUTH_CALLBACK_FAILED, and nothing is sent to it. One request timeout covers
+/// the whole chain. authHeaders go only to the authUrl's own origin; a 307 or 308 keeps the
+/// method and the body, authParams included, also to another origin, as in browsers. The URL's
+/// `user:password@` and query never appear in log lines or errors. Setting it makes the Auth
+/// use token auth. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
@@ -870,13 +879,21 @@ pub unsafe extern "C" fn ably_auth_options_set_worker_threads(
     }
 }
 
-/// Renew the token in the background before it enters its expiry margin (default true):
-/// the renewal starts one token-fetch deadline before the margin (see
+/// Renew the token in the background before it enters its expiry margin (default true): the
+/// renewal starts one token-fetch deadline before the margin (see
 /// `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
-/// with up to 10% jitter; failures reach listeners and are retried with backoff while the
-/// token in use stays valid. So after the first token, `ably_auth_authorization_header`
-/// does not wait on the network while a valid token exists. False: tokens are renewed
-/// when a call finds them expired, and no library thread is started for renewal.
+/// with up to 10% jitter; failures reach listeners and are retried with backoff while the token
+/// in use stays valid. So after the first token, `ably_auth_authorization_header` does not wait
+/// on the network while a valid token exists. False: tokens are renewed when a call finds them
+/// expired, and no library thread is started for renewal.
+///
+/// Whatever the token server answers, a renewal never starts sooner than a floor after the
+/// token in use arrived: 1 s, doubled for each token in a row that was of no use (usable for
+/// less than 1 s before its margin, which includes one that arrives inside its margin: tokens
+/// shorter than the margin with no `issued`, a token server whose clock lags; or the token in
+/// use handed out again), up to 60 s. Such a token is logged (warn; info for a repeated one),
+/// and one with less than 1 s of usable life is also announced to listeners as an auth-failed
+/// ABLY_ERR_TOKEN_EXPIRED that says why (docs/lifecycle.md, "Renewal ahead").
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
