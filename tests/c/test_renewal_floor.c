@@ -71,7 +71,7 @@ static void answer(void *user_data, const char *params, ably_auth_completion *co
                  server->cached_expires);
         break;
     }
-    ably_error_info *err = ably_auth_completion_json(completion, json);
+    ably_error_info *err = ably_auth_completion_answer_json(completion, json);
     if (err != NULL) {
         printf("     %s: the answer was refused: %s\n", server->name, err->message);
         ably_error_info_free(err);
