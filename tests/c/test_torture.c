@@ -358,6 +358,7 @@ typedef struct {
     atomic_llong outer_start;
     _Atomic(const char *) outer_fn;
     _Atomic(const char *) inner_fn;
+    _Atomic(const char *) role; /* the test's worker, or the callback of ours running */
 } wd_slot;
 enum { WD_SLOTS = 2048 };
 static wd_slot wd_slots[WD_SLOTS];
@@ -365,8 +366,16 @@ static pthread_key_t wd_key;
 static _Thread_local wd_slot *tl_slot;
 static atomic_long g_progress;
 
+static wd_slot *wd_mine(void);
+/* Name what this thread is doing (for the watchdog); returns the previous name. */
+static const char *wd_role(const char *role) {
+    wd_slot *s = wd_mine();
+    return atomic_exchange(&s->role, role);
+}
+
 static void wd_release(void *p) {
     wd_slot *s = p;
+    atomic_store(&s->role, NULL);
     atomic_store(&s->depth, 0);
     atomic_store(&s->used, 0);
 }
@@ -427,15 +436,16 @@ static void *watchdog_main(void *arg) {
             }
             int64_t age = now - atomic_load(&s->outer_start);
             if (age > (int64_t)g_hang_s * 1000) {
-                printf("FAIL watchdog: a call has been in progress for %.1f s (hang guard %d s): "
-                       "deadlock or unbounded wait. Calls in progress:\n",
-                       (double)age / 1000.0, g_hang_s);
+                printf("FAIL watchdog: a call has been in progress for %.1f s (hang guard %d s; "
+                       "run time %.1f s): deadlock or unbounded wait. Calls in progress:\n",
+                       (double)age / 1000.0, g_hang_s, (double)(now - g_start_ms) / 1000.0);
                 for (int j = 0; j < WD_SLOTS; j++) {
                     wd_slot *t = &wd_slots[j];
                     if (atomic_load(&t->used) && atomic_load(&t->depth) > 0) {
-                        printf("  thread slot %d: %s (outermost, %.1f s) ... %s (innermost), "
+                        const char *role = atomic_load(&t->role);
+                        printf("  thread slot %d (%s): %s (outermost, %.1f s) ... %s (innermost), "
                                "depth %d\n",
-                               j, atomic_load(&t->outer_fn),
+                               j, role ? role : "?", atomic_load(&t->outer_fn),
                                (double)(now - atomic_load(&t->outer_start)) / 1000.0,
                                atomic_load(&t->inner_fn), atomic_load(&t->depth));
                     }
@@ -604,6 +614,7 @@ typedef struct reg {
     /* call */
     int call_type;
     int depth;
+    bool free_in_done; /* the item-3 probe: this call's done frees its Auth */
     atomic_bool starter_inside;
     atomic_int start_state; /* 0 starting, 1 returned NULL, 2 returned an error */
     atomic_int done_count;
@@ -651,6 +662,7 @@ typedef struct {
 static _Thread_local tl_entry tl_entries[8];
 static _Thread_local int tl_callback_depth;
 static _Thread_local reg *tl_listener;
+static _Thread_local const char *tl_log_message;
 
 static tl_entry *tl_find(world *w, bool create) {
     for (int i = 0; i < 8; i++) {
@@ -1100,6 +1112,7 @@ static atomic_long g_exchanges, g_url_echoes;
 static void t_send(void *user_data, ably_http_exchange *ex) {
     reg *g = user_data;
     tl_callback_depth++;
+    const char *role = wd_role("in send");
     atomic_fetch_add(&g->calls, 1);
     rng_t r = reg_rng(g);
     world *w = g->w;
@@ -1116,6 +1129,7 @@ static void t_send(void *user_data, ably_http_exchange *ex) {
     size_t max_bytes = API(ably_http_exchange_max_response_bytes, ex);
     if (id == 0 || method == NULL || url == NULL || purpose < 0) {
         FAIL("send got an exchange that is not live (id %" PRIu64 ")", id);
+        wd_role(role);
         tl_callback_depth--;
         return;
     }
@@ -1230,6 +1244,7 @@ static void t_send(void *user_data, ably_http_exchange *ex) {
         stale_push(&stale_exchanges, ex);
     }
     (void)touch;
+    wd_role(role);
     tl_callback_depth--;
 }
 
@@ -1598,7 +1613,9 @@ static void start_async(world *w, rng_t *r, int depth, bool worker) {
  */
 static void expect_refused_at(int line, ably_error_info *e, const char *what) {
     if (e == NULL) {
-        fail_at(line, "%s succeeded inside a callback where it must be refused", what);
+        fail_at(line, "%s succeeded inside a callback where it must be refused%s%s", what,
+                tl_log_message ? "; in the log sink, for the line: " : "",
+                tl_log_message ? tl_log_message : "");
         return;
     }
     if (e->code != ABLY_ERR_REENTRANT_CALL && e->code != ABLY_ERR_SHUT_DOWN) {
@@ -1734,6 +1751,7 @@ static void t_listener(void *user_data, const ably_token_details *details,
     atomic_fetch_add(&g->calls, 1);
     reg *outer = tl_listener;
     tl_listener = g;
+    const char *role = wd_role("in a listener");
     rng_t r = reg_rng(g);
     if (atomic_load(&g->removed)) {
         FAIL("a listener was called after ably_auth_remove_listener returned");
@@ -1758,6 +1776,7 @@ static void t_listener(void *user_data, const ably_token_details *details,
         callback_actions(w, &r, CB_LISTENER, NULL);
     }
     tl_listener = outer;
+    wd_role(role);
     atomic_fetch_sub(&g->in_call, 1);
     tl_callback_depth--;
 }
@@ -1777,7 +1796,12 @@ static void t_log(void *user_data, int32_t level, const char *message) {
     rng_t r = reg_rng(g);
     world *w = g->w;
     if (chance(&r, 30) && ON(G_CALLBACK_CALLS) && callback_may_touch(w, "log sink")) {
+        const char *outer = tl_log_message;
+        tl_log_message = message;
+        const char *role = wd_role("in the log sink");
         callback_actions(w, &r, CB_LOG, NULL);
+        wd_role(role);
+        tl_log_message = outer;
     }
     tl_callback_depth--;
 }
@@ -1791,6 +1815,7 @@ static void t_auth_callback(void *user_data, const char *params_json,
     if (w != NULL) {
         atomic_fetch_add(&w->authcb_calls, 1);
     }
+    const char *role = wd_role("in an authCallback");
     rng_t r = reg_rng(g);
     if (params_json == NULL) {
         FAIL("authCallback got NULL params");
@@ -1815,6 +1840,7 @@ static void t_auth_callback(void *user_data, const char *params_json,
         token_details_json(text, sizeof text, w, &r, w->token_shape);
         EXPECT_OK_OR(API(ably_auth_completion_json, comp, text), ABLY_ERR_AUTH_CALLBACK_FAILED,
                      ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
+        wd_role(role);
         tl_callback_depth--;
         return;
     }
@@ -1903,12 +1929,14 @@ static void t_auth_callback(void *user_data, const char *params_json,
                      ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
         stale_push(&stale_completions, comp);
     }
+    wd_role(role);
     tl_callback_depth--;
 }
 
 /* done: exactly once, never after a refused start; then random calls. */
 static rng_t done_enter(reg *g, bool one_of, const char *what) {
     tl_callback_depth++;
+    wd_role("in a done");
     atomic_fetch_add(&g->in_call, 1);
     int n = atomic_fetch_add(&g->done_count, 1) + 1;
     if (n != 1) {
@@ -1927,7 +1955,17 @@ static rng_t done_enter(reg *g, bool one_of, const char *what) {
 }
 static void done_leave(reg *g, rng_t *r) {
     world *w = g->w;
-    if (callback_may_touch(w, "done") && ON(G_CALLBACK_CALLS)) {
+    if (g->free_in_done) {
+        if (callback_may_touch(w, "done") && world_claim_free(w, g)) {
+            if (atomic_load(&g->starter_inside) &&
+                atomic_fetch_add(&g_frees_racing_start, 1) == 0) {
+                printf("note [%.1f s] first ably_auth_free from a done whose _async call "
+                       "had not returned yet\n", (double)(now_ms() - g_start_ms) / 1000.0);
+            }
+            atomic_fetch_add(&g_frees_from_done, 1);
+            world_free(w, false);
+        }
+    } else if (callback_may_touch(w, "done") && ON(G_CALLBACK_CALLS)) {
         uint32_t p = below(r, 1000);
         if (p < 80) {
             call_poke(g, false, true);
@@ -1952,6 +1990,7 @@ static void done_leave(reg *g, rng_t *r) {
         }
     }
     atomic_fetch_sub(&g->in_call, 1);
+    wd_role("library thread");
     tl_callback_depth--;
 }
 
@@ -2901,12 +2940,65 @@ static void spin_probe(rng_t *r) {
 }
 
 /* ---------------------------------------------------------------------------------------
+ * The free-from-done probe (item 3): a Basic-auth Auth answers
+ * ably_auth_authorization_header_async at once, and its done frees the Auth, possibly
+ * before the _async call returned on this thread (only after it returned when group 3 is
+ * skipped; then this thread frees it if the done could not).
+ */
+static atomic_long g_free_probes;
+
+static void free_from_done_probe(rng_t *r) {
+    world *w = world_alloc();
+    w->request_timeout = 500;
+    ably_auth_options *o = API(ably_auth_options_new);
+    take_error(API(ably_auth_options_set_key, o, FAKE_KEY), "key");
+    options_transport(o, w, r);
+    take_error(API(ably_auth_options_set_worker_threads, o, 1), "workers");
+    ably_auth *auth = NULL;
+    if (take_error(API(ably_auth_new, o, &auth), "probe new") != 0) {
+        FAIL("the free-from-done probe's Auth was refused");
+        return;
+    }
+    stale_push(&stale_options, o);
+    atomic_store(&w->auth, auth);
+    atomic_fetch_add(&g_free_probes, 1);
+    if (!world_enter(w, true)) {
+        abort();
+    }
+    reg *g = reg_new(R_CALL, w, r, true);
+    g->call_type = CALL_HEADER;
+    g->free_in_done = true;
+    ably_call *call = NULL;
+    atomic_store(&g->starter_inside, true);
+    ably_error_info *e = API(ably_auth_authorization_header_async, auth, d_string, g, t_free,
+                             chance(r, 500) ? &call : NULL);
+    atomic_store(&g->starter_inside, false);
+    atomic_store(&g->start_state, e ? 2 : 1);
+    world_leave(w, true);
+    if (e != NULL) {
+        FAIL("the free-from-done probe's header call was refused");
+        take_error(e, "probe header");
+    }
+    int64_t until = now_ms() + (int64_t)g_hang_s * 1000;
+    while (e == NULL && atomic_load(&g->done_count) == 0 && now_ms() < until) {
+        sleep_ms(1);
+    }
+    APIV(ably_call_free, call);
+    if (world_claim_free(w, NULL)) {
+        world_free(w, true);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
  * Workers.
  */
 static atomic_long g_moves;
 
 static void *worker_main(void *arg) {
     int index = (int)(intptr_t)arg;
+    static const char *const names[] = {"worker 0", "worker 1", "worker 2", "worker 3",
+                                        "worker 4", "worker 5", "worker 6", "worker 7"};
+    wd_role(index < 8 ? names[index] : "worker");
     rng_t r = rng_derive(g_seed, (uint64_t)index + 1000);
     while (!atomic_load(&g_stop)) {
         atomic_fetch_add(&g_moves, 1);
@@ -2918,6 +3010,10 @@ static void *worker_main(void *arg) {
             continue;
         }
         uint32_t p = below(&r, 1000);
+        if (p < 15) {
+            free_from_done_probe(&r);
+            continue;
+        }
         if (p < 40 && ON(G_BAD_ARGS)) {
             bad_args((int)below(&r, N_BAD), &r);
             continue;
@@ -3256,13 +3352,15 @@ int main(int argc, char **argv) {
     printf("ran %.1f s: %ld moves, %ld API calls over %d functions (%d never called); "
            "%ld Auths made, %ld refused; %ld _async calls started (%ld dones), %ld refused; "
            "%ld registrations; %ld exchanges (%ld quoting their URL/headers), %ld transport "
-           "cancels; frees: %ld outside callbacks, %ld inside (%ld from done); %ld spin probes\n",
+           "cancels; frees: %ld outside callbacks, %ld inside (%ld from done, %ld of them before "
+           "the _async call returned); %ld spin probes, %ld free-from-done probes\n",
            (double)run_ms / 1000.0, atomic_load(&g_moves), calls, COV_COUNT, missing,
            atomic_load(&g_auths_made), atomic_load(&g_auths_refused),
            atomic_load(&g_async_started), dones, atomic_load(&g_async_refused), regs_total,
            atomic_load(&g_exchanges), atomic_load(&g_url_echoes), atomic_load(&g_cancels),
            atomic_load(&g_frees_toplevel), atomic_load(&g_frees_nested),
-           atomic_load(&g_frees_from_done), atomic_load(&g_probes));
+           atomic_load(&g_frees_from_done), atomic_load(&g_frees_racing_start),
+           atomic_load(&g_probes), atomic_load(&g_free_probes));
     for (int g = 1; g < G_COUNT; g++) {
         if (atomic_load(&g_known[g]) > 0) {
             printf("known bug of skipped group %d seen %ld times\n", g, atomic_load(&g_known[g]));
