@@ -88,6 +88,9 @@
     X(ably_call_free) \
     X(ably_auth_shutdown) \
     X(ably_auth_cached_authorization_header) \
+    X(ably_auth_completion_answer_token) \
+    X(ably_auth_completion_answer_json) \
+    X(ably_auth_completion_answer_error) \
     X(ably_auth_completion_token) \
     X(ably_auth_completion_json) \
     X(ably_auth_completion_error) \
@@ -899,13 +902,24 @@ static void job_run(job *j) {
         stale_push(&stale_exchanges, j->ex);
     } else {
         ably_error_info *e;
+        /* Every eighth answer goes through the deprecated alias of the same function. */
+        static atomic_uint answers;
+        bool old_name = atomic_fetch_add(&answers, 1) % 8 == 7;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
         if (j->action == 0) {
-            e = API(ably_auth_completion_token, j->comp, j->body);
+            e = old_name ? API(ably_auth_completion_token, j->comp, j->body)
+                         : API(ably_auth_completion_answer_token, j->comp, j->body);
         } else if (j->action == 1) {
-            e = API(ably_auth_completion_json, j->comp, j->body);
-        } else {
+            e = old_name ? API(ably_auth_completion_json, j->comp, j->body)
+                         : API(ably_auth_completion_answer_json, j->comp, j->body);
+        } else if (old_name) {
             e = API(ably_auth_completion_error, j->comp, j->code, j->status_code, j->body);
+        } else {
+            e = API(ably_auth_completion_answer_error, j->comp, j->code, j->status_code,
+                    j->body);
         }
+#pragma GCC diagnostic pop
         if (j->duplicate || j->code < 0 || j->status_code > 599) {
             EXPECT_OK_OR(e, ABLY_ERR_AUTH_CALLBACK_FAILED, ABLY_ERR_INVALID_ARGUMENT,
                          ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
@@ -1851,7 +1865,7 @@ static void t_auth_callback(void *user_data, const char *params_json,
     char text[1024];
     if (w != NULL && w->token_shape != 0) { /* the spin probe: a plain answer */
         token_details_json(text, sizeof text, w, &r, w->token_shape);
-        EXPECT_OK_OR(API(ably_auth_completion_json, comp, text), ABLY_ERR_AUTH_CALLBACK_FAILED,
+        EXPECT_OK_OR(API(ably_auth_completion_answer_json, comp, text), ABLY_ERR_AUTH_CALLBACK_FAILED,
                      ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
         wd_role(role);
         tl_callback_depth--;
@@ -1876,26 +1890,26 @@ static void t_auth_callback(void *user_data, const char *params_json,
         } else {
             j.action = 1; /* a TokenRequest, exchanged by the library */
         }
-        ably_error_info *e = j.action == 0 ? API(ably_auth_completion_token, comp, text)
-                                           : API(ably_auth_completion_json, comp, text);
+        ably_error_info *e = j.action == 0 ? API(ably_auth_completion_answer_token, comp, text)
+                                           : API(ably_auth_completion_answer_json, comp, text);
         EXPECT_OK_OR(e, ABLY_ERR_AUTH_CALLBACK_FAILED, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
         stale_push(&stale_completions, comp);
     } else if (p < 800 && ON(G_WRONG_ANSWERS)) {
         switch (below(&r, 7)) {
         case 0:
-            EXPECT_OK_OR(API(ably_auth_completion_error, comp, 0, 0, "no token for you"),
+            EXPECT_OK_OR(API(ably_auth_completion_answer_error, comp, 0, 0, "no token for you"),
                          ABLY_ERR_AUTH_CALLBACK_FAILED, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
             break;
         case 1:
-            EXPECT_OK_OR(API(ably_auth_completion_error, comp, 40300, 403, NULL),
+            EXPECT_OK_OR(API(ably_auth_completion_answer_error, comp, 40300, 403, NULL),
                          ABLY_ERR_AUTH_CALLBACK_FAILED, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
             break;
-        case 2: EXPECT_CODE(API(ably_auth_completion_token, comp, NULL), 40003); break;
-        case 3: EXPECT_CODE(API(ably_auth_completion_token, comp, BAD_UTF8), 40003); break;
-        case 4: EXPECT_CODE(API(ably_auth_completion_error, comp, -5, 401, "neg"), 40003); break;
-        case 5: EXPECT_CODE(API(ably_auth_completion_error, comp, 40170, 700, "700"), 40003); break;
+        case 2: EXPECT_CODE(API(ably_auth_completion_answer_token, comp, NULL), 40003); break;
+        case 3: EXPECT_CODE(API(ably_auth_completion_answer_token, comp, BAD_UTF8), 40003); break;
+        case 4: EXPECT_CODE(API(ably_auth_completion_answer_error, comp, -5, 401, "neg"), 40003); break;
+        case 5: EXPECT_CODE(API(ably_auth_completion_answer_error, comp, 40170, 700, "700"), 40003); break;
         default:
-            EXPECT_OK_OR(API(ably_auth_completion_json, comp, "{\"neither\":true}"),
+            EXPECT_OK_OR(API(ably_auth_completion_answer_json, comp, "{\"neither\":true}"),
                          ABLY_ERR_AUTH_CALLBACK_FAILED, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
             break;
         }
@@ -1911,9 +1925,9 @@ static void t_auth_callback(void *user_data, const char *params_json,
         j.body_len = strlen(text);
         j.due = now_ms() + (int64_t)below(&r, (uint32_t)(timeout * 3 / 2 + 1));
         if (q < 15) { /* twice, inline */
-            EXPECT_OK_OR(API(ably_auth_completion_token, comp, text), ABLY_ERR_AUTH_CALLBACK_FAILED,
+            EXPECT_OK_OR(API(ably_auth_completion_answer_token, comp, text), ABLY_ERR_AUTH_CALLBACK_FAILED,
                          ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
-            EXPECT_CODE(API(ably_auth_completion_token, comp, text), 40003);
+            EXPECT_CODE(API(ably_auth_completion_answer_token, comp, text), 40003);
             stale_push(&stale_completions, comp);
             free(j.body);
         } else if (q < 25) { /* never (until the run ends) */
@@ -1938,7 +1952,7 @@ static void t_auth_callback(void *user_data, const char *params_json,
         }
     } else {
         make_token(text, sizeof text);
-        EXPECT_OK_OR(API(ably_auth_completion_token, comp, text), ABLY_ERR_AUTH_CALLBACK_FAILED,
+        EXPECT_OK_OR(API(ably_auth_completion_answer_token, comp, text), ABLY_ERR_AUTH_CALLBACK_FAILED,
                      ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN);
         stale_push(&stale_completions, comp);
     }
