@@ -2504,12 +2504,12 @@ static void bad_args(int which, rng_t *r) {
         EXPECT_CODE(API(ably_auth_shutdown, g_signer, -2), 40003);
         break;
     case 20:
-        EXPECT_CODE(API(ably_auth_completion_token, NULL, "t"), 40003);
-        if (sc) EXPECT_CODE(API(ably_auth_completion_token, sc, "t"), 40003);
-        EXPECT_CODE(API(ably_auth_completion_json, NULL, "{}"), 40003);
-        if (sc) EXPECT_CODE(API(ably_auth_completion_json, sc, "{}"), 40003);
-        EXPECT_CODE(API(ably_auth_completion_error, NULL, 0, 0, NULL), 40003);
-        if (sc) EXPECT_CODE(API(ably_auth_completion_error, sc, 40100, 401, "x"), 40003);
+        EXPECT_CODE(API(ably_auth_completion_answer_token, NULL, "t"), 40003);
+        if (sc) EXPECT_CODE(API(ably_auth_completion_answer_token, sc, "t"), 40003);
+        EXPECT_CODE(API(ably_auth_completion_answer_json, NULL, "{}"), 40003);
+        if (sc) EXPECT_CODE(API(ably_auth_completion_answer_json, sc, "{}"), 40003);
+        EXPECT_CODE(API(ably_auth_completion_answer_error, NULL, 0, 0, NULL), 40003);
+        if (sc) EXPECT_CODE(API(ably_auth_completion_answer_error, sc, 40100, 401, "x"), 40003);
         break;
     case 21:
         APIV(ably_error_info_free, NULL);
@@ -2769,7 +2769,7 @@ static void bad_args(int which, rng_t *r) {
     }
     case 42:
         if (se && chance(r, 500)) EXPECT_CODE(API(ably_http_exchange_fail, se, 99, "kind"), 40003);
-        if (sc) EXPECT_CODE(API(ably_auth_completion_token, sc, BAD_UTF8), 40003);
+        if (sc) EXPECT_CODE(API(ably_auth_completion_answer_token, sc, BAD_UTF8), 40003);
         break;
     default:
         (void)API(ably_auth_version);
