@@ -1700,6 +1700,19 @@ struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_o
                                                               int32_t count);
 
 /**
+ * How long after a request to Ably started no further fallback host is tried
+ * (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case
+ * `R` in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors: 40003
+ * when negative.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_max_retry_duration(struct ably_auth_options *options,
+                                                                 int64_t duration_ms);
+
+/**
  * Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
  * `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
  * or control characters.
