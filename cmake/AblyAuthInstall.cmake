@@ -75,7 +75,7 @@ install(FILES "${CMAKE_CURRENT_BINARY_DIR}/AblyAuthConfig.cmake"
 
 # --- pkg-config -----------------------------------------------------------------------------
 # prefix= is the install prefix as it is when installing (`cmake --install --prefix DIR`
-# included), so pkg-config prints plain paths (-I/opt/ably-auth/include, not
+# included; a relative DIR made absolute), so pkg-config prints plain paths (-I/opt/ably-auth/include, not
 # .../lib/pkgconfig/../../include): the .pc files are written by an install script from
 # templates made here, in which @ABLY_AUTH_PC_INSTALL_PREFIX@ is still to be replaced. A
 # package staged with DESTDIR gets the final prefix, as distributions expect. An absolute
@@ -98,7 +98,7 @@ foreach(_pc ably_auth ably_auth_static)
   set(_ably_pc_template "${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc.template")
   configure_file("${PROJECT_SOURCE_DIR}/cmake/${_pc}.pc.in" "${_ably_pc_template}" @ONLY)
   install(CODE "
-    set(ABLY_AUTH_PC_INSTALL_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+    get_filename_component(ABLY_AUTH_PC_INSTALL_PREFIX \"\${CMAKE_INSTALL_PREFIX}\" ABSOLUTE)
     message(STATUS \"Installing: ${_ably_pc_dest}/${_pc}.pc\")
     configure_file(\"${_ably_pc_template}\" \"${_ably_pc_dest}/${_pc}.pc\" @ONLY)
     list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"${_ably_pc_dest}/${_pc}.pc\")")
