@@ -38,9 +38,11 @@
 #   ABLY_AUTH_SHARED_REAL_NAME, ABLY_AUTH_STATIC_NATIVE_LIBS, ABLY_AUTH_PC_LIBS_PRIVATE,
 #   ABLY_AUTH_CONF_HEADER (the generated ably_auth_conf.h), ABLY_AUTH_FEATURE_<NAME> (0/1)
 #
-# Each crate type is built by its own `cargo rustc --crate-type` run: built together with the
-# cdylib and the rlib, the staticlib carries every dependency's unoptimised object code
-# (see benches/RESULTS.md for the sizes).
+# The cdylib and the staticlib come from one `cargo rustc --crate-type cdylib --crate-type
+# staticlib` run, so the crate is compiled (and link-time optimised) once. The rlib is left
+# out: built together with the rlib, the staticlib carries every dependency's unoptimised
+# object code (see benches/RESULTS.md for the sizes); without it, the two files are the same
+# as when each is built alone.
 #
 # We call cargo directly instead of using corrosion: one crate, one library, and no
 # FetchContent download at configure time.
@@ -199,7 +201,7 @@ set(ABLY_AUTH_SHARED_REAL_NAME "${ABLY_AUTH_SHARED_NAME}")
 # `cargo rustc --lib -- -C link-arg=...` rather than RUSTFLAGS: arguments after `--` reach only
 # the rustc call for this crate, so dependencies keep their fingerprints (no full rebuild), the
 # user's RUSTFLAGS/.cargo/config.toml stay untouched, and build scripts and proc-macros are not
-# linked with our soname. The staticlib and rlib ignore link arguments.
+# linked with our soname. The staticlib, built by the same call, ignores link arguments.
 #
 # While on 0.x every minor release may break the ABI, so the SONAME carries major.minor
 # (libably_auth.so.0.1); from 1.0 it carries the major only.
@@ -272,8 +274,7 @@ else()
     OUTPUT "${_ably_stamp}"
     BYPRODUCTS ${_ably_byproducts}
     COMMAND ${_ably_cargo_command} rustc ${_ably_cargo_common} --crate-type cdylib
-            ${_ably_rustc_args}
-    COMMAND ${_ably_cargo_command} rustc ${_ably_cargo_common} --crate-type staticlib
+            --crate-type staticlib ${_ably_rustc_args}
     ${_ably_post_commands}
     COMMAND "${CMAKE_COMMAND}" -E touch "${_ably_stamp}"
     DEPENDS ${_ably_cargo_inputs} "${ABLY_AUTH_CONF_HEADER}"

@@ -74,17 +74,14 @@ install(FILES "${CMAKE_CURRENT_BINARY_DIR}/AblyAuthConfig.cmake"
         DESTINATION "${ABLY_AUTH_INSTALL_CMAKEDIR}")
 
 # --- pkg-config -----------------------------------------------------------------------------
-# Paths are relative to ${pcfiledir}, so the file stays right when the prefix is chosen at
-# install time (cmake --install --prefix) or the tree is moved; pkg-config and pkgconf both
-# expand pcfiledir. An absolute CMAKE_INSTALL_<dir> is used as it is.
+# prefix= is the install prefix as it is when installing (`cmake --install --prefix DIR`
+# included; a relative DIR made absolute), so pkg-config prints plain paths (-I/opt/ably-auth/include, not
+# .../lib/pkgconfig/../../include): the .pc files are written by an install script from
+# templates made here, in which @ABLY_AUTH_PC_INSTALL_PREFIX@ is still to be replaced. A
+# package staged with DESTDIR gets the final prefix, as distributions expect. An absolute
+# CMAKE_INSTALL_<dir> is used as it is. Moving an installed tree means editing prefix=.
 set(_ably_pc_dir "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
-if(IS_ABSOLUTE "${_ably_pc_dir}")
-  set(ABLY_AUTH_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
-else()
-  file(RELATIVE_PATH _ably_up "/prefix/${_ably_pc_dir}" "/prefix")
-  string(REGEX REPLACE "/$" "" _ably_up "${_ably_up}")
-  set(ABLY_AUTH_PC_PREFIX "\${pcfiledir}/${_ably_up}")
-endif()
+set(ABLY_AUTH_PC_PREFIX "@ABLY_AUTH_PC_INSTALL_PREFIX@")
 foreach(_dir LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
     set(ABLY_AUTH_PC_${_dir} "${CMAKE_INSTALL_${_dir}}")
@@ -92,8 +89,17 @@ foreach(_dir LIBDIR INCLUDEDIR)
     set(ABLY_AUTH_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
   endif()
 endforeach()
+if(IS_ABSOLUTE "${_ably_pc_dir}")
+  set(_ably_pc_dest "\$ENV{DESTDIR}${_ably_pc_dir}")
+else()
+  set(_ably_pc_dest "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${_ably_pc_dir}")
+endif()
 foreach(_pc ably_auth ably_auth_static)
-  configure_file("${PROJECT_SOURCE_DIR}/cmake/${_pc}.pc.in"
-                 "${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc" @ONLY)
-  install(FILES "${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc" DESTINATION "${_ably_pc_dir}")
+  set(_ably_pc_template "${CMAKE_CURRENT_BINARY_DIR}/${_pc}.pc.template")
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/${_pc}.pc.in" "${_ably_pc_template}" @ONLY)
+  install(CODE "
+    get_filename_component(ABLY_AUTH_PC_INSTALL_PREFIX \"\${CMAKE_INSTALL_PREFIX}\" ABSOLUTE)
+    message(STATUS \"Installing: ${_ably_pc_dest}/${_pc}.pc\")
+    configure_file(\"${_ably_pc_template}\" \"${_ably_pc_dest}/${_pc}.pc\" @ONLY)
+    list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"${_ably_pc_dest}/${_pc}.pc\")")
 endforeach()

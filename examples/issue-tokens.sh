@@ -8,6 +8,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/tests/ensure-tools.sh"
 ensure_tools
 build="$root/build/example"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DABLY_AUTH_BUILD_TESTS=OFF >/dev/null
+# cargo's target directory is the checkout's target/, as for examples/demo.sh: one build of
+# the crate serves both.
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DABLY_AUTH_BUILD_TESTS=OFF \
+  -DABLY_AUTH_CARGO_TARGET_DIR="$root/target" >/dev/null
 cmake --build "$build" --target issue_tokens -j2 >/dev/null
 exec "$build/examples/c/issue_tokens" "$@"

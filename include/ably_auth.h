@@ -714,6 +714,16 @@ struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_o
                                                               int32_t count);
 
 /**
+ * How long after a request to Ably started no further fallback host is tried
+ * (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case `R`
+ * in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT when negative.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_max_retry_duration(struct ably_auth_options *options,
+                                                                 int64_t duration_ms);
+
+/**
  * Add a random `request_id` query parameter to each Ably request, the same on every host it is
  * retried on. Default false.
  */

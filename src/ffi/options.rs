@@ -806,6 +806,29 @@ pub unsafe extern "C" fn ably_auth_options_set_max_retry_count(
     }
 }
 
+/// How long after a request to Ably started no further fallback host is tried
+/// (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case `R`
+/// in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT when negative.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_max_retry_duration(
+    options: *mut ably_auth_options,
+    duration_ms: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.fallback.max_retry_duration =
+                Duration::from_millis(non_negative(duration_ms, "duration_ms")?);
+            Ok(())
+        })
+    }
+}
+
 /// Add a `name/version` (or `name`) entry to the `Ably-Agent` header, e.g. `"my-app/1.2"`.
 /// Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty string, or whitespace or
 /// control characters.

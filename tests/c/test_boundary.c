@@ -836,6 +836,8 @@ static void test_null_networked_options(void) {
     expect_names_arg(ably_auth_options_set_fallback_retry_timeout(o, -1), "timeout_ms");
     expect_names_arg(ably_auth_options_set_max_retry_count(NULL, 0), "options");
     expect_names_arg(ably_auth_options_set_max_retry_count(o, -1), "count");
+    expect_names_arg(ably_auth_options_set_max_retry_duration(NULL, 0), "options");
+    expect_names_arg(ably_auth_options_set_max_retry_duration(o, -1), "duration_ms");
     expect_names_arg(ably_auth_options_add_agent(NULL, "app/1"), "options");
     expect_names_arg(ably_auth_options_add_agent(o, NULL), "agent");
     expect_names_arg(ably_auth_options_add_agent(o, BAD_UTF8), "agent");

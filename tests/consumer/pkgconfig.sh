@@ -26,6 +26,24 @@ expected="${2:-$version}"
 libdir="$(pkg-config --variable=libdir ably_auth)"
 echo "pkg-config: ably_auth $version, libdir $libdir"
 
+# Plain paths: the prefix the package was installed into, nothing like lib/pkgconfig/../..
+# (the install writes prefix= at install time, also with cmake --install --prefix).
+for module in ably_auth ably_auth_static; do
+  for variable in prefix includedir libdir; do
+    value="$(pkg-config --variable="$variable" "$module")"
+    if [[ "$value" == */../* || "$value" == */./* || "$value" != "$prefix"* ]]; then
+      echo "$module.pc: $variable is '$value', expected a plain path under $prefix" >&2
+      exit 1
+    fi
+  done
+done
+read -r -a cflags_words <<<"$(pkg-config --cflags ably_auth)"
+if [[ "${cflags_words[*]}" != "-I$prefix/include" ]]; then
+  echo "pkg-config --cflags ably_auth is '${cflags_words[*]}', expected '-I$prefix/include'" >&2
+  exit 1
+fi
+echo "pkg-config: prefix $(pkg-config --variable=prefix ably_auth), cflags ${cflags_words[*]}"
+
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 

@@ -16,11 +16,35 @@ use std::process::ExitCode;
 
 use ably_loopback::{KeyConfig, LoopbackServer, ServerConfig};
 
+const USAGE: &str = "usage: ably-loopback-server [--port N] [--tls] [--ca-out FILE] \
+                     [--key name:secret]... [--skew-ms N] [--exit-on-stdin-eof]";
+
+const HELP: &str = "\
+A loopback Ably-compatible REST auth server on 127.0.0.1. Prints `LISTENING <url>`, then
+serves until killed.
+
+  --port N              listen on 127.0.0.1:N; 0 (the default) takes a free port, which the
+                        LISTENING line names
+  --tls                 HTTPS, with a certificate for localhost and 127.0.0.1 signed by a CA
+                        generated at start
+  --ca-out FILE         with --tls: write that CA's PEM to FILE
+  --key name:secret     the app's key (repeatable; the first signs); default
+                        appId.keyId:loopbackSecret0123456789
+  --skew-ms N           the server's clock runs N ms ahead (negative: behind)
+  --exit-on-stdin-eof   stop when stdin closes
+
+Basic auth (the key itself) is refused by Ably's clients over plain HTTP: use token auth
+there, or --tls and the CA for revokeTokens. Control API, never recorded or faulted:
+POST /_control/rule (a fault rule), POST /_control/reset, GET /_control/requests,
+POST /_control/skew {\"ms\":N}, POST /_control/mint | jwt | token-request, POST
+/_control/revoke-all, GET /_control/key | stats | ca. A rule: {\"method\"?, \"pathPrefix\",
+\"times\"? (1; -1 or \"forever\": all), \"action\": {\"type\": ablyError {status, code,
+message} | json {status, body} | respond {status, headers, body} | malformedJson |
+wrongContentType | oversized {bytes} | slowHeaders {delayMs, then?} | slowBody {delayMs} |
+drop | pass}}. The README's \"Loopback Ably-compatible server\" section has the details.";
+
 fn usage() -> ExitCode {
-    eprintln!(
-        "usage: ably-loopback-server [--port N] [--tls] [--ca-out FILE] [--key name:secret]... \
-         [--skew-ms N] [--exit-on-stdin-eof]"
-    );
+    eprintln!("{USAGE}");
     ExitCode::from(2)
 }
 
@@ -57,7 +81,7 @@ fn main() -> ExitCode {
                 None => return usage(),
             },
             "-h" | "--help" => {
-                usage();
+                println!("{USAGE}\n\n{HELP}");
                 return ExitCode::SUCCESS;
             }
             _ => return usage(),
