@@ -104,6 +104,17 @@
 
 
 /**
+ * The default bound on non-blocking calls in flight per Auth.
+ */
+#define DEFAULT_MAX_CALLS_IN_FLIGHT 10000
+
+/**
+ * A non-blocking call refused because its Auth has as many calls in flight as its
+ * bound allows (`ClientOptions::max_calls_in_flight`).
+ */
+#define TOO_MANY_CALLS 100006
+
+/**
  * Log level: failures the caller sees as errors.
  */
 #define ABLY_LOG_LEVEL_ERROR 1
@@ -243,6 +254,13 @@
 #define ABLY_ERR_NOT_BUILT_IN 100005
 
 /**
+ * (Library code, status 0.) An `_async` call refused at once because the Auth already has
+ * as many calls in flight as `ably_auth_options_set_max_calls_in_flight` allows (10000 by
+ * default); its `done` never runs.
+ */
+#define ABLY_ERR_TOO_MANY_CALLS 100006
+
+/**
  * `issued_before_ms` of `ably_auth_revoke_tokens`: unset (the server uses now).
  */
 #define ABLY_ISSUED_BEFORE_UNSET -1
@@ -337,7 +355,8 @@
  *
  * Thread safety: thread-safe. One handle may be used from many threads at once; free it
  * once, with `ably_auth_free`, when no call on it is in progress on another thread (a
- * call on the freeing thread itself, from inside one of its callbacks, is allowed).
+ * call on the freeing thread itself, from inside one of its callbacks, is allowed, and so
+ * is a free from a `done` while the `_async` call that started it has not returned).
  */
 typedef struct ably_auth ably_auth;
 
@@ -591,8 +610,10 @@ typedef void (*ably_token_details_done_fn)(void *user_data,
                                            struct ably_error_info *error);
 
 /**
- * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
- * thread drops the library's last reference to it (possibly not the registering thread).
+ * Frees a `user_data` pointer handed to the library. Called exactly once, on whichever
+ * thread releases the registration (possibly not the registering thread), and never after
+ * `ably_auth_free` of the Auth that holds it has returned: see "User destructors" at the
+ * top of this header.
  */
 typedef void (*ably_free_fn)(void *user_data);
 
@@ -713,16 +734,23 @@ struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
  * What happens: from the moment it is called, every call on the handle fails with
  * `ABLY_ERR_SHUT_DOWN` (100003); it shuts the Auth down as `ably_auth_shutdown` does
  * (non-blocking calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and
- * `free_user_data` run before it returns), waits for callbacks running on other threads,
- * then releases the listeners, the log sink and the authCallback, whose `free_user_data`
- * run on this thread; a destructor that calls back into the handle gets 100003 (and a
- * second `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this
- * Auth runs again. It does not wait for a library thread in a blocking network step (that
- * thread exits when the step ends, touching nothing of the host's). Called from inside a
- * callback of the same Auth (a listener, the authCallback, a `done`), the handle's memory
- * is released when the outermost call on it returns.
+ * `free_user_data` run before it returns; waits on unanswered authCallbacks end), waits
+ * for callbacks running on other threads, then runs the `free_user_data` of every
+ * registration the Auth holds, on this thread (see "User destructors" at the top of this
+ * header); a destructor that calls back into the handle gets 100003 (and a second
+ * `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth
+ * runs again and nothing of the host's is touched again, also by a library thread still
+ * inside a network step (that thread exits when the step ends). Called from inside a
+ * callback of the same Auth (a listener, the authCallback, a `done`), that callback's own
+ * `free_user_data` runs as it returns, and the handle's memory is released when the last
+ * call on it returns (also the `_async` call whose `done` freed it).
  *
- * Call it once, when no call on the handle is in progress on another thread.
+ * How long it blocks: the longest of the callbacks of this Auth running on other threads
+ * when it is called (it waits for each to return); nothing else (no network wait). It has
+ * no bound exactly when such a callback does not return.
+ *
+ * Call it once, when no call on the handle is in progress on another thread (the `_async`
+ * call whose `done` calls it excepted).
  *
  * # Safety
  * `auth` is NULL or a handle from `ably_auth_new` that has not been freed.
@@ -1736,6 +1764,24 @@ struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_o
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
                                                              int32_t count);
+
+/**
+ * The most non-blocking calls this Auth may have in flight at once (default 10000, at
+ * least 1). A call is in flight from its `_async` start until its work has ended on a
+ * worker (a cancelled call whose work is waiting for a worker, or still inside a network
+ * step, counts until that ends). A start past the bound fails at once with
+ * `ABLY_ERR_TOO_MANY_CALLS` (100006): its `done` never runs and its `free_user_data` has
+ * run when it returns. The bound keeps the queue, and the memory it holds, finite; starting
+ * a call costs the same whatever the number in flight.
+ *
+ * Errors: 40003 for a `max_calls` below 1.
+ *
+ * # Safety
+ * `options` is NULL or a pointer returned by `ably_auth_options_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_max_calls_in_flight(struct ably_auth_options *options,
+                                                                  int64_t max_calls);
 
 /**
  * Renew the token in the background before it enters its expiry margin (default true):

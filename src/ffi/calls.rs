@@ -5,14 +5,14 @@
 
 use std::ffi::{c_char, c_void};
 use std::ptr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use super::auth::{ably_auth, auth_call, header_call, owned_c_secret};
 use super::boundary::{boundary, boundary_or};
-use super::callback::{UserData, ably_free_fn, required};
+use super::callback::{UserCell, UserData, ably_free_fn, required};
 use super::error::{ably_error_info, error_into_c};
 use super::handle::{free_handle, new_handle, take_builder, write_out};
 use super::options::ably_auth_options;
@@ -115,6 +115,7 @@ fn split<T, C>(
 unsafe fn start<T: Send + 'static>(
     auth: *const ably_auth,
     user_data: UserData,
+    adopt: Vec<Weak<UserCell>>,
     out_call: *mut *mut ably_call,
     deliver: impl FnOnce(*mut c_void, Result<T>) + Send + 'static,
     begin: impl FnOnce(&Arc<crate::auth::Auth>, Box<dyn FnOnce(Result<T>) + Send>) -> Result<Call>,
@@ -122,6 +123,9 @@ unsafe fn start<T: Send + 'static>(
     boundary(move || {
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
+        // The handle's custody releases them when the Auth is freed, whoever holds them then.
+        auth.custody
+            .adopt(adopt.into_iter().chain([user_data.watch()]));
         let slot = Arc::new(OnceLock::new());
         let handle = (!out_call.is_null()).then(|| {
             let handle = new_handle(ably_call {
@@ -133,7 +137,7 @@ unsafe fn start<T: Send + 'static>(
             handle
         });
         let done: Box<dyn FnOnce(Result<T>) + Send> = Box::new(move |outcome| {
-            deliver(user_data.ptr(), outcome);
+            user_data.call(|user| deliver(user, outcome));
             drop(user_data); // free_user_data, after done returned
         });
         match begin(&auth.inner, done) {
@@ -250,10 +254,13 @@ unsafe fn token_call_async(
         let params = params
             .map(ably_token_params::into_token_params)
             .transpose()?;
-        let options = options.map(|o| o.inner.into_auth_options()).transpose()?;
-        Ok((params, options, required(done, "done")?))
+        let (options, custody) = match options {
+            Some(o) => (Some(o.inner.into_auth_options()?), o.custody),
+            None => (None, Vec::new()),
+        };
+        Ok((params, options, custody, required(done, "done")?))
     })();
-    let (params, options, done) = match checked {
+    let (params, options, custody, done) = match checked {
         Ok(args) => args,
         Err(error) => return error_into_c(error),
     };
@@ -264,7 +271,7 @@ unsafe fn token_call_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, move |auth, done| {
+        start(auth, user_data, custody, out_call, deliver, move |auth, done| {
             if authorize {
                 auth.authorize_async(params, options, done)
             } else {
@@ -304,7 +311,7 @@ pub unsafe extern "C" fn ably_auth_authorization_header_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, |auth, done| {
+        start(auth, user_data, Vec::new(), out_call, deliver, |auth, done| {
             auth.authorization_header_async(done)
         })
     }
@@ -340,7 +347,7 @@ pub unsafe extern "C" fn ably_auth_time_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, |auth, done| {
+        start(auth, user_data, Vec::new(), out_call, deliver, |auth, done| {
             auth.time_async(done)
         })
     }
@@ -383,7 +390,7 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, move |auth, done| {
+        start(auth, user_data, Vec::new(), out_call, deliver, move |auth, done| {
             auth.revoke_tokens_async(targets, issued_before, margin, done)
         })
     }
@@ -443,7 +450,7 @@ pub unsafe extern "C" fn ably_auth_request_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, move |auth, done| {
+        start(auth, user_data, Vec::new(), out_call, deliver, move |auth, done| {
             auth.request_async(
                 request.method,
                 request.path,

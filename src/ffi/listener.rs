@@ -55,10 +55,10 @@ pub unsafe extern "C" fn ably_auth_add_listener(
         let auth = unsafe { auth_call(auth) }?;
         let listener = required(listener, "listener")?;
         let out = out_arg(out_id, "out_id")?;
+        auth.custody.adopt([user_data.watch()]);
         let id = auth.inner.add_listener(move |event: &AuthEvent<'_>| {
-            let user_data = user_data.ptr();
             // Our glue must not unwind into the Auth; the C listener itself cannot unwind.
-            let _ = catch_unwind(AssertUnwindSafe(|| match event {
+            let _ = catch_unwind(AssertUnwindSafe(|| user_data.call(|user_data| match event {
                 AuthEvent::TokenChanged(details) => {
                     let handle = ably_token_details::new((*details).clone());
                     // SAFETY: registered function; the handle outlives the call.
@@ -71,7 +71,7 @@ pub unsafe extern "C" fn ably_auth_add_listener(
                     // SAFETY: allocated just above, freed once.
                     unsafe { ably_error_info_free(c_error) };
                 }
-            }));
+            })));
         });
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, id) };

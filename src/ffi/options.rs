@@ -32,6 +32,9 @@ use crate::http::Method;
 /// destructor may use (or free) the options.
 pub struct ably_auth_options {
     pub(crate) inner: ClientOptions,
+    /// The registrations set on these options, for the custody of the Auth (or the call)
+    /// that takes them.
+    pub(crate) custody: Vec<std::sync::Weak<super::callback::UserCell>>,
 }
 
 /// Create empty options. NULL only when about a million builders (options, params and
@@ -41,6 +44,7 @@ pub struct ably_auth_options {
 pub extern "C" fn ably_auth_options_new() -> *mut ably_auth_options {
     new_builder(ably_auth_options {
         inner: ClientOptions::default(),
+        custody: Vec::new(),
     })
 }
 
@@ -370,13 +374,12 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
     let user_data = UserData::new(user_data, free_user_data);
     // SAFETY: forwarded. The replaced callback is returned, so its free_user_data runs after
     // the options are back in their slot (it may use them).
-    unsafe {
-        edit(options, move |o| {
-            let callback = required(callback, "callback")?;
-            let new = Arc::new(CAuthCallback::new(callback, user_data));
-            Ok(o.auth.auth_callback.replace(new))
-        })
-    }
+    edit_builder(options, "options", move |o: &mut ably_auth_options| {
+        let callback = required(callback, "callback")?;
+        o.custody.push(user_data.watch());
+        let new = Arc::new(CAuthCallback::new(callback, user_data));
+        Ok(o.inner.auth.auth_callback.replace(new))
+    })
 }
 
 /// Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
@@ -866,6 +869,36 @@ pub unsafe extern "C" fn ably_auth_options_set_worker_threads(
     }
 }
 
+/// The most non-blocking calls this Auth may have in flight at once (default 10000, at
+/// least 1). A call is in flight from its `_async` start until its work has ended on a
+/// worker (a cancelled call whose work is waiting for a worker, or still inside a network
+/// step, counts until that ends). A start past the bound fails at once with
+/// `ABLY_ERR_TOO_MANY_CALLS` (100006): its `done` never runs and its `free_user_data` has
+/// run when it returns. The bound keeps the queue, and the memory it holds, finite; starting
+/// a call costs the same whatever the number in flight.
+///
+/// Errors: 40003 for a `max_calls` below 1.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_max_calls_in_flight(
+    options: *mut ably_auth_options,
+    max_calls: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.max_calls_in_flight = usize::try_from(max_calls)
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| ErrorInfo::invalid_value("`max_calls` must be at least 1"))?;
+            Ok(())
+        })
+    }
+}
+
 /// Renew the token in the background before it enters its expiry margin (default true):
 /// the renewal starts one token-fetch deadline before the margin (see
 /// `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
@@ -916,12 +949,13 @@ pub unsafe extern "C" fn ably_auth_options_set_log(
 ) -> *mut ably_error_info {
     let user_data = UserData::new(user_data, free_user_data);
     // SAFETY: forwarded.
-    unsafe {
-        edit(options, move |o| {
-            let callback = required(callback, "callback")?;
-            Ok(o.logger.replace(c_logger(callback, level, user_data)?))
-        })
-    }
+    edit_builder(options, "options", move |o: &mut ably_auth_options| {
+        let callback = required(callback, "callback")?;
+        let watched = user_data.watch();
+        let logger = c_logger(callback, level, user_data)?;
+        o.custody.push(watched);
+        Ok(o.inner.logger.replace(logger))
+    })
 }
 
 /// `count` C strings as owned Rust strings; NULL `array` is allowed only with `count` 0.
