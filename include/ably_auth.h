@@ -30,7 +30,7 @@
  *   connection failure, TLS failure) and the library's own codes.
  * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
  *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
- *   ABLY_ERR_NO_VALID_TOKEN, ABLY_ERR_NOT_BUILT_IN.
+ *   ABLY_ERR_NO_VALID_TOKEN, ABLY_ERR_NOT_BUILT_IN, ABLY_ERR_TOO_MANY_CALLS.
  * - An HTTP answer with an error status but no Ably error in its body or X-Ably-Errorcode
  *   header gets Ably's generic code for that status (40000, 40100, 40300, 40400, 40500,
  *   42910 for 429, 50000), else that of its class (40000 for 4xx, 50000 for 5xx and for an
@@ -58,8 +58,8 @@
  *                     library worker)                  (a blocking call would wait for
  *                                                      the exchange being sent)
  *   free_user_data    the thread that releases the     anything; calls on an Auth being
- *                     registration (possibly inside    freed get ABLY_ERR_SHUT_DOWN
- *                     ably_auth_free)
+ *                     registration (see "User          freed get ABLY_ERR_SHUT_DOWN
+ *                     destructors" below)
  *
  * - No library lock is held while a callback runs.
  * - Callbacks nest at most 8 deep on one thread (a listener calling a function whose
@@ -67,13 +67,49 @@
  * - After ably_auth_remove_listener returns, that listener is not running on another
  *   thread and is never called again (removal waits for a call in progress elsewhere; from
  *   inside a listener it returns at once). So do not call it while holding a lock your
- *   listener takes. free_user_data runs once, after the listener's last call.
+ *   listener takes. One exception: a listener call that is itself inside
+ *   ably_auth_shutdown or ably_auth_free of the same Auth (which wait for the library's
+ *   threads, maybe for the one removing it) is not waited for; it is still never called
+ *   again. free_user_data runs once, after the listener's last call.
  * - Every callback must return normally: a C++ exception, longjmp or other unwinding out
  *   of a callback is undefined behaviour (the C++ binding catches exceptions for you). A
  *   callback that never returns blocks the thread it runs on; other threads waiting for the
  *   same token give up at the fetch deadline (ably_auth_options_set_timeouts) with 50003.
- * - ably_auth_free may be called from inside a callback of the same Auth: the memory is
- *   released when the outermost call on it returns.
+ * - ably_auth_free may be called from inside a callback of the same Auth, and from a
+ *   `done` while the _async call that started it has not returned yet: the handle's memory
+ *   is released when the last call on it returns.
+ *
+ * User destructors (free_user_data of the authCallback, listeners, log sink, HTTP
+ * transport, per-call options and completions)
+ *
+ * - Each runs exactly once, never while a function of its registration runs, on the thread
+ *   that releases the registration: the setter that replaces it, ably_auth_options_free
+ *   (unused options), the call it was given to when that call fails (before it returns),
+ *   a call that consumes per-call options (before it returns, unless the call is _async),
+ *   ably_auth_remove_listener (after the listener's last call), an _async call's completion
+ *   (after its done returns), or else ably_auth_free.
+ * - None runs after ably_auth_free has returned: ably_auth_free runs every one not run yet
+ *   on its own thread, whoever still holds the registration, so a library thread still
+ *   inside a network step (an _async call, a renewal ahead of expiry) holds no pointer of
+ *   the host's after it. The only exception is the registration whose own function called
+ *   ably_auth_free (a listener, authCallback or done freeing its Auth): its free_user_data
+ *   runs as that function returns, on its thread.
+ *
+ * Deadlines (docs/lifecycle.md has the derivations; T is the request timeout of
+ * ably_auth_options_set_timeouts, R and the fetch bound are defined there)
+ *
+ *   a request to Ably            R = min((1 + max_retry_count) * T, max_retry_duration + T)
+ *   a token fetch                T + 3 * R
+ *   an _async call's done        its blocking form's bound (then ABLY_ERR_TIMEOUT)
+ *   starting an _async call      returns at once, cost independent of the calls in flight
+ *                                (at most ably_auth_options_set_max_calls_in_flight of them)
+ *   ably_auth_shutdown           its timeout_ms; waits on unanswered authCallbacks and on
+ *                                host-transport exchanges end at once; a built-in-client
+ *                                request under way ends within T
+ *   ably_auth_free               the longest callback of this Auth running on another thread
+ *                                when it is called; no network wait. No bound exactly when
+ *                                such a callback never returns
+ *   ably_auth_remove_listener    the listener's call in progress on another thread
  */
 
 #ifndef ABLY_AUTH_H
@@ -102,17 +138,6 @@
 #endif
 #endif
 
-
-/**
- * The default bound on non-blocking calls in flight per Auth.
- */
-#define DEFAULT_MAX_CALLS_IN_FLIGHT 10000
-
-/**
- * A non-blocking call refused because its Auth has as many calls in flight as its
- * bound allows (`ClientOptions::max_calls_in_flight`).
- */
-#define TOO_MANY_CALLS 100006
 
 /**
  * Log level: failures the caller sees as errors.
@@ -402,6 +427,9 @@ typedef struct ably_auth_options ably_auth_options;
  *   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
  * - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`,
  *   2 by default), started on first use; `done` runs on one more library thread.
+ * - Starting costs the same whatever the number of calls in flight; past
+ *   `ably_auth_options_set_max_calls_in_flight` (10000 by default) a start fails at once
+ *   with `ABLY_ERR_TOO_MANY_CALLS` (100006), as any other start error (no `done`).
  *
  * `ably_call` is one such operation in flight, owned by the caller: free it with
  * `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
@@ -1174,11 +1202,15 @@ void ably_call_free(struct ably_call *call);
 /**
  * Shut the Auth down: from now on every networked call and every `_async` function fails
  * with `ABLY_ERR_SHUT_DOWN` (100003); every non-blocking call in flight completes with
- * `ABLY_ERR_CANCELLED`; renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit)
- * for the completions to be delivered and the library threads to exit. A thread in a
- * blocking network step exits when that step ends (at most one request timeout). Signing
- * and the cached token keep working. Idempotent; from inside a callback it does not wait
- * for that callback. `ably_auth_free` does the same (see there).
+ * `ABLY_ERR_CANCELLED`; renewal ahead stops; every wait on an unanswered authCallback ends
+ * at once (that call fails with 100003, and the completion's later answer is refused), and
+ * so does every wait on a host-transport exchange. Then wait up to `timeout_ms` (-1: no
+ * limit) for the completions to be delivered and the library threads to exit. A thread in
+ * a blocking step of the built-in HTTP client exits when that step ends (at most one
+ * request timeout); one running a callback when that callback returns. Signing and the
+ * cached token keep working. Idempotent; from inside a callback it does not wait for that
+ * callback, and a listener removed meanwhile is not waited for while it is inside this call
+ * (see `ably_auth_remove_listener`). `ably_auth_free` does the same (see there).
  *
  * Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
  * first (everything still ends on its own).
@@ -1305,8 +1337,9 @@ struct ably_error_info *ably_jwt_embed_token(const char *token,
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
  * `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any
- * call of it under way has returned, when the Auth is freed, or at once when this call
- * fails. The listener and `free_user_data` may run on any thread.
+ * call of it under way has returned, in `ably_auth_free`, or at once when this call
+ * fails (see "User destructors" at the top of this header). The listener and
+ * `free_user_data` may run on any thread.
  *
  * Errors: 40003 for a NULL `auth`, `listener` or `out_id` (nothing is registered).
  *
@@ -1324,8 +1357,11 @@ struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
                                                uint64_t *out_id);
 
 /**
- * Remove the listener `id`. A call of it under way on another thread finishes; its
- * `free_user_data` runs after that.
+ * Remove the listener `id`. A call of it under way on another thread finishes first: when
+ * this returns, the listener is not running and is never called again. Exception: a call
+ * of it that is itself inside `ably_auth_shutdown` or `ably_auth_free` of this Auth is not
+ * waited for (those wait for the library's threads, maybe for the one removing it, which
+ * would deadlock). Its `free_user_data` runs after its last call.
  *
  * Errors: 40003 for a NULL `auth` or an unknown `id` (never added, or already removed).
  *
@@ -1484,7 +1520,8 @@ struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_option
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
  * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the callback is replaced, or at once when this
+ * (the Auth is freed, see "User destructors" at the top of this header; the
+ * unused options are freed, the callback is replaced, or at once when this
  * call fails). The callback and `free_user_data` may run on any thread.
  *
  * Errors: 40003 when `options` is not live or `callback` is NULL.
@@ -1806,7 +1843,8 @@ struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_optio
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
  * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the callback is replaced, or at once when this
+ * (the Auth is freed, see "User destructors" at the top of this header; the
+ * unused options are freed, the callback is replaced, or at once when this
  * call fails). The callback and `free_user_data` may run on any thread.
  *
  * Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
@@ -2403,7 +2441,8 @@ const char *ably_token_request_mac(const struct ably_token_request *request);
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
  * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the transport is replaced, or at once when
+ * (the Auth is freed, see "User destructors" at the top of this header; the
+ * unused options are freed, the transport is replaced, or at once when
  * this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
  * `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
  * `ably_auth_free` does too, then waits for a `send` or `cancel` running on another

@@ -365,7 +365,8 @@ impl Auth {
 
     /// Shut down: from now on every networked call and every non-blocking start fails
     /// with [`codes::SHUT_DOWN`]; every operation in flight completes with
-    /// [`codes::CANCELLED`]; renewal stops. Then wait up to `timeout` (`None`: no limit)
+    /// [`codes::CANCELLED`]; renewal stops; waits on unanswered authCallbacks and on host
+    /// transport exchanges end now (later answers are refused). Then wait up to `timeout` (`None`: no limit)
     /// for the completions to be delivered and the library threads to exit (a thread in a
     /// blocking network step exits when the step ends, at most one request timeout later).
     /// Errors: 50003 when `timeout` passed first (everything still ends on its own).

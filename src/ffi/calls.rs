@@ -44,6 +44,9 @@ use crate::http::HttpResponse;
 ///   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
 /// - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`,
 ///   2 by default), started on first use; `done` runs on one more library thread.
+/// - Starting costs the same whatever the number of calls in flight; past
+///   `ably_auth_options_set_max_calls_in_flight` (10000 by default) a start fails at once
+///   with `ABLY_ERR_TOO_MANY_CALLS` (100006), as any other start error (no `done`).
 ///
 /// `ably_call` is one such operation in flight, owned by the caller: free it with
 /// `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
@@ -504,11 +507,15 @@ pub unsafe extern "C" fn ably_call_free(call: *mut ably_call) {
 
 /// Shut the Auth down: from now on every networked call and every `_async` function fails
 /// with `ABLY_ERR_SHUT_DOWN` (100003); every non-blocking call in flight completes with
-/// `ABLY_ERR_CANCELLED`; renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit)
-/// for the completions to be delivered and the library threads to exit. A thread in a
-/// blocking network step exits when that step ends (at most one request timeout). Signing
-/// and the cached token keep working. Idempotent; from inside a callback it does not wait
-/// for that callback. `ably_auth_free` does the same (see there).
+/// `ABLY_ERR_CANCELLED`; renewal ahead stops; every wait on an unanswered authCallback ends
+/// at once (that call fails with 100003, and the completion's later answer is refused), and
+/// so does every wait on a host-transport exchange. Then wait up to `timeout_ms` (-1: no
+/// limit) for the completions to be delivered and the library threads to exit. A thread in
+/// a blocking step of the built-in HTTP client exits when that step ends (at most one
+/// request timeout); one running a callback when that callback returns. Signing and the
+/// cached token keep working. Idempotent; from inside a callback it does not wait for that
+/// callback, and a listener removed meanwhile is not waited for while it is inside this call
+/// (see `ably_auth_remove_listener`). `ably_auth_free` does the same (see there).
 ///
 /// Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
 /// first (everything still ends on its own).

@@ -30,8 +30,9 @@ pub type ably_auth_listener_fn = Option<
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
 /// `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any
-/// call of it under way has returned, when the Auth is freed, or at once when this call
-/// fails. The listener and `free_user_data` may run on any thread.
+/// call of it under way has returned, in `ably_auth_free`, or at once when this call
+/// fails (see "User destructors" at the top of this header). The listener and
+/// `free_user_data` may run on any thread.
 ///
 /// Errors: 40003 for a NULL `auth`, `listener` or `out_id` (nothing is registered).
 ///
@@ -79,8 +80,11 @@ pub unsafe extern "C" fn ably_auth_add_listener(
     })
 }
 
-/// Remove the listener `id`. A call of it under way on another thread finishes; its
-/// `free_user_data` runs after that.
+/// Remove the listener `id`. A call of it under way on another thread finishes first: when
+/// this returns, the listener is not running and is never called again. Exception: a call
+/// of it that is itself inside `ably_auth_shutdown` or `ably_auth_free` of this Auth is not
+/// waited for (those wait for the library's threads, maybe for the one removing it, which
+/// would deadlock). Its `free_user_data` runs after its last call.
 ///
 /// Errors: 40003 for a NULL `auth` or an unknown `id` (never added, or already removed).
 ///

@@ -355,7 +355,8 @@ pub unsafe extern "C" fn ably_auth_options_add_auth_param(
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
 /// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
-/// (the Auth or the unused options are freed, the callback is replaced, or at once when this
+/// (the Auth is freed, see "User destructors" at the top of this header; the
+/// unused options are freed, the callback is replaced, or at once when this
 /// call fails). The callback and `free_user_data` may run on any thread.
 ///
 /// Errors: 40003 when `options` is not live or `callback` is NULL.
@@ -372,8 +373,8 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
     free_user_data: ably_free_fn,
 ) -> *mut ably_error_info {
     let user_data = UserData::new(user_data, free_user_data);
-    // SAFETY: forwarded. The replaced callback is returned, so its free_user_data runs after
-    // the options are back in their slot (it may use them).
+    // The replaced callback is returned, so its free_user_data runs after the options are
+    // back in their slot (it may use them).
     edit_builder(options, "options", move |o: &mut ably_auth_options| {
         let callback = required(callback, "callback")?;
         o.custody.push(user_data.watch());
@@ -930,7 +931,8 @@ pub unsafe extern "C" fn ably_auth_options_set_renew_ahead(
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
 /// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
-/// (the Auth or the unused options are freed, the callback is replaced, or at once when this
+/// (the Auth is freed, see "User destructors" at the top of this header; the
+/// unused options are freed, the callback is replaced, or at once when this
 /// call fails). The callback and `free_user_data` may run on any thread.
 ///
 /// Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
@@ -948,7 +950,6 @@ pub unsafe extern "C" fn ably_auth_options_set_log(
     free_user_data: ably_free_fn,
 ) -> *mut ably_error_info {
     let user_data = UserData::new(user_data, free_user_data);
-    // SAFETY: forwarded.
     edit_builder(options, "options", move |o: &mut ably_auth_options| {
         let callback = required(callback, "callback")?;
         let watched = user_data.watch();

@@ -189,7 +189,8 @@ fn c_transport(
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
 /// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
-/// (the Auth or the unused options are freed, the transport is replaced, or at once when
+/// (the Auth is freed, see "User destructors" at the top of this header; the
+/// unused options are freed, the transport is replaced, or at once when
 /// this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
 /// `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
 /// `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
@@ -210,8 +211,8 @@ pub unsafe extern "C" fn ably_auth_options_set_http_transport(
     user_data: *mut c_void,
     free_user_data: ably_free_fn,
 ) -> *mut ably_error_info {
-    // SAFETY: forwarded. The replaced transport is returned, so its free_user_data runs
-    // after the options are back in their slot (it may use them).
+    // The replaced transport is returned, so its free_user_data runs after the options are
+    // back in their slot (it may use them).
     let user_data = UserData::new(user_data, free_user_data);
     edit_builder(options, "options", move |o: &mut ably_auth_options| {
         let watched = user_data.watch();
