@@ -1,4 +1,4 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 //
 // SwiftPM package for ably-auth: `CAblyAuth` (the C API of include/ably_auth.h) and `AblyAuth`
 // (the Swift API). The Rust library is built by cargo, not by SwiftPM; see
