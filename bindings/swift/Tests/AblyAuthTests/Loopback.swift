@@ -93,11 +93,22 @@ final class Loopback {
         options.tls = tls
         options.port = port
         options.tlsPort = port
-        options.openTimeoutMs = 3000
         options.requestTimeoutMs = requestTimeoutMs
-        options.caPEMs = caPEM.map { [$0] } ?? []
+        if let transport = Loopback.transport {
+            options.httpTransport = transport
+        } else {
+            options.openTimeoutMs = 3000
+            options.caPEMs = caPEM.map { [$0] } ?? []
+        }
         return options
     }
+
+    /// `ABLY_SWIFT_TRANSPORT=urlsession`: every networked test sends its requests through a
+    /// `URLSessionTransport` (one per test process) instead of the built-in client;
+    /// run-tests.sh runs the suites both ways.
+    static let transport: URLSessionTransport? =
+        ProcessInfo.processInfo.environment["ABLY_SWIFT_TRANSPORT"] == "urlsession"
+        ? URLSessionTransport() : nil
 
     // MARK: Control API (/_control/, plain HTTP only)
     //

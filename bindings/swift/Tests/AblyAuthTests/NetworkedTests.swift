@@ -87,8 +87,12 @@ final class NetworkedTests: LoopbackTestCase {
         options.endpoint = "127.0.0.1"
         options.tls = false
         options.port = port
-        options.openTimeoutMs = 1000
         options.requestTimeoutMs = 1000
+        if let transport = Loopback.transport {
+            options.httpTransport = transport
+        } else {
+            options.openTimeoutMs = 1000
+        }
         let auth = try AblyAuth(options: options)
         assertAblyError(AblyErrorInfo.connectionFailed) { try auth.time() }
     }
