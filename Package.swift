@@ -38,6 +38,12 @@ let package = Package(
             dependencies: ["CAblyAuth"],
             path: "bindings/swift/Sources/AblyAuth",
             linkerSettings: xcframeworkLinkerSettings),
+        // A game server issuing a token for a player, and the player's client authorizing
+        // with it (run by bindings/swift/run-tests.sh, copied by its consumer test).
+        .executableTarget(
+            name: "ably-auth-swift-example",
+            dependencies: ["AblyAuth"],
+            path: "bindings/swift/Examples/TokenExample"),
         .testTarget(
             name: "AblyAuthTests",
             // CAblyAuth too: the vector tests compare with what the C API gives directly.

@@ -208,14 +208,24 @@ final class Loopback {
 func runAsync(file: StaticString = #filePath, line: UInt = #line,
               _ body: @escaping @Sendable () async throws -> Void) throws {
     let outcome = Locked<Result<Void, Error>?>(nil)
+    // The task takes `body` out, so that what it captures is released before `done` is
+    // signalled (the memory tests check that with weak references right after).
+    let pending = Locked<(@Sendable () async throws -> Void)?>(body)
     let done = DispatchSemaphore(value: 0)
-    let task = Task {
+    @Sendable func run() async -> Result<Void, Error> {
+        var taken: (@Sendable () async throws -> Void)?
+        pending.update { swap(&taken, &$0) }
+        defer { taken = nil }
         do {
-            try await body()
-            outcome.update { $0 = .success(()) }
+            try await taken?()
+            return .success(())
         } catch {
-            outcome.update { $0 = .failure(error) }
+            return .failure(error)
         }
+    }
+    let task = Task {
+        let result = await run()
+        outcome.update { $0 = result }
         done.signal()
     }
     if done.wait(timeout: .now() + 300) == .timedOut {
