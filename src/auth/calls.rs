@@ -84,7 +84,14 @@ impl<T: Send + 'static> Cancel for Pending<T> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .and_then(|thread| transport.request_on_thread(thread));
             if let Some(id) = request {
-                auth.deliver(Box::new(move || transport.cancel_request(id)));
+                // Weak: a queued job never keeps the application's transport (and its
+                // `free_user_data`) alive past the Auth.
+                let transport = Arc::downgrade(&transport);
+                auth.deliver(Box::new(move || {
+                    if let Some(transport) = transport.upgrade() {
+                        transport.cancel_request(id);
+                    }
+                }));
             }
         }
         true
