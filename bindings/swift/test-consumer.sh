@@ -23,7 +23,7 @@ root=$(cd "$here/../.." && pwd)
 
 # The README shows the verbatim lines of this script, unchanged.
 verbatim=$(awk '/^# --- the README.s commands/ { on = 1; next } /^# ---/ { on = 0 } on' "${BASH_SOURCE[0]}")
-[ "$(wc -l <<<"$verbatim")" -ge 10 ] || { echo "test-consumer.sh: no verbatim lines found" >&2; exit 1; }
+[ "$(wc -l <<<"$verbatim")" -ge 7 ] || { echo "test-consumer.sh: no verbatim lines found" >&2; exit 1; }
 while IFS= read -r line; do
     grep -qxF -- "$line" "$here/README.md" ||
         { echo "test-consumer.sh: bindings/swift/README.md lacks the line: $line" >&2; exit 1; }
