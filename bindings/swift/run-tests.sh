@@ -6,7 +6,8 @@
 #   3. swift test over the built-in HTTP client;
 #   4. swift test over URLSessionTransport (ABLY_SWIFT_TRANSPORT=urlsession): every test
 #      that passed in 3 passes, or is skipped with its reason (the same results);
-#   5. swift test --sanitize=address (LeakSanitizer on) and --sanitize=thread, every test;
+#   5. swift test --sanitize=address (LeakSanitizer on, lsan.supp) and --sanitize=thread
+#      (tsan.supp), every test;
 #   6. the example (a game server issuing a token for a player, a client authorizing);
 #   7. the consumer test (bindings/swift/test-consumer.sh: CMake install, pkg-config, a
 #      fresh package depending on this checkout).
@@ -122,8 +123,10 @@ ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
     LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=1" \
     run_tests asan target/swift-asan --sanitize=address
 
+# tsan.supp: only the thread leaks of the library's detached threads (with the reason).
 step "swift test --sanitize=thread"
-TSAN_OPTIONS=halt_on_error=1 run_tests tsan target/swift-tsan --sanitize=thread
+TSAN_OPTIONS="halt_on_error=1:suppressions=$here/tsan.supp:print_suppressions=1" \
+    run_tests tsan target/swift-tsan --sanitize=thread
 
 step "the example: a game server issues a token for a player, the client authorizes"
 t0=$(now)

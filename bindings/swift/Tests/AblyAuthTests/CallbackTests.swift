@@ -74,11 +74,12 @@ final class CallbackTests: LoopbackTestCase, @unchecked Sendable {
         XCTAssertEqual(kept?.message, "banned")
     }
 
+    /// A completion released unanswered answers itself (not the 60 s request timeout).
     func testDroppedCompletionFailsAtOnce() throws {
-        let auth = try callbackAuth(AuthCallback { _, _ in }, requestTimeoutMs: 5000)
-        let start = Date()
-        assertAblyError(AblyErrorInfo.authCallbackFailed) { try auth.authorize() }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5, "not after the request timeout")
+        let auth = try callbackAuth(AuthCallback { _, _ in }, requestTimeoutMs: 60_000)
+        let error = assertAblyError(AblyErrorInfo.authCallbackFailed) { try auth.authorize() }
+        XCTAssertTrue(String(describing: error).contains("released its completion without answering"),
+                      String(describing: error))
     }
 
     func testUnansweredCompletionTimesOutAndRefusesLateAnswers() throws {
