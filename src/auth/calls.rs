@@ -29,6 +29,10 @@ type Done<T> = Box<dyn FnOnce(Result<T>) + Send + 'static>;
 struct Pending<T> {
     done: Mutex<Option<Done<T>>>,
     auth: Weak<Auth>,
+    /// The worker running the operation, while it runs: a cancel looks up (under this lock,
+    /// so the worker is still in this operation) the request of the application's transport
+    /// that it waits for, and stops waiting for it, so the host hears of the cancel.
+    worker: Mutex<Option<std::thread::ThreadId>>,
 }
 
 impl<T: Send + 'static> Pending<T> {
@@ -67,7 +71,31 @@ pub(super) trait Cancel: Send + Sync {
 
 impl<T: Send + 'static> Cancel for Pending<T> {
     fn cancel(&self, error: ErrorInfo) -> bool {
-        self.resolve(Err(error))
+        if !self.resolve(Err(error)) {
+            return false;
+        }
+        // The worker's request to the application's transport is abandoned too (its cancel
+        // hook runs on the completer thread, a library thread, never on the caller's).
+        if let Some(auth) = self.auth.upgrade()
+            && let Some(transport) = auth.rest_config.custom_transport.clone()
+        {
+            let request = self
+                .worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .and_then(|thread| transport.request_on_thread(thread));
+            if let Some(id) = request {
+                // Weak: a queued job never keeps the application's transport (and its
+                // `free_user_data`) alive past the Auth.
+                let transport = Arc::downgrade(&transport);
+                auth.deliver(Box::new(move || {
+                    if let Some(transport) = transport.upgrade() {
+                        transport.cancel_request(id);
+                    }
+                }));
+            }
+        }
+        true
     }
 }
 
@@ -166,6 +194,7 @@ impl Auth {
         let pending = Arc::new(Pending {
             done: Mutex::new(Some(Box::new(done) as Done<T>)),
             auth: Arc::downgrade(self),
+            worker: Mutex::new(None),
         });
         let cancel: Arc<dyn Cancel> = pending.clone();
         // Tracked, or refused, in one step against the shutdown: an operation the shutdown's
@@ -189,10 +218,18 @@ impl Auth {
             }
             // An operation that meets the shutdown between `closed` and `cancel_all` fails
             // with SHUT_DOWN; it was in flight, so it completes as cancelled, like the others.
+            let worker = || {
+                worker_pending
+                    .worker
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+            };
+            *worker() = Some(std::thread::current().id());
             let outcome = work(&auth).map_err(|error| match error.code {
                 codes::SHUT_DOWN => cancelled_by_shutdown(),
                 _ => error,
             });
+            *worker() = None;
             worker_pending.resolve(outcome);
         }));
         if !started {
@@ -291,6 +328,7 @@ impl Auth {
             let pending = Arc::new(Pending {
                 done: Mutex::new(Some(Box::new(done) as Done<Zeroizing<String>>)),
                 auth: Arc::downgrade(self),
+                worker: Mutex::new(None),
             });
             pending.resolve(Ok(header));
             return Ok(Call { pending });
