@@ -774,10 +774,13 @@ static atomic_long g_frees_toplevel, g_frees_nested, g_frees_from_done, g_frees_
 
 /* Free a claimed world. `strict`: called outside its callbacks, so nothing of it may run
  * after this returns. */
+static atomic_int g_frees_in_progress;
 static void world_free(world *w, bool strict) {
+    atomic_fetch_add(&g_frees_in_progress, 1);
     atomic_store(&w->free_started, true);
     ably_auth *auth = atomic_load(&w->auth);
     APIV(ably_auth_free, auth);
+    atomic_fetch_sub(&g_frees_in_progress, 1);
     if (strict) {
         atomic_store(&w->strict_freed, true);
         atomic_fetch_add(&g_frees_toplevel, 1);
@@ -3183,7 +3186,7 @@ static bool all_settled(void) {
         }
     }
     pthread_mutex_unlock(&g_all_lock);
-    return ok && atomic_load(&g_jobs_pending) == 0;
+    return ok && atomic_load(&g_jobs_pending) == 0 && atomic_load(&g_frees_in_progress) == 0;
 }
 
 int main(int argc, char **argv) {
