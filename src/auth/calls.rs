@@ -348,7 +348,7 @@ impl Auth {
         self.start_call(self.rest_budget(), |auth| auth.time(), done)
     }
 
-    /// Non-blocking [`Auth::revoke_tokens`].
+    /// Non-blocking [`Auth::revoke_tokens`]: its argument errors are returned at once.
     pub fn revoke_tokens_async(
         self: &Arc<Self>,
         targets: Vec<String>,
@@ -356,6 +356,8 @@ impl Auth {
         allow_reauth_margin: Option<bool>,
         done: impl FnOnce(Result<RevocationResult>) + Send + 'static,
     ) -> Result<Call> {
+        // The blocking form's own checks, before starting: bad arguments fail at once.
+        self.check_revoke_args(&targets)?;
         self.start_call(
             self.rest_budget(),
             move |auth| auth.revoke_tokens(&targets, issued_before, allow_reauth_margin),
@@ -363,7 +365,8 @@ impl Auth {
         )
     }
 
-    /// Non-blocking [`Auth::request`]; the arguments are owned copies.
+    /// Non-blocking [`Auth::request`]; the arguments are owned copies, checked as the
+    /// blocking form checks them before it starts (their errors are returned at once).
     pub fn request_async(
         self: &Arc<Self>,
         method: Method,
@@ -373,6 +376,8 @@ impl Auth {
         body: Option<Vec<u8>>,
         done: impl FnOnce(Result<HttpResponse>) + Send + 'static,
     ) -> Result<Call> {
+        // The blocking form's own checks, before starting: bad arguments fail at once.
+        super::rest_ops::check_request_args(&path, &headers)?;
         // A token fetch, the request, a renewal and the retry.
         let budget = self
             .fetch_budget()

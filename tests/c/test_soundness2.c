@@ -577,6 +577,466 @@ static void shutdown_ends_the_wait_on_an_unanswered_auth_callback(void) {
     ably_auth_free(b.auth);
 }
 
+/* ---- 11: the torture test's further findings ------------------------------------------- */
+
+/* Done callbacks of refused starts: they must never run. */
+static atomic_int refused_dones;
+
+static void refused_token_done(void *user_data, ably_token_details *details,
+                               ably_error_info *error) {
+    (void)user_data;
+    ably_token_details_free(details);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_string_done(void *user_data, char *text, ably_error_info *error) {
+    (void)user_data;
+    ably_string_free(text);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_time_done(void *user_data, int64_t ms, ably_error_info *error) {
+    (void)user_data;
+    (void)ms;
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_revocation_done(void *user_data, ably_revocation_result *result,
+                                    ably_error_info *error) {
+    (void)user_data;
+    ably_revocation_result_free(result);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_response_done(void *user_data, ably_http_response *response,
+                                  ably_error_info *error) {
+    (void)user_data;
+    ably_http_response_free(response);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_auth_callback(void *user_data, const char *params,
+                                  ably_auth_completion *completion) {
+    (void)user_data;
+    (void)params;
+    answer_token(completion, "never");
+}
+static void refused_log(void *user_data, int32_t level, const char *message) {
+    quiet_log(user_data, level, message);
+}
+
+/* A transport that counts the exchanges it is handed and fails them. */
+static atomic_int sent_exchanges;
+
+static void counting_send(void *user_data, ably_http_exchange *exchange) {
+    (void)user_data;
+    atomic_fetch_add(&sent_exchanges, 1);
+    ably_error_info_free(ably_http_exchange_fail(exchange, ABLY_HTTP_FAIL_OTHER, "offline"));
+}
+
+/* What `*out_call` holds before a call that must reset it: not NULL, never a call handle. */
+static char not_a_call;
+#define NOT_NULL_CALL ((ably_call *)(void *)&not_a_call)
+
+/* The handles the refusal cases use. */
+static struct {
+    ably_auth *live;          /* Basic auth (key), counting transport */
+    ably_auth *shut;          /* the same, shut down */
+    ably_auth_options *freed; /* options, freed */
+    ably_token_params *freed_params;
+} rc;
+
+static const char *const one_target[] = {"clientId:alice"};
+static const char *const no_colon_target[] = {"alice"};
+static const char *const null_target[] = {NULL};
+static const char *const bad_header_names[] = {"bad name"};
+static const char *const broken_header_names[] = {"X-Test"};
+static const char *const broken_header_values[] = {"a\r\nInjected: 1"};
+static const uint8_t some_body[] = {'{', '}'};
+
+/* One refused call of a function taking (callback, user_data, free_user_data). `out_call`
+ * is NULL for the functions that have none. */
+typedef ably_error_info *(*refusal_fn)(void *ud, ably_free_fn free_ud, ably_call **out_call);
+
+typedef struct {
+    const char *what;
+    refusal_fn call;
+    int32_t code;
+    bool is_async;
+} refusal_case;
+
+/* The non-blocking starts, by the Auth they get and whether `done` is NULL. */
+#define ASYNC_CASES(tag, AUTH, NULL_DONE)                                                      \
+    static ably_error_info *tag##_request_token(void *ud, ably_free_fn f, ably_call **out) {   \
+        return ably_auth_request_token_async(AUTH, NULL, NULL,                                 \
+                                             NULL_DONE ? NULL : refused_token_done, ud, f,     \
+                                             out);                                             \
+    }                                                                                          \
+    static ably_error_info *tag##_authorize(void *ud, ably_free_fn f, ably_call **out) {       \
+        return ably_auth_authorize_async(AUTH, NULL, NULL, NULL_DONE ? NULL : refused_token_done, \
+                                         ud, f, out);                                          \
+    }                                                                                          \
+    static ably_error_info *tag##_header(void *ud, ably_free_fn f, ably_call **out) {          \
+        return ably_auth_authorization_header_async(                                           \
+            AUTH, NULL_DONE ? NULL : refused_string_done, ud, f, out);                         \
+    }                                                                                          \
+    static ably_error_info *tag##_time(void *ud, ably_free_fn f, ably_call **out) {            \
+        return ably_auth_time_async(AUTH, NULL_DONE ? NULL : refused_time_done, ud, f, out);   \
+    }                                                                                          \
+    static ably_error_info *tag##_revoke(void *ud, ably_free_fn f, ably_call **out) {          \
+        return ably_auth_revoke_tokens_async(AUTH, one_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET, \
+                                             NULL_DONE ? NULL : refused_revocation_done, ud, f, \
+                                             out);                                             \
+    }                                                                                          \
+    static ably_error_info *tag##_request(void *ud, ably_free_fn f, ably_call **out) {         \
+        return ably_auth_request_async(AUTH, "GET", "/channels/x", NULL, NULL, NULL, 0, NULL, 0, \
+                                       NULL_DONE ? NULL : refused_response_done, ud, f, out);  \
+    }
+
+ASYNC_CASES(null_auth, NULL, false)
+ASYNC_CASES(null_done, rc.live, true)
+ASYNC_CASES(shut_down, rc.shut, false)
+
+#define ASYNC_ROWS(tag, why, code)                                                             \
+    {"ably_auth_request_token_async, " why, tag##_request_token, code, true},                  \
+        {"ably_auth_authorize_async, " why, tag##_authorize, code, true},                      \
+        {"ably_auth_authorization_header_async, " why, tag##_header, code, true},              \
+        {"ably_auth_time_async, " why, tag##_time, code, true},                                \
+        {"ably_auth_revoke_tokens_async, " why, tag##_revoke, code, true},                     \
+        {"ably_auth_request_async, " why, tag##_request, code, true}
+
+/* Non-blocking starts with bad arguments. */
+static ably_error_info *freed_params_token(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_request_token_async(rc.live, rc.freed_params, NULL, refused_token_done, ud,
+                                         f, out);
+}
+static ably_error_info *freed_options_authorize(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_authorize_async(rc.live, NULL, rc.freed, refused_token_done, ud, f, out);
+}
+static ably_error_info *no_targets_revoke(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_revoke_tokens_async(rc.live, NULL, 0, -1, ABLY_REAUTH_MARGIN_UNSET,
+                                         refused_revocation_done, ud, f, out);
+}
+static ably_error_info *bad_margin_revoke(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_revoke_tokens_async(rc.live, one_target, 1, -1, 7, refused_revocation_done,
+                                         ud, f, out);
+}
+static ably_error_info *relative_path_request(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_request_async(rc.live, "GET", "x", NULL, NULL, NULL, 0, NULL, 0,
+                                   refused_response_done, ud, f, out);
+}
+static ably_error_info *bad_method_request(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_request_async(rc.live, "FETCH", "/x", NULL, NULL, NULL, 0, NULL, 0,
+                                   refused_response_done, ud, f, out);
+}
+
+/* The registrations of options and listeners. */
+static ably_error_info *callback_on_freed(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_auth_callback(rc.freed, refused_auth_callback, ud, f);
+}
+static ably_error_info *callback_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_auth_callback(NULL, refused_auth_callback, ud, f);
+}
+static ably_error_info *log_on_freed(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_log(rc.freed, refused_log, 3, ud, f);
+}
+static ably_error_info *log_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_log(NULL, refused_log, 3, ud, f);
+}
+static ably_error_info *transport_on_freed(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_http_transport(rc.freed, counting_send, NULL, ud, f);
+}
+static ably_error_info *transport_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_http_transport(NULL, counting_send, NULL, ud, f);
+}
+static ably_error_info *listener_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    uint64_t id = 0;
+    return ably_auth_add_listener(NULL, quiet_listener, ud, f, &id);
+}
+/* The same functions refusing other arguments on live options (made and freed per call). */
+static ably_error_info *with_fresh_options(ably_error_info *(*set)(ably_auth_options *, void *,
+                                                                   ably_free_fn),
+                                           void *ud, ably_free_fn f) {
+    ably_auth_options *options = ably_auth_options_new();
+    ably_error_info *err = set(options, ud, f);
+    ably_auth_options_free(options);
+    return err;
+}
+static ably_error_info *set_null_callback(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_auth_callback(o, NULL, ud, f);
+}
+static ably_error_info *set_null_log(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_log(o, NULL, 3, ud, f);
+}
+static ably_error_info *set_log_level_0(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_log(o, refused_log, 0, ud, f);
+}
+static ably_error_info *set_log_level_6(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_log(o, refused_log, 6, ud, f);
+}
+static ably_error_info *set_null_send(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_http_transport(o, NULL, NULL, ud, f);
+}
+static ably_error_info *null_callback(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_null_callback, ud, f);
+}
+static ably_error_info *null_log(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_null_log, ud, f);
+}
+static ably_error_info *log_level_0(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_log_level_0, ud, f);
+}
+static ably_error_info *log_level_6(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_log_level_6, ud, f);
+}
+static ably_error_info *null_send(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_null_send, ud, f);
+}
+static ably_error_info *null_listener(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    uint64_t id = 0;
+    return ably_auth_add_listener(rc.live, NULL, ud, f, &id);
+}
+static ably_error_info *listener_null_out_id(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_add_listener(rc.live, quiet_listener, ud, f, NULL);
+}
+
+static const refusal_case refusal_cases[] = {
+    ASYNC_ROWS(null_auth, "NULL auth", ABLY_ERR_INVALID_ARGUMENT),
+    ASYNC_ROWS(null_done, "NULL done", ABLY_ERR_INVALID_ARGUMENT),
+    ASYNC_ROWS(shut_down, "shut down", ABLY_ERR_SHUT_DOWN),
+    {"ably_auth_request_token_async, freed params", freed_params_token,
+     ABLY_ERR_INVALID_ARGUMENT, true},
+    {"ably_auth_authorize_async, freed options", freed_options_authorize,
+     ABLY_ERR_INVALID_ARGUMENT, true},
+    {"ably_auth_revoke_tokens_async, no targets", no_targets_revoke, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_revoke_tokens_async, margin 7", bad_margin_revoke, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_request_async, path \"x\"", relative_path_request, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_request_async, method FETCH", bad_method_request, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_options_set_auth_callback, freed options", callback_on_freed,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_auth_callback, NULL options", callback_on_null,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_auth_callback, NULL callback", null_callback,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, freed options", log_on_freed, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, NULL options", log_on_null, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, NULL callback", null_log, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, level 0", log_level_0, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, level 6", log_level_6, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_http_transport, freed options", transport_on_freed,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_http_transport, NULL options", transport_on_null,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_http_transport, NULL send", null_send, ABLY_ERR_INVALID_ARGUMENT,
+     false},
+    {"ably_auth_add_listener, NULL auth", listener_on_null, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_add_listener, NULL listener", null_listener, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_add_listener, NULL out_id", listener_null_out_id, ABLY_ERR_INVALID_ARGUMENT,
+     false},
+};
+
+static void setup_refusal_handles(void) {
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_http_transport(options, counting_send, NULL, NULL, NULL));
+    rc.live = new_auth(options);
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_http_transport(options, counting_send, NULL, NULL, NULL));
+    rc.shut = new_auth(options);
+    expect_ok(ably_auth_shutdown(rc.shut, 0));
+    rc.freed = ably_auth_options_new();
+    ably_auth_options_free(rc.freed);
+    rc.freed_params = ably_token_params_new();
+    ably_token_params_free(rc.freed_params);
+}
+
+static void teardown_refusal_handles(void) {
+    ably_auth_free(rc.live);
+    ably_auth_free(rc.shut);
+    memset(&rc, 0, sizeof rc);
+}
+
+/* Every function taking (callback, user_data, free_user_data), refused in every way it can
+ * be: free_user_data has run exactly once when it returns, no `done` ever runs, and an
+ * _async function has set `*out_call` to NULL, also when refused by its earliest argument
+ * checks (the torture test found NULL auth leaving it as it was). */
+static void every_refused_registration_frees_user_data_and_clears_out_call(void) {
+    setup_refusal_handles();
+    atomic_store(&refused_dones, 0);
+    atomic_store(&sent_exchanges, 0);
+    for (size_t i = 0; i < sizeof refusal_cases / sizeof refusal_cases[0]; i++) {
+        const refusal_case *c = &refusal_cases[i];
+        atomic_store(&refused_frees, 0);
+        ably_call *call = NOT_NULL_CALL; /* must be reset to NULL */
+        ably_error_info *err = c->call(NULL, count_refused_free, c->is_async ? &call : NULL);
+        int32_t code = err != NULL ? err->code : 0;
+        CHECK(code == c->code, "11: %s is refused with %d (got %d: %s)", c->what, (int)c->code,
+              (int)code, err != NULL ? err->message : "accepted");
+        ably_error_info_free(err);
+        CHECK(atomic_load(&refused_frees) == 1,
+              "11: %s ran free_user_data once before returning (%d)", c->what,
+              atomic_load(&refused_frees));
+        if (c->is_async) {
+            CHECK(call == NULL, "11: %s set *out_call to NULL", c->what);
+            if (call != NULL && call != NOT_NULL_CALL) {
+                ably_call_free(call);
+            }
+        }
+    }
+    teardown_refusal_handles();
+    CHECK(atomic_load(&refused_dones) == 0, "11: no done of a refused start ran (%d)",
+          atomic_load(&refused_dones));
+    CHECK(atomic_load(&sent_exchanges) == 0, "11: no refused call sent a request (%d)",
+          atomic_load(&sent_exchanges));
+}
+
+/* ---- 11: the non-blocking request and revokeTokens check as the blocking forms do ------- */
+
+typedef struct {
+    const char *what;
+    const char *method;
+    const char *path;
+    const char *query;
+    const char *const *names;
+    const char *const *values;
+    size_t count;
+    const uint8_t *body;
+    size_t body_len;
+} request_args;
+
+static const request_args bad_requests[] = {
+    {"path \"x\"", "GET", "x", NULL, NULL, NULL, 0, NULL, 0},
+    {"empty path", "GET", "", NULL, NULL, NULL, 0, NULL, 0},
+    {"path \"channels/x\"", "POST", "channels/x", NULL, NULL, NULL, 0, some_body, 2},
+    {"NULL path", "GET", NULL, NULL, NULL, NULL, 0, NULL, 0},
+    {"path not UTF-8", "GET", "/\xff", NULL, NULL, NULL, 0, NULL, 0},
+    {"method FETCH", "FETCH", "/x", NULL, NULL, NULL, 0, NULL, 0},
+    {"NULL method", NULL, "/x", NULL, NULL, NULL, 0, NULL, 0},
+    {"header name with a space", "GET", "/x", NULL, bad_header_names, broken_header_names, 1,
+     NULL, 0},
+    {"header value with CRLF", "GET", "/x", NULL, broken_header_names, broken_header_values, 1,
+     NULL, 0},
+    {"NULL header arrays, count 1", "GET", "/x", NULL, NULL, NULL, 1, NULL, 0},
+    {"NULL body, body_len 2", "POST", "/x", NULL, NULL, NULL, 0, NULL, 2},
+    {"query not UTF-8", "GET", "/x", "a=\xff", NULL, NULL, 0, NULL, 0},
+};
+
+typedef struct {
+    const char *what;
+    const char *const *targets;
+    size_t count;
+    int32_t margin;
+} revoke_args;
+
+static const revoke_args bad_revocations[] = {
+    {"no targets", NULL, 0, ABLY_REAUTH_MARGIN_UNSET},
+    {"target without type", no_colon_target, 1, ABLY_REAUTH_MARGIN_UNSET},
+    {"NULL target", null_target, 1, ABLY_REAUTH_MARGIN_UNSET},
+    {"NULL targets, count 1", NULL, 1, ABLY_REAUTH_MARGIN_UNSET},
+    {"margin 7", one_target, 1, 7},
+};
+
+/* Same code and message, or both succeeded (0). */
+static bool same_refusal(ably_error_info *blocking, ably_error_info *async) {
+    if (blocking == NULL || async == NULL) {
+        return blocking == async;
+    }
+    return blocking->code == async->code && blocking->message != NULL &&
+           async->message != NULL && strcmp(blocking->message, async->message) == 0;
+}
+
+static void check_same_refusal(const char *function, const char *what, ably_error_info *blocking,
+                               ably_error_info *async, ably_call *call) {
+    CHECK(blocking != NULL, "11: %s refuses %s", function, what);
+    CHECK(same_refusal(blocking, async),
+          "11: %s_async refuses %s at once, as the blocking form does (%d \"%s\" / %d \"%s\")",
+          function, what, blocking != NULL ? (int)blocking->code : 0,
+          blocking != NULL ? blocking->message : "accepted", async != NULL ? (int)async->code : 0,
+          async != NULL ? async->message : "accepted");
+    CHECK(call == NULL, "11: %s_async refusing %s set *out_call to NULL", function, what);
+    CHECK(atomic_load(&refused_frees) == 1, "11: %s_async refusing %s ran free_user_data (%d)",
+          function, what, atomic_load(&refused_frees));
+    ably_error_info_free(blocking);
+    ably_error_info_free(async);
+    if (call != NULL && call != NOT_NULL_CALL) {
+        ably_call_free(call);
+    }
+}
+
+static void async_request_and_revoke_refuse_what_the_blocking_forms_refuse(void) {
+    setup_refusal_handles();
+    atomic_store(&refused_dones, 0);
+    atomic_store(&sent_exchanges, 0);
+    for (size_t i = 0; i < sizeof bad_requests / sizeof bad_requests[0]; i++) {
+        const request_args *a = &bad_requests[i];
+        ably_http_response *response = NULL;
+        ably_error_info *blocking =
+            ably_auth_request(rc.live, a->method, a->path, a->query, a->names, a->values,
+                              a->count, a->body, a->body_len, &response);
+        ably_http_response_free(response);
+        atomic_store(&refused_frees, 0);
+        ably_call *call = NOT_NULL_CALL;
+        ably_error_info *async = ably_auth_request_async(
+            rc.live, a->method, a->path, a->query, a->names, a->values, a->count, a->body,
+            a->body_len, refused_response_done, NULL, count_refused_free, &call);
+        check_same_refusal("ably_auth_request", a->what, blocking, async, call);
+    }
+    for (size_t i = 0; i < sizeof bad_revocations / sizeof bad_revocations[0]; i++) {
+        const revoke_args *a = &bad_revocations[i];
+        ably_revocation_result *result = NULL;
+        ably_error_info *blocking =
+            ably_auth_revoke_tokens(rc.live, a->targets, a->count, -1, a->margin, &result);
+        ably_revocation_result_free(result);
+        atomic_store(&refused_frees, 0);
+        ably_call *call = NOT_NULL_CALL;
+        ably_error_info *async =
+            ably_auth_revoke_tokens_async(rc.live, a->targets, a->count, -1, a->margin,
+                                          refused_revocation_done, NULL, count_refused_free, &call);
+        check_same_refusal("ably_auth_revoke_tokens", a->what, blocking, async, call);
+    }
+    /* revokeTokens needs Basic auth: a token-auth Auth refuses it before it starts too. */
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_use_token_auth(options, true));
+    expect_ok(ably_auth_options_set_http_transport(options, counting_send, NULL, NULL, NULL));
+    ably_auth *token_auth = new_auth(options);
+    ably_revocation_result *result = NULL;
+    ably_error_info *blocking =
+        ably_auth_revoke_tokens(token_auth, one_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET, &result);
+    ably_revocation_result_free(result);
+    atomic_store(&refused_frees, 0);
+    ably_call *call = NOT_NULL_CALL;
+    ably_error_info *async = ably_auth_revoke_tokens_async(
+        token_auth, one_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET, refused_revocation_done, NULL,
+        count_refused_free, &call);
+    check_same_refusal("ably_auth_revoke_tokens", "on a token-auth Auth", blocking, async, call);
+    ably_auth_free(token_auth);
+    teardown_refusal_handles();
+    CHECK(atomic_load(&refused_dones) == 0, "11: no done of a refused start ran (%d)",
+          atomic_load(&refused_dones));
+    CHECK(atomic_load(&sent_exchanges) == 0, "11: no refused call sent a request (%d)",
+          atomic_load(&sent_exchanges));
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -594,6 +1054,8 @@ static const named_test tests[] = {
     TEST(listener_shutting_down_while_a_done_removes_it_does_not_deadlock),
     TEST(calls_past_the_bound_in_flight_are_refused_without_done),
     TEST(shutdown_ends_the_wait_on_an_unanswered_auth_callback),
+    TEST(every_refused_registration_frees_user_data_and_clears_out_call),
+    TEST(async_request_and_revoke_refuse_what_the_blocking_forms_refuse),
 };
 
 /* With an argument, only the test of that name runs. */
