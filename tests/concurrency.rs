@@ -122,8 +122,9 @@ fn an_offset_learnt_mid_fetch_does_not_revive_the_expired_token() {
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
     options.renew_ahead = false; // only this test's calls read the clock
-    let auth = common::new_auth_with_clock(options, Arc::clone(&clock) as Arc<dyn ably_auth::Clock>)
-        .expect("valid options");
+    let auth =
+        common::new_auth_with_clock(options, Arc::clone(&clock) as Arc<dyn ably_auth::Clock>)
+            .expect("valid options");
     clock.auth.set(Arc::downgrade(&auth)).unwrap();
     let first = bearer_token(&auth.authorization_header().expect("first token"));
     // Two hours later by the local clock: the first token (one hour) has expired.
@@ -142,7 +143,9 @@ fn an_offset_learnt_mid_fetch_does_not_revive_the_expired_token() {
         Some(Err(code)) => assert_eq!(code, ably_auth::core::error::codes::NO_VALID_TOKEN),
     }
     // And afterwards the new token is in use, by the offset it brought.
-    let cached = auth.cached_authorization_header().expect("the new token is cached");
+    let cached = auth
+        .cached_authorization_header()
+        .expect("the new token is cached");
     assert_eq!(bearer_token(&cached), second);
 }
 

@@ -12,6 +12,12 @@
  *  6 calls_past_the_bound_in_flight_are_refused_without_done
  *  7 shutdown_ends_the_wait_on_an_unanswered_auth_callback
  *
+ * and the further findings of tests/c/test_torture.c (its move group 11):
+ *
+ * 11 every_refused_registration_frees_user_data_and_clears_out_call
+ *    async_request_and_revoke_refuse_what_the_blocking_forms_refuse
+ *    networked_calls_from_the_log_sink_are_refused_on_every_log_path
+ *
  * Waits are bounded by generous hang guards (a deadlock fails the test instead of hanging
  * ctest); no check depends on how long something took.
  */
@@ -1037,6 +1043,293 @@ static void async_request_and_revoke_refuse_what_the_blocking_forms_refuse(void)
           atomic_load(&sent_exchanges));
 }
 
+/* ---- 11: every networked call from inside the log sink is refused ---------------------- */
+
+/* A fake Ably behind the host transport, answering inline. Each flag, set to 1, makes the
+ * next matching exchange go wrong once. */
+typedef struct {
+    atomic_int reject_timestamp; /* requestToken: 40104 */
+    atomic_int refuse_token;     /* requestToken: 403 */
+    atomic_int fail_time;        /* /time: no answer */
+    atomic_int reject_token;     /* any other request: 401 with 40140 */
+    atomic_int short_tokens;     /* tokens that expire 1 s after they are issued */
+    atomic_int tokens;
+} fake_ably;
+
+static bool take_flag(atomic_int *flag) {
+    int one = 1;
+    return atomic_compare_exchange_strong(flag, &one, 0);
+}
+
+static void respond_typed(ably_http_exchange *exchange, int32_t status, const char *type,
+                          const char *body) {
+    const char *const names[] = {"Content-Type"};
+    const char *const values[] = {type};
+    ably_error_info_free(ably_http_exchange_respond(exchange, status, names, values, 1,
+                                                    (const uint8_t *)body, strlen(body)));
+}
+
+static void respond_json(ably_http_exchange *exchange, int32_t status, const char *body) {
+    respond_typed(exchange, status, "application/json", body);
+}
+
+static void fake_ably_send(void *user_data, ably_http_exchange *exchange) {
+    fake_ably *f = user_data;
+    const char *url = ably_http_exchange_url(exchange);
+    long long now = (long long)tu_unix_time_ms();
+    char body[512];
+    if (url == NULL) {
+        ably_error_info_free(ably_http_exchange_fail(exchange, ABLY_HTTP_FAIL_OTHER, "no url"));
+    } else if (ably_http_exchange_purpose(exchange) == ABLY_HTTP_PURPOSE_AUTH_URL) {
+        respond_typed(exchange, 200, "text/plain", "tok-from-auth-url");
+    } else if (strstr(url, "/requestToken") != NULL) {
+        if (take_flag(&f->reject_timestamp)) {
+            respond_json(exchange, 401,
+                         "{\"error\":{\"code\":40104,\"statusCode\":401,"
+                         "\"message\":\"timestamp not current\"}}");
+        } else if (take_flag(&f->refuse_token)) {
+            respond_json(exchange, 403,
+                         "{\"error\":{\"code\":40300,\"statusCode\":403,\"message\":\"no\"}}");
+        } else {
+            int n = atomic_fetch_add(&f->tokens, 1) + 1;
+            long long life = atomic_load(&f->short_tokens) ? 1000 : 3600000;
+            snprintf(body, sizeof body,
+                     "{\"token\":\"tok-%d\",\"issued\":%lld,\"expires\":%lld,"
+                     "\"keyName\":\"appId.keyId\",\"capability\":\"{\\\"*\\\":[\\\"*\\\"]}\"}",
+                     n, now, now + life);
+            respond_json(exchange, 200, body);
+        }
+    } else if (strstr(url, "/time") != NULL) {
+        if (take_flag(&f->fail_time)) {
+            ably_error_info_free(ably_http_exchange_fail(exchange, ABLY_HTTP_FAIL_OTHER, "down"));
+        } else {
+            snprintf(body, sizeof body, "[%lld]", now);
+            respond_json(exchange, 200, body);
+        }
+    } else if (strstr(url, "/revokeTokens") != NULL) {
+        respond_json(exchange, 200, "{\"successCount\":0,\"failureCount\":0,\"results\":[]}");
+    } else if (take_flag(&f->reject_token)) {
+        respond_json(exchange, 401,
+                     "{\"error\":{\"code\":40140,\"statusCode\":401,\"message\":\"expired\"}}");
+    } else {
+        respond_json(exchange, 200, "{}");
+    }
+}
+
+/* The log lines of each path that logs, by a part of their text. */
+static const char *const log_paths[] = {
+    "exchanging a TokenRequest",       "new token in use",
+    "GET /channels/x -> HTTP 200",     "token rejected with 40140",
+    "GET /time -> HTTP 200",           "GET /time failed",
+    "TokenRequest timestamp rejected", "getting a token failed",
+    "capability names operations",     "requesting a token from the authCallback",
+    "requesting a token from the authUrl", "is usable for only",
+    "no means to renew",
+};
+enum { LOG_PATHS = sizeof log_paths / sizeof log_paths[0] };
+static atomic_int log_path_seen[LOG_PATHS];
+
+/* The sink calls every networked function on its own Auth (once known) and on another one,
+ * a Basic-auth Auth that never learns the server time (so createTokenRequest with queryTime
+ * must ask for it). */
+typedef struct {
+    _Atomic(ably_auth *) self;
+} sink_owner;
+static ably_auth *sink_other;
+static _Thread_local bool in_sink;
+static atomic_int sink_probes;
+static atomic_int sink_not_refused;
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
+static char sink_first_failure[600];
+
+static void sink_expect_refused(ably_error_info *err, const char *call, const char *line) {
+    atomic_fetch_add(&sink_probes, 1);
+    if (err == NULL || (err->code != ABLY_ERR_REENTRANT_CALL && err->code != ABLY_ERR_SHUT_DOWN)) {
+        if (atomic_fetch_add(&sink_not_refused, 1) == 0) {
+            pthread_mutex_lock(&sink_lock);
+            snprintf(sink_first_failure, sizeof sink_first_failure, "%s %s %d (%.120s) for: %.200s",
+                     call, err != NULL ? "failed with" : "succeeded", err != NULL ? (int)err->code : 0,
+                     err != NULL && err->message != NULL ? err->message : "", line);
+            pthread_mutex_unlock(&sink_lock);
+        }
+    }
+    ably_error_info_free(err);
+}
+
+static void probe_networked_calls(ably_auth *auth, const char *line) {
+    int64_t ms = 0;
+    sink_expect_refused(ably_auth_time(auth, &ms), "ably_auth_time", line);
+    ably_http_response *response = NULL;
+    sink_expect_refused(ably_auth_request(auth, "GET", "/channels/sink", NULL, NULL, NULL, 0, NULL,
+                                          0, &response),
+                        "ably_auth_request", line);
+    ably_http_response_free(response);
+    ably_token_details *details = NULL;
+    sink_expect_refused(ably_auth_authorize(auth, NULL, NULL, &details), "ably_auth_authorize",
+                        line);
+    ably_token_details_free(details);
+    details = NULL;
+    sink_expect_refused(ably_auth_request_token(auth, NULL, NULL, &details),
+                        "ably_auth_request_token", line);
+    ably_token_details_free(details);
+}
+
+static void probing_sink(void *user_data, int32_t level, const char *message) {
+    (void)level;
+    sink_owner *owner = user_data;
+    for (int i = 0; i < LOG_PATHS; i++) {
+        if (strstr(message, log_paths[i]) != NULL) {
+            atomic_fetch_add(&log_path_seen[i], 1);
+        }
+    }
+    if (in_sink) {
+        return; /* a line logged by a call this sink made (only when such a call is let in) */
+    }
+    in_sink = true;
+    ably_auth *self = atomic_load(&owner->self);
+    if (self != NULL) {
+        probe_networked_calls(self, message);
+    }
+    probe_networked_calls(sink_other, message);
+    ably_revocation_result *result = NULL;
+    sink_expect_refused(ably_auth_revoke_tokens(sink_other, one_target, 1, -1,
+                                                ABLY_REAUTH_MARGIN_UNSET, &result),
+                        "ably_auth_revoke_tokens", message);
+    ably_revocation_result_free(result);
+    ably_auth_options *options = ably_auth_options_new();
+    ably_error_info_free(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    ably_error_info_free(ably_auth_options_set_query_time(options, true));
+    ably_token_request *request = NULL;
+    sink_expect_refused(
+        ably_auth_create_token_request_with_options(sink_other, NULL, options, &request),
+        "ably_auth_create_token_request_with_options (queryTime)", message);
+    ably_token_request_free(request);
+    in_sink = false;
+}
+
+static void inline_token_callback(void *user_data, const char *params,
+                                  ably_auth_completion *completion) {
+    (void)user_data;
+    (void)params;
+    answer_token(completion, "tok-from-callback");
+}
+
+/* An Auth logging every line to the probing sink, with the fake Ably as its transport. */
+static ably_auth *probed_auth(ably_auth_options *options, sink_owner *owner, fake_ably *fake,
+                              int32_t level) {
+    atomic_store(&owner->self, NULL);
+    expect_ok(ably_auth_options_set_http_transport(options, fake_ably_send, NULL, fake, NULL));
+    expect_ok(ably_auth_options_set_log(options, probing_sink, level, owner, NULL));
+    ably_auth *auth = new_auth(options);
+    atomic_store(&owner->self, auth);
+    return auth;
+}
+
+static void authorize_expecting(ably_auth *auth, ably_token_params *params, bool ok,
+                                const char *what) {
+    ably_token_details *details = NULL;
+    ably_error_info *err = ably_auth_authorize(auth, params, NULL, &details);
+    CHECK((err == NULL) == ok, "11: %s %s", what, ok ? "succeeds" : "fails");
+    if (err != NULL && ok) {
+        tu_print_error(err);
+    }
+    ably_error_info_free(err);
+    ably_token_details_free(details);
+}
+
+static void request_expecting_200(ably_auth *auth, const char *what) {
+    ably_http_response *response = NULL;
+    ably_error_info *err =
+        ably_auth_request(auth, "GET", "/channels/x", NULL, NULL, NULL, 0, NULL, 0, &response);
+    CHECK(err == NULL && ably_http_response_status(response) == 200, "11: %s answered 200",
+          what);
+    ably_error_info_free(err);
+    ably_http_response_free(response);
+}
+
+static void networked_calls_from_the_log_sink_are_refused_on_every_log_path(void) {
+    static fake_ably other_fake, fake;
+    static sink_owner owner;
+    atomic_store(&sink_probes, 0);
+    atomic_store(&sink_not_refused, 0);
+    for (int i = 0; i < LOG_PATHS; i++) {
+        atomic_store(&log_path_seen[i], 0);
+    }
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_http_transport(options, fake_ably_send, NULL, &other_fake,
+                                                   NULL));
+    sink_other = new_auth(options);
+
+    /* A key, token auth: the token exchange, requests, time, and what goes wrong there. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_use_token_auth(options, true));
+    expect_ok(ably_auth_options_set_renew_ahead(options, false));
+    ably_auth *auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize");
+    request_expecting_200(auth, "a request with the token");
+    atomic_store(&fake.reject_token, 1);
+    request_expecting_200(auth, "a request whose token is rejected once");
+    int64_t ms = 0;
+    expect_ok(ably_auth_time(auth, &ms));
+    atomic_store(&fake.fail_time, 1);
+    ably_error_info *err = ably_auth_time(auth, &ms);
+    CHECK(err != NULL, "11: time without an answer fails");
+    ably_error_info_free(err);
+    atomic_store(&fake.reject_timestamp, 1);
+    authorize_expecting(auth, NULL, true, "authorize after a 40104");
+    atomic_store(&fake.refuse_token, 1);
+    authorize_expecting(auth, NULL, false, "authorize refused by the server");
+    ably_token_params *params = ably_token_params_new();
+    expect_ok(ably_token_params_set_capability(params, "{\"x\":[\"frobnicate\"]}"));
+    authorize_expecting(auth, params, true, "authorize with an unknown capability operation");
+    ably_auth_free(auth);
+
+    /* The authCallback and the authUrl. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, inline_token_callback, NULL, NULL));
+    expect_ok(ably_auth_options_set_renew_ahead(options, false));
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize through the authCallback");
+    ably_auth_free(auth);
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_url(options, "https://auth.example.test/token"));
+    expect_ok(ably_auth_options_set_renew_ahead(options, false));
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize through the authUrl");
+    ably_auth_free(auth);
+
+    /* A token too short for renewal ahead. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_use_token_auth(options, true));
+    atomic_store(&fake.short_tokens, 1);
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize with a short token");
+    ably_auth_free(auth);
+    atomic_store(&fake.short_tokens, 0);
+
+    /* A given token and no means to renew it: logged while the Auth is being made. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_token(options, "given-token"));
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_INFO);
+    ably_auth_free(auth);
+
+    ably_auth_free(sink_other);
+    sink_other = NULL;
+    for (int i = 0; i < LOG_PATHS; i++) {
+        CHECK(atomic_load(&log_path_seen[i]) > 0, "11: the log path \"%s\" was taken",
+              log_paths[i]);
+    }
+    CHECK(atomic_load(&sink_probes) > 0, "11: the sink made networked calls (%d)",
+          atomic_load(&sink_probes));
+    CHECK(atomic_load(&sink_not_refused) == 0,
+          "11: every networked call from the log sink was refused with "
+          "ABLY_ERR_REENTRANT_CALL (%d were not; first: %s)",
+          atomic_load(&sink_not_refused), sink_first_failure);
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1056,6 +1349,7 @@ static const named_test tests[] = {
     TEST(shutdown_ends_the_wait_on_an_unanswered_auth_callback),
     TEST(every_refused_registration_frees_user_data_and_clears_out_call),
     TEST(async_request_and_revoke_refuse_what_the_blocking_forms_refuse),
+    TEST(networked_calls_from_the_log_sink_are_refused_on_every_log_path),
 };
 
 /* With an argument, only the test of that name runs. */
