@@ -348,7 +348,8 @@ impl Auth {
         self.start_call(self.rest_budget(), |auth| auth.time(), done)
     }
 
-    /// Non-blocking [`Auth::revoke_tokens`]: its argument errors are returned at once.
+    /// Non-blocking [`Auth::revoke_tokens`]: its argument errors are returned at once (those
+    /// of the Auth's state, Basic auth with a key, are given to `done`).
     pub fn revoke_tokens_async(
         self: &Arc<Self>,
         targets: Vec<String>,
@@ -357,7 +358,7 @@ impl Auth {
         done: impl FnOnce(Result<RevocationResult>) + Send + 'static,
     ) -> Result<Call> {
         // The blocking form's own checks, before starting: bad arguments fail at once.
-        self.check_revoke_args(&targets)?;
+        super::rest_ops::check_revoke_targets(&targets)?;
         self.start_call(
             self.rest_budget(),
             move |auth| auth.revoke_tokens(&targets, issued_before, allow_reauth_margin),

@@ -9,7 +9,6 @@ use zeroize::Zeroizing;
 use super::events::LogLevel;
 use super::{Auth, reentry, renewal_impossible};
 use crate::core::error::{ErrorInfo, Result, codes};
-use crate::core::key::ApiKey;
 use crate::core::material::{RevocationResult, parse_revocation_result, parse_time};
 use crate::http::rest::{RestClient, RestRequest, path_segment};
 use crate::http::{HttpResponse, Method};
@@ -126,7 +125,21 @@ impl Auth {
         issued_before: Option<u64>,
         allow_reauth_margin: Option<bool>,
     ) -> Result<RevocationResult> {
-        let key = self.check_revoke_args(targets)?;
+        check_revoke_targets(targets)?;
+        if self.uses_token_auth() {
+            return Err(ErrorInfo::new(
+                codes::REQUIRES_BASIC_AUTH,
+                401,
+                "revokeTokens requires Basic authentication, but this client uses token auth",
+            ));
+        }
+        let key = self.key.as_ref().ok_or_else(|| {
+            ErrorInfo::new(
+                codes::REQUIRES_BASIC_AUTH,
+                401,
+                "revokeTokens needs an API key",
+            )
+        })?;
         self.check_may_send("revokeTokens")?;
         let mut body = serde_json::Map::new();
         body.insert("targets".into(), serde_json::json!(targets));
@@ -161,37 +174,6 @@ impl Auth {
             return Err(response.error_info());
         }
         parse_revocation_result(&response.body)
-    }
-
-    /// Check the arguments of [`Auth::revoke_tokens`] and that this Auth may revoke: shared
-    /// by the blocking form and the non-blocking one, which checks before it starts. Gives
-    /// the key to sign with.
-    pub(super) fn check_revoke_args(&self, targets: &[String]) -> Result<&ApiKey> {
-        if self.uses_token_auth() {
-            return Err(ErrorInfo::new(
-                codes::REQUIRES_BASIC_AUTH,
-                401,
-                "revokeTokens requires Basic authentication, but this client uses token auth",
-            ));
-        }
-        if targets.is_empty() {
-            return Err(ErrorInfo::invalid_value(
-                "revokeTokens needs at least one target",
-            ));
-        }
-        if let Some(bad) = targets.iter().find(|t| !t.contains(':')) {
-            return Err(ErrorInfo::invalid_value(format!(
-                "a revocation target must be type:value, got {:?}",
-                crate::core::material::truncate(bad, 64)
-            )));
-        }
-        self.key.as_ref().ok_or_else(|| {
-            ErrorInfo::new(
-                codes::REQUIRES_BASIC_AUTH,
-                401,
-                "revokeTokens needs an API key",
-            )
-        })
     }
 
     /// Refuse network I/O started from where it is not allowed: after shutdown, and from
@@ -281,6 +263,25 @@ pub(super) fn check_request_args(path: &str, headers: &[(String, String)]) -> Re
     }
     for (name, value) in headers {
         crate::http::check_header(name, value)?;
+    }
+    Ok(())
+}
+
+/// Check the arguments of [`Auth::revoke_tokens`]: at least one target, each `type:value`.
+/// Shared by the blocking form and the non-blocking one, which checks before it starts.
+/// (Whether the Auth may revoke, Basic auth with a key, is checked when the call runs: an
+/// `authorize` in flight may change it.)
+pub(super) fn check_revoke_targets(targets: &[String]) -> Result<()> {
+    if targets.is_empty() {
+        return Err(ErrorInfo::invalid_value(
+            "revokeTokens needs at least one target",
+        ));
+    }
+    if let Some(bad) = targets.iter().find(|t| !t.contains(':')) {
+        return Err(ErrorInfo::invalid_value(format!(
+            "a revocation target must be type:value, got {:?}",
+            crate::core::material::truncate(bad, 64)
+        )));
     }
     Ok(())
 }

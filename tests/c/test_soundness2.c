@@ -1019,7 +1019,8 @@ static void async_request_and_revoke_refuse_what_the_blocking_forms_refuse(void)
                                           refused_revocation_done, NULL, count_refused_free, &call);
         check_same_refusal("ably_auth_revoke_tokens", a->what, blocking, async, call);
     }
-    /* revokeTokens needs Basic auth: a token-auth Auth refuses it before it starts too. */
+    /* On a token-auth Auth (which the non-blocking form reports to `done`, as the Auth may
+     * change before it runs), bad arguments are still refused first, the same way. */
     ably_auth_options *options = ably_auth_options_new();
     expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
     expect_ok(ably_auth_options_set_use_token_auth(options, true));
@@ -1027,14 +1028,18 @@ static void async_request_and_revoke_refuse_what_the_blocking_forms_refuse(void)
     ably_auth *token_auth = new_auth(options);
     ably_revocation_result *result = NULL;
     ably_error_info *blocking =
-        ably_auth_revoke_tokens(token_auth, one_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET, &result);
+        ably_auth_revoke_tokens(token_auth, no_colon_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET,
+                                &result);
     ably_revocation_result_free(result);
     atomic_store(&refused_frees, 0);
     ably_call *call = NOT_NULL_CALL;
     ably_error_info *async = ably_auth_revoke_tokens_async(
-        token_auth, one_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET, refused_revocation_done, NULL,
-        count_refused_free, &call);
-    check_same_refusal("ably_auth_revoke_tokens", "on a token-auth Auth", blocking, async, call);
+        token_auth, no_colon_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET, refused_revocation_done,
+        NULL, count_refused_free, &call);
+    CHECK(blocking != NULL && blocking->code == ABLY_ERR_INVALID_ARGUMENT,
+          "11: a bad target on a token-auth Auth is an argument error");
+    check_same_refusal("ably_auth_revoke_tokens", "a bad target on a token-auth Auth", blocking,
+                       async, call);
     ably_auth_free(token_auth);
     teardown_refusal_handles();
     CHECK(atomic_load(&refused_dones) == 0, "11: no done of a refused start ran (%d)",
