@@ -181,7 +181,7 @@ const WINDOW: Duration = Duration::from_secs(3);
 /// (not in 3 s, but allowed for slack) 6 s, and one more for good measure.
 const MOST_CALLS: usize = 4;
 
-/// An event as the tests record it: the new token, or the failure's code and message.
+/// An event heard: `Ok(token)` or `Err((code, message))`.
 type HeardEvent = Result<String, (u32, String)>;
 
 /// What an Auth heard: events, and the log lines at warn or info.

@@ -545,23 +545,19 @@ static void test_big_networked(void) {
     ably_auth_options_free(o);
     free(big_url);
 
-    /* A 10 MB authUrl path at the loopback server. */
+    /* A 10 MB authUrl path at the loopback server: the URL parser refuses URLs over 16 KiB
+     * when the Auth is made (it used to be accepted, and the request failed with 40170). */
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/auth/token-request/", server.port);
     big_url = big_string(url, 'p', BIG, "");
     o = server_options(3000);
     expect_ok(ably_auth_options_set_auth_url(o, big_url));
-    ably_auth *auth = new_auth(o);
+    ably_auth *auth = NULL;
+    expect(ably_auth_new(o, &auth), "ably_auth_new with a 10 MB authUrl",
+           ABLY_ERR_INVALID_ARGUMENT);
+    CHECK(auth == NULL, "  ... and no Auth");
     free(big_url);
     int64_t start;
-    if (auth != NULL) {
-        ably_token_details *details = NULL;
-        start = now_ms();
-        expect(ably_auth_request_token(auth, NULL, NULL, &details),
-               "request_token via a 10 MB authUrl", ABLY_ERR_AUTH_CALLBACK_FAILED);
-        CHECK(now_ms() - start < 5000, "  ... within the timeout");
-        ably_auth_free(auth);
-    }
 
     /* A 10 MB authUrl header value and param value. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/auth/token-request", server.port);
