@@ -546,8 +546,8 @@ static void shutdown_ends_the_wait_on_an_unanswered_auth_callback(void) {
     atomic_store(&done_runs, 0);
     ably_auth_options *options = ably_auth_options_new();
     expect_ok(ably_auth_options_set_auth_callback(options, keeping_auth_callback, NULL, NULL));
-    /* The authCallback's answer would be awaited for 20 s. */
-    expect_ok(ably_auth_options_set_timeouts(options, 4000, 20000));
+    /* The authCallback's answer would be awaited for 120 s. */
+    expect_ok(ably_auth_options_set_timeouts(options, 4000, 120000));
     static blocking_call b;
     b.auth = new_auth(options);
     atomic_store(&b.code, -1);
@@ -559,8 +559,9 @@ static void shutdown_ends_the_wait_on_an_unanswered_auth_callback(void) {
     CHECK(pthread_create(&thread, NULL, blocking_authorize_thread, &b) == 0,
           "7: blocking authorize started");
     sleep_ms(200); /* let it join the fetch (if it does not, it fails as shut down too) */
-    /* Well within the 20 s the callback's answer would otherwise be awaited. */
-    ably_error_info *err = ably_auth_shutdown(b.auth, 5000);
+    /* Within half the 120 s the callback's answer would otherwise be awaited: a hang guard,
+     * not a speed target. */
+    ably_error_info *err = ably_auth_shutdown(b.auth, 60000);
     CHECK(err == NULL, "7: the shutdown ended the wait on the unanswered authCallback");
     if (err != NULL) {
         tu_print_error(err);
