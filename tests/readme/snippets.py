@@ -34,7 +34,9 @@ Any other language, or a compiled-language block without a marker, fails the run
 C is compiled with -std=c11 -Wall -Wextra -Wpedantic -Werror, C++ with -std=c++17 -Wall
 -Wextra -Wpedantic -Werror, both against the installed package (pkg-config ably_auth), Go
 with `go vet` and `go build` in a module that replaces the binding by this checkout's, Rust
-with rustc -D warnings against the crate's rlib from `cargo test --no-run`.
+with rustc -D warnings against the crate's rlib from `cargo test --no-run`. C snippets are
+compiled with tests/readme/builder_ledger.h force-included: builders live in the library's
+registry, so one a snippet forgets is no valgrind leak; the ledger counts them.
 """
 
 import argparse
@@ -241,7 +243,8 @@ class Checker:
         except subprocess.TimeoutExpired:
             raise Failure(f"{label}: still running after {RUN_TIMEOUT_S} s (hang guard)")
         if r.returncode != expect_status:
-            why = "valgrind found errors or leaks" if r.returncode == 99 else ""
+            why = {99: "(valgrind found errors or leaks)",
+                   98: "(it leaked a builder: tests/readme/builder_ledger.h)"}.get(r.returncode, "")
             raise Failure(f"{label}: exit status {r.returncode}, expected {expect_status} {why}\n"
                           f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")
         for text in printing:
@@ -291,6 +294,9 @@ class Checker:
         else:
             cmd = [os.environ.get("CXX", "c++"), "-std=c++17"]
         cmd += ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-pthread", "-o", exe, src]
+        if lang == "c":
+            # Counts the builders the program owns: one it forgets is no valgrind leak.
+            cmd += ["-include", os.path.join(self.root, "tests/readme/builder_ledger.h")]
         cmd += self.pkg_config()
         r = run(cmd)
         if r.returncode != 0:
