@@ -6,36 +6,36 @@
  * - Fallible functions return `ably_error_info *`: NULL on success, otherwise an error the
  *   caller frees with ably_error_info_free(). Outputs are written through the trailing
  *   `out_*` parameters, and only on success.
- * - NULL where a value is required, invalid UTF-8 and out-of-range numbers give code 40003
- *   with a message naming the argument. A panic inside the library gives 50000. No input
- *   crashes the process.
+ * - NULL where a value is required, invalid UTF-8 and out-of-range numbers give
+ *   ABLY_ERR_INVALID_ARGUMENT with a message naming the argument. A panic inside the
+ *   library gives ABLY_ERR_INTERNAL. No input crashes the process.
  * - Strings passed in are NUL-terminated UTF-8 (in structs passed by value, ably_str:
  *   pointer and length) and are copied before the call does anything else. `char *`
  *   results are owned: free them with ably_string_free(). `const char *` results are
  *   borrowed from the handle they came from and stay valid until it is freed.
  * - Builders (ably_auth_options, ably_token_params, ably_auth_completion,
  *   ably_http_exchange) are handles, not addresses: one consumed or freed is refused with
- *   40003 by every function, from any thread, however many builders were created since (on
- *   32-bit platforms: unless about 33 million builders were created since). They are
- *   consumed by the call they are passed to, also when it fails. Two calls on one builder
- *   at the same time get 40003 for the second.
+ *   ABLY_ERR_INVALID_ARGUMENT by every function, from any thread, however many builders were
+ *   created since (on 32-bit platforms: unless about 33 million builders were created
+ *   since). They are consumed by the call they are passed to, also when it fails. Two calls
+ *   on one builder at the same time get ABLY_ERR_INVALID_ARGUMENT for the second.
  *   ably_auth is thread-safe; token handles are immutable and may be read concurrently.
  * - Every _free function accepts NULL.
- * - status_code: the HTTP status of the answer an error reports (a server's error, an
- *   authUrl's answer); else, for an error raised locally, the status the Ably spec names
- *   for its code (40170/401 for an authCallback/authUrl failure, RSA4e; 40162/401, RSA17d;
- *   40013/400, RSC8e2; 50000/500 for internal failures, RSC20f; and the statuses of the
- *   spec's error table for the auth codes 40012, 40101-40106, 40171); else 0: invalid
- *   arguments and options (40003, 40000), no answer at all (50003 timeout, 80000
- *   connection failure, TLS failure) and the library's own codes.
- * - Codes 100001 and up are this library's own (status 0), for local conditions Ably has
- *   no code for: ABLY_ERR_REENTRANT_CALL, ABLY_ERR_CANCELLED, ABLY_ERR_SHUT_DOWN,
- *   ABLY_ERR_NO_VALID_TOKEN, ABLY_ERR_NOT_BUILT_IN.
- * - An HTTP answer with an error status but no Ably error in its body or X-Ably-Errorcode
- *   header gets Ably's generic code for that status (40000, 40100, 40300, 40400, 40500,
- *   42910 for 429, 50000), else that of its class (40000 for 4xx, 50000 for 5xx and for an
- *   unexpected 3xx), with status_code the answer's status; an answer larger than its limit
- *   (128 KiB for token material, 16 MiB for ably_auth_request) is 50000 saying so.
+ * - Names: a function is ably_<type>_<verb> (ably_auth_options_set_key works on an
+ *   ably_auth_options, ably_auth_request_token on an ably_auth); a constant is
+ *   ABLY_<GROUP>_<NAME> (ABLY_ERR_*, ABLY_LOG_LEVEL_*, ABLY_HTTP_*). What belongs to the
+ *   library as a whole (version, features, build configuration, the attribute macros) is
+ *   named after the library: ably_auth_version(), ABLY_AUTH_*. Old names live on in the
+ *   last section, "Deprecated names".
+ * - Pointer arguments: each is NULL (refused as above where a value is needed) or valid: a
+ *   handle of this library's not yet freed (a freed or consumed builder is refused, not
+ *   undefined), a NUL-terminated string, and for an `out_*` parameter memory writable for
+ *   one value. This is every function's contract; one that asks more (a buffer and its
+ *   length, an array of `count` pointers) says so under "Beyond the conventions".
+ * - Errors carry an Ably code and an HTTP status: the status of the answer the error
+ *   reports, the status Ably gives the code for an error the library raises, or 0 where no
+ *   HTTP status applies. The section "Errors and codes" has the table of every code, its
+ *   name, its status and where it comes from.
  *
  * Callbacks and re-entrancy (docs/lifecycle.md has the rationale and the tests)
  *
@@ -71,7 +71,8 @@
  * - Every callback must return normally: a C++ exception, longjmp or other unwinding out
  *   of a callback is undefined behaviour (the C++ binding catches exceptions for you). A
  *   callback that never returns blocks the thread it runs on; other threads waiting for the
- *   same token give up at the fetch deadline (ably_auth_options_set_timeouts) with 50003.
+ *   same token give up at the fetch deadline (ably_auth_options_set_timeouts) with
+ *   ABLY_ERR_TIMEOUT.
  * - ably_auth_free may be called from inside a callback of the same Auth: the memory is
  *   released when the outermost call on it returns.
  */
@@ -84,6 +85,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ABLY_AUTH_DEPRECATED(note) marks the old names kept as aliases (README: ABI policy); the
+ * compiler names the replacement. Define it yourself (e.g. empty) before including this
+ * header to silence it. */
+#ifndef ABLY_AUTH_DEPRECATED
+#if defined(__cplusplus) && (__cplusplus >= 201402L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201402L))
+#define ABLY_AUTH_DEPRECATED(note) [[deprecated(note)]]
+#elif defined(__GNUC__) || defined(__clang__)
+#define ABLY_AUTH_DEPRECATED(note) __attribute__((deprecated(note)))
+#elif defined(_MSC_VER)
+#define ABLY_AUTH_DEPRECATED(note) __declspec(deprecated(note))
+#else
+#define ABLY_AUTH_DEPRECATED(note)
+#endif
+#endif
 
 /* ABLY_AUTH_MUST_CHECK marks every function returning `ably_error_info *`: dropping that
  * result both ignores a failure and leaks it. Define it yourself (e.g. empty) before
@@ -102,145 +118,1260 @@
 #endif
 #endif
 
+/*
+ * Contents
+ *
+ *    1. Handles
+ *    2. Getting started: errors, options and the Auth
+ *    3. Options
+ *    4. Issuing offline: TokenRequests and JWTs
+ *    5. Tokens over the network
+ *    6. Non-blocking calls
+ *    7. The host's HTTP transport
+ *    8. Listeners and the log
+ *    9. Token and params types
+ *   10. Errors and codes
+ *   11. Version and features
+ */
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/* 1. Handles =====================================================================================
+ *
+ * The library's opaque handle types, declared here so that every section may name them.
+ * Each is created and freed by the functions of its section.
+ */
 
 /**
- * Log level: failures the caller sees as errors.
+ * Ably token authentication for one key or token.
+ *
+ * Thread safety: thread-safe. One handle may be used from many threads at once; free it
+ * once, with `ably_auth_free`, when no call on it is in progress on another thread (a
+ * call on the freeing thread itself, from inside one of its callbacks, is allowed).
  */
-#define ABLY_LOG_LEVEL_ERROR 1
+typedef struct ably_auth ably_auth;
 
 /**
- * Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
- * renewal ahead of expiry).
+ * Options for `ably_auth_new`: credentials (key, token, authUrl, authCallback), clientId,
+ * default token params, hosts, transport and logging. Thread safety: a single-thread object.
+ * It is consumed (freed) by `ably_auth_new`, also when that fails; free an unused one with
+ * `ably_auth_options_free` (which also runs the `free_user_data` of callbacks set on it).
+ * Using it after it was consumed gives error ABLY_ERR_INVALID_ARGUMENT. A setter that fails
+ * leaves the options unchanged. A setter that replaces a callback runs the earlier
+ * `free_user_data` after the options are updated, so that destructor may use (or free) the
+ * options.
  */
-#define ABLY_LOG_LEVEL_WARN 2
+typedef struct ably_auth_options ably_auth_options;
 
 /**
- * Log level: what a service operator wants to see: each new token in use, each completed
- * request to Ably (method, path, status), RSA4a1's "no means to renew".
+ * TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for JWTs
+ * only a revocation key; every field starts unset. Thread safety: a single-thread object. It
+ * is consumed (freed) by the call it is passed to, also when that call fails; free an unused
+ * one with `ably_token_params_free`. Using it after it was consumed gives error
+ * ABLY_ERR_INVALID_ARGUMENT.
  */
-#define ABLY_LOG_LEVEL_INFO 3
+typedef struct ably_token_params ably_token_params;
 
 /**
- * Log level: each step of a token fetch (which means is asked, the exchange).
+ * An immutable TokenRequest. Its string getters return borrowed pointers valid until the
+ * handle is freed (NULL when the field is absent). Thread safety: may be read from many
+ * threads at once; free it once with `ably_token_request_free`.
  */
-#define ABLY_LOG_LEVEL_DEBUG 4
+typedef struct ably_token_request ably_token_request;
 
 /**
- * Log level: everything the library logs.
+ * An immutable TokenDetails: a token and its metadata. String getters return borrowed
+ * pointers valid until the handle is freed (NULL when absent). Thread safety: may be read
+ * from many threads at once; free it once with `ably_token_details_free`.
  */
-#define ABLY_LOG_LEVEL_VERBOSE 5
+typedef struct ably_token_details ably_token_details;
 
 /**
- * Bad request: conflicting options.
+ * The answer channel of one authCallback call. The library creates it and passes it to the
+ * callback; the host answers it exactly once, with `ably_auth_completion_token`,
+ * `ably_auth_completion_json` or `ably_auth_completion_error`, which free it in every case. A
+ * completion never answered is leaked (and the waiting call fails with
+ * ABLY_ERR_AUTH_CALLBACK_FAILED after the request timeout), so answer it even when it is late.
+ *
+ * Thread safety: answer it from any thread, during or after the callback. Answering it twice
+ * gives ABLY_ERR_INVALID_ARGUMENT.
  */
-#define ABLY_ERR_BAD_REQUEST 40000
+typedef struct ably_auth_completion ably_auth_completion;
 
 /**
- * Invalid argument: NULL, invalid UTF-8, malformed JSON, out-of-range value, invalid
- * capability, or a builder that was already consumed.
+ * Non-blocking calls. The rules every `_async` function follows:
+ * - It returns at once. Either it returns an error, and then `done` never runs and
+ *   `free_user_data` has run before it returns; or it returns NULL, and `done` runs exactly
+ *   once, later, on a library thread (never inside the `_async` call, never with a library
+ *   lock held), with the result or an error: the operation's own, `ABLY_ERR_CANCELLED`
+ *   (ABLY_ERR_CANCELLED) after `ably_call_cancel`, `ably_auth_shutdown` or `ably_auth_free`,
+ *   or `ABLY_ERR_TIMEOUT` at the call's deadline (the worst case of the blocking form, see
+ *   `ably_auth_options_set_timeouts`). `free_user_data` runs after `done` returns.
+ * - The result and the error given to `done` are the host's: free them (or keep them).
+ * - `*out_call` (may be NULL: fire and forget) is written before the operation starts, so
+ *   `done` may already see it (and is set to NULL when the function fails); the host frees it
+ *   with `ably_call_free`, before or after `done`.
+ * - `done` may call anything that does not block on the network (another `_async` call,
+ *   `ably_call_cancel`, `ably_auth_free`...); a blocking call that needs a token from inside
+ *   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
+ * - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`, 2
+ *   by default), started on first use; `done` runs on one more library thread.
+ *
+ * `ably_call` is one such operation in flight, owned by the caller: free it with
+ * `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
  */
-#define ABLY_ERR_INVALID_ARGUMENT 40003
+typedef struct ably_call ably_call;
 
 /**
- * Invalid clientId (empty, or `*` in the options).
+ * One HTTP request the library asks the host transport to send, awaiting one answer.
+ *
+ * Ownership: the library creates it and passes it to the transport's `send`; from then on it
+ * belongs to the host, which answers it exactly once with `ably_http_exchange_respond` or
+ * `ably_http_exchange_fail`. Answering frees it, in every case (also when the answer is
+ * refused). The library never frees it behind the host's back: it stays valid until answered,
+ * also after its deadline, a cancel, a shutdown or `ably_auth_free`, so a late answer is safe
+ * (it is refused with ABLY_ERR_TIMEOUT or `ABLY_ERR_CANCELLED`). An exchange never answered is
+ * leaked.
+ *
+ * Secrets: the `Authorization` header value (and a TokenRequest's mac in the body) are
+ * credentials. Never log them; the library wipes its copies when the exchange is freed.
+ *
+ * Thread safety: one thread at a time (like a builder): read it and answer it from any thread,
+ * during `send` or later. A call made while another thread is using it gets
+ * ABLY_ERR_INVALID_ARGUMENT (getters then return NULL, 0 or false). Strings and bytes read
+ * from it are borrowed until it is answered.
  */
-#define ABLY_ERR_INVALID_CLIENT_ID 40012
+typedef struct ably_http_exchange ably_http_exchange;
 
 /**
- * Invalid credentials: a malformed API key, or no key to sign with.
+ * The server's answer to `ably_auth_request`, whatever its status (an error status of 400
+ * or more included; `ably_http_response_error` gives its ErrorInfo). Immutable; the body
+ * and header values are borrowed from it and valid until it is freed with
+ * `ably_http_response_free`. Thread safety: may be read from many threads at once.
  */
-#define ABLY_ERR_INVALID_CREDENTIALS 40101
+typedef struct ably_http_response ably_http_response;
 
 /**
- * Incompatible credentials: the token's clientId conflicts with the options' clientId.
+ * The outcome of `ably_auth_revoke_tokens`: one entry per target, in the server's order.
+ * Immutable; strings and errors are borrowed from it and valid until it is freed with
+ * `ably_revocation_result_free`. Thread safety: may be read from many threads at once.
  */
-#define ABLY_ERR_INCOMPATIBLE_CREDENTIALS 40102
+typedef struct ably_revocation_result ably_revocation_result;
+
+/* 2. Getting started: errors, options and the Auth ===============================================
+ *
+ * Every fallible function returns an ably_error_info (NULL on success) that the caller
+ * frees. An Auth is made from options, which ably_auth_new consumes: a key is enough to
+ * issue tokens offline; a token, an authUrl or an authCallback lets it obtain tokens over
+ * the network.
+ */
 
 /**
- * No means of authentication: no key, token or tokenDetails.
+ * An Ably ErrorInfo. Returned by every fallible function as an owned pointer: NULL means
+ * success; otherwise the caller reads the fields and frees it, once, with
+ * `ably_error_info_free` (which also frees `cause`). The fields are read-only for the caller.
+ * New fields are only ever appended, so code compiled against an older header keeps working.
+ *
+ * Thread safety: immutable; may be read from any thread and freed from any thread.
  */
-#define ABLY_ERR_NO_AUTH_METHOD 40106
+typedef struct ably_error_info {
+  /**
+   * Ably error code, e.g. ABLY_ERR_TOKEN_ERROR_FIRST (token error) or
+   * ABLY_ERR_INVALID_ARGUMENT (invalid argument).
+   */
+  int32_t code;
+  /**
+   * HTTP status code: the status of the answer the error reports, or the one the Ably spec
+   * names for the code (e.g. ABLY_ERR_AUTH_CALLBACK_FAILED (status 401)); 0 when none
+   * applies (see the header's conventions).
+   */
+  int32_t status_code;
+  /**
+   * Human-readable message, never NULL. Never contains a key secret, token or mac.
+   */
+  const char *message;
+  /**
+   * Help URL, or NULL.
+   */
+  const char *href;
+  /**
+   * The underlying error, or NULL. Owned by this error.
+   */
+  const struct ably_error_info *cause;
+} ably_error_info;
 
 /**
- * First code of the token-error range (a 401 with a code in 40140..=40149 calls for renewal).
+ * Free an error returned by this library, including its `cause` chain. NULL is a no-op.
+ * Call it exactly once per error.
  */
-#define ABLY_ERR_TOKEN_ERROR_FIRST 40140
+void ably_error_info_free(struct ably_error_info *error);
 
 /**
- * Last code of the token-error range.
+ * A string given by pointer and length, not NUL-terminated: the form of the strings inside
+ * structs passed by value (`ably_token_params_values`). `ptr` NULL (with `len` 0) means
+ * unset. The bytes are UTF-8 without NUL bytes and only need to stay valid for the call;
+ * the library copies what it keeps.
  */
-#define ABLY_ERR_TOKEN_ERROR_LAST 40149
+typedef struct ably_str {
+  /**
+   * The first byte, or NULL for an unset string.
+   */
+  const char *ptr;
+  /**
+   * The number of bytes at `ptr`.
+   */
+  size_t len;
+} ably_str;
 
 /**
- * Basic authentication over plain HTTP (RSC18): use TLS or token auth.
+ * Free a string returned by this library (JSON text, a JWT, a clientId). The bytes are
+ * overwritten with zeros before the memory is released, since such strings may be
+ * credentials. NULL is a no-op. Call it exactly once per string; never pass it memory from
+ * another allocator.
  */
-#define ABLY_ERR_INSECURE_BASIC_AUTH 40103
+void ably_string_free(char *text);
 
 /**
- * A TokenRequest's timestamp is outside the server's window (clock skew).
+ * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
+ * thread drops the library's last reference to it (possibly not the registering thread).
  */
-#define ABLY_ERR_TIMESTAMP_NOT_CURRENT 40104
+typedef void (*ably_free_fn)(void *user_data);
 
 /**
- * The operation needs Basic auth with a key (revokeTokens, RSA17d).
+ * Create empty options. NULL only when about a million builders (options, params and
+ * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
+ * ABLY_ERR_INVALID_ARGUMENT.
  */
-#define ABLY_ERR_REQUIRES_BASIC_AUTH 40162
+struct ably_auth_options *ably_auth_options_new(void);
 
 /**
- * The authCallback or authUrl failed, answered with something invalid, or did not answer
- * within the request timeout (RSA4e, RSA4f); also a completion answered too late.
+ * Free options that were not passed to `ably_auth_new`. NULL, and options that were
+ * already consumed or freed, are ignored.
  */
-#define ABLY_ERR_AUTH_CALLBACK_FAILED 40170
+void ably_auth_options_free(struct ably_auth_options *options);
 
 /**
- * A new token is needed but the options have no means to get one (RSA4a).
+ * Set the API key `appId.keyId:keySecret`. It is parsed now; the library keeps its own copy
+ * (zeroized when freed), so the caller may wipe `key` afterwards. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8; ABLY_ERR_INVALID_CREDENTIALS for a
+ * malformed key (the message never quotes the key).
  */
-#define ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED 40171
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *options,
+                                                  const char *key);
 
 /**
- * Internal error: a panic was caught inside the library, or an unexpected server answer.
+ * Set the client identity. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8;
+ * ABLY_ERR_INVALID_CLIENT_ID when it is empty, `"*"` (reserved, RSA7c) or contains a line
+ * feed.
  */
-#define ABLY_ERR_INTERNAL 50000
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options *options,
+                                                        const char *client_id);
 
 /**
- * The request timed out (RSC13).
+ * Force token auth even when only a key is given (`true`), or leave the choice to the rules of
+ * RSA4 (`false`, the default).
  */
-#define ABLY_ERR_TIMEOUT 50003
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
+                                                             bool use_token_auth);
 
 /**
- * The connection failed: host not found or unreachable, or TLS failed.
+ * Create an Auth object from `options`, which are consumed (freed), also on error. On success
+ * `*out_auth` receives a handle to free with `ably_auth_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `out_auth` is NULL;
+ * ABLY_ERR_NO_AUTH_METHOD when the options have no key, token or tokenDetails;
+ * ABLY_ERR_INCOMPATIBLE_CREDENTIALS when the tokenDetails' clientId conflicts with the
+ * options' clientId; ABLY_ERR_INVALID_ARGUMENT when the default token params set a timestamp
+ * or nonce.
  */
-#define ABLY_ERR_CONNECTION_FAILED 80000
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
+                                      struct ably_auth **out_auth);
 
 /**
- * (Library code, status 0.) A call refused because of where it was made from: a call that
- * needs a token from inside the authCallback of the same Auth (it would wait for itself),
- * a networked call from inside a log sink, or callbacks nested more than 8 deep on one
- * thread. See "Callbacks and re-entrancy" at the top of this header.
+ * Free an Auth object. NULL is a no-op.
+ *
+ * What happens: from the moment it is called, every call on the handle fails with
+ * `ABLY_ERR_SHUT_DOWN`; it shuts the Auth down as `ably_auth_shutdown` does (non-blocking
+ * calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and `free_user_data` run
+ * before it returns), waits for callbacks running on other threads, then releases the
+ * listeners, the log sink and the authCallback, whose `free_user_data` run on this thread; a
+ * destructor that calls back into the handle gets ABLY_ERR_SHUT_DOWN (and a second
+ * `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth runs
+ * again. It does not wait for a library thread in a blocking network step (that thread exits
+ * when the step ends, touching nothing of the host's). Called from inside a callback of the
+ * same Auth (a listener, the authCallback, a `done`), the handle's memory is released when the
+ * outermost call on it returns.
+ *
+ * Call it once, when no call on the handle is in progress on another thread.
  */
-#define ABLY_ERR_REENTRANT_CALL 100001
+void ably_auth_free(struct ably_auth *auth);
 
 /**
- * (Library code, status 0.) The call was cancelled by its caller.
+ * Shut the Auth down: from now on every networked call and every `_async` function fails with
+ * `ABLY_ERR_SHUT_DOWN`; every non-blocking call in flight completes with `ABLY_ERR_CANCELLED`;
+ * renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit) for the completions to be
+ * delivered and the library threads to exit. A thread in a blocking network step exits when
+ * that step ends (at most one request timeout). Signing and the cached token keep working.
+ * Idempotent; from inside a callback it does not wait for that callback. `ably_auth_free` does
+ * the same (see there).
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
+ * ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).
  */
-#define ABLY_ERR_CANCELLED 100002
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
+                                           int64_t timeout_ms);
 
 /**
- * (Library code, status 0.) The Auth is shut down or being freed and takes no new work.
+ * `Auth#clientId`: the options' clientId, else the current token's clientId (which may be
+ * `"*"`). On success `*out_client_id` receives a string to free with `ably_string_free`, or
+ * NULL when there is no clientId.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument, or for a clientId holding U+0000
+ * (which a C string cannot carry; only a token from a server can have one).
  */
-#define ABLY_ERR_SHUT_DOWN 100003
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
+                                            char **out_client_id);
+
+/* 3. Options =====================================================================================
+ *
+ * Every other setter of the options: a token given up front, default token params, the
+ * authUrl and authCallback, hosts and ports, TLS and proxies, timeouts and retries, renewal
+ * ahead of expiry, worker threads, and the host's own HTTP transport. A setter that fails
+ * leaves the options unchanged.
+ */
 
 /**
- * (Library code, status 0.) No valid token is cached, from a read that does no I/O.
+ * Set a token string (an Ably token or a JWT) to authenticate with. Replaces a TokenDetails
+ * set earlier. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty token.
  */
-#define ABLY_ERR_NO_VALID_TOKEN 100004
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *options,
+                                                    const char *token);
 
 /**
- * (Library code, status 0.) The call needs a part this build of the library leaves out: a
- * networked call with no HTTP transport of the host's, or an option of the built-in HTTP
- * client, in a build without it (see `ably_auth_features`).
+ * Set a TokenDetails to authenticate with. `token_details` is copied, not consumed: the caller
+ * still frees it. Replaces a token string set earlier. Errors: ABLY_ERR_INVALID_ARGUMENT for
+ * NULL.
  */
-#define ABLY_ERR_NOT_BUILT_IN 100005
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
+                                                            const struct ably_token_details *token_details);
+
+/**
+ * Set the default token params, used whenever a call passes no params. `params` is consumed,
+ * also on error. They must not set a timestamp or nonce (those are per request); this is
+ * checked by `ably_auth_new` (ABLY_ERR_INVALID_ARGUMENT). Errors: ABLY_ERR_INVALID_ARGUMENT
+ * when `options` or `params` is not live, or the params set a revocation key (a JWT claim:
+ * pass it to `ably_auth_create_jwt` instead).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_auth_options *options,
+                                                                   struct ably_token_params *params);
+
+/**
+ * Set the authUrl: a URL that answers with a token, TokenDetails or TokenRequest. It is
+ * checked by `ably_auth_new` with the library's one URL parser (ABLY_ERR_INVALID_ARGUMENT
+ * saying what is wrong): an absolute http:// or https:// URL, an ASCII host (an
+ * internationalised name in its xn-- form) or IP literal, a port 1 to 65535 (`:0`, `:65536`,
+ * `:99999` are refused). Up to 5 redirects are followed as browsers follow them, relative
+ * Locations resolved as browsers resolve them; a Location of another scheme (`data:`,
+ * `javascript:`, `file:` ...), with a port out of range, or from https to http fails the fetch
+ * with ABLY_ERR_AUTH_CALLBACK_FAILED, and nothing is sent to it. One request timeout covers
+ * the whole chain. authHeaders go only to the authUrl's own origin; a 307 or 308 keeps the
+ * method and the body, authParams included, also to another origin, as in browsers. The URL's
+ * `user:password@` and query never appear in log lines or errors. Setting it makes the Auth
+ * use token auth. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
+                                                       const char *url);
+
+/**
+ * Set the authUrl method: `"GET"` (the default) or `"POST"`, any case. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or another method.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
+                                                          const char *method);
+
+/**
+ * Add a header sent to the authUrl; call it once per header. Both strings are copied. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty name or a line break.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
+                                                          const char *name,
+                                                          const char *value);
+
+/**
+ * Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for POST);
+ * call it once per parameter. Both strings are copied, unencoded (the library encodes them).
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty name.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
+                                                         const char *name,
+                                                         const char *value);
+
+/**
+ * An authCallback. `token_params_json` is the TokenParams of the request as JSON, borrowed for
+ * the duration of the call (read its fields without a JSON parser of your own:
+ * `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers
+ * `completion` exactly once, now or later and from any thread, with
+ * `ably_auth_completion_answer_token`, `ably_auth_completion_answer_json` or
+ * `ably_auth_completion_answer_error`; each of them frees it. It runs on the thread of the
+ * call that needs a token, with no library lock held.
+ */
+typedef void (*ably_auth_callback_fn)(void *user_data,
+                                      const char *token_params_json,
+                                      struct ably_auth_completion *completion);
+
+/**
+ * Set the authCallback; see `ably_auth_callback_fn`. Setting it makes the Auth use token auth;
+ * it wins over an authUrl.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
+ * Auth or the unused options are freed, the callback is replaced, or at once when this call
+ * fails). The callback and `free_user_data` may run on any thread.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `callback` is NULL.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
+                                                            ably_auth_callback_fn callback,
+                                                            void *user_data,
+                                                            ably_free_fn free_user_data);
+
+/**
+ * Ask Ably for the time before signing a TokenRequest, once; the offset is remembered. Default
+ * false.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
+                                                         bool query_time);
+
+/**
+ * Set `endpoint`: a routing policy id, `nonprod:<id>`, or a host name. Conflicts with
+ * environment or restHost; `ably_auth_new` checks (ABLY_ERR_BAD_REQUEST). Errors:
+ * ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
+                                                       const char *endpoint);
+
+/**
+ * Set the deprecated `environment`. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid
+ * UTF-8; conflicts are reported by `ably_auth_new` (ABLY_ERR_BAD_REQUEST).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
+                                                          const char *environment);
+
+/**
+ * Set the deprecated `restHost`. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8;
+ * conflicts are reported by `ably_auth_new` (ABLY_ERR_BAD_REQUEST).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
+                                                        const char *rest_host);
+
+/**
+ * Set `fallbackHosts` to the `count` strings at `hosts` (copied); `count` 0 disables fallback
+ * (then `hosts` may be NULL). Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `hosts` with a
+ * non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
+ *
+ * Beyond the conventions: `hosts` is NULL or points to `count` pointers, each NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
+                                                             const char *const *hosts,
+                                                             size_t count);
+
+/**
+ * Use HTTPS (`true`, the default) or plain HTTP. Basic auth needs TLS (`ably_auth_new` gives
+ * ABLY_ERR_INSECURE_BASIC_AUTH otherwise).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
+                                                  bool tls);
+
+/**
+ * Set the port for plain HTTP (TO3k4, default 80). Errors: ABLY_ERR_INVALID_ARGUMENT outside
+ * 1..=65535.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
+                                                   int32_t port);
+
+/**
+ * Set the port for HTTPS (TO3k5, default 443). Errors: ABLY_ERR_INVALID_ARGUMENT outside
+ * 1..=65535.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
+                                                       int32_t tls_port);
+
+/**
+ * Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T` (
+ * default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send, and the
+ * answer to its last byte), and how long an authCallback may take to answer
+ * (ABLY_ERR_AUTH_CALLBACK_FAILED after it, also for an answer given before the callback
+ * returns).
+ *
+ * The worst cases that follow (see docs/lifecycle.md): one request to Ably, fallback hosts
+ * included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)` (25 s
+ * by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the TokenRequest
+ * exchange, and on ABLY_ERR_TIMESTAMP_NOT_CURRENT a `/time` request and one more exchange).
+ * Threads waiting for a fetch that another thread started give up at its deadline with
+ * ABLY_ERR_TIMEOUT.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT unless both are positive.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
+                                                       int64_t open_ms,
+                                                       int64_t request_ms);
+
+/**
+ * Send every request of the built-in client through the proxy at `url`: `http://host:port`
+ * (HTTP CONNECT for https requests) or `https://host:port`, with optional `user:password@`
+ * (kept by the library and never logged). Wins over `ably_auth_options_set_proxy_from_env`.
+ * Checked by `ably_auth_new` (ABLY_ERR_INVALID_ARGUMENT for a URL that does not parse;
+ * ABLY_ERR_BAD_REQUEST with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without the
+ * built-in client). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty
+ * string.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
+                                                    const char *url);
+
+/**
+ * Let the built-in client use the proxy the environment names, as curl does:
+ * `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`, with
+ * hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is read
+ * (once, when the Auth is made) only when this is set. Refused with a host transport
+ * (ABLY_ERR_BAD_REQUEST) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`),
+ * by `ably_auth_new`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
+                                                             bool from_env);
+
+/**
+ * Verify server certificates with the operating system's verifier and trust store instead of
+ * the Mozilla roots bundled in the library (rustls-platform-verifier), so that certificates
+ * installed by the user or by device management are trusted, as in the platform's own HTTP
+ * stack:
+ * - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as OpenSSL
+ *   does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
+ * - macOS and iOS: Security.framework (`SecTrust`), with user and MDM trust settings and
+ *   revocation checks; a static build links `-framework Security -framework CoreFoundation`;
+ * - Windows: the CryptoAPI certificate chain engine, with enterprise roots and revocation;
+ * - Android: not supported by this C API yet (the verifier needs the app's JVM context).
+ *
+ * Cannot be combined with `ably_auth_options_add_ca_pem` (ABLY_ERR_BAD_REQUEST; add the CA to
+ * the system store instead). Refused with a host transport (ABLY_ERR_BAD_REQUEST) and in a
+ * build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default
+ * false.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
+                                                                bool platform_verifier);
+
+/**
+ * A token counts as expired this many milliseconds before its `expires` (default 15000), so it
+ * is renewed before a request could carry an expired token. Errors: ABLY_ERR_INVALID_ARGUMENT
+ * when negative.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
+                                                                  int64_t margin_ms);
+
+/**
+ * How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`, default
+ * 600000 ms). Errors: ABLY_ERR_INVALID_ARGUMENT when negative.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
+                                                                     int64_t timeout_ms);
+
+/**
+ * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when negative.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
+                                                              int32_t count);
+
+/**
+ * How long after a request to Ably started no further fallback host is tried
+ * (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case
+ * `R` in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT when negative.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_max_retry_duration(struct ably_auth_options *options,
+                                                                 int64_t duration_ms);
+
+/**
+ * Add a random `request_id` query parameter to each Ably request, the same on every host it is
+ * retried on. Default false.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
+                                                              bool add_request_ids);
+
+/**
+ * The number of worker threads for non-blocking calls and renewal ahead of expiry (default 2,
+ * 1 to 16); one more library thread delivers completions. The threads start on first use: a
+ * program that makes no non-blocking call and turns renewal ahead off never gets one.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a `count` outside 1..=16.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
+                                                             int32_t count);
+
+/**
+ * Renew the token in the background before it enters its expiry margin (default true): the
+ * renewal starts one token-fetch deadline before the margin (see
+ * `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
+ * with up to 10% jitter; failures reach listeners and are retried with backoff while the token
+ * in use stays valid. So after the first token, `ably_auth_authorization_header` does not wait
+ * on the network while a valid token exists. False: tokens are renewed when a call finds them
+ * expired, and no library thread is started for renewal.
+ *
+ * Whatever the token server answers, a renewal never starts sooner than a floor after the
+ * token in use arrived: 1 s, doubled for each token in a row that was of no use (usable for
+ * less than 1 s before its margin, which includes one that arrives inside its margin: tokens
+ * shorter than the margin with no `issued`, a token server whose clock lags; or the token in
+ * use handed out again), up to 60 s. Such a token is logged (warn; info for a repeated one),
+ * and one with less than 1 s of usable life is also announced to listeners as an auth-failed
+ * ABLY_ERR_TOKEN_EXPIRED that says why (docs/lifecycle.md, "Renewal ahead").
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
+                                                          bool renew_ahead);
+
+/**
+ * Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots; call
+ * it once per PEM. Checked by `ably_auth_new` (ABLY_ERR_INVALID_ARGUMENT for PEM with no
+ * certificate). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty string.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
+                                                     const char *pem);
+
+/**
+ * Resolve `host` to the fixed socket address `addr` (`"127.0.0.1:8080"`, `"[::1]:443"`)
+ * instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate against
+ * `host`. Call it once per host. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an
+ * empty host or an `addr` that is not an IP address with a port.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
+                                                      const char *host,
+                                                      const char *addr);
+
+/**
+ * Add a `name/version` (or `name`) entry to the `Ably-Agent` header, e.g. `"my-app/1.2"`.
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty string, or whitespace or
+ * control characters.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
+                                                    const char *agent);
+
+/**
+ * The host's `send`: start sending `exchange` (read it with the `ably_http_exchange_*`
+ * getters) and answer it exactly once, now (before returning) or later from any thread. Called
+ * on the library thread that makes the request (the caller of a blocking call, or a library
+ * worker), with no library lock held; return promptly. The calling thread waits for the answer
+ * until the exchange's deadline (`ably_http_exchange_timeout_ms`), so a host that answers from
+ * the very thread that is blocked (a single-threaded loop) sees the call fail with
+ * ABLY_ERR_TIMEOUT at the deadline: answer during `send`, or from another thread.
+ */
+typedef void (*ably_http_send_fn)(void *user_data,
+                                  struct ably_http_exchange *exchange);
+
+/**
+ * The host's optional `cancel`: the library no longer waits for exchange `exchange_id` (its
+ * deadline passed, or the call was cancelled or shut down); abort the request if you can. Only
+ * a hint: it may run at the same time as your answer on another thread (that is why it carries
+ * the id, never the pointer), and the exchange must still be answered, whose answer then gets
+ * ABLY_ERR_TIMEOUT or `ABLY_ERR_CANCELLED`. Called on a library thread with no library lock
+ * held.
+ */
+typedef void (*ably_http_cancel_fn)(void *user_data,
+                                    uint64_t exchange_id);
+
+/**
+ * Send every HTTP request through the host's own HTTP stack instead of the built-in client
+ * (required for networked calls in a build without it, see `ably_auth_features`). The library
+ * keeps what makes requests Ably requests (headers, fallback hosts, retries, token renewal,
+ * size limits, deadlines); the host only moves bytes. See `ably_http_send_fn`.
+ *
+ * With a host transport, options only the built-in client honours (`add_ca_pem`,
+ * `add_resolve`, a connect timeout other than the default 4000 ms, a proxy, the platform
+ * verifier) make `ably_auth_new` fail with ABLY_ERR_BAD_REQUEST: configure them in your
+ * transport. The request timeout of `ably_auth_options_set_timeouts` applies to every
+ * exchange.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
+ * Auth or the unused options are freed, the transport is replaced, or at once when this call
+ * fails). `send`, `cancel` and `free_user_data` may run on any thread. `ably_auth_shutdown`
+ * stops waiting for every exchange (calling `cancel`); `ably_auth_free` does too, then waits
+ * for a `send` or `cancel` running on another thread, and after it returns the library never
+ * calls `send` or `cancel` again (the exchanges you still hold must still be answered; the
+ * answers get `ABLY_ERR_CANCELLED`).
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `send` is NULL. `cancel` may
+ * be NULL.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
+                                                             ably_http_send_fn send,
+                                                             ably_http_cancel_fn cancel,
+                                                             void *user_data,
+                                                             ably_free_fn free_user_data);
+
+/* 4. Issuing offline: TokenRequests and JWTs =====================================================
+ *
+ * What a token-issuing server calls for each player: a signed TokenRequest or an Ably JWT,
+ * made from the key with no network I/O (unless the options ask for the server's time). The
+ * _into forms take their parameters as a struct of borrowed strings, for bindings that
+ * avoid a builder per call.
+ */
+
+/**
+ * Create a signed TokenRequest. No network I/O, unless the options set queryTime and the
+ * server's time is not known yet (then one `GET /time` first).
+ *
+ * `params` may be NULL: the default token params (and the options' clientId) apply. Non-NULL
+ * params replace the defaults as a whole; the options' clientId still applies when they set
+ * none, and a clientId they do set wins over it (a server issues tokens for many clients from
+ * one handle). `params` is consumed, also on error. Unset ttl and capability are left out, so
+ * Ably applies its defaults. On success `*out_request` receives a handle to free with
+ * `ably_token_request_free`; `ably_token_request_to_json` gives the JSON to hand to a client.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `out_request` or params that are not
+ * live; ABLY_ERR_INVALID_CREDENTIALS (status 403) when the Auth object has no key.
+ *
+ * Thread safety: `auth` may be used from many threads at once.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
+                                                       struct ably_token_params *params,
+                                                       struct ably_token_request **out_request);
+
+/**
+ * `ably_auth_create_token_request` with per-call auth options (RSA9g; ably-js's
+ * `createTokenRequest(tokenParams, authOptions)`): a key in `options` signs instead of the
+ * Auth's, and their queryTime decides whether the server's time is asked first. `options` may
+ * only hold auth options (key, token, authUrl and its method, headers and params,
+ * authCallback, queryTime); anything else gives ABLY_ERR_INVALID_ARGUMENT naming it, as for
+ * `ably_auth_request_token`. `params` and `options` are NULL or consumed (freed), also on
+ * error. NULL `options` is `ably_auth_create_token_request`.
+ *
+ * Errors: those of `ably_auth_create_token_request`; ABLY_ERR_INVALID_ARGUMENT for non-auth
+ * options; ABLY_ERR_INVALID_CREDENTIALS (status 403) when neither `options` nor the Auth has a
+ * key; with queryTime, those of `ably_auth_time`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks only for the `GET /time`
+ * of queryTime.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_token_request_with_options(const struct ably_auth *auth,
+                                                                    struct ably_token_params *params,
+                                                                    struct ably_auth_options *options,
+                                                                    struct ably_token_request **out_request);
+
+/**
+ * TokenParams as plain values, passed by value to the one-call issuing functions
+ * (`ably_auth_create_token_request_into`, `ably_auth_create_jwt_into`), so that a binding
+ * builds no `ably_token_params` handle. The rules are those of the `ably_token_params_set_*`
+ * setters; a zeroed struct is explicit params with every field unset.
+ */
+typedef struct ably_token_params_values {
+  /**
+   * true: the Auth's default token params apply (as NULL params do elsewhere) and the other
+   * fields are ignored; false: these params replace the defaults as a whole.
+   */
+  bool use_defaults;
+  /**
+   * Lifetime in milliseconds; 0: unset. Negative: error ABLY_ERR_INVALID_ARGUMENT.
+   */
+  int64_t ttl_ms;
+  /**
+   * Capability JSON, validated and canonicalised; `ptr` NULL: unset.
+   */
+  struct ably_str capability;
+  /**
+   * clientId; `ptr` NULL: unset. Empty or with a line feed: error
+   * ABLY_ERR_INVALID_CLIENT_ID.
+   */
+  struct ably_str client_id;
+  /**
+   * Milliseconds since the epoch; 0: unset (the current time). Negative:
+   * ABLY_ERR_INVALID_ARGUMENT.
+   */
+  int64_t timestamp_ms;
+  /**
+   * Nonce; `ptr` NULL: unset (a random one per request).
+   */
+  struct ably_str nonce;
+  /**
+   * JWTs only: the `x-ably-revocation-key` claim (`ably_token_params_set_revocation_key`);
+   * `ptr` NULL: unset. Set, the calls that make TokenRequests refuse the values
+   * (ABLY_ERR_INVALID_ARGUMENT).
+   */
+  struct ably_str revocation_key;
+} ably_token_params_values;
+
+/**
+ * A TokenRequest written into a caller's buffer by `ably_auth_create_token_request_into`:
+ * its numbers, and the lengths of its strings, which are written one after the other into
+ * the buffer in this order: key name, capability, clientId, nonce, mac (no separators, no
+ * NUL terminators; an absent string has length 0).
+ */
+typedef struct ably_token_request_values {
+  /**
+   * The ttl in milliseconds; 0 when absent.
+   */
+  int64_t ttl_ms;
+  /**
+   * The timestamp in milliseconds since the epoch.
+   */
+  int64_t timestamp_ms;
+  /**
+   * The length of the key name `appId.keyId`.
+   */
+  size_t key_name_len;
+  /**
+   * The length of the canonical capability JSON; 0 when absent.
+   */
+  size_t capability_len;
+  /**
+   * The length of the clientId; 0 when absent.
+   */
+  size_t client_id_len;
+  /**
+   * The length of the nonce.
+   */
+  size_t nonce_len;
+  /**
+   * The length of the Base64 mac.
+   */
+  size_t mac_len;
+  /**
+   * The bytes the strings take together. When it exceeds the buffer's size nothing was
+   * written to the buffer: call again with a buffer at least this large (a new
+   * TokenRequest is then signed, with a new nonce).
+   */
+  size_t len;
+} ably_token_request_values;
+
+/**
+ * `ably_auth_create_token_request` in one call and without handles, for bindings where each
+ * call into C has a cost (Go's cgo): the params come as values and the TokenRequest is written
+ * into the caller's buffer `buf` of `buf_len` bytes, its strings one after the other as
+ * `*out_values` describes. When they do not fit (`out_values->len > buf_len`), nothing is
+ * written to `buf` and the call succeeds: call again with a larger buffer (a new TokenRequest
+ * is signed). `buf` may be NULL when `buf_len` is 0.
+ *
+ * Errors: those of `ably_auth_create_token_request` and of the `ably_token_params_set_*`
+ * setters for the values; ABLY_ERR_INVALID_ARGUMENT for a NULL `out_values`, or a NULL `buf`
+ * with a non-zero `buf_len`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. No network I/O.
+ *
+ * Beyond the conventions: the strings of `params` are unset or readable for their lengths;
+ * `buf` is NULL or writable for `buf_len` bytes.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_token_request_into(const struct ably_auth *auth,
+                                                            struct ably_token_params_values params,
+                                                            char *buf,
+                                                            size_t buf_len,
+                                                            struct ably_token_request_values *out_values);
+
+/**
+ * Create an Ably JWT (HS256, `kid` = key name) signed with the key, with no network I/O.
+ *
+ * Claims: `iat` = timestamp (default now) in seconds, `exp` = iat + ttl (default 60 minutes),
+ * `x-ably-capability` (default `{"*":["*"]}`, i.e. whatever the key allows), `x-ably-clientId`
+ * when a clientId applies, `x-ably-revocation-key` when the params set one
+ * (`ably_token_params_set_revocation_key`). `params` follow the rules of
+ * `ably_auth_create_token_request` and are consumed, also on error; the nonce is unused. On
+ * success `*out_jwt` receives a string to free with `ably_string_free`.
+ *
+ * Errors: as for `ably_auth_create_token_request`, plus ABLY_ERR_INVALID_ARGUMENT for a ttl
+ * under 1000 ms.
+ *
+ * Thread safety: `auth` may be used from many threads at once.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
+                                             struct ably_token_params *params,
+                                             char **out_jwt);
+
+/**
+ * `ably_auth_create_jwt` in one call, as `ably_auth_create_token_request_into` is to
+ * `ably_auth_create_token_request`: the params come as values and the JWT is written into
+ * `buf` (no NUL terminator); `*out_len` receives its length. When it exceeds `buf_len`,
+ * nothing is written and the call succeeds: call again with a larger buffer. The JWT is a
+ * credential: wipe the buffer when done with it.
+ *
+ * Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for the
+ * values; ABLY_ERR_INVALID_ARGUMENT for a NULL `out_len`, or a NULL `buf` with a non-zero
+ * `buf_len`.
+ *
+ * Thread safety: `auth` may be used from many threads at once. No network I/O.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
+                                                  struct ably_token_params_values params,
+                                                  char *buf,
+                                                  size_t buf_len,
+                                                  size_t *out_len);
+
+/**
+ * Embed an Ably token (or Ably JWT) in the app's own JWT (ably.com/docs/auth/token#embedded):
+ * an HS256 JWT signed with `secret` (the app's key for its own JWT scheme, not the Ably key)
+ * whose JOSE header carries `token` as `x-ably-token` and whose only claim is `exp`,
+ * `token_expires_ms` in whole seconds rounded down (Ably refuses an outer JWT that outlives
+ * the token inside). Ably does not check the outer signature; the app's services can. Clients
+ * use the result as a token string. No network I/O, no clock. On success `*out_jwt` receives a
+ * string to free with `ably_string_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `token` or `out_jwt`, invalid UTF-8, an empty
+ * token or one with spaces or control characters, `token_expires_ms` under 1000, or an empty
+ * secret (`secret` may be NULL only when `secret_len` is 0, which is refused as empty).
+ *
+ * Thread safety: may be called from any thread; touches no shared state.
+ *
+ * Beyond the conventions: `secret` is NULL or points to `secret_len` readable bytes.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_jwt_embed_token(const char *token,
+                                             int64_t token_expires_ms,
+                                             const uint8_t *secret,
+                                             size_t secret_len,
+                                             char **out_jwt);
+
+/* 5. Tokens over the network =====================================================================
+ *
+ * Obtaining, caching, renewing and revoking tokens, and the Authorization header for the
+ * host's own requests. These calls block their thread until their deadline at most (see the
+ * deadlines in the conventions); each has a non-blocking form in the next section. An
+ * authCallback answers through its completion, now or later, from any thread.
+ */
+
+/**
+ * Answer with a token string: an Ably token or a JWT. `completion` is consumed (freed) in
+ * every case, also on error.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `completion` or one already answered;
+ * ABLY_ERR_INVALID_ARGUMENT for a NULL or non-UTF-8 `token` (the waiting call then fails with
+ * ABLY_ERR_AUTH_CALLBACK_FAILED at once); ABLY_ERR_AUTH_CALLBACK_FAILED when the library no
+ * longer waits (the request timeout passed). A token that is empty or clearly not a token
+ * makes the waiting call fail with ABLY_ERR_AUTH_CALLBACK_FAILED.
+ *
+ * Thread safety: any thread, during or after the callback.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_completion_answer_token(struct ably_auth_completion *completion,
+                                                          const char *token);
+
+/**
+ * Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName` and
+ * `mac`), which the library exchanges for a token. `completion` is consumed (freed) in every
+ * case, also on error.
+ *
+ * Errors: as for `ably_auth_completion_answer_token`. JSON that is neither makes the waiting
+ * call fail with ABLY_ERR_AUTH_CALLBACK_FAILED.
+ *
+ * Thread safety: any thread, during or after the callback.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_completion_answer_json(struct ably_auth_completion *completion,
+                                                         const char *json);
+
+/**
+ * Answer with an error: the waiting call fails with it. A `code` of 0 becomes
+ * ABLY_ERR_AUTH_CALLBACK_FAILED (or ABLY_ERR_FORBIDDEN with `status_code` 403), keeping
+ * `message`. `message` may be NULL. `completion` is consumed (freed) in every case, also on
+ * error.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `completion` or one already answered, or a
+ * non-UTF-8 `message`; ABLY_ERR_INVALID_ARGUMENT for a negative `code` or a `status_code`
+ * outside 0..=599; ABLY_ERR_AUTH_CALLBACK_FAILED when the library no longer waits.
+ *
+ * Thread safety: any thread, during or after the callback.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_completion_answer_error(struct ably_auth_completion *completion,
+                                                          int32_t code,
+                                                          int32_t status_code,
+                                                          const char *message);
+
+/**
+ * Deprecated alias of `ably_auth_completion_answer_token`.
+ */
+ABLY_AUTH_MUST_CHECK
+ABLY_AUTH_DEPRECATED("use ably_auth_completion_answer_token")
+struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
+                                                   const char *token);
+
+/**
+ * Deprecated alias of `ably_auth_completion_answer_json`.
+ */
+ABLY_AUTH_MUST_CHECK
+ABLY_AUTH_DEPRECATED("use ably_auth_completion_answer_json")
+struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
+                                                  const char *json);
+
+/**
+ * Deprecated alias of `ably_auth_completion_answer_error`.
+ */
+ABLY_AUTH_MUST_CHECK
+ABLY_AUTH_DEPRECATED("use ably_auth_completion_answer_error")
+struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
+                                                   int32_t code,
+                                                   int32_t status_code,
+                                                   const char *message);
+
+/**
+ * `Auth#requestToken`: get a new token from the authCallback, authUrl or key (in that order of
+ * preference), without storing it or changing what the Auth uses.
+ *
+ * `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply to
+ * this call only. `options` may only hold auth options: key, token, authUrl and its method,
+ * headers and params, authCallback, queryTime (hosts, timeouts and logging are the Auth's;
+ * setting one of them gives ABLY_ERR_INVALID_ARGUMENT naming it). Both are consumed (freed),
+ * also on error. On success `*out_token_details` receives a handle to free with
+ * `ably_token_details_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `out_token_details` or builders that
+ * are not live; ABLY_ERR_AUTH_CALLBACK_FAILED when the authCallback or authUrl fails or
+ * answers late (cause attached); the server's error for a rejected TokenRequest (e.g.
+ * ABLY_ERR_INVALID_CREDENTIALS, ABLY_ERR_TIMESTAMP_NOT_CURRENT);
+ * ABLY_ERR_INCOMPATIBLE_CREDENTIALS for a clientId conflict;
+ * ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED when there is no means to get a token;
+ * ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED for network failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread for
+ * the network round trip; the authCallback runs on this thread.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
+                                                struct ably_token_params *params,
+                                                struct ably_auth_options *options,
+                                                struct ably_token_details **out_token_details);
+
+/**
+ * `Auth#authorize`: get a new token now and use token auth from then on. Non-NULL `params` and
+ * `options` become the stored defaults (RSA10g; not the timestamp); of `options` only the auth
+ * part is used, as for `ably_auth_request_token`, and a token or TokenDetails in it is used
+ * as-is. Both are consumed (freed), also on error. Listeners hear the new token. On success
+ * `*out_token_details` receives a handle to free with `ably_token_details_free`.
+ *
+ * Errors: as for `ably_auth_request_token`.
+ *
+ * Thread safety: `auth` may be used from many threads at once; concurrent callers that need a
+ * token wait for one fetch. Blocks the calling thread; the authCallback runs on it.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
+                                            struct ably_token_params *params,
+                                            struct ably_auth_options *options,
+                                            struct ably_token_details **out_token_details);
+
+/**
+ * The `Authorization` header value for a request now: `Basic ...` with Basic auth, else
+ * `Bearer <base64 of the token>`, getting or renewing a token first when needed. On success
+ * `*out_header` receives a secret string to free with `ably_string_free` (which wipes it); do
+ * not log it.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; the errors of `ably_auth_authorize`
+ * when a token must be fetched; ABLY_ERR_INSECURE_BASIC_AUTH for Basic auth without TLS.
+ *
+ * Thread safety: `auth` may be used from many threads at once. May block for a token fetch.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *auth,
+                                                       char **out_header);
+
+/**
+ * The Authorization header value from the cache only: never any network I/O and never a wait,
+ * so a game loop may call it every frame. On success `*out_header` receives a secret to free
+ * with `ably_string_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` when no
+ * valid token is cached (none yet, or it is within its expiry margin): then ask with
+ * `ably_auth_authorization_header_async`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
+                                                              char **out_header);
+
+/**
+ * `Auth#tokenDetails`: a copy of the token in use. On success `*out_token_details` receives a
+ * handle to free with `ably_token_details_free`, or NULL when there is no token (Basic auth,
+ * or none obtained yet).
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
+                                                struct ably_token_details **out_token_details);
+
+/**
+ * How long the token in use has left, in ms, by the library's own clock (local time plus the
+ * offset learnt from the server), so the caller needs no clock of its own: negative once it
+ * expired; `INT64_MAX` for a token that does not say when it expires. The expiry margin is not
+ * subtracted. No network I/O.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` when there
+ * is no token (Basic auth, or none obtained yet).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
+                                                     int64_t *out_ms);
+
+/**
+ * Tell the library that a server rejected a token with a token error (a token error
+ * (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST)), for requests made outside `ably_auth_request`: the
+ * cached token is dropped if it is still `token` (NULL: whatever token is cached), so the next
+ * call gets a new one.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a non-UTF-8 `token`;
+ * ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED when there is no means to renew (key, authUrl or
+ * authCallback); the token is dropped all the same.
+ *
+ * Thread safety: `auth` may be used from many threads at once. No network I/O.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
+                                                 const char *token);
+
+/**
+ * `time()`: the server time in milliseconds since the epoch, from `GET /time` (no
+ * credentials). Also records the server clock offset used to sign TokenRequests. On success
+ * `*out_ms` receives the time.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; the server's error; ABLY_ERR_INTERNAL
+ * for an unreadable body; ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED for network failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
+                                       int64_t *out_ms);
+
+/**
+ * `revokeTokens`: revoke the tokens matching `targets`, `count` strings of the form
+ * `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth with the
+ * Auth's own key.
+ *
+ * `issued_before_ms`: revoke tokens issued before this time (ms since the epoch);
+ * `ABLY_ISSUED_BEFORE_UNSET` (or any negative value) leaves it to the server (now).
+ * `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period for
+ * clients to get a new token). On success (even when some targets failed) `*out_result`
+ * receives a result to free with `ably_revocation_result_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `out_result`, NULL `targets` with a
+ * non-zero `count`, a NULL or non-UTF-8 target, no targets, a target without `:`, or
+ * `allow_reauth_margin` outside -1..=1; ABLY_ERR_REQUIRES_BASIC_AUTH when the Auth uses token
+ * auth or has no key; the server's error (e.g. ABLY_ERR_REVOCATION_NOT_ENABLED for a key
+ * without revocation); ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED for network failures.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ *
+ * Beyond the conventions: `targets` is NULL or holds `count` pointers, each NULL or
+ * NUL-terminated.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
+                                                const char *const *targets,
+                                                size_t count,
+                                                int64_t issued_before_ms,
+                                                int32_t allow_reauth_margin,
+                                                struct ably_revocation_result **out_result);
+
+/**
+ * The number of targets revoked; 0 when `result` is NULL.
+ */
+size_t ably_revocation_result_success_count(const struct ably_revocation_result *result);
+
+/**
+ * The number of targets that failed; 0 when `result` is NULL.
+ */
+size_t ably_revocation_result_failure_count(const struct ably_revocation_result *result);
+
+/**
+ * The number of entries (one per target); 0 when `result` is NULL.
+ */
+size_t ably_revocation_result_len(const struct ably_revocation_result *result);
+
+/**
+ * Entry `index`'s target (`type:value`), borrowed; NULL when `result` is NULL or `index`
+ * is out of range.
+ */
+const char *ably_revocation_result_target(const struct ably_revocation_result *result,
+                                          size_t index);
+
+/**
+ * Whether entry `index` succeeded; false when `result` is NULL or `index` is out of range.
+ */
+bool ably_revocation_result_is_success(const struct ably_revocation_result *result,
+                                       size_t index);
+
+/**
+ * Entry `index`'s `issuedBefore` (ms since the epoch); 0 when absent, for a failure, or
+ * when `result` is NULL or `index` is out of range.
+ */
+int64_t ably_revocation_result_issued_before(const struct ably_revocation_result *result,
+                                             size_t index);
+
+/**
+ * Entry `index`'s `appliesAt` (ms since the epoch, when the revocation takes effect); 0
+ * when absent, for a failure, or when `result` is NULL or `index` is out of range.
+ */
+int64_t ably_revocation_result_applies_at(const struct ably_revocation_result *result,
+                                          size_t index);
+
+/**
+ * Entry `index`'s error, borrowed (do not free it; valid until `result` is freed); NULL
+ * for a success, or when `result` is NULL or `index` is out of range.
+ */
+const struct ably_error_info *ably_revocation_result_error(const struct ably_revocation_result *result,
+                                                           size_t index);
+
+/**
+ * The result as JSON: `{"successCount","failureCount","results":[{"target","issuedBefore",
+ * "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free with
+ * `ably_string_free`. Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
+                                                       char **out_json);
+
+/**
+ * Free a result and the errors it lends. NULL is a no-op; call it exactly once.
+ */
+void ably_revocation_result_free(struct ably_revocation_result *result);
 
 /**
  * `issued_before_ms` of `ably_auth_revoke_tokens`: unset (the server uses now).
@@ -258,9 +1389,266 @@
 #define ABLY_REAUTH_MARGIN_OFF 0
 
 /**
- * `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate (RSA17e).
+ * `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate.
  */
 #define ABLY_REAUTH_MARGIN_ON 1
+
+/**
+ * An authenticated request to Ably REST: the current credentials, the Ably headers
+ * (`X-Ably-Version`, `Ably-Agent`), host fallback, and on a token error (401 with a token
+ * error (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST)) one token renewal and one retry.
+ *
+ * - `method`: `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
+ * - `path`: starts with `/`, already percent-encoded, e.g. `/channels/x/messages`.
+ * - `query`: NULL, or `a=b&c=d` already encoded (`+` reads as a space, as in forms).
+ * - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
+ * - `body`: NULL for none, else `body_len` bytes (copied).
+ *
+ * Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
+ * `*out_response` receives the answer, owned by the caller, to free with
+ * `ably_http_response_free`. An answer with a status of 400 or more is an error from the
+ * server: check `ably_http_response_status`, and `ably_http_response_error` gives its
+ * ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable. A token
+ * error (401 with a token error (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST)) is handled first: the
+ * token is renewed once and the request retried, and the retry's answer is the one returned.
+ *
+ * Errors (returned, with nothing written to `*out_response`): ABLY_ERR_INVALID_ARGUMENT for a
+ * NULL `auth`, `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path
+ * without a leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
+ * `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
+ * (ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED when a rejected token cannot be renewed, with the
+ * server's error as `cause`); ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED when no answer
+ * arrives.
+ *
+ * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
+ *
+ * Beyond the conventions: the arrays are NULL or hold `header_count` pointers; `body` is
+ * NULL or points to `body_len` readable bytes.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
+                                          const char *method,
+                                          const char *path,
+                                          const char *query,
+                                          const char *const *header_names,
+                                          const char *const *header_values,
+                                          size_t header_count,
+                                          const uint8_t *body,
+                                          size_t body_len,
+                                          struct ably_http_response **out_response);
+
+/**
+ * The HTTP status code; 0 when `response` is NULL.
+ */
+int32_t ably_http_response_status(const struct ably_http_response *response);
+
+/**
+ * The body, borrowed until `response` is freed; `*out_len` receives its length in bytes.
+ * A NUL byte follows the body (not counted), so a text body can be read as a C string.
+ * Returns NULL (and sets `*out_len` to 0 when `out_len` is not NULL) when an argument is
+ * NULL.
+ */
+const uint8_t *ably_http_response_body(const struct ably_http_response *response,
+                                       size_t *out_len);
+
+/**
+ * The value of the first header named `name` (case-insensitive), borrowed until
+ * `response` is freed; NULL when absent or an argument is NULL or not UTF-8.
+ */
+const char *ably_http_response_header(const struct ably_http_response *response,
+                                      const char *name);
+
+/**
+ * The ErrorInfo of an error answer (status 400 or more): Ably's error from the body or
+ * the `X-Ably-Errorcode`/`X-Ably-Errormessage` headers, else one made from the status.
+ * Returns a new ErrorInfo owned by the caller (free it with `ably_error_info_free`; it
+ * stays valid after `response` is freed), or NULL when the status is below 400 or
+ * `response` is NULL.
+ *
+ * Thread safety: may be called from many threads at once.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
+
+/**
+ * Free a response. NULL is a no-op; call it exactly once per response.
+ */
+void ably_http_response_free(struct ably_http_response *response);
+
+/* 6. Non-blocking calls ==========================================================================
+ *
+ * Each networked call has an _async form that returns at once with a call handle and
+ * reports exactly once through its done callback, on a library thread: with the result, or
+ * with ABLY_ERR_CANCELLED after ably_call_cancel, or ABLY_ERR_SHUT_DOWN after
+ * ably_auth_shutdown or ably_auth_free.
+ */
+
+/**
+ * Completion of a non-blocking call giving a TokenDetails: exactly one of `details` and
+ * `error` is non-NULL; both are the host's to free (`ably_token_details_free`,
+ * `ably_error_info_free`).
+ */
+typedef void (*ably_token_details_done_fn)(void *user_data,
+                                           struct ably_token_details *details,
+                                           struct ably_error_info *error);
+
+/**
+ * Completion giving a string (the Authorization header value, a secret): exactly one of
+ * `text` and `error` is non-NULL; free them with `ably_string_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_string_done_fn)(void *user_data,
+                                    char *text,
+                                    struct ably_error_info *error);
+
+/**
+ * Completion giving the server time in ms since the epoch (0 when `error` is non-NULL);
+ * free `error` with `ably_error_info_free`.
+ */
+typedef void (*ably_time_done_fn)(void *user_data,
+                                  int64_t time_ms,
+                                  struct ably_error_info *error);
+
+/**
+ * Completion giving a revokeTokens result: exactly one of `result` and `error` is
+ * non-NULL; free them with `ably_revocation_result_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_revocation_done_fn)(void *user_data,
+                                        struct ably_revocation_result *result,
+                                        struct ably_error_info *error);
+
+/**
+ * Completion giving the server's answer to `ably_auth_request_async`, whatever its status
+ * (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
+ * ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
+ * non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
+ */
+typedef void (*ably_response_done_fn)(void *user_data,
+                                      struct ably_http_response *response,
+                                      struct ably_error_info *error);
+
+/**
+ * Non-blocking `ably_auth_request_token`: same arguments (consumed, also on error) and errors,
+ * given to `done`; see the rules at the top of "Non-blocking calls". The authCallback runs on
+ * a library thread.
+ *
+ * Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done`, or builders
+ * that are not live; ABLY_ERR_SHUT_DOWN after shutdown.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *auth,
+                                                      struct ably_token_params *params,
+                                                      struct ably_auth_options *options,
+                                                      ably_token_details_done_fn done,
+                                                      void *user_data,
+                                                      ably_free_fn free_user_data,
+                                                      struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_authorize`: same arguments (consumed, also on error) and
+ * errors, given to `done`; listeners hear the new token as with the blocking form.
+ *
+ * Errors returned at once: as for `ably_auth_request_token_async`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
+                                                  struct ably_token_params *params,
+                                                  struct ably_auth_options *options,
+                                                  ably_token_details_done_fn done,
+                                                  void *user_data,
+                                                  ably_free_fn free_user_data,
+                                                  struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_authorization_header`: with a valid token cached, `done` gets the
+ * header at once (on a library thread); otherwise after one token fetch shared with every
+ * other caller. The text is a secret: free it with `ably_string_free`.
+ *
+ * Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done`;
+ * ABLY_ERR_SHUT_DOWN after shutdown.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_authorization_header_async(const struct ably_auth *auth,
+                                                             ably_string_done_fn done,
+                                                             void *user_data,
+                                                             ably_free_fn free_user_data,
+                                                             struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_time`.
+ *
+ * Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done`;
+ * ABLY_ERR_SHUT_DOWN after shutdown.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
+                                             ably_time_done_fn done,
+                                             void *user_data,
+                                             ably_free_fn free_user_data,
+                                             struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_revoke_tokens`: same arguments (copied before it returns).
+ *
+ * Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done` or bad
+ * arguments (as for the blocking form); ABLY_ERR_SHUT_DOWN after shutdown.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *auth,
+                                                      const char *const *targets,
+                                                      size_t count,
+                                                      int64_t issued_before_ms,
+                                                      int32_t allow_reauth_margin,
+                                                      ably_revocation_done_fn done,
+                                                      void *user_data,
+                                                      ably_free_fn free_user_data,
+                                                      struct ably_call **out_call);
+
+/**
+ * Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the same
+ * outcome delivered to `done`: every answer from the server, whatever its status, as a
+ * response owned by `done`; an error only when no usable answer arrives.
+ *
+ * Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done` or bad
+ * arguments (as for the blocking form); ABLY_ERR_SHUT_DOWN after shutdown.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_request_async(const struct ably_auth *auth,
+                                                const char *method,
+                                                const char *path,
+                                                const char *query,
+                                                const char *const *header_names,
+                                                const char *const *header_values,
+                                                size_t header_count,
+                                                const uint8_t *body,
+                                                size_t body_len,
+                                                ably_response_done_fn done,
+                                                void *user_data,
+                                                ably_free_fn free_user_data,
+                                                struct ably_call **out_call);
+
+/**
+ * Ask for the operation to end now. Returns true when this won the race with its outcome: its
+ * `done` then gets `ABLY_ERR_CANCELLED`. False when `done` has run, is running, or will carry
+ * the real outcome (or `call` is NULL). Either way `done` runs exactly once; this never waits
+ * for it and never runs it on the calling thread. A cancelled operation's network step may go
+ * on on its worker until its own timeout, its result dropped.
+ *
+ * Thread safety: any thread, any number of times, also from inside `done`.
+ */
+bool ably_call_cancel(const struct ably_call *call);
+
+/**
+ * Free a call handle. A call still in flight is cancelled first (its `done` still runs,
+ * with `ABLY_ERR_CANCELLED`). NULL is a no-op.
+ */
+void ably_call_free(struct ably_call *call);
+
+/* 7. The host's HTTP transport ===================================================================
+ *
+ * A host that sends HTTP itself (its own TLS, proxy or event loop) sets a transport with
+ * ably_auth_options_set_http_transport; the library hands it each request as an exchange,
+ * which the host answers exactly once, now or later, from any thread.
+ */
 
 /**
  * `ably_http_exchange_purpose`: a request to an Ably host (Ably credentials; the library
@@ -302,6 +1690,698 @@
 #define ABLY_HTTP_FAIL_OTHER 5
 
 /**
+ * The exchange's id: never 0, never reused in the process; the id `cancel` names. 0 for
+ * NULL or an exchange that is not live.
+ */
+uint64_t ably_http_exchange_id(const struct ably_http_exchange *exchange);
+
+/**
+ * The request method ("GET", "POST", ...), borrowed until the exchange is answered; NULL
+ * for NULL or an exchange that is not live.
+ */
+const char *ably_http_exchange_method(const struct ably_http_exchange *exchange);
+
+/**
+ * The absolute URL, query included, borrowed until the exchange is answered; NULL for NULL
+ * or an exchange that is not live. Do not follow redirects: the library does (authUrl).
+ */
+const char *ably_http_exchange_url(const struct ably_http_exchange *exchange);
+
+/**
+ * The number of request headers to send (0 for NULL or an exchange that is not live).
+ */
+size_t ably_http_exchange_header_count(const struct ably_http_exchange *exchange);
+
+/**
+ * Request header `index` (0-based): writes its name and value, borrowed until the exchange
+ * is answered, and returns true; false (nothing written) for an index out of range, a NULL
+ * out-parameter, or an exchange that is NULL or not live. The value of `Authorization` is a
+ * credential: never log it. Send the headers as given; add none of Ably's.
+ */
+bool ably_http_exchange_header(const struct ably_http_exchange *exchange,
+                               size_t index,
+                               const char **out_name,
+                               const char **out_value);
+
+/**
+ * The request body, borrowed until the exchange is answered, its length written to
+ * `out_len` (may be NULL); NULL with length 0 when there is none, or for an exchange that is
+ * NULL or not live.
+ */
+const uint8_t *ably_http_exchange_body(const struct ably_http_exchange *exchange,
+                                       size_t *out_len);
+
+/**
+ * The time left, in ms, until the library stops waiting for this exchange (0 once it has
+ * passed, and for an exchange that is NULL or not live): use it as the request's timeout.
+ */
+int64_t ably_http_exchange_timeout_ms(const struct ably_http_exchange *exchange);
+
+/**
+ * The longest response body the library accepts (0 for an exchange that is NULL or not live).
+ * A longer answer fails the request (as too large, ABLY_ERR_INTERNAL), so a transport may stop
+ * reading after this many bytes plus one and respond with what it has.
+ */
+size_t ably_http_exchange_max_response_bytes(const struct ably_http_exchange *exchange);
+
+/**
+ * Whom the request is for: `ABLY_HTTP_PURPOSE_ABLY` or `ABLY_HTTP_PURPOSE_AUTH_URL`; -1 for
+ * an exchange that is NULL or not live.
+ */
+int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
+
+/**
+ * Answer `exchange` with the HTTP response received (any status: 4xx and 5xx too; the library
+ * decides about retries and fallback). Pass every response header (names in any case; values
+ * need not be UTF-8); `header_names` and `header_values` may be NULL when `header_count` is 0,
+ * `body` when `body_len` is 0. Everything is copied. `exchange` is consumed (freed) in every
+ * case, also on error, unless another thread is using it (ABLY_ERR_INVALID_ARGUMENT).
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for an exchange that is NULL, already answered or not
+ * live, a `status` outside 100..=599, or NULL where a header or body is promised (the waiting
+ * request then fails at once); ABLY_ERR_TIMEOUT when the exchange's deadline passed and
+ * `ABLY_ERR_CANCELLED` when the library stopped waiting (the answer is dropped). A body longer
+ * than `ably_http_exchange_max_response_bytes` is accepted here and fails the request.
+ *
+ * Thread safety: any thread, during `send` or later. Never runs a callback.
+ *
+ * Beyond the conventions: the arrays hold `header_count` NUL-terminated strings (or are
+ * NULL); `body` is NULL or points to `body_len` bytes.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
+                                                   int32_t status,
+                                                   const char *const *header_names,
+                                                   const char *const *header_values,
+                                                   size_t header_count,
+                                                   const uint8_t *body,
+                                                   size_t body_len);
+
+/**
+ * Answer `exchange` with a connection-level failure: no (complete) HTTP response was received.
+ * `kind` is one of the `ABLY_HTTP_FAIL_*` values: host not found, connection failures and
+ * timeouts let the library try a fallback host; TLS and other failures do not. `message` (may
+ * be NULL) says what happened, for the error the caller gets; never put credentials in it.
+ * `exchange` is consumed (freed) in every case, also on error, unless another thread is using
+ * it (ABLY_ERR_INVALID_ARGUMENT).
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for an exchange that is NULL, already answered or not
+ * live, or an unknown `kind` (the waiting request then fails at once); ABLY_ERR_TIMEOUT and
+ * `ABLY_ERR_CANCELLED` as for `ably_http_exchange_respond`.
+ *
+ * Thread safety: any thread, during `send` or later. Never runs a callback.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
+                                                int32_t kind,
+                                                const char *message);
+
+/* 8. Listeners and the log =======================================================================
+ *
+ * Events of an Auth (a new token in use, or a failure to obtain one) reach its listeners,
+ * one at a time per Auth, with no library lock held. The log sink set on the options hears
+ * what the library does, at the levels below; keys, tokens and macs never appear in it.
+ */
+
+/**
+ * A listener for token changes and auth failures. `details` is the new token (borrowed for
+ * the call; NULL on failure); `error` is why getting a token failed (borrowed for the call;
+ * NULL on success). Copy what you keep. Called on the thread that caused the event, with
+ * no library lock held, so it may call back into the Auth.
+ */
+typedef void (*ably_auth_listener_fn)(void *user_data,
+                                      const struct ably_token_details *details,
+                                      const struct ably_error_info *error);
+
+/**
+ * Call `listener` whenever a new token is in use (authorize, renewal) and whenever getting a
+ * token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any call
+ * of it under way has returned, when the Auth is freed, or at once when this call fails. The
+ * listener and `free_user_data` may run on any thread.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth`, `listener` or `out_id` (nothing is
+ * registered).
+ *
+ * Thread safety: `auth` may be used from many threads at once.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
+                                               ably_auth_listener_fn listener,
+                                               void *user_data,
+                                               ably_free_fn free_user_data,
+                                               uint64_t *out_id);
+
+/**
+ * Remove the listener `id`. A call of it under way on another thread finishes; its
+ * `free_user_data` runs after that.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or an unknown `id` (never added, or
+ * already removed).
+ *
+ * Thread safety: `auth` may be used from many threads at once; a listener may remove itself.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
+                                                  uint64_t id);
+
+/**
+ * A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
+ * registered for a level gets the lines of that level and every more severe one.
+ * `message` is borrowed for the duration of the call and never contains a key secret,
+ * token or mac. Called from any thread, with no library lock held; it may not call
+ * functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
+ */
+typedef void (*ably_log_fn)(void *user_data,
+                            int32_t level,
+                            const char *message);
+
+/**
+ * Log level: failures the caller sees as errors.
+ */
+#define ABLY_LOG_LEVEL_ERROR 1
+
+/**
+ * Log level: recoverable trouble (a fallback host, a renewal after a token error, a failed
+ * renewal ahead of expiry).
+ */
+#define ABLY_LOG_LEVEL_WARN 2
+
+/**
+ * Log level: what a service operator wants to see: each new token in use, each completed
+ * request to Ably (method, path, status), RSA4a1's "no means to renew".
+ */
+#define ABLY_LOG_LEVEL_INFO 3
+
+/**
+ * Log level: each step of a token fetch (which means is asked, the exchange).
+ */
+#define ABLY_LOG_LEVEL_DEBUG 4
+
+/**
+ * Log level: everything the library logs.
+ */
+#define ABLY_LOG_LEVEL_VERBOSE 5
+
+/**
+ * Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every more
+ * severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain
+ * a key secret, token or mac. Replaces an earlier log callback.
+ *
+ * Ownership: `user_data` passes to the library with this call, whatever its outcome:
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
+ * Auth or the unused options are freed, the callback is replaced, or at once when this call
+ * fails). The callback and `free_user_data` may run on any thread.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live, `callback` is NULL or `level`
+ * is not 1..=5.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
+                                                  ably_log_fn callback,
+                                                  int32_t level,
+                                                  void *user_data,
+                                                  ably_free_fn free_user_data);
+
+/* 9. Token and params types ======================================================================
+ *
+ * TokenParams (a builder), TokenRequest and TokenDetails (immutable, safe to read from many
+ * threads): JSON in and out, and getters whose strings are borrowed from the handle.
+ */
+
+/**
+ * Create empty TokenParams. NULL only when about a million builders (options, params and
+ * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
+ * ABLY_ERR_INVALID_ARGUMENT.
+ */
+struct ably_token_params *ably_token_params_new(void);
+
+/**
+ * Free TokenParams that were not passed to a consuming call. NULL, and params that were
+ * already consumed or freed, are ignored.
+ */
+void ably_token_params_free(struct ably_token_params *params);
+
+/**
+ * Set the token's lifetime in milliseconds. Unset, Ably applies 60 minutes. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT when `ttl_ms` is not positive or `params` is not live.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *params,
+                                                  int64_t ttl_ms);
+
+/**
+ * Set the capability JSON, e.g. `{"chat:*":["publish","subscribe"]}`. It is validated now and
+ * stored in canonical form. Unset, the key's capabilities apply. Operations are checked by
+ * shape, not against a list, so operations Ably adds work at once (one this library does not
+ * know is logged at debug when used). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid
+ * UTF-8, or an invalid capability (an operation that is not lowercase words joined by `-` or
+ * `:` nor `*`, an empty list, `*` mixed with other operations, a duplicate resource).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_set_capability(struct ably_token_params *params,
+                                                         const char *capability_json);
+
+/**
+ * Set the token's clientId; `"*"` issues a wildcard token. Errors: ABLY_ERR_INVALID_ARGUMENT
+ * for NULL or invalid UTF-8; ABLY_ERR_INVALID_CLIENT_ID for an empty clientId or one
+ * containing a line feed.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params *params,
+                                                        const char *client_id);
+
+/**
+ * Set the timestamp in milliseconds since the epoch; unset, the current time is used. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT when negative.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params *params,
+                                                        int64_t timestamp_ms);
+
+/**
+ * Set the nonce; unset, a random 22-character nonce is generated per request. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty nonce or one containing a line
+ * feed.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *params,
+                                                    const char *nonce);
+
+/**
+ * Set the `x-ably-revocation-key` claim of a JWT: every JWT with the same key can be revoked
+ * at once with the target `revocationKey:<key>` (`ably_auth_revoke_tokens`), e.g. all the
+ * tokens of one user or group. Not a secret. Only `ably_auth_create_jwt` takes params with a
+ * revocation key; every other call refuses them with ABLY_ERR_INVALID_ARGUMENT (a TokenRequest
+ * cannot carry one). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty key
+ * or one with control characters.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_params *params,
+                                                             const char *revocation_key);
+
+/**
+ * Read params back: fill `*out_values` with what is set, in the form
+ * `ably_auth_create_token_request_into` takes (`use_defaults` false; `ttl_ms` and
+ * `timestamp_ms` 0 when unset; a string's `ptr` NULL when unset). The strings are borrowed
+ * from `params`, not NUL-terminated, and stay valid until `params` is changed, consumed or
+ * freed.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `params` is not live or `out_values` is NULL (nothing
+ * is written).
+ *
+ * Thread safety: like every builder call, one call on `params` at a time.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_get(struct ably_token_params *params,
+                                              struct ably_token_params_values *out_values);
+
+/**
+ * Parse TokenParams JSON (TK2: `ttl`, `capability` as a JSON string, `clientId`, `timestamp`,
+ * `nonce`; numbers may be numeric strings; unknown fields ignored), e.g. the params an
+ * authCallback receives, into new params (read them with `ably_token_params_get`). Each field
+ * is checked as its setter checks it. On success `*out_params` receives params to pass to a
+ * call or free with `ably_token_params_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, JSON that is not a TokenParams object, or a
+ * field its setter refuses (ABLY_ERR_INVALID_CLIENT_ID for a bad clientId); nothing is written
+ * then.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_from_json(const char *json,
+                                                    struct ably_token_params **out_params);
+
+/**
+ * The params as TokenParams JSON (the form `ably_token_params_from_json` reads; fields that
+ * are unset are left out). On success `*out_json` receives a string to free with
+ * `ably_string_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `params` is not live or `out_json` is NULL.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_to_json(struct ably_token_params *params,
+                                                  char **out_json);
+
+/**
+ * A copy of `params` (the revocation key included), for a server that builds its params once
+ * and passes a copy to each consuming call. On success `*out_params` receives params to pass
+ * to a call or free with `ably_token_params_free`.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT when `params` is not live or `out_params` is NULL.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_params_clone(struct ably_token_params *params,
+                                                struct ably_token_params **out_params);
+
+/**
+ * Parse TokenRequest JSON, e.g. one returned by a token endpoint. Unknown fields are ignored;
+ * ttl and timestamp may be numbers or strings of digits. On success `*out_request` receives a
+ * handle to free with `ably_token_request_free`. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL,
+ * invalid UTF-8 or invalid JSON (keyName, timestamp and nonce are required).
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_request_from_json(const char *json,
+                                                     struct ably_token_request **out_request);
+
+/**
+ * The compact JSON of the TokenRequest, as POSTed to `/keys/{keyName}/requestToken`: ttl and
+ * timestamp are numbers, capability a JSON string, absent fields left out. On success
+ * `*out_json` receives a string to free with `ably_string_free`. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT for a NULL argument.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_request_to_json(const struct ably_token_request *request,
+                                                   char **out_json);
+
+/**
+ * Free a TokenRequest. NULL is a no-op; call it exactly once per handle.
+ */
+void ably_token_request_free(struct ably_token_request *request);
+
+/**
+ * The key name `appId.keyId`. Borrowed; NULL only when `request` is NULL.
+ */
+const char *ably_token_request_key_name(const struct ably_token_request *request);
+
+/**
+ * The ttl in milliseconds, or 0 when absent (Ably's default applies) or `request` is NULL.
+ */
+int64_t ably_token_request_ttl(const struct ably_token_request *request);
+
+/**
+ * The canonical capability JSON; borrowed; NULL when absent.
+ */
+const char *ably_token_request_capability(const struct ably_token_request *request);
+
+/**
+ * The clientId; borrowed; NULL when absent.
+ */
+const char *ably_token_request_client_id(const struct ably_token_request *request);
+
+/**
+ * The timestamp in milliseconds since the epoch; 0 when `request` is NULL.
+ */
+int64_t ably_token_request_timestamp(const struct ably_token_request *request);
+
+/**
+ * The nonce; borrowed; NULL only when `request` is NULL.
+ */
+const char *ably_token_request_nonce(const struct ably_token_request *request);
+
+/**
+ * The Base64 HMAC-SHA256 mac; borrowed; NULL for an unsigned request.
+ */
+const char *ably_token_request_mac(const struct ably_token_request *request);
+
+/**
+ * Parse TokenDetails JSON, e.g. the body of a requestToken response. Unknown fields (such as
+ * `keyName`) are ignored; expires and issued may be numbers or strings of digits. On success
+ * `*out_token_details` receives a handle to free with `ably_token_details_free`. Errors:
+ * ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, invalid JSON or a missing or empty
+ * `token`.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_details_from_json(const char *json,
+                                                     struct ably_token_details **out_token_details);
+
+/**
+ * The compact JSON of the TokenDetails; absent fields are left out. On success `*out_json`
+ * receives a string to free with `ably_string_free`. Errors: ABLY_ERR_INVALID_ARGUMENT for a
+ * NULL argument.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_token_details_to_json(const struct ably_token_details *token_details,
+                                                   char **out_json);
+
+/**
+ * Free a TokenDetails. NULL is a no-op; call it exactly once per handle.
+ */
+void ably_token_details_free(struct ably_token_details *token_details);
+
+/**
+ * The token string: an Ably token or a JWT. Borrowed; NULL only when `token_details` is NULL
+ * or the token contains a NUL byte.
+ */
+const char *ably_token_details_token(const struct ably_token_details *token_details);
+
+/**
+ * Expiry in milliseconds since the epoch; 0 when absent or `token_details` is NULL.
+ */
+int64_t ably_token_details_expires(const struct ably_token_details *token_details);
+
+/**
+ * Issue time in milliseconds since the epoch; 0 when absent or `token_details` is NULL.
+ */
+int64_t ably_token_details_issued(const struct ably_token_details *token_details);
+
+/**
+ * The capability JSON; borrowed; NULL when absent.
+ */
+const char *ably_token_details_capability(const struct ably_token_details *token_details);
+
+/**
+ * The clientId; borrowed; NULL when absent.
+ */
+const char *ably_token_details_client_id(const struct ably_token_details *token_details);
+
+/**
+ * Whether the token has expired at `now_ms` (milliseconds since the epoch), counting it
+ * expired `margin_ms` early. A token without `expires` never expires by this check.
+ * Returns true when `token_details` is NULL or an argument is negative (an unusable token).
+ */
+bool ably_token_details_is_expired(const struct ably_token_details *token_details,
+                                   int64_t now_ms,
+                                   int64_t margin_ms);
+
+/* 10. Errors and codes ============================================================================
+ *
+ * An ably_error_info carries an Ably error code and an HTTP status. The status is the HTTP
+ * status of the answer the error reports when there was one (a server's error, an authUrl's
+ * answer); for an error raised by the library it is the status Ably gives that code; it is 0
+ * when no HTTP status applies (a bad argument, no answer at all, the library's own codes).
+ *
+ *   code    name                                  status  raised by
+ *   ------  ------------------------------------  ------  ----------------------------------
+ *   40000   ABLY_ERR_BAD_REQUEST                  0, 400  library: conflicting options (0);
+ *                                                         server: a bad request (400)
+ *   40003   ABLY_ERR_INVALID_ARGUMENT             0       library: NULL, invalid UTF-8, an
+ *                                                         out-of-range value, a consumed
+ *                                                         builder, malformed JSON
+ *   40012   ABLY_ERR_INVALID_CLIENT_ID            400     library: empty clientId, or `*`
+ *                                                         where a real one is needed
+ *   40101   ABLY_ERR_INVALID_CREDENTIALS          401     library: a malformed key; server:
+ *                                                         credentials refused
+ *                                                 403     library: a TokenRequest or JWT to
+ *                                                         sign and no key (as Ably's SDKs)
+ *   40102   ABLY_ERR_INCOMPATIBLE_CREDENTIALS     401     library or server: a token whose
+ *                                                         clientId conflicts with the options
+ *   40103   ABLY_ERR_INSECURE_BASIC_AUTH          401     library: a key over plain HTTP
+ *                                                         without token auth
+ *   40104   ABLY_ERR_TIMESTAMP_NOT_CURRENT        401     server: clock skew (the library
+ *                                                         reads the server's time, retries once)
+ *   40106   ABLY_ERR_NO_AUTH_METHOD               401     library: no key, token, authUrl or
+ *                                                         authCallback
+ *   40140-  ABLY_ERR_TOKEN_ERROR_FIRST..._LAST    401     server: the token is expired,
+ *   40149                                                 revoked or unknown (the library
+ *                                                         renews once and retries)
+ *   40162   ABLY_ERR_REQUIRES_BASIC_AUTH          401     library: revokeTokens without a key
+ *   40170   ABLY_ERR_AUTH_CALLBACK_FAILED         401     library: the authCallback or authUrl
+ *                                                         failed, answered badly or late; the
+ *                                                         original error is the cause
+ *   40171   ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED 403     library: a new token is needed and
+ *                                                         nothing can make one
+ *   50000   ABLY_ERR_INTERNAL                     500     library: a caught panic, an answer
+ *                                                         too large or unreadable; server: 5xx
+ *   50003   ABLY_ERR_TIMEOUT                      0       library: no answer within a deadline
+ *   80000   ABLY_ERR_CONNECTION_FAILED            0       library: no connection (DNS, refused,
+ *                                                         TLS)
+ *   100001  ABLY_ERR_REENTRANT_CALL ...           0       library: its own conditions, for
+ *   -100005 ABLY_ERR_NOT_BUILT_IN                         which Ably has no code
+ *
+ * Any other code is the server's, with the server's status: an Ably error body or
+ * X-Ably-Errorcode header wins; an error status without either gets Ably's generic code for
+ * that status (40000, 40100, 40300, 40400, 40500, 42910 for 429, 50000) or of its class.
+ * An authCallback error with status 403 and no code becomes 40300 with status 403.
+ */
+
+/**
+ * Bad request: conflicting options.
+ */
+#define ABLY_ERR_BAD_REQUEST 40000
+
+/**
+ * Invalid argument: NULL, invalid UTF-8, malformed JSON, out-of-range value, invalid
+ * capability, or a builder that was already consumed.
+ */
+#define ABLY_ERR_INVALID_ARGUMENT 40003
+
+/**
+ * Invalid clientId (empty, or `*` in the options).
+ */
+#define ABLY_ERR_INVALID_CLIENT_ID 40012
+
+/**
+ * Invalid credentials: a malformed API key, or no key to sign with.
+ */
+#define ABLY_ERR_INVALID_CREDENTIALS 40101
+
+/**
+ * Incompatible credentials: the token's clientId conflicts with the options' clientId.
+ */
+#define ABLY_ERR_INCOMPATIBLE_CREDENTIALS 40102
+
+/**
+ * No means of authentication: no key, token or tokenDetails.
+ */
+#define ABLY_ERR_NO_AUTH_METHOD 40106
+
+/**
+ * First code of the token-error range (a 401 with a code in a token error
+ * (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST) calls for renewal).
+ */
+#define ABLY_ERR_TOKEN_ERROR_FIRST 40140
+
+/**
+ * Last code of the token-error range.
+ */
+#define ABLY_ERR_TOKEN_ERROR_LAST 40149
+
+/**
+ * Basic authentication over plain HTTP: use TLS or token auth.
+ */
+#define ABLY_ERR_INSECURE_BASIC_AUTH 40103
+
+/**
+ * A TokenRequest's timestamp is outside the server's window (clock skew).
+ */
+#define ABLY_ERR_TIMESTAMP_NOT_CURRENT 40104
+
+/**
+ * The operation needs Basic auth with a key (revokeTokens, RSA17d).
+ */
+#define ABLY_ERR_REQUIRES_BASIC_AUTH 40162
+
+/**
+ * The authCallback or authUrl failed, answered with something invalid, or did not answer
+ * within the request timeout; also a completion answered too late.
+ */
+#define ABLY_ERR_AUTH_CALLBACK_FAILED 40170
+
+/**
+ * A new token is needed but the options have no means to get one.
+ */
+#define ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED 40171
+
+/**
+ * Invalid message data or encoding: an answer of an unsupported content type (status 400).
+ */
+#define ABLY_ERR_INVALID_MESSAGE_DATA 40013
+
+/**
+ * Unauthorized: Ably's code for a 401 that names no other (not a token error).
+ */
+#define ABLY_ERR_UNAUTHORIZED 40100
+
+/**
+ * A TokenRequest's nonce was used before (the server refuses a replayed request).
+ */
+#define ABLY_ERR_NONCE_REPLAYED 40105
+
+/**
+ * The token was revoked (a token error: renewal follows).
+ */
+#define ABLY_ERR_TOKEN_REVOKED 40141
+
+/**
+ * The token expired (a token error: renewal follows).
+ */
+#define ABLY_ERR_TOKEN_EXPIRED 40142
+
+/**
+ * The token's capability does not allow the operation.
+ */
+#define ABLY_ERR_OPERATION_NOT_PERMITTED 40160
+
+/**
+ * Token revocation is not enabled for the key (revokeTokens).
+ */
+#define ABLY_ERR_REVOCATION_NOT_ENABLED 40163
+
+/**
+ * Forbidden: Ably's code for a 403 that names no other; also an authCallback error with
+ * status 403 and no code.
+ */
+#define ABLY_ERR_FORBIDDEN 40300
+
+/**
+ * Not found: Ably's code for a 404 that names no other.
+ */
+#define ABLY_ERR_NOT_FOUND 40400
+
+/**
+ * Method not allowed: Ably's code for a 405 that names no other.
+ */
+#define ABLY_ERR_METHOD_NOT_ALLOWED 40500
+
+/**
+ * Rate limited: Ably's code for a 429 that names no other.
+ */
+#define ABLY_ERR_RATE_LIMITED 42910
+
+/**
+ * Internal error: a panic was caught inside the library, or an unexpected server answer.
+ */
+#define ABLY_ERR_INTERNAL 50000
+
+/**
+ * The request timed out.
+ */
+#define ABLY_ERR_TIMEOUT 50003
+
+/**
+ * The connection failed: host not found or unreachable, or TLS failed.
+ */
+#define ABLY_ERR_CONNECTION_FAILED 80000
+
+/**
+ * (Library code, status 0.) A call refused because of where it was made from: a call that
+ * needs a token from inside the authCallback of the same Auth (it would wait for itself),
+ * a networked call from inside a log sink, or callbacks nested more than 8 deep on one
+ * thread. See "Callbacks and re-entrancy" at the top of this header.
+ */
+#define ABLY_ERR_REENTRANT_CALL 100001
+
+/**
+ * (Library code, status 0.) The call was cancelled by its caller.
+ */
+#define ABLY_ERR_CANCELLED 100002
+
+/**
+ * (Library code, status 0.) The Auth is shut down or being freed and takes no new work.
+ */
+#define ABLY_ERR_SHUT_DOWN 100003
+
+/**
+ * (Library code, status 0.) No valid token is cached, from a read that does no I/O.
+ */
+#define ABLY_ERR_NO_VALID_TOKEN 100004
+
+/**
+ * (Library code, status 0.) The call needs a part this build of the library leaves out: a
+ * networked call with no HTTP transport of the host's, or an option of the built-in HTTP
+ * client, in a build without it (see `ably_auth_features`).
+ */
+#define ABLY_ERR_NOT_BUILT_IN 100005
+
+/* 11. Version and features ========================================================================
+ *
+ * The version of the header and of the linked library, and the optional parts built into
+ * it.
+ */
+
+/**
  * Major version of the library this header belongs to.
  */
 #define ABLY_AUTH_VERSION_MAJOR 0
@@ -331,2203 +2411,6 @@
  * (`ABLY_AUTH_FEATURE_HTTP_CLIENT`).
  */
 #define ABLY_AUTH_FEATURE_MASK_HTTP_CLIENT 1
-
-/**
- * Ably token authentication for one key or token.
- *
- * Thread safety: thread-safe. One handle may be used from many threads at once; free it
- * once, with `ably_auth_free`, when no call on it is in progress on another thread (a
- * call on the freeing thread itself, from inside one of its callbacks, is allowed).
- */
-typedef struct ably_auth ably_auth;
-
-/**
- * The answer channel of one authCallback call. The library creates it and passes it to the
- * callback; the host answers it exactly once, with `ably_auth_completion_token`,
- * `ably_auth_completion_json` or `ably_auth_completion_error`, which free it in every case.
- * A completion never answered is leaked (and the waiting call fails with 40170 after the
- * request timeout), so answer it even when it is late.
- *
- * Thread safety: answer it from any thread, during or after the callback. Answering it
- * twice gives 40003.
- */
-typedef struct ably_auth_completion ably_auth_completion;
-
-/**
- * Options for `ably_auth_new`: credentials (key, token, authUrl, authCallback), clientId,
- * default token params, hosts, transport and logging.
- * Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
- * when that fails; free an unused one with `ably_auth_options_free` (which also runs the
- * `free_user_data` of callbacks set on it). Using it after it was consumed gives error
- * 40003. A setter that fails leaves the options unchanged. A setter that replaces a
- * callback runs the earlier `free_user_data` after the options are updated, so that
- * destructor may use (or free) the options.
- */
-typedef struct ably_auth_options ably_auth_options;
-
-/**
- * Non-blocking calls. The rules every `_async` function follows:
- * - It returns at once. Either it returns an error, and then `done` never runs and
- *   `free_user_data` has run before it returns; or it returns NULL, and `done` runs exactly
- *   once, later, on a library thread (never inside the `_async` call, never with a library
- *   lock held), with the result or an error: the operation's own, `ABLY_ERR_CANCELLED`
- *   (100002) after `ably_call_cancel`, `ably_auth_shutdown` or `ably_auth_free`, or
- *   `ABLY_ERR_TIMEOUT` (50003) at the call's deadline (the worst case of the blocking form,
- *   see `ably_auth_options_set_timeouts`). `free_user_data` runs after `done` returns.
- * - The result and the error given to `done` are the host's: free them (or keep them).
- * - `*out_call` (may be NULL: fire and forget) is written before the operation starts, so
- *   `done` may already see it (and is set to NULL when the function fails); the host frees
- *   it with `ably_call_free`, before or after `done`.
- * - `done` may call anything that does not block on the network (another `_async` call,
- *   `ably_call_cancel`, `ably_auth_free`...); a blocking call that needs a token from inside
- *   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
- * - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`,
- *   2 by default), started on first use; `done` runs on one more library thread.
- *
- * `ably_call` is one such operation in flight, owned by the caller: free it with
- * `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
- */
-typedef struct ably_call ably_call;
-
-/**
- * One HTTP request the library asks the host transport to send, awaiting one answer.
- *
- * Ownership: the library creates it and passes it to the transport's `send`; from then on
- * it belongs to the host, which answers it exactly once with `ably_http_exchange_respond`
- * or `ably_http_exchange_fail`. Answering frees it, in every case (also when the answer is
- * refused). The library never frees it behind the host's back: it stays valid until
- * answered, also after its deadline, a cancel, a shutdown or `ably_auth_free`, so a late
- * answer is safe (it is refused with 50003 or `ABLY_ERR_CANCELLED`). An exchange never
- * answered is leaked.
- *
- * Secrets: the `Authorization` header value (and a TokenRequest's mac in the body) are
- * credentials. Never log them; the library wipes its copies when the exchange is freed.
- *
- * Thread safety: one thread at a time (like a builder): read it and answer it from any
- * thread, during `send` or later. A call made while another thread is using it gets 40003
- * (getters then return NULL, 0 or false). Strings and bytes read from it are borrowed until
- * it is answered.
- */
-typedef struct ably_http_exchange ably_http_exchange;
-
-/**
- * The server's answer to `ably_auth_request`, whatever its status (an error status of 400
- * or more included; `ably_http_response_error` gives its ErrorInfo). Immutable; the body
- * and header values are borrowed from it and valid until it is freed with
- * `ably_http_response_free`. Thread safety: may be read from many threads at once.
- */
-typedef struct ably_http_response ably_http_response;
-
-/**
- * The outcome of `ably_auth_revoke_tokens`: one entry per target, in the server's order.
- * Immutable; strings and errors are borrowed from it and valid until it is freed with
- * `ably_revocation_result_free`. Thread safety: may be read from many threads at once.
- */
-typedef struct ably_revocation_result ably_revocation_result;
-
-/**
- * An immutable TokenDetails: a token and its metadata. String getters return borrowed
- * pointers valid until the handle is freed (NULL when absent). Thread safety: may be read
- * from many threads at once; free it once with `ably_token_details_free`.
- */
-typedef struct ably_token_details ably_token_details;
-
-/**
- * TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for
- * JWTs only a revocation key; every field starts unset. Thread safety: a single-thread
- * object. It is consumed (freed) by the call it is passed to, also when that call fails;
- * free an unused one with `ably_token_params_free`. Using it after it was consumed gives
- * error 40003.
- */
-typedef struct ably_token_params ably_token_params;
-
-/**
- * An immutable TokenRequest. Its string getters return borrowed pointers valid until the
- * handle is freed (NULL when the field is absent). Thread safety: may be read from many
- * threads at once; free it once with `ably_token_request_free`.
- */
-typedef struct ably_token_request ably_token_request;
-
-/**
- * An Ably ErrorInfo (TI1). Returned by every fallible function as an owned pointer: NULL
- * means success; otherwise the caller reads the fields and frees it, once, with
- * `ably_error_info_free` (which also frees `cause`). The fields are read-only for the
- * caller. New fields are only ever appended, so code compiled against an older header
- * keeps working.
- *
- * Thread safety: immutable; may be read from any thread and freed from any thread.
- */
-typedef struct ably_error_info {
-  /**
-   * Ably error code, e.g. 40140 (token error) or 40003 (invalid argument).
-   */
-  int32_t code;
-  /**
-   * HTTP status code: the status of the answer the error reports, or the one the Ably
-   * spec names for the code (e.g. 40170/401); 0 when none applies (see the header's
-   * conventions).
-   */
-  int32_t status_code;
-  /**
-   * Human-readable message, never NULL. Never contains a key secret, token or mac.
-   */
-  const char *message;
-  /**
-   * Help URL, or NULL.
-   */
-  const char *href;
-  /**
-   * The underlying error, or NULL. Owned by this error.
-   */
-  const struct ably_error_info *cause;
-} ably_error_info;
-
-/**
- * A string given by pointer and length, not NUL-terminated: the form of the strings inside
- * structs passed by value (`ably_token_params_values`). `ptr` NULL (with `len` 0) means
- * unset. The bytes are UTF-8 without NUL bytes and only need to stay valid for the call;
- * the library copies what it keeps.
- */
-typedef struct ably_str {
-  /**
-   * The first byte, or NULL for an unset string.
-   */
-  const char *ptr;
-  /**
-   * The number of bytes at `ptr`.
-   */
-  size_t len;
-} ably_str;
-
-/**
- * TokenParams (TK2) as plain values, passed by value to the one-call issuing functions
- * (`ably_auth_create_token_request_into`, `ably_auth_create_jwt_into`), so that a binding
- * builds no `ably_token_params` handle. The rules are those of the `ably_token_params_set_*`
- * setters; a zeroed struct is explicit params with every field unset.
- */
-typedef struct ably_token_params_values {
-  /**
-   * true: the Auth's default token params apply (as NULL params do elsewhere) and the
-   * other fields are ignored; false: these params replace the defaults as a whole (RSA9h).
-   */
-  bool use_defaults;
-  /**
-   * Lifetime in milliseconds (TK2a); 0: unset. Negative: error 40003.
-   */
-  int64_t ttl_ms;
-  /**
-   * Capability JSON (TK2b), validated and canonicalised; `ptr` NULL: unset.
-   */
-  struct ably_str capability;
-  /**
-   * clientId (TK2c); `ptr` NULL: unset. Empty or with a line feed: error 40012.
-   */
-  struct ably_str client_id;
-  /**
-   * Milliseconds since the epoch (TK2d); 0: unset (the current time). Negative: 40003.
-   */
-  int64_t timestamp_ms;
-  /**
-   * Nonce (TK2e); `ptr` NULL: unset (a random one per request).
-   */
-  struct ably_str nonce;
-  /**
-   * JWTs only: the `x-ably-revocation-key` claim (`ably_token_params_set_revocation_key`);
-   * `ptr` NULL: unset. Set, the calls that make TokenRequests refuse the values (40003).
-   */
-  struct ably_str revocation_key;
-} ably_token_params_values;
-
-/**
- * A TokenRequest written into a caller's buffer by `ably_auth_create_token_request_into`:
- * its numbers, and the lengths of its strings, which are written one after the other into
- * the buffer in this order: key name, capability, clientId, nonce, mac (no separators, no
- * NUL terminators; an absent string has length 0).
- */
-typedef struct ably_token_request_values {
-  /**
-   * The ttl in milliseconds (TE4); 0 when absent.
-   */
-  int64_t ttl_ms;
-  /**
-   * The timestamp in milliseconds since the epoch (TE5).
-   */
-  int64_t timestamp_ms;
-  /**
-   * The length of the key name `appId.keyId` (TE2).
-   */
-  size_t key_name_len;
-  /**
-   * The length of the canonical capability JSON (TE3); 0 when absent.
-   */
-  size_t capability_len;
-  /**
-   * The length of the clientId (TE2); 0 when absent.
-   */
-  size_t client_id_len;
-  /**
-   * The length of the nonce (TE2).
-   */
-  size_t nonce_len;
-  /**
-   * The length of the Base64 mac (TE2).
-   */
-  size_t mac_len;
-  /**
-   * The bytes the strings take together. When it exceeds the buffer's size nothing was
-   * written to the buffer: call again with a buffer at least this large (a new
-   * TokenRequest is then signed, with a new nonce).
-   */
-  size_t len;
-} ably_token_request_values;
-
-/**
- * Completion of a non-blocking call giving a TokenDetails: exactly one of `details` and
- * `error` is non-NULL; both are the host's to free (`ably_token_details_free`,
- * `ably_error_info_free`).
- */
-typedef void (*ably_token_details_done_fn)(void *user_data,
-                                           struct ably_token_details *details,
-                                           struct ably_error_info *error);
-
-/**
- * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
- * thread drops the library's last reference to it (possibly not the registering thread).
- */
-typedef void (*ably_free_fn)(void *user_data);
-
-/**
- * Completion giving a string (the Authorization header value, a secret): exactly one of
- * `text` and `error` is non-NULL; free them with `ably_string_free` / `ably_error_info_free`.
- */
-typedef void (*ably_string_done_fn)(void *user_data,
-                                    char *text,
-                                    struct ably_error_info *error);
-
-/**
- * Completion giving the server time in ms since the epoch (0 when `error` is non-NULL);
- * free `error` with `ably_error_info_free`.
- */
-typedef void (*ably_time_done_fn)(void *user_data,
-                                  int64_t time_ms,
-                                  struct ably_error_info *error);
-
-/**
- * Completion giving a revokeTokens result: exactly one of `result` and `error` is
- * non-NULL; free them with `ably_revocation_result_free` / `ably_error_info_free`.
- */
-typedef void (*ably_revocation_done_fn)(void *user_data,
-                                        struct ably_revocation_result *result,
-                                        struct ably_error_info *error);
-
-/**
- * Completion giving the server's answer to `ably_auth_request_async`, whatever its status
- * (see `ably_auth_request`: an answer with status >= 400 is a `response`, with its
- * ErrorInfo from `ably_http_response_error`): exactly one of `response` and `error` is
- * non-NULL; free them with `ably_http_response_free` / `ably_error_info_free`.
- */
-typedef void (*ably_response_done_fn)(void *user_data,
-                                      struct ably_http_response *response,
-                                      struct ably_error_info *error);
-
-/**
- * A listener for token changes and auth failures. `details` is the new token (borrowed for
- * the call; NULL on failure); `error` is why getting a token failed (borrowed for the call;
- * NULL on success). Copy what you keep. Called on the thread that caused the event, with
- * no library lock held, so it may call back into the Auth.
- */
-typedef void (*ably_auth_listener_fn)(void *user_data,
-                                      const struct ably_token_details *details,
-                                      const struct ably_error_info *error);
-
-/**
- * An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
- * borrowed for the duration of the call (read its fields without a JSON parser of your
- * own: `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers `completion` exactly once,
- * now or later and from any thread, with `ably_auth_completion_token`,
- * `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
- * It runs on the thread of the call that needs a token, with no library lock held.
- */
-typedef void (*ably_auth_callback_fn)(void *user_data,
-                                      const char *token_params_json,
-                                      struct ably_auth_completion *completion);
-
-/**
- * A log sink. `level` is one of the ABLY_LOG_LEVEL_* values (1 error .. 5 verbose); a sink
- * registered for a level gets the lines of that level and every more severe one.
- * `message` is borrowed for the duration of the call and never contains a key secret,
- * token or mac. Called from any thread, with no library lock held; it may not call
- * functions that do network I/O (ABLY_ERR_REENTRANT_CALL).
- */
-typedef void (*ably_log_fn)(void *user_data,
-                            int32_t level,
-                            const char *message);
-
-/**
- * The host's `send`: start sending `exchange` (read it with the `ably_http_exchange_*`
- * getters) and answer it exactly once, now (before returning) or later from any thread.
- * Called on the library thread that makes the request (the caller of a blocking call, or
- * a library worker), with no library lock held; return promptly. The calling thread waits
- * for the answer until the exchange's deadline (`ably_http_exchange_timeout_ms`), so a host
- * that answers from the very thread that is blocked (a single-threaded loop) sees the call
- * fail with 50003 at the deadline: answer during `send`, or from another thread.
- */
-typedef void (*ably_http_send_fn)(void *user_data,
-                                  struct ably_http_exchange *exchange);
-
-/**
- * The host's optional `cancel`: the library no longer waits for exchange `exchange_id`
- * (its deadline passed, or the call was cancelled or shut down); abort the request if you
- * can. Only a hint: it may run at the same time as your answer on another thread (that is
- * why it carries the id, never the pointer), and the exchange must still be answered,
- * whose answer then gets 50003 or `ABLY_ERR_CANCELLED`. Called on a library thread with no
- * library lock held.
- */
-typedef void (*ably_http_cancel_fn)(void *user_data,
-                                    uint64_t exchange_id);
-
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
-
-/**
- * Create an Auth object from `options`, which are consumed (freed), also on error.
- * On success `*out_auth` receives a handle to free with `ably_auth_free`.
- *
- * Errors: 40003 when `options` is not live or `out_auth` is NULL; 40106 when the options
- * have no key, token or tokenDetails (RSC1b); 40102 when the tokenDetails' clientId
- * conflicts with the options' clientId (RSA15a); 40003 when the default token params set a
- * timestamp or nonce.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
- * or points to writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
-                                      struct ably_auth **out_auth);
-
-/**
- * Free an Auth object. NULL is a no-op.
- *
- * What happens: from the moment it is called, every call on the handle fails with
- * `ABLY_ERR_SHUT_DOWN` (100003); it shuts the Auth down as `ably_auth_shutdown` does
- * (non-blocking calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and
- * `free_user_data` run before it returns), waits for callbacks running on other threads,
- * then releases the listeners, the log sink and the authCallback, whose `free_user_data`
- * run on this thread; a destructor that calls back into the handle gets 100003 (and a
- * second `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this
- * Auth runs again. It does not wait for a library thread in a blocking network step (that
- * thread exits when the step ends, touching nothing of the host's). Called from inside a
- * callback of the same Auth (a listener, the authCallback, a `done`), the handle's memory
- * is released when the outermost call on it returns.
- *
- * Call it once, when no call on the handle is in progress on another thread.
- *
- * # Safety
- * `auth` is NULL or a handle from `ably_auth_new` that has not been freed.
- */
-void ably_auth_free(struct ably_auth *auth);
-
-/**
- * Create a signed TokenRequest (RSA9). No network I/O, unless the options set queryTime and
- * the server's time is not known yet (then one `GET /time` first, RSA9d).
- *
- * `params` may be NULL: the default token params (and the options' clientId) apply.
- * Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
- * applies when they set none, and a clientId they do set wins over it (a server issues
- * tokens for many clients from one handle). `params` is consumed, also on error. Unset ttl and
- * capability are left out, so Ably applies its defaults (RSA5, RSA6).
- * On success `*out_request` receives a handle to free with `ably_token_request_free`;
- * `ably_token_request_to_json` gives the JSON to hand to a client.
- *
- * Errors: 40003 for a NULL `auth` or `out_request` or params that are not live; 40101
- * (status 403) when the Auth object has no key.
- *
- * Thread safety: `auth` may be used from many threads at once.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` is NULL or from `ably_token_params_new`;
- * `out_request` is NULL or points to writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_token_request(const struct ably_auth *auth,
-                                                       struct ably_token_params *params,
-                                                       struct ably_token_request **out_request);
-
-/**
- * `ably_auth_create_token_request` with per-call auth options (RSA9g, RSA9d; ably-js's
- * `createTokenRequest(tokenParams, authOptions)`): a key in `options` signs instead of the
- * Auth's, and their queryTime decides whether the server's time is asked first. `options`
- * may only hold auth options (key, token, authUrl and its method, headers and params,
- * authCallback, queryTime); anything else gives 40003 naming it, as for
- * `ably_auth_request_token`. `params` and `options` are NULL or consumed (freed), also on
- * error. NULL `options` is `ably_auth_create_token_request`.
- *
- * Errors: those of `ably_auth_create_token_request`; 40003 for non-auth options; 40101
- * (status 403) when neither `options` nor the Auth has a key; with queryTime, those of
- * `ably_auth_time`.
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks only for the
- * `GET /time` of queryTime.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
- * functions; `out_request` is NULL or points to writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_token_request_with_options(const struct ably_auth *auth,
-                                                                    struct ably_token_params *params,
-                                                                    struct ably_auth_options *options,
-                                                                    struct ably_token_request **out_request);
-
-/**
- * `ably_auth_create_token_request` in one call and without handles, for bindings where
- * each call into C has a cost (Go's cgo): the params come as values and the TokenRequest
- * is written into the caller's buffer `buf` of `buf_len` bytes, its strings one after the
- * other as `*out_values` describes. When they do not fit (`out_values->len > buf_len`),
- * nothing is written to `buf` and the call succeeds: call again with a larger buffer (a
- * new TokenRequest is signed). `buf` may be NULL when `buf_len` is 0.
- *
- * Errors: those of `ably_auth_create_token_request` and of the `ably_token_params_set_*`
- * setters for the values; 40003 for a NULL `out_values`, or a NULL `buf` with a
- * non-zero `buf_len`.
- *
- * Thread safety: `auth` may be used from many threads at once. No network I/O.
- *
- * # Safety
- * `auth` is NULL or a live handle; the strings of `params` are unset or readable for their
- * lengths; `buf` is NULL or writable for `buf_len` bytes; `out_values` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_token_request_into(const struct ably_auth *auth,
-                                                            struct ably_token_params_values params,
-                                                            char *buf,
-                                                            size_t buf_len,
-                                                            struct ably_token_request_values *out_values);
-
-/**
- * `ably_auth_create_jwt` in one call, as `ably_auth_create_token_request_into` is to
- * `ably_auth_create_token_request`: the params come as values and the JWT is written into
- * `buf` (no NUL terminator); `*out_len` receives its length. When it exceeds `buf_len`,
- * nothing is written and the call succeeds: call again with a larger buffer. The JWT is a
- * credential: wipe the buffer when done with it.
- *
- * Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for
- * the values; 40003 for a NULL `out_len`, or a NULL `buf` with a non-zero `buf_len`.
- *
- * Thread safety: `auth` may be used from many threads at once. No network I/O.
- *
- * # Safety
- * As for `ably_auth_create_token_request_into`; `out_len` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_jwt_into(const struct ably_auth *auth,
-                                                  struct ably_token_params_values params,
-                                                  char *buf,
-                                                  size_t buf_len,
-                                                  size_t *out_len);
-
-/**
- * Create an Ably JWT (HS256, `kid` = key name) signed with the key, with no network I/O.
- *
- * Claims: `iat` = timestamp (default now) in seconds, `exp` = iat + ttl (default 60
- * minutes), `x-ably-capability` (default `{"*":["*"]}`, i.e. whatever the key allows),
- * `x-ably-clientId` when a clientId applies, `x-ably-revocation-key` when the params set
- * one (`ably_token_params_set_revocation_key`). `params` follow the rules of
- * `ably_auth_create_token_request` and are consumed, also on error; the nonce is unused.
- * On success `*out_jwt` receives a string to free with `ably_string_free`.
- *
- * Errors: as for `ably_auth_create_token_request`, plus 40003 for a ttl under 1000 ms.
- *
- * Thread safety: `auth` may be used from many threads at once.
- *
- * # Safety
- * As for `ably_auth_create_token_request`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_create_jwt(const struct ably_auth *auth,
-                                             struct ably_token_params *params,
-                                             char **out_jwt);
-
-/**
- * `Auth#clientId` (RSA7b, RSA12): the options' clientId, else the current token's
- * clientId (which may be `"*"`). On success `*out_client_id` receives a string to free
- * with `ably_string_free`, or NULL when there is no clientId.
- *
- * Errors: 40003 for a NULL argument, or for a clientId holding U+0000 (which a C string
- * cannot carry; only a token from a server can have one).
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_client_id(const struct ably_auth *auth,
-                                            char **out_client_id);
-
-/**
- * `Auth#tokenDetails` (RSA16): a copy of the token in use. On success
- * `*out_token_details` receives a handle to free with `ably_token_details_free`, or NULL
- * when there is no token (Basic auth, or none obtained yet).
- *
- * Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_token_details(const struct ably_auth *auth,
-                                                struct ably_token_details **out_token_details);
-
-/**
- * How long the token in use has left, in ms, by the library's own clock (local time plus
- * the offset learnt from the server), so the caller needs no clock of its own: negative
- * once it expired; `INT64_MAX` for a token that does not say when it expires. The expiry
- * margin is not subtracted. No network I/O.
- *
- * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when there is no
- * token (Basic auth, or none obtained yet).
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_token_remaining_ms(const struct ably_auth *auth,
-                                                     int64_t *out_ms);
-
-/**
- * `Auth#requestToken` (RSA8): get a new token from the authCallback, authUrl or key (in
- * that order of preference), without storing it or changing what the Auth uses.
- *
- * `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply
- * to this call only (RSA8e). `options` may only hold auth options: key, token, authUrl and
- * its method, headers and params, authCallback, queryTime (hosts, timeouts and logging are
- * the Auth's; setting one of them gives 40003 naming it). Both are consumed (freed), also on error. On success `*out_token_details`
- * receives a handle to free with `ably_token_details_free`.
- *
- * Errors: 40003 for a NULL `auth` or `out_token_details` or builders that are not live;
- * 40170 when the authCallback or authUrl fails or answers late (cause attached); the
- * server's error for a rejected TokenRequest (e.g. 40101, 40104); 40102 for a clientId
- * conflict; 40171 when there is no means to get a token; 50003 or 80000 for network
- * failures.
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread
- * for the network round trip; the authCallback runs on this thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
- * functions; `out_token_details` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_request_token(const struct ably_auth *auth,
-                                                struct ably_token_params *params,
-                                                struct ably_auth_options *options,
-                                                struct ably_token_details **out_token_details);
-
-/**
- * `Auth#authorize` (RSA10): get a new token now and use token auth from then on. Non-NULL
- * `params` and `options` become the stored defaults (RSA10g; not the timestamp); of
- * `options` only the auth part is used, as for `ably_auth_request_token`, and a token or
- * TokenDetails in it is used as-is (RSA10e). Both are consumed (freed), also on error.
- * Listeners hear the new token. On success `*out_token_details` receives a handle to free
- * with `ably_token_details_free`.
- *
- * Errors: as for `ably_auth_request_token`.
- *
- * Thread safety: `auth` may be used from many threads at once; concurrent callers that
- * need a token wait for one fetch. Blocks the calling thread; the authCallback runs on it.
- *
- * # Safety
- * As for `ably_auth_request_token`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_authorize(const struct ably_auth *auth,
-                                            struct ably_token_params *params,
-                                            struct ably_auth_options *options,
-                                            struct ably_token_details **out_token_details);
-
-/**
- * The `Authorization` header value for a request now: `Basic ...` with Basic auth, else
- * `Bearer <base64 of the token>`, getting or renewing a token first when needed (RSA4b1).
- * On success `*out_header` receives a secret string to free with `ably_string_free` (which
- * wipes it); do not log it.
- *
- * Errors: 40003 for a NULL argument; the errors of `ably_auth_authorize` when a token must
- * be fetched; 40103 for Basic auth without TLS.
- *
- * Thread safety: `auth` may be used from many threads at once. May block for a token fetch.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_header` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_authorization_header(const struct ably_auth *auth,
-                                                       char **out_header);
-
-/**
- * Tell the library that a server rejected a token with a token error (40140..=40149), for
- * requests made outside `ably_auth_request`: the cached token is dropped if it is still
- * `token` (NULL: whatever token is cached), so the next call gets a new one.
- *
- * Errors: 40003 for a NULL `auth` or a non-UTF-8 `token`; 40171 when there is no means to
- * renew (key, authUrl or authCallback); the token is dropped all the same.
- *
- * Thread safety: `auth` may be used from many threads at once. No network I/O.
- *
- * # Safety
- * `auth` is NULL or a live handle; `token` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_token_rejected(const struct ably_auth *auth,
-                                                 const char *token);
-
-/**
- * `time()` (RSC16): the server time in milliseconds since the epoch, from `GET /time`
- * (no credentials). Also records the server clock offset used to sign TokenRequests.
- * On success `*out_ms` receives the time.
- *
- * Errors: 40003 for a NULL argument; the server's error; 50000 for an unreadable body;
- * 50003 or 80000 for network failures.
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_ms` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_time(const struct ably_auth *auth,
-                                       int64_t *out_ms);
-
-/**
- * Non-blocking `ably_auth_request_token`: same arguments (consumed, also on error) and
- * errors, given to `done`; see the rules at the top of "Non-blocking calls". The
- * authCallback runs on a library thread.
- *
- * Errors returned at once: 40003 for a NULL `auth` or `done`, or builders that are not
- * live; 100003 after shutdown.
- *
- * # Safety
- * `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
- * functions; `out_call` is NULL or writable; `done` and `free_user_data` follow their
- * contracts.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_request_token_async(const struct ably_auth *auth,
-                                                      struct ably_token_params *params,
-                                                      struct ably_auth_options *options,
-                                                      ably_token_details_done_fn done,
-                                                      void *user_data,
-                                                      ably_free_fn free_user_data,
-                                                      struct ably_call **out_call);
-
-/**
- * Non-blocking `ably_auth_authorize`: same arguments (consumed, also on error) and
- * errors, given to `done`; listeners hear the new token as with the blocking form.
- *
- * Errors returned at once: as for `ably_auth_request_token_async`.
- *
- * # Safety
- * As for `ably_auth_request_token_async`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_authorize_async(const struct ably_auth *auth,
-                                                  struct ably_token_params *params,
-                                                  struct ably_auth_options *options,
-                                                  ably_token_details_done_fn done,
-                                                  void *user_data,
-                                                  ably_free_fn free_user_data,
-                                                  struct ably_call **out_call);
-
-/**
- * Non-blocking `ably_auth_authorization_header`: with a valid token cached, `done` gets
- * the header at once (on a library thread); otherwise after one token fetch shared with
- * every other caller. The text is a secret: free it with `ably_string_free`.
- *
- * Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
- * `free_user_data` follow their contracts.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_authorization_header_async(const struct ably_auth *auth,
-                                                             ably_string_done_fn done,
-                                                             void *user_data,
-                                                             ably_free_fn free_user_data,
-                                                             struct ably_call **out_call);
-
-/**
- * Non-blocking `ably_auth_time`.
- *
- * Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
- *
- * # Safety
- * As for `ably_auth_authorization_header_async`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_time_async(const struct ably_auth *auth,
-                                             ably_time_done_fn done,
-                                             void *user_data,
-                                             ably_free_fn free_user_data,
-                                             struct ably_call **out_call);
-
-/**
- * Non-blocking `ably_auth_revoke_tokens`: same arguments (copied before it returns).
- *
- * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
- * blocking form); 100003 after shutdown.
- *
- * # Safety
- * As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
- * `free_user_data` follow their contracts.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_revoke_tokens_async(const struct ably_auth *auth,
-                                                      const char *const *targets,
-                                                      size_t count,
-                                                      int64_t issued_before_ms,
-                                                      int32_t allow_reauth_margin,
-                                                      ably_revocation_done_fn done,
-                                                      void *user_data,
-                                                      ably_free_fn free_user_data,
-                                                      struct ably_call **out_call);
-
-/**
- * Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the
- * same outcome delivered to `done`: every answer from the server, whatever its status, as
- * a response owned by `done`; an error only when no usable answer arrives.
- *
- * Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
- * blocking form); 100003 after shutdown.
- *
- * # Safety
- * As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
- * `free_user_data` follow their contracts.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_request_async(const struct ably_auth *auth,
-                                                const char *method,
-                                                const char *path,
-                                                const char *query,
-                                                const char *const *header_names,
-                                                const char *const *header_values,
-                                                size_t header_count,
-                                                const uint8_t *body,
-                                                size_t body_len,
-                                                ably_response_done_fn done,
-                                                void *user_data,
-                                                ably_free_fn free_user_data,
-                                                struct ably_call **out_call);
-
-/**
- * Ask for the operation to end now. Returns true when this won the race with its outcome:
- * its `done` then gets `ABLY_ERR_CANCELLED` (100002). False when `done` has run, is
- * running, or will carry the real outcome (or `call` is NULL). Either way `done` runs
- * exactly once; this never waits for it and never runs it on the calling thread.
- * A cancelled operation's network step may go on on its worker until its own timeout,
- * its result dropped.
- *
- * Thread safety: any thread, any number of times, also from inside `done`.
- *
- * # Safety
- * `call` is NULL or a handle from an `_async` function that has not been freed.
- */
-bool ably_call_cancel(const struct ably_call *call);
-
-/**
- * Free a call handle. A call still in flight is cancelled first (its `done` still runs,
- * with `ABLY_ERR_CANCELLED`). NULL is a no-op.
- *
- * # Safety
- * `call` is NULL or a handle from an `_async` function that has not been freed.
- */
-void ably_call_free(struct ably_call *call);
-
-/**
- * Shut the Auth down: from now on every networked call and every `_async` function fails
- * with `ABLY_ERR_SHUT_DOWN` (100003); every non-blocking call in flight completes with
- * `ABLY_ERR_CANCELLED`; renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit)
- * for the completions to be delivered and the library threads to exit. A thread in a
- * blocking network step exits when that step ends (at most one request timeout). Signing
- * and the cached token keep working. Idempotent; from inside a callback it does not wait
- * for that callback. `ably_auth_free` does the same (see there).
- *
- * Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
- * first (everything still ends on its own).
- *
- * # Safety
- * `auth` is NULL or a live handle.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_shutdown(const struct ably_auth *auth,
-                                           int64_t timeout_ms);
-
-/**
- * The Authorization header value from the cache only: never any network I/O and never a
- * wait, so a game loop may call it every frame. On success `*out_header` receives a
- * secret to free with `ably_string_free`.
- *
- * Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when no valid
- * token is cached (none yet, or it is within its expiry margin): then ask with
- * `ably_auth_authorization_header_async`.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_header` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_cached_authorization_header(const struct ably_auth *auth,
-                                                              char **out_header);
-
-/**
- * Answer with a token string: an Ably token or a JWT (RSA8d). `completion` is consumed
- * (freed) in every case, also on error.
- *
- * Errors: 40003 for a NULL `completion` or one already answered; 40003 for a NULL or
- * non-UTF-8 `token` (the waiting call then fails with 40170 at once); 40170 when the
- * library no longer waits (the request timeout passed).
- * A token that is empty or clearly not a token makes the waiting call fail with 40170.
- *
- * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `token` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_token(struct ably_auth_completion *completion,
-                                                   const char *token);
-
-/**
- * Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName`
- * and `mac`), which the library exchanges for a token (RSA8d). `completion` is consumed
- * (freed) in every case, also on error.
- *
- * Errors: as for `ably_auth_completion_token`. JSON that is neither makes the waiting
- * call fail with 40170.
- *
- * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `json` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_json(struct ably_auth_completion *completion,
-                                                  const char *json);
-
-/**
- * Answer with an error: the waiting call fails with it (RSA4e). A `code` of 0 becomes
- * 40170 (or 40300 with `status_code` 403), keeping `message`. `message` may be NULL.
- * `completion` is consumed (freed) in every case, also on error.
- *
- * Errors: 40003 for a NULL `completion` or one already answered, or a non-UTF-8
- * `message`; 40003 for a negative `code` or a `status_code` outside 0..=599; 40170 when
- * the library no longer waits.
- *
- * Thread safety: any thread, during or after the callback.
- *
- * # Safety
- * `completion` is NULL or a pointer passed to an authCallback; `message` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_completion_error(struct ably_auth_completion *completion,
-                                                   int32_t code,
-                                                   int32_t status_code,
-                                                   const char *message);
-
-/**
- * Free an error returned by this library, including its `cause` chain. NULL is a no-op.
- * Call it exactly once per error.
- *
- * # Safety
- * `error` is NULL or an error returned by this library that has not been freed.
- */
-void ably_error_info_free(struct ably_error_info *error);
-
-/**
- * Embed an Ably token (or Ably JWT) in the app's own JWT (ably.com/docs/auth/token#embedded):
- * an HS256 JWT signed with `secret` (the app's key for its own JWT scheme, not the Ably
- * key) whose JOSE header carries `token` as `x-ably-token` and whose only claim is `exp`,
- * `token_expires_ms` in whole seconds rounded down (Ably refuses an outer JWT that outlives
- * the token inside). Ably does not check the outer signature; the app's services can.
- * Clients use the result as a token string. No network I/O, no clock. On success
- * `*out_jwt` receives a string to free with `ably_string_free`.
- *
- * Errors: 40003 for a NULL `token` or `out_jwt`, invalid UTF-8, an empty token or one with
- * spaces or control characters, `token_expires_ms` under 1000, or an empty secret (`secret`
- * may be NULL only when `secret_len` is 0, which is refused as empty).
- *
- * Thread safety: may be called from any thread; touches no shared state.
- *
- * # Safety
- * `token` is NULL or NUL-terminated; `secret` is NULL or points to `secret_len` readable
- * bytes; `out_jwt` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_jwt_embed_token(const char *token,
-                                             int64_t token_expires_ms,
-                                             const uint8_t *secret,
-                                             size_t secret_len,
-                                             char **out_jwt);
-
-/**
- * Call `listener` whenever a new token is in use (authorize, renewal) and whenever getting
- * a token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any
- * call of it under way has returned, when the Auth is freed, or at once when this call
- * fails. The listener and `free_user_data` may run on any thread.
- *
- * Errors: 40003 for a NULL `auth`, `listener` or `out_id` (nothing is registered).
- *
- * Thread safety: `auth` may be used from many threads at once.
- *
- * # Safety
- * `auth` is NULL or a live handle; `out_id` is NULL or writable; the functions follow the
- * contracts of their types.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
-                                               ably_auth_listener_fn listener,
-                                               void *user_data,
-                                               ably_free_fn free_user_data,
-                                               uint64_t *out_id);
-
-/**
- * Remove the listener `id`. A call of it under way on another thread finishes; its
- * `free_user_data` runs after that.
- *
- * Errors: 40003 for a NULL `auth` or an unknown `id` (never added, or already removed).
- *
- * Thread safety: `auth` may be used from many threads at once; a listener may remove
- * itself.
- *
- * # Safety
- * `auth` is NULL or a live handle.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_remove_listener(const struct ably_auth *auth,
-                                                  uint64_t id);
-
-/**
- * Create empty options. NULL only when about a million builders (options, params and
- * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
- * 40003.
- */
-struct ably_auth_options *ably_auth_options_new(void);
-
-/**
- * Free options that were not passed to `ably_auth_new`. NULL, and options that were
- * already consumed or freed, are ignored.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-void ably_auth_options_free(struct ably_auth_options *options);
-
-/**
- * Set the API key `appId.keyId:keySecret` (TO3j1). It is parsed now; the library keeps
- * its own copy (zeroized when freed), so the caller may wipe `key` afterwards.
- * Errors: 40003 for NULL or invalid UTF-8; 40101 for a malformed key (the message never
- * quotes the key).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_key(struct ably_auth_options *options,
-                                                  const char *key);
-
-/**
- * Set the client identity (TO3a, RSA7). Errors: 40003 for NULL or invalid UTF-8; 40012 when
- * it is empty, `"*"` (reserved, RSA7c) or contains a line feed.
- *
- * # Safety
- * As for `ably_auth_options_set_key`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_client_id(struct ably_auth_options *options,
-                                                        const char *client_id);
-
-/**
- * Set a token string (an Ably token or a JWT) to authenticate with (TO3j2). Replaces a
- * TokenDetails set earlier. Errors: 40003 for NULL, invalid UTF-8 or an empty token.
- *
- * # Safety
- * As for `ably_auth_options_set_key`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_token(struct ably_auth_options *options,
-                                                    const char *token);
-
-/**
- * Set a TokenDetails to authenticate with (TO3j3). `token_details` is copied, not consumed:
- * the caller still frees it. Replaces a token string set earlier.
- * Errors: 40003 for NULL.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_token_details(struct ably_auth_options *options,
-                                                            const struct ably_token_details *token_details);
-
-/**
- * Force token auth (TO3j4) even when only a key is given (`true`), or leave the choice to
- * the rules of RSA4 (`false`, the default).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_use_token_auth(struct ably_auth_options *options,
-                                                             bool use_token_auth);
-
-/**
- * Set the default token params (TO3j11), used whenever a call passes no params.
- * `params` is consumed, also on error. They must not set a timestamp or nonce (those are
- * per request); this is checked by `ably_auth_new` (40003).
- * Errors: 40003 when `options` or `params` is not live, or the params set a revocation key
- * (a JWT claim: pass it to `ably_auth_create_jwt` instead).
- *
- * # Safety
- * `options` and `params` are NULL or pointers returned by their `_new` functions.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_default_token_params(struct ably_auth_options *options,
-                                                                   struct ably_token_params *params);
-
-/**
- * Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
- * TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
- * makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_auth_url(struct ably_auth_options *options,
-                                                       const char *url);
-
-/**
- * Set the authUrl method (AO2d): `"GET"` (the default) or `"POST"`, any case.
- * Errors: 40003 for NULL, invalid UTF-8 or another method.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_auth_method(struct ably_auth_options *options,
-                                                          const char *method);
-
-/**
- * Add a header sent to the authUrl (AO2e); call it once per header. Both strings are
- * copied. Errors: 40003 for NULL, invalid UTF-8, an empty name or a line break.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_auth_header(struct ably_auth_options *options,
-                                                          const char *name,
-                                                          const char *value);
-
-/**
- * Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for
- * POST); call it once per parameter. Both strings are copied, unencoded (the library
- * encodes them). Errors: 40003 for NULL, invalid UTF-8 or an empty name.
- *
- * # Safety
- * As for `ably_auth_options_add_auth_header`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_auth_param(struct ably_auth_options *options,
-                                                         const char *name,
-                                                         const char *value);
-
-/**
- * Set the authCallback (AO2b, RSA8d); see `ably_auth_callback_fn`. Setting it makes the
- * Auth use token auth; it wins over an authUrl.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the callback is replaced, or at once when this
- * call fails). The callback and `free_user_data` may run on any thread.
- *
- * Errors: 40003 when `options` is not live or `callback` is NULL.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_auth_callback(struct ably_auth_options *options,
-                                                            ably_auth_callback_fn callback,
-                                                            void *user_data,
-                                                            ably_free_fn free_user_data);
-
-/**
- * Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
- * remembered. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_query_time(struct ably_auth_options *options,
-                                                         bool query_time);
-
-/**
- * Set `endpoint` (REC1b): a routing policy id, `nonprod:<id>`, or a host name. Conflicts
- * with environment or restHost; `ably_auth_new` checks (40000).
- * Errors: 40003 for NULL or invalid UTF-8.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_endpoint(struct ably_auth_options *options,
-                                                       const char *endpoint);
-
-/**
- * Set the deprecated `environment` (REC1c). Errors: 40003 for NULL or invalid UTF-8;
- * conflicts are reported by `ably_auth_new` (40000).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_environment(struct ably_auth_options *options,
-                                                          const char *environment);
-
-/**
- * Set the deprecated `restHost` (REC1d1). Errors: 40003 for NULL or invalid UTF-8;
- * conflicts are reported by `ably_auth_new` (40000).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_rest_host(struct ably_auth_options *options,
-                                                        const char *rest_host);
-
-/**
- * Set `fallbackHosts` (REC2a) to the `count` strings at `hosts` (copied); `count` 0
- * disables fallback (then `hosts` may be NULL). Errors: 40003 for a NULL `hosts` with a
- * non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `hosts` is NULL or points to `count`
- * pointers, each NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_fallback_hosts(struct ably_auth_options *options,
-                                                             const char *const *hosts,
-                                                             size_t count);
-
-/**
- * Use HTTPS (`true`, the default) or plain HTTP (RSC18). Basic auth needs TLS
- * (`ably_auth_new` gives 40103 otherwise).
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_tls(struct ably_auth_options *options,
-                                                  bool tls);
-
-/**
- * Set the port for plain HTTP (TO3k4, default 80). Errors: 40003 outside 1..=65535.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_port(struct ably_auth_options *options,
-                                                   int32_t port);
-
-/**
- * Set the port for HTTPS (TO3k5, default 443). Errors: 40003 outside 1..=65535.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_tls_port(struct ably_auth_options *options,
-                                                       int32_t tls_port);
-
-/**
- * Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T`
- * (TO3l4, default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send,
- * and the answer to its last byte), and how long an authCallback may take to answer (40170
- * after it, also for an answer given before the callback returns).
- *
- * The worst cases that follow (see docs/lifecycle.md): one request to Ably, fallback hosts
- * included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)`
- * (25 s by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the
- * TokenRequest exchange, and on 40104 a `/time` request and one more exchange). Threads
- * waiting for a fetch that another thread started give up at its deadline with 50003.
- *
- * Errors: 40003 unless both are positive.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_timeouts(struct ably_auth_options *options,
-                                                       int64_t open_ms,
-                                                       int64_t request_ms);
-
-/**
- * Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots;
- * call it once per PEM. Checked by `ably_auth_new` (40003 for PEM with no certificate).
- * Errors: 40003 for NULL, invalid UTF-8 or an empty string.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_ca_pem(struct ably_auth_options *options,
-                                                     const char *pem);
-
-/**
- * Resolve `host` to the fixed socket address `addr` (`"127.0.0.1:8080"`, `"[::1]:443"`)
- * instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate
- * against `host`. Call it once per host. Errors: 40003 for NULL, invalid UTF-8, an empty
- * host or an `addr` that is not an IP address with a port.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
- * NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_resolve(struct ably_auth_options *options,
-                                                      const char *host,
-                                                      const char *addr);
-
-/**
- * Send every request of the built-in client through the proxy at `url`:
- * `http://host:port` (HTTP CONNECT for https requests) or `https://host:port`, with
- * optional `user:password@` (kept by the library and never logged). Wins over
- * `ably_auth_options_set_proxy_from_env`. Checked by `ably_auth_new` (40003 for a URL that
- * does not parse; 40000 with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without
- * the built-in client). Errors: 40003 for NULL, invalid UTF-8 or an empty string.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_proxy(struct ably_auth_options *options,
-                                                    const char *url);
-
-/**
- * Let the built-in client use the proxy the environment names, as curl does:
- * `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`,
- * with hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is
- * read (once, when the Auth is made) only when this is set. Refused with a host transport
- * (40000) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by
- * `ably_auth_new`.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_proxy_from_env(struct ably_auth_options *options,
-                                                             bool from_env);
-
-/**
- * Verify server certificates with the operating system's verifier and trust store instead
- * of the Mozilla roots bundled in the library (rustls-platform-verifier), so that
- * certificates installed by the user or by device management are trusted, as in the
- * platform's own HTTP stack:
- * - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as
- *   OpenSSL does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
- * - macOS and iOS: Security.framework (`SecTrust`), with user and MDM trust settings and
- *   revocation checks; a static build links `-framework Security -framework CoreFoundation`;
- * - Windows: the CryptoAPI certificate chain engine, with enterprise roots and revocation;
- * - Android: not supported by this C API yet (the verifier needs the app's JVM context).
- *
- * Cannot be combined with `ably_auth_options_add_ca_pem` (40000; add the CA to the system
- * store instead). Refused with a host transport (40000) and in a build without the
- * built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_platform_verifier(struct ably_auth_options *options,
-                                                                bool platform_verifier);
-
-/**
- * A token counts as expired this many milliseconds before its `expires` (default 15000),
- * so it is renewed before a request could carry an expired token. Errors: 40003 when
- * negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_token_expiry_margin(struct ably_auth_options *options,
-                                                                  int64_t margin_ms);
-
-/**
- * How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`,
- * default 600000 ms). Errors: 40003 when negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably_auth_options *options,
-                                                                     int64_t timeout_ms);
-
-/**
- * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
- * Errors: 40003 when negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_options *options,
-                                                              int32_t count);
-
-/**
- * How long after a request to Ably started no further fallback host is tried
- * (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case
- * `R` in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors: 40003
- * when negative.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_max_retry_duration(struct ably_auth_options *options,
-                                                                 int64_t duration_ms);
-
-/**
- * Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
- * `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
- * or control characters.
- *
- * # Safety
- * `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_add_agent(struct ably_auth_options *options,
-                                                    const char *agent);
-
-/**
- * Add a random `request_id` query parameter to each Ably request (RSC7c), the same on
- * every host it is retried on. Default false.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_options *options,
-                                                              bool add_request_ids);
-
-/**
- * The number of worker threads for non-blocking calls and renewal ahead of expiry
- * (default 2, 1 to 16); one more library thread delivers completions. The threads start on
- * first use: a program that makes no non-blocking call and turns renewal ahead off never
- * gets one.
- *
- * Errors: 40003 for a `count` outside 1..=16.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
-                                                             int32_t count);
-
-/**
- * Renew the token in the background before it enters its expiry margin (default true):
- * the renewal starts one token-fetch deadline before the margin (see
- * `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
- * with up to 10% jitter; failures reach listeners and are retried with backoff while the
- * token in use stays valid. So after the first token, `ably_auth_authorization_header`
- * does not wait on the network while a valid token exists. False: tokens are renewed
- * when a call finds them expired, and no library thread is started for renewal.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_renew_ahead(struct ably_auth_options *options,
-                                                          bool renew_ahead);
-
-/**
- * Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every
- * more severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain a key secret, token or mac. Replaces
- * an earlier log callback.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the callback is replaced, or at once when this
- * call fails). The callback and `free_user_data` may run on any thread.
- *
- * Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_log(struct ably_auth_options *options,
-                                                  ably_log_fn callback,
-                                                  int32_t level,
-                                                  void *user_data,
-                                                  ably_free_fn free_user_data);
-
-/**
- * Create empty TokenParams. NULL only when about a million builders (options, params and
- * completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
- * 40003.
- */
-struct ably_token_params *ably_token_params_new(void);
-
-/**
- * Free TokenParams that were not passed to a consuming call. NULL, and params that were
- * already consumed or freed, are ignored.
- *
- * # Safety
- * `params` is NULL or a pointer returned by `ably_token_params_new`.
- */
-void ably_token_params_free(struct ably_token_params *params);
-
-/**
- * Set the token's lifetime in milliseconds (TK2a). Unset, Ably applies 60 minutes.
- * Errors: 40003 when `ttl_ms` is not positive or `params` is not live.
- *
- * # Safety
- * `params` is NULL or a pointer returned by `ably_token_params_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_set_ttl(struct ably_token_params *params,
-                                                  int64_t ttl_ms);
-
-/**
- * Set the capability JSON, e.g. `{"chat:*":["publish","subscribe"]}` (TK2b). It is
- * validated now and stored in canonical form. Unset, the key's capabilities apply.
- * Operations are checked by shape, not against a list, so operations Ably adds work at
- * once (one this library does not know is logged at debug when used).
- * Errors: 40003 for NULL, invalid UTF-8, or an invalid capability (an operation that is
- * not lowercase words joined by `-` or `:` nor `*`, an empty list, `*` mixed with other
- * operations, a duplicate resource).
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_set_capability(struct ably_token_params *params,
-                                                         const char *capability_json);
-
-/**
- * Set the token's clientId (TK2c); `"*"` issues a wildcard token.
- * Errors: 40003 for NULL or invalid UTF-8; 40012 for an empty clientId or one containing
- * a line feed.
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_set_client_id(struct ably_token_params *params,
-                                                        const char *client_id);
-
-/**
- * Set the timestamp in milliseconds since the epoch (TK2d); unset, the current time is used.
- * Errors: 40003 when negative.
- *
- * # Safety
- * `params` is NULL or a pointer returned by `ably_token_params_new`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_set_timestamp(struct ably_token_params *params,
-                                                        int64_t timestamp_ms);
-
-/**
- * Set the nonce (TK2e); unset, a random 22-character nonce is generated per request.
- * Errors: 40003 for NULL, invalid UTF-8, an empty nonce or one containing a line feed.
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_set_nonce(struct ably_token_params *params,
-                                                    const char *nonce);
-
-/**
- * Set the `x-ably-revocation-key` claim of a JWT: every JWT with the same key can be revoked
- * at once with the target `revocationKey:<key>` (`ably_auth_revoke_tokens`), e.g. all the
- * tokens of one user or group. Not a secret. Only `ably_auth_create_jwt` takes params with
- * a revocation key; every other call refuses them with 40003 (a TokenRequest cannot carry
- * one). Errors: 40003 for NULL, invalid UTF-8, an empty key or one with control characters.
- *
- * # Safety
- * `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_set_revocation_key(struct ably_token_params *params,
-                                                             const char *revocation_key);
-
-/**
- * Read params back (issue 15): fill `*out_values` with what is set, in the form
- * `ably_auth_create_token_request_into` takes (`use_defaults` false; `ttl_ms` and
- * `timestamp_ms` 0 when unset; a string's `ptr` NULL when unset). The strings are borrowed
- * from `params`, not NUL-terminated, and stay valid until `params` is changed, consumed or
- * freed.
- *
- * Errors: 40003 when `params` is not live or `out_values` is NULL (nothing is written).
- *
- * Thread safety: like every builder call, one call on `params` at a time.
- *
- * # Safety
- * `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to
- * writable memory for an `ably_token_params_values`.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_get(struct ably_token_params *params,
-                                              struct ably_token_params_values *out_values);
-
-/**
- * Parse TokenParams JSON (TK2: `ttl`, `capability` as a JSON string, `clientId`,
- * `timestamp`, `nonce`; numbers may be numeric strings; unknown fields ignored), e.g. the
- * params an authCallback receives, into new params (read them with
- * `ably_token_params_get`). Each field is checked as its setter checks it.
- * On success `*out_params` receives params to pass to a call or free with
- * `ably_token_params_free`.
- *
- * Errors: 40003 for NULL, JSON that is not a TokenParams object, or a field its setter
- * refuses (40012 for a bad clientId); nothing is written then.
- *
- * # Safety
- * `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for
- * a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_from_json(const char *json,
-                                                    struct ably_token_params **out_params);
-
-/**
- * The params as TokenParams JSON (the form `ably_token_params_from_json` reads; fields that
- * are unset are left out). On success `*out_json` receives a string to free with
- * `ably_string_free`.
- *
- * Errors: 40003 when `params` is not live or `out_json` is NULL.
- *
- * # Safety
- * `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to
- * writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_to_json(struct ably_token_params *params,
-                                                  char **out_json);
-
-/**
- * A copy of `params` (the revocation key included), for a server that builds its params
- * once and passes a copy to each consuming call. On success `*out_params` receives params
- * to pass to a call or free with `ably_token_params_free`.
- *
- * Errors: 40003 when `params` is not live or `out_params` is NULL.
- *
- * # Safety
- * `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to
- * writable memory for a pointer.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_params_clone(struct ably_token_params *params,
-                                                struct ably_token_params **out_params);
-
-/**
- * An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably
- * headers (`X-Ably-Version`, `Ably-Agent`), host fallback, and on a token error (401 with
- * 40140..=40149) one token renewal and one retry.
- *
- * - `method`: `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
- * - `path`: starts with `/`, already percent-encoded, e.g. `/channels/x/messages`.
- * - `query`: NULL, or `a=b&c=d` already encoded (`+` reads as a space, as in forms).
- * - `header_names`/`header_values`: `header_count` extra headers (both NULL when 0).
- * - `body`: NULL for none, else `body_len` bytes (copied).
- *
- * Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
- * `*out_response` receives the answer, owned by the caller, to free with
- * `ably_http_response_free` (RSC19d). An answer with a status of 400 or more is an error
- * from the server: check `ably_http_response_status`, and `ably_http_response_error` gives
- * its ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable.
- * A token error (401 with 40140..=40149) is handled first: the token is renewed once and
- * the request retried, and the retry's answer is the one returned.
- *
- * Errors (returned, with nothing written to `*out_response`): 40003 for a NULL `auth`,
- * `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path without a
- * leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
- * `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
- * (40171 when a rejected token cannot be renewed, with the server's error as `cause`);
- * 50003 or 80000 when no answer arrives (RSC19e).
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
- * or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
- * `out_response` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_request(const struct ably_auth *auth,
-                                          const char *method,
-                                          const char *path,
-                                          const char *query,
-                                          const char *const *header_names,
-                                          const char *const *header_values,
-                                          size_t header_count,
-                                          const uint8_t *body,
-                                          size_t body_len,
-                                          struct ably_http_response **out_response);
-
-/**
- * The HTTP status code; 0 when `response` is NULL.
- *
- * # Safety
- * `response` is NULL or a live handle.
- */
-int32_t ably_http_response_status(const struct ably_http_response *response);
-
-/**
- * The body, borrowed until `response` is freed; `*out_len` receives its length in bytes.
- * A NUL byte follows the body (not counted), so a text body can be read as a C string.
- * Returns NULL (and sets `*out_len` to 0 when `out_len` is not NULL) when an argument is
- * NULL.
- *
- * # Safety
- * `response` is NULL or a live handle; `out_len` is NULL or writable.
- */
-const uint8_t *ably_http_response_body(const struct ably_http_response *response,
-                                       size_t *out_len);
-
-/**
- * The value of the first header named `name` (case-insensitive), borrowed until
- * `response` is freed; NULL when absent or an argument is NULL or not UTF-8.
- *
- * # Safety
- * `response` is NULL or a live handle; `name` is NULL or NUL-terminated.
- */
-const char *ably_http_response_header(const struct ably_http_response *response,
-                                      const char *name);
-
-/**
- * The ErrorInfo of an error answer (status 400 or more): Ably's error from the body or
- * the `X-Ably-Errorcode`/`X-Ably-Errormessage` headers, else one made from the status.
- * Returns a new ErrorInfo owned by the caller (free it with `ably_error_info_free`; it
- * stays valid after `response` is freed), or NULL when the status is below 400 or
- * `response` is NULL.
- *
- * Thread safety: may be called from many threads at once.
- *
- * # Safety
- * `response` is NULL or a live handle.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_http_response_error(const struct ably_http_response *response);
-
-/**
- * Free a response. NULL is a no-op; call it exactly once per response.
- *
- * # Safety
- * `response` is NULL or a live handle.
- */
-void ably_http_response_free(struct ably_http_response *response);
-
-/**
- * `revokeTokens` (RSA17): revoke the tokens matching `targets`, `count` strings of the
- * form `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth
- * with the Auth's own key.
- *
- * `issued_before_ms`: revoke tokens issued before this time (ms since the epoch);
- * `ABLY_ISSUED_BEFORE_UNSET` (or any negative value) leaves it to the server (now).
- * `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period
- * for clients to get a new token). On success (even when some targets
- * failed) `*out_result` receives a result to free with `ably_revocation_result_free`.
- *
- * Errors: 40003 for a NULL `auth` or `out_result`, NULL `targets` with a non-zero `count`,
- * a NULL or non-UTF-8 target, no targets, a target without `:`, or `allow_reauth_margin`
- * outside -1..=1; 40162 when the Auth uses token auth or has no key; the server's error
- * (e.g. 40163 for a key without revocation); 50003 or 80000 for network failures.
- *
- * Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
- *
- * # Safety
- * `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
- * or NUL-terminated; `out_result` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_revoke_tokens(const struct ably_auth *auth,
-                                                const char *const *targets,
-                                                size_t count,
-                                                int64_t issued_before_ms,
-                                                int32_t allow_reauth_margin,
-                                                struct ably_revocation_result **out_result);
-
-/**
- * The number of targets revoked; 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-size_t ably_revocation_result_success_count(const struct ably_revocation_result *result);
-
-/**
- * The number of targets that failed; 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-size_t ably_revocation_result_failure_count(const struct ably_revocation_result *result);
-
-/**
- * The number of entries (one per target); 0 when `result` is NULL.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-size_t ably_revocation_result_len(const struct ably_revocation_result *result);
-
-/**
- * Entry `index`'s target (`type:value`), borrowed; NULL when `result` is NULL or `index`
- * is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-const char *ably_revocation_result_target(const struct ably_revocation_result *result,
-                                          size_t index);
-
-/**
- * Whether entry `index` succeeded; false when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-bool ably_revocation_result_is_success(const struct ably_revocation_result *result,
-                                       size_t index);
-
-/**
- * Entry `index`'s `issuedBefore` (ms since the epoch); 0 when absent, for a failure, or
- * when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-int64_t ably_revocation_result_issued_before(const struct ably_revocation_result *result,
-                                             size_t index);
-
-/**
- * Entry `index`'s `appliesAt` (ms since the epoch, when the revocation takes effect); 0
- * when absent, for a failure, or when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-int64_t ably_revocation_result_applies_at(const struct ably_revocation_result *result,
-                                          size_t index);
-
-/**
- * Entry `index`'s error, borrowed (do not free it; valid until `result` is freed); NULL
- * for a success, or when `result` is NULL or `index` is out of range.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-const struct ably_error_info *ably_revocation_result_error(const struct ably_revocation_result *result,
-                                                           size_t index);
-
-/**
- * The result as JSON: `{"successCount","failureCount","results":[{"target","issuedBefore",
- * "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free
- * with `ably_string_free`. Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `result` is NULL or a live handle; `out_json` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_revocation_result_to_json(const struct ably_revocation_result *result,
-                                                       char **out_json);
-
-/**
- * Free a result and the errors it lends. NULL is a no-op; call it exactly once.
- *
- * # Safety
- * `result` is NULL or a live handle.
- */
-void ably_revocation_result_free(struct ably_revocation_result *result);
-
-/**
- * Free a string returned by this library (JSON text, a JWT, a clientId). The bytes are
- * overwritten with zeros before the memory is released, since such strings may be
- * credentials. NULL is a no-op. Call it exactly once per string; never pass it memory from
- * another allocator.
- *
- * # Safety
- * `text` is NULL or a string returned by this library that has not been freed.
- */
-void ably_string_free(char *text);
-
-/**
- * Parse TokenDetails JSON (TD7), e.g. the body of a requestToken response. Unknown fields
- * (such as `keyName`) are ignored; expires and issued may be numbers or strings of digits.
- * On success `*out_token_details` receives a handle to free with `ably_token_details_free`.
- * Errors: 40003 for NULL, invalid UTF-8, invalid JSON or a missing or empty `token`.
- *
- * # Safety
- * `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_details_from_json(const char *json,
-                                                     struct ably_token_details **out_token_details);
-
-/**
- * The compact JSON of the TokenDetails; absent fields are left out. On success
- * `*out_json` receives a string to free with `ably_string_free`.
- * Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `token_details` is NULL or a live handle; `out_json` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_details_to_json(const struct ably_token_details *token_details,
-                                                   char **out_json);
-
-/**
- * Free a TokenDetails. NULL is a no-op; call it exactly once per handle.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-void ably_token_details_free(struct ably_token_details *token_details);
-
-/**
- * The token string (TD2): an Ably token or a JWT. Borrowed; NULL only when
- * `token_details` is NULL or the token contains a NUL byte.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-const char *ably_token_details_token(const struct ably_token_details *token_details);
-
-/**
- * Expiry in milliseconds since the epoch (TD3); 0 when absent or `token_details` is NULL.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-int64_t ably_token_details_expires(const struct ably_token_details *token_details);
-
-/**
- * Issue time in milliseconds since the epoch (TD4); 0 when absent or `token_details` is NULL.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-int64_t ably_token_details_issued(const struct ably_token_details *token_details);
-
-/**
- * The capability JSON (TD5); borrowed; NULL when absent.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-const char *ably_token_details_capability(const struct ably_token_details *token_details);
-
-/**
- * The clientId (TD6); borrowed; NULL when absent.
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-const char *ably_token_details_client_id(const struct ably_token_details *token_details);
-
-/**
- * Whether the token has expired at `now_ms` (milliseconds since the epoch), counting it
- * expired `margin_ms` early. A token without `expires` never expires by this check.
- * Returns true when `token_details` is NULL or an argument is negative (an unusable token).
- *
- * # Safety
- * `token_details` is NULL or a live handle.
- */
-bool ably_token_details_is_expired(const struct ably_token_details *token_details,
-                                   int64_t now_ms,
-                                   int64_t margin_ms);
-
-/**
- * Parse TokenRequest JSON (TE6), e.g. one returned by a token endpoint. Unknown fields are
- * ignored; ttl and timestamp may be numbers or strings of digits. On success
- * `*out_request` receives a handle to free with `ably_token_request_free`.
- * Errors: 40003 for NULL, invalid UTF-8 or invalid JSON (keyName, timestamp and nonce are
- * required).
- *
- * # Safety
- * `json` is NULL or NUL-terminated; `out_request` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_request_from_json(const char *json,
-                                                     struct ably_token_request **out_request);
-
-/**
- * The compact JSON of the TokenRequest, as POSTed to `/keys/{keyName}/requestToken`: ttl
- * and timestamp are numbers, capability a JSON string, absent fields left out. On success
- * `*out_json` receives a string to free with `ably_string_free`.
- * Errors: 40003 for a NULL argument.
- *
- * # Safety
- * `request` is NULL or a live handle; `out_json` is NULL or writable.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_token_request_to_json(const struct ably_token_request *request,
-                                                   char **out_json);
-
-/**
- * Free a TokenRequest. NULL is a no-op; call it exactly once per handle.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-void ably_token_request_free(struct ably_token_request *request);
-
-/**
- * The key name `appId.keyId` (TE2). Borrowed; NULL only when `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-const char *ably_token_request_key_name(const struct ably_token_request *request);
-
-/**
- * The ttl in milliseconds (TE4), or 0 when absent (Ably's default applies) or `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-int64_t ably_token_request_ttl(const struct ably_token_request *request);
-
-/**
- * The canonical capability JSON (TE3); borrowed; NULL when absent.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-const char *ably_token_request_capability(const struct ably_token_request *request);
-
-/**
- * The clientId (TE2); borrowed; NULL when absent.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-const char *ably_token_request_client_id(const struct ably_token_request *request);
-
-/**
- * The timestamp in milliseconds since the epoch (TE5); 0 when `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-int64_t ably_token_request_timestamp(const struct ably_token_request *request);
-
-/**
- * The nonce (TE2); borrowed; NULL only when `request` is NULL.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-const char *ably_token_request_nonce(const struct ably_token_request *request);
-
-/**
- * The Base64 HMAC-SHA256 mac (TE2); borrowed; NULL for an unsigned request.
- *
- * # Safety
- * `request` is NULL or a live handle.
- */
-const char *ably_token_request_mac(const struct ably_token_request *request);
-
-/**
- * Send every HTTP request through the host's own HTTP stack instead of the built-in client
- * (required for networked calls in a build without it, see `ably_auth_features`). The
- * library keeps what makes requests Ably requests (headers, fallback hosts, retries, token
- * renewal, size limits, deadlines); the host only moves bytes. See `ably_http_send_fn`.
- *
- * With a host transport, options only the built-in client honours (`add_ca_pem`,
- * `add_resolve`, a connect timeout other than the default 4000 ms, a proxy, the platform
- * verifier) make `ably_auth_new` fail with 40000: configure them in your transport.
- * The request timeout of `ably_auth_options_set_timeouts` applies to every exchange.
- *
- * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
- * (the Auth or the unused options are freed, the transport is replaced, or at once when
- * this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
- * `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
- * `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
- * thread, and after it returns the library never calls `send` or `cancel` again (the
- * exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
- *
- * Errors: 40003 when `options` is not live or `send` is NULL. `cancel` may be NULL.
- *
- * # Safety
- * `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
- * follow the contracts of their types.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_auth_options_set_http_transport(struct ably_auth_options *options,
-                                                             ably_http_send_fn send,
-                                                             ably_http_cancel_fn cancel,
-                                                             void *user_data,
-                                                             ably_free_fn free_user_data);
-
-/**
- * The exchange's id: never 0, never reused in the process; the id `cancel` names. 0 for
- * NULL or an exchange that is not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-uint64_t ably_http_exchange_id(const struct ably_http_exchange *exchange);
-
-/**
- * The request method ("GET", "POST", ...), borrowed until the exchange is answered; NULL
- * for NULL or an exchange that is not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-const char *ably_http_exchange_method(const struct ably_http_exchange *exchange);
-
-/**
- * The absolute URL, query included, borrowed until the exchange is answered; NULL for NULL
- * or an exchange that is not live. Do not follow redirects: the library does (authUrl).
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-const char *ably_http_exchange_url(const struct ably_http_exchange *exchange);
-
-/**
- * The number of request headers to send (0 for NULL or an exchange that is not live).
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-size_t ably_http_exchange_header_count(const struct ably_http_exchange *exchange);
-
-/**
- * Request header `index` (0-based): writes its name and value, borrowed until the exchange
- * is answered, and returns true; false (nothing written) for an index out of range, a NULL
- * out-parameter, or an exchange that is NULL or not live. The value of `Authorization` is a
- * credential: never log it. Send the headers as given; add none of Ably's.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; the out-parameters are NULL or
- * writable.
- */
-bool ably_http_exchange_header(const struct ably_http_exchange *exchange,
-                               size_t index,
-                               const char **out_name,
-                               const char **out_value);
-
-/**
- * The request body, borrowed until the exchange is answered, its length written to
- * `out_len` (may be NULL); NULL with length 0 when there is none, or for an exchange that is
- * NULL or not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; `out_len` is NULL or writable.
- */
-const uint8_t *ably_http_exchange_body(const struct ably_http_exchange *exchange,
-                                       size_t *out_len);
-
-/**
- * The time left, in ms, until the library stops waiting for this exchange (0 once it has
- * passed, and for an exchange that is NULL or not live): use it as the request's timeout.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-int64_t ably_http_exchange_timeout_ms(const struct ably_http_exchange *exchange);
-
-/**
- * The longest response body the library accepts (0 for an exchange that is NULL or not
- * live). A longer answer fails the request (as too large, 50000), so a transport may stop
- * reading after this many bytes plus one and respond with what it has.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-size_t ably_http_exchange_max_response_bytes(const struct ably_http_exchange *exchange);
-
-/**
- * Whom the request is for: `ABLY_HTTP_PURPOSE_ABLY` or `ABLY_HTTP_PURPOSE_AUTH_URL`; -1 for
- * an exchange that is NULL or not live.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`.
- */
-int32_t ably_http_exchange_purpose(const struct ably_http_exchange *exchange);
-
-/**
- * Answer `exchange` with the HTTP response received (any status: 4xx and 5xx too; the
- * library decides about retries and fallback). Pass every response header (names in any
- * case; values need not be UTF-8); `header_names` and `header_values` may be NULL when
- * `header_count` is 0, `body` when `body_len` is 0. Everything is copied. `exchange` is
- * consumed (freed) in every case, also on error, unless another thread is using it (40003).
- *
- * Errors: 40003 for an exchange that is NULL, already answered or not live, a `status`
- * outside 100..=599, or NULL where a header or body is promised (the waiting request then
- * fails at once); 50003 when the exchange's deadline passed and `ABLY_ERR_CANCELLED` when
- * the library stopped waiting (the answer is dropped). A body longer than
- * `ably_http_exchange_max_response_bytes` is accepted here and fails the request.
- *
- * Thread safety: any thread, during `send` or later. Never runs a callback.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; the arrays hold `header_count`
- * NUL-terminated strings (or are NULL); `body` is NULL or points to `body_len` bytes.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_http_exchange_respond(struct ably_http_exchange *exchange,
-                                                   int32_t status,
-                                                   const char *const *header_names,
-                                                   const char *const *header_values,
-                                                   size_t header_count,
-                                                   const uint8_t *body,
-                                                   size_t body_len);
-
-/**
- * Answer `exchange` with a connection-level failure: no (complete) HTTP response was
- * received. `kind` is one of the `ABLY_HTTP_FAIL_*` values: host not found, connection
- * failures and timeouts let the library try a fallback host (RSC15l1, RSC15l2); TLS and
- * other failures do not. `message` (may be NULL) says what happened, for the error the
- * caller gets; never put credentials in it. `exchange` is consumed (freed) in every case,
- * also on error, unless another thread is using it (40003).
- *
- * Errors: 40003 for an exchange that is NULL, already answered or not live, or an unknown
- * `kind` (the waiting request then fails at once); 50003 and `ABLY_ERR_CANCELLED` as for
- * `ably_http_exchange_respond`.
- *
- * Thread safety: any thread, during `send` or later. Never runs a callback.
- *
- * # Safety
- * `exchange` is NULL or a pointer passed to `send`; `message` is NULL or NUL-terminated.
- */
-ABLY_AUTH_MUST_CHECK
-struct ably_error_info *ably_http_exchange_fail(struct ably_http_exchange *exchange,
-                                                int32_t kind,
-                                                const char *message);
 
 /**
  * The library's version, e.g. "0.1.0": a static string, never NULL, never freed.

@@ -143,13 +143,13 @@ unsafe extern "C" fn auth_callback(
     // SAFETY (all answers): `completion` is the live completion of this call.
     match tracker.answer {
         Answer::Token => {
-            ok(unsafe { ably_auth_completion_token(completion, c"cb-token".as_ptr()) })
+            ok(unsafe { ably_auth_completion_answer_token(completion, c"cb-token".as_ptr()) })
         }
         Answer::TokenTwice => {
-            ok(unsafe { ably_auth_completion_token(completion, c"cb-token".as_ptr()) });
+            ok(unsafe { ably_auth_completion_answer_token(completion, c"cb-token".as_ptr()) });
             // Answered already: refused, not undefined behaviour.
             fails_with(
-                unsafe { ably_auth_completion_token(completion, c"again".as_ptr()) },
+                unsafe { ably_auth_completion_answer_token(completion, c"again".as_ptr()) },
                 ABLY_ERR_INVALID_ARGUMENT,
             );
         }
@@ -157,15 +157,15 @@ unsafe extern "C" fn auth_callback(
             let completion = SendPtr(completion);
             std::thread::spawn(move || {
                 let completion = completion.into_inner();
-                ok(unsafe { ably_auth_completion_token(completion, c"cb-token".as_ptr()) });
+                ok(unsafe { ably_auth_completion_answer_token(completion, c"cb-token".as_ptr()) });
             })
             .join()
             .unwrap();
         }
         // No code: the library makes it 40170 and keeps this one as the cause (RSA4e).
-        Answer::Error => {
-            ok(unsafe { ably_auth_completion_error(completion, 0, 500, c"not for you".as_ptr()) })
-        }
+        Answer::Error => ok(unsafe {
+            ably_auth_completion_answer_error(completion, 0, 500, c"not for you".as_ptr())
+        }),
     }
 }
 
@@ -696,7 +696,7 @@ fn completions_answered_once_now_twice_or_from_another_thread() {
     // NULL and never-issued completions are refused.
     // SAFETY: NULL is allowed.
     fails_with(
-        unsafe { ably_auth_completion_token(ptr::null_mut(), c"t".as_ptr()) },
+        unsafe { ably_auth_completion_answer_token(ptr::null_mut(), c"t".as_ptr()) },
         ABLY_ERR_INVALID_ARGUMENT,
     );
 }

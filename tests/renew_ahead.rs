@@ -166,3 +166,154 @@ fn no_renewal_after_shutdown() {
         codes::SHUT_DOWN
     );
 }
+
+// ----- issue 20 item 4: renewal ahead is bounded whatever the token server answers -----
+//
+// Each test counts authCallback calls over a fixed idle time and asserts a bound on the
+// count. Before the floor, a token that counted as expired on arrival was renewed at once,
+// for ever (hundreds of thousands of calls a second). With the floor (1 s, doubled per token
+// in a row of no use, so 2 s then 4 s here) at most 2 renewals fit in 3 s, whatever the
+// machine's speed: a slow machine only makes fewer calls.
+
+/// The idle time over which calls are counted.
+const WINDOW: Duration = Duration::from_secs(3);
+/// The most authCallback calls the window allows: the first token, the renewals at 2 s and
+/// (not in 3 s, but allowed for slack) 6 s, and one more for good measure.
+const MOST_CALLS: usize = 4;
+
+/// What an Auth heard: events, and the log lines at warn or info.
+struct Heard {
+    events: Arc<Mutex<Vec<Result<String, (u32, String)>>>>,
+    lines: Arc<Mutex<Vec<(ably_auth::LogLevel, String)>>>,
+}
+
+/// An Auth (default 15 s margin) whose authCallback answers `answer()`, counting the calls.
+fn counting_auth(
+    answer: impl Fn() -> ably_auth::TokenDetails + Send + Sync + 'static,
+) -> (Arc<Auth>, Arc<AtomicUsize>, Heard) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let mut options = ably_auth::ClientOptions::default();
+    options.auth.auth_callback = Some(auth_callback_fn(move |_params: &TokenParams| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(TokenMaterial::Details(answer()))
+    }));
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    options.logger = Some(ably_auth::Logger {
+        level: ably_auth::LogLevel::Info,
+        sink: Arc::new(move |level, line: &str| {
+            sink.lock().unwrap().push((level, line.to_owned()));
+        }),
+    });
+    let auth = Auth::new(options).expect("options");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let heard = Arc::clone(&events);
+    auth.add_listener(move |event| {
+        let entry = match event {
+            AuthEvent::TokenChanged(details) => Ok(details.token.clone()),
+            AuthEvent::Failed(error) => Err((error.code, error.message.clone())),
+        };
+        heard.lock().unwrap().push(entry);
+    });
+    (auth, calls, Heard { events, lines })
+}
+
+fn token_expiring_in(token: &str, ms: u64, issued: Option<u64>) -> ably_auth::TokenDetails {
+    let mut details = ably_auth::TokenDetails::from_token(token);
+    details.expires = Some(now_ms() + ms);
+    details.issued = issued;
+    details
+}
+
+/// Authorize, stay idle for the window, and check the count and what was said about it.
+fn assert_bounded(auth: &Auth, calls: &AtomicUsize, heard: &Heard, why: &str) {
+    auth.authorize(None, None)
+        .expect("a token, valid for a few seconds");
+    std::thread::sleep(WINDOW);
+    let count = calls.load(Ordering::SeqCst);
+    auth.shutdown(Some(Duration::from_secs(10)))
+        .expect("drained");
+    assert!(
+        (1..=MOST_CALLS).contains(&count),
+        "{count} authCallback calls in {WINDOW:?} ({why})"
+    );
+    let events = heard.events.lock().unwrap().clone();
+    let failure = events
+        .iter()
+        .find_map(|e| e.as_ref().err())
+        .unwrap_or_else(|| panic!("no auth-failed event saying why: {events:?}"));
+    assert_eq!(failure.0, codes::TOKEN_EXPIRED, "{failure:?}");
+    assert!(
+        failure.1.contains(why) && failure.1.contains("renewal ahead waits"),
+        "{failure:?}"
+    );
+    let lines = heard.lines.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|(level, line)| *level == ably_auth::LogLevel::Warn && line.contains(why)),
+        "no warning saying why: {lines:?}"
+    );
+}
+
+#[test]
+fn tokens_shorter_than_the_margin_without_issued_renew_no_sooner_than_the_floor() {
+    // 5 s tokens, no `issued`: the 15 s margin cannot be capped, so each counts as expired
+    // on arrival.
+    let n = Arc::new(AtomicUsize::new(0));
+    let (auth, calls, heard) = counting_auth(move || {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        token_expiring_in(&format!("short-{i}"), 5_000, None)
+    });
+    assert_bounded(&auth, &calls, &heard, "counts as expired on arrival");
+}
+
+#[test]
+fn a_lagging_token_server_does_not_make_renewal_spin() {
+    // The token server's clock is 59 min 55 s behind: its 60-minute tokens expire 5 s from
+    // now by the library's clock, their `issued` long past.
+    let n = Arc::new(AtomicUsize::new(0));
+    let (auth, calls, heard) = counting_auth(move || {
+        let i = n.fetch_add(1, Ordering::SeqCst);
+        let issued = now_ms() - 3_595_000;
+        let mut details = token_expiring_in(&format!("lagging-{i}"), 5_000, Some(issued));
+        details.expires = Some(issued + 3_600_000);
+        details
+    });
+    assert_bounded(&auth, &calls, &heard, "counts as expired on arrival");
+}
+
+#[test]
+fn a_server_that_repeats_its_token_is_asked_no_sooner_than_the_floor() {
+    // A caching token server hands out the same token, 8 s from expiry, again and again.
+    let cached = token_expiring_in("cached", 8_000, None);
+    let (auth, calls, heard) = counting_auth(move || cached.clone());
+    assert_bounded(&auth, &calls, &heard, "counts as expired on arrival");
+}
+
+#[test]
+fn a_repeated_token_far_from_its_margin_backs_off_and_is_logged() {
+    // A token server that caches 10 s tokens (issued known, so usable for 5 s): renewal
+    // ahead at half the usable life gets the same token back; the floor doubles.
+    let issued = now_ms();
+    let mut cached = ably_auth::TokenDetails::from_token("cached-10s");
+    cached.issued = Some(issued);
+    cached.expires = Some(issued + 10_000);
+    let (auth, calls, heard) = counting_auth(move || cached.clone());
+    auth.authorize(None, None).expect("first token");
+    std::thread::sleep(WINDOW);
+    let count = calls.load(Ordering::SeqCst);
+    auth.shutdown(Some(Duration::from_secs(10)))
+        .expect("drained");
+    assert!((1..=MOST_CALLS).contains(&count), "{count} calls");
+    if count > 1 {
+        let lines = heard.lines.lock().unwrap().clone();
+        assert!(
+            lines
+                .iter()
+                .any(|(_, l)| l.contains("already in use again")),
+            "{lines:?}"
+        );
+    }
+}

@@ -95,9 +95,9 @@ func complete(p *C.ably_auth_completion, material TokenMaterial, err error) erro
 			if serr != nil {
 				err = serr
 			} else if isJSON {
-				return takeError(C.ably_auth_completion_json(p, s))
+				return takeError(C.ably_auth_completion_answer_json(p, s))
 			} else {
-				return takeError(C.ably_auth_completion_token(p, s))
+				return takeError(C.ably_auth_completion_answer_token(p, s))
 			}
 		}
 	}
@@ -112,7 +112,7 @@ func complete(p *C.ably_auth_completion, material TokenMaterial, err error) erro
 	}
 	cmsg := C.CString(sanitizeNUL(msg))
 	defer C.free(unsafe.Pointer(cmsg))
-	return takeError(C.ably_auth_completion_error(p, C.int32_t(code), C.int32_t(status), cmsg))
+	return takeError(C.ably_auth_completion_answer_error(p, C.int32_t(code), C.int32_t(status), cmsg))
 }
 
 func sanitizeNUL(s string) string {

@@ -18,6 +18,7 @@ use super::{
 use crate::core::client_id::check_compatible;
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::TokenMaterial;
+use crate::core::renewal::{Arrival, classify_arrival, renewal_floor};
 use crate::core::sign;
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 use crate::http::rest::RestClient;
@@ -29,17 +30,84 @@ pub(super) struct CachedToken {
     /// Server time (ms) from which the token counts as expired: `expires` less the
     /// margin, the margin at most half the token's life; `None` when it never expires.
     pub(super) renew_at: Option<u64>,
+    /// What the token was worth to renewal ahead when it was fetched (given tokens: fresh).
+    pub(super) arrival: Arrival,
+    /// Tokens in a row, this one included, that were of no use to renewal ahead (0 when
+    /// this one is fresh): the floor of the next renewal doubles with each
+    /// ([`crate::core::renewal`]).
+    pub(super) streak: u32,
+    /// Server time (ms) when it was fetched (0 for a given token).
+    arrived_at: u64,
 }
 
 impl CachedToken {
     pub(super) fn new(details: TokenDetails, margin_ms: u64) -> Arc<Self> {
+        Arc::new(Self::build(details, margin_ms))
+    }
+
+    fn build(details: TokenDetails, margin_ms: u64) -> Self {
         let encoded = base64::engine::general_purpose::STANDARD.encode(&details.token);
         let margin = details.usable_margin(margin_ms);
-        Arc::new(CachedToken {
+        CachedToken {
             header: Zeroizing::new(format!("Bearer {encoded}")),
             renew_at: details.expires.map(|e| e.saturating_sub(margin)),
             details,
-        })
+            arrival: Arrival::Fresh,
+            streak: 0,
+            arrived_at: 0,
+        }
+    }
+
+    /// A token fetched at server time `now`, `previous` being the token in use then:
+    /// classified for renewal ahead, its streak carried on from `previous`.
+    pub(super) fn fetched(
+        details: TokenDetails,
+        margin_ms: u64,
+        now: u64,
+        previous: Option<&CachedToken>,
+    ) -> Arc<Self> {
+        let mut token = Self::build(details, margin_ms);
+        token.arrived_at = now;
+        let repeated = previous.is_some_and(|p| p.details.token == token.details.token);
+        token.arrival = classify_arrival(now, token.renew_at, repeated);
+        token.streak = match token.arrival {
+            Arrival::Fresh => 0,
+            _ => previous.map_or(0, |p| p.streak).saturating_add(1),
+        };
+        Arc::new(token)
+    }
+
+    /// Why this token is of no use to renewal ahead, for a log line and listeners (`None`
+    /// for a fresh token). `margin_ms` is the configured margin, `floor_ms` the time the
+    /// next renewal ahead waits at least.
+    fn arrival_problem(&self, margin_ms: u64, floor_ms: u64) -> Option<String> {
+        let expires_in = |_: i64| {
+            let expires = self.details.expires.unwrap_or(self.arrived_at);
+            i128::from(expires) - i128::from(self.arrived_at)
+        };
+        match self.arrival {
+            Arrival::Fresh => None,
+            Arrival::Short { usable_ms } if usable_ms <= 0 => Some(format!(
+                "the new token counts as expired on arrival: it expires in {} ms, inside the \
+                 expiry margin of {margin_ms} ms (tokens shorter than the margin with no \
+                 `issued`, a token server whose clock lags, or a cached token handed out \
+                 again); {} token(s) like it in a row, so renewal ahead waits {floor_ms} ms \
+                 before it asks again",
+                expires_in(usable_ms),
+                self.streak
+            )),
+            Arrival::Short { usable_ms } => Some(format!(
+                "the new token is usable for only {usable_ms} ms before it enters its expiry \
+                 margin of {margin_ms} ms; {} token(s) like it in a row, so renewal ahead \
+                 waits {floor_ms} ms before it asks again",
+                self.streak
+            )),
+            Arrival::Repeated => Some(format!(
+                "the token server handed out the token already in use again; {} time(s) in a \
+                 row, so renewal ahead waits at least {floor_ms} ms before it asks again",
+                self.streak
+            )),
+        }
     }
 
     /// Whether the token counts as expired at server time `now_ms`.
@@ -234,7 +302,10 @@ impl Auth {
             fetch::from_callback(&self.gate, options, params, self.request_timeout)?
         } else if let Some(url) = &options.auth_url {
             self.log(LogLevel::Debug, || {
-                format!("requesting a token from the authUrl {}", redact_query(url))
+                format!(
+                    "requesting a token from the authUrl {}",
+                    crate::core::url::redact(url)
+                )
             });
             fetch::from_auth_url(rest, options, url, params)?
         } else if let Some(key) = options.key.as_ref() {
@@ -351,6 +422,9 @@ impl Auth {
                     Ok(token) => {
                         self.token.store(Some(Arc::clone(token)));
                         self.listeners.queue_token(&token.details);
+                        if let Some(error) = self.arrival_event(token) {
+                            self.listeners.queue_failure(&error);
+                        }
                     }
                     Err(error) => {
                         if leader == Leader::Foreground {
@@ -388,6 +462,7 @@ impl Auth {
             }),
         }
         if published && let Ok(token) = &outcome {
+            self.note_arrival(token);
             self.schedule_renewal(token, 0);
         }
         self.listeners.deliver(&self.gate);
@@ -414,18 +489,56 @@ impl Auth {
             return Err(renewal_impossible());
         }
         let details = self.fetch(&means.options, &means.defaults)?;
-        if details.is_expired_at(self.server_now(), 0) {
+        let now = self.server_now();
+        if details.is_expired_at(now, 0) {
             return Err(crate::core::material::callback_error(
                 "the new token has already expired",
             ));
         }
-        Ok(CachedToken::new(details, self.margin_ms))
+        let previous = self.token.load();
+        Ok(CachedToken::fetched(
+            details,
+            self.margin_ms,
+            now,
+            previous.as_deref(),
+        ))
     }
-}
 
-/// The URL without its query string (which may carry credentials) for log lines.
-fn redact_query(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
+    /// Whether renewal ahead will plan a renewal for tokens of this Auth.
+    fn renews_ahead(&self) -> bool {
+        self.renew_ahead && self.means().options.can_renew()
+    }
+
+    /// The auth-failed event that tells listeners a token that just arrived cannot be
+    /// renewed ahead as usual (40142: it counts as expired, or nearly, on arrival), when
+    /// renewal ahead is on. A repeated token that is still far from its margin is only
+    /// logged ([`Auth::note_arrival`]): token servers that cache tokens are common.
+    fn arrival_event(&self, token: &CachedToken) -> Option<ErrorInfo> {
+        if !matches!(token.arrival, Arrival::Short { .. }) || !self.renews_ahead() {
+            return None;
+        }
+        let floor = renewal_floor(token.streak, 0.0);
+        let message = token.arrival_problem(self.margin_ms, floor)?;
+        Some(ErrorInfo::new(codes::TOKEN_EXPIRED, 401, message))
+    }
+
+    /// Log why a token that just arrived is of no use to renewal ahead: a warning for one
+    /// usable for less than the floor, an info line for the token in use handed out again.
+    fn note_arrival(&self, token: &CachedToken) {
+        if token.arrival == Arrival::Fresh || !self.renews_ahead() {
+            return;
+        }
+        let level = match token.arrival {
+            Arrival::Repeated => LogLevel::Info,
+            _ => LogLevel::Warn,
+        };
+        self.log(level, || {
+            let floor = renewal_floor(token.streak, 0.0);
+            token
+                .arrival_problem(self.margin_ms, floor)
+                .unwrap_or_default()
+        });
+    }
 }
 
 #[cfg(test)]
@@ -439,10 +552,40 @@ mod tests {
     }
 
     #[test]
-    fn log_urls_lose_their_query() {
+    fn log_urls_lose_their_userinfo_and_query() {
         assert_eq!(
-            redact_query("https://a.example/auth?key=s#f"),
+            crate::core::url::redact("https://user:pw@a.example/auth?key=s#f"),
             "https://a.example/auth"
+        );
+    }
+
+    #[test]
+    fn fetched_tokens_carry_their_streak() {
+        let mut details = TokenDetails::from_token("t");
+        details.expires = Some(10_000);
+        let first = CachedToken::fetched(details.clone(), 15_000, 0, None);
+        assert_eq!(first.arrival, Arrival::Short { usable_ms: 0 });
+        assert_eq!(first.streak, 1);
+        let again = CachedToken::fetched(details.clone(), 15_000, 0, Some(&first));
+        assert_eq!(again.streak, 2, "the streak goes on");
+        let message = again.arrival_problem(15_000, 4_000).unwrap();
+        assert!(
+            message.contains("counts as expired on arrival")
+                && message.contains("expires in 10000 ms")
+                && message.contains("waits 4000 ms"),
+            "{message}"
+        );
+        details.token = "fresh".into();
+        details.expires = Some(100_000);
+        let fresh = CachedToken::fetched(details.clone(), 15_000, 0, Some(&again));
+        assert_eq!((fresh.arrival, fresh.streak), (Arrival::Fresh, 0));
+        let repeated = CachedToken::fetched(details, 15_000, 0, Some(&fresh));
+        assert_eq!((repeated.arrival, repeated.streak), (Arrival::Repeated, 1));
+        assert!(
+            repeated
+                .arrival_problem(15_000, 2_000)
+                .unwrap()
+                .contains("again")
         );
     }
 }

@@ -80,7 +80,10 @@ impl Logger {
 pub enum AuthEvent<'a> {
     /// A new token is in use (after requestToken via renewal, or authorize).
     TokenChanged(&'a TokenDetails),
-    /// Getting a token failed; requests will fail until a token can be obtained.
+    /// Getting a token failed; requests will fail until a token can be obtained. Also
+    /// raised (40142) after the token-changed event of a token that arrived with less than
+    /// a second of usable life before its expiry margin, while renewal ahead is on: its
+    /// message says why, and how long renewal ahead waits before it asks again.
     Failed(&'a ErrorInfo),
 }
 

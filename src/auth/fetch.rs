@@ -1,14 +1,15 @@
 //! Getting a token from one means (RSA8): the authCallback, the authUrl, or the key with a
 //! signed TokenRequest exchanged at Ably. No state here beyond what the caller passes.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::{MAX_TOKEN_MATERIAL_BYTES, TokenMaterial, callback_error};
 use crate::core::redirect;
 use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
+use crate::core::url::Url;
 use crate::http::rest::{RestClient, RestRequest, path_segment};
-use crate::http::{HttpRequest, Method, RequestPurpose};
+use crate::http::{HttpRequest, Method, RequestPurpose, TransportErrorKind};
 
 use super::callback;
 use super::options::AuthOptions;
@@ -29,24 +30,26 @@ fn encode(pairs: &[(String, String)]) -> String {
         .finish()
 }
 
+/// The authUrl, checked by the one URL parser ([`Url`]). Errors: 40003 saying what is
+/// wrong (never quoting a userinfo or query).
+pub(crate) fn parse_auth_url(url: &str) -> Result<Url> {
+    Url::parse(url).map_err(|e| {
+        ErrorInfo::invalid_value(format!(
+            "authUrl must be an absolute http:// or https:// URL: {e}"
+        ))
+    })
+}
+
 /// The authUrl request (RSA8c): GET with the params in the query string, or POST with them
 /// form-encoded. Precedence: TokenParams over authParams over the URL's own query (RSA8c2,
 /// RSA8c1c). Only the authHeaders and `Accept` are sent: no Ably headers or credentials.
+/// Returns the request and the URL it goes to.
 pub(crate) fn auth_url_request(
     options: &AuthOptions,
     url: &str,
     params: &TokenParams,
-) -> Result<HttpRequest> {
-    let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(ErrorInfo::invalid_value(
-            "authUrl must be an absolute http:// or https:// URL",
-        ));
-    }
-    let (without_fragment, _) = url.split_once('#').unwrap_or((url, ""));
-    let (base, url_query) = without_fragment
-        .split_once('?')
-        .unwrap_or((without_fragment, ""));
+) -> Result<(HttpRequest, Url)> {
+    let url = parse_auth_url(url)?;
     let mut merged: Vec<(String, String)> = Vec::new();
     let token_params = params
         .to_query_params()
@@ -63,16 +66,12 @@ pub(crate) fn auth_url_request(
     let (url, body) = if method == Method::Get {
         merge(
             &mut merged,
-            form_urlencoded::parse(url_query.as_bytes()).into_owned(),
+            form_urlencoded::parse(url.query().unwrap_or("").as_bytes()).into_owned(),
         );
         merge(&mut merged, options.auth_params.iter().cloned());
         merge(&mut merged, token_params);
-        let url = if merged.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", encode(&merged))
-        };
-        (url, None)
+        let query = (!merged.is_empty()).then(|| encode(&merged));
+        (url.with_query(query), None)
     } else {
         merge(&mut merged, options.auth_params.iter().cloned());
         merge(&mut merged, token_params);
@@ -80,37 +79,70 @@ pub(crate) fn auth_url_request(
             "Content-Type".into(),
             "application/x-www-form-urlencoded".into(),
         ));
-        (
-            without_fragment.to_owned(),
-            Some(encode(&merged).into_bytes()),
-        )
+        (url, Some(encode(&merged).into_bytes()))
     };
-    Ok(HttpRequest {
+    let request = HttpRequest {
         method,
-        url,
+        url: url.to_string(),
         headers,
         body,
         max_response_bytes: MAX_TOKEN_MATERIAL_BYTES,
         purpose: RequestPurpose::AuthUrl,
         timeout: Duration::ZERO, // set by RestClient::send_to_auth_url
-    })
+    };
+    Ok((request, url))
+}
+
+/// The error of an authUrl chain that ran out of time before its next hop.
+fn chain_timeout(budget: Duration, hops: usize) -> ErrorInfo {
+    callback_error(format!(
+        "the authUrl did not answer within the request timeout ({} ms) for the whole chain \
+         ({hops} redirect(s) followed)",
+        budget.as_millis()
+    ))
+    .with_cause(ErrorInfo::new(
+        codes::TIMEOUT,
+        0,
+        "the request timeout covers an authUrl request and all its redirects",
+    ))
 }
 
 /// Ask the authUrl for token material (RSA8c), following up to
 /// [`redirect::MAX_REDIRECTS`] redirects as a browser would (303, and 301/302 after a POST,
-/// become GET; https→http is refused; the authHeaders go only to the authUrl's own origin).
-/// Any failure is 40170/401 with the underlying error as `cause` (RSA4e, DESIGN §4 item 9).
+/// become GET; https→http is refused; the authHeaders go only to the authUrl's own origin;
+/// a 307/308 keeps the method and the body, authParams included, also to another origin).
+/// The whole chain has one deadline, the request timeout: each hop gets what is left of it.
+/// Any failure is 40170/401 with the underlying error as `cause` (RSA4e, DESIGN §4 item 9);
+/// messages quote URLs without userinfo or query.
 pub(crate) fn from_auth_url(
     rest: &RestClient,
     options: &AuthOptions,
     url: &str,
     params: &TokenParams,
 ) -> Result<TokenMaterial> {
-    let mut request = auth_url_request(options, url, params)?;
+    let (mut request, mut current) = auth_url_request(options, url, params)?;
+    let budget = rest.request_timeout();
+    let deadline = Instant::now() + budget;
     let mut redirects = 0;
     let response = loop {
-        let response = rest.send_to_auth_url(&request).map_err(|e| {
-            callback_error("the authUrl request failed").with_cause(e.to_error_info("the authUrl"))
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(chain_timeout(budget, redirects));
+        }
+        let response = rest.send_to_auth_url(&request, left).map_err(|e| {
+            let mut cause = e.to_error_info("the authUrl");
+            cause.message = current.scrub(&cause.message);
+            let what = if e.kind == TransportErrorKind::Timeout && redirects > 0 {
+                format!(
+                    "the authUrl did not answer within the request timeout ({} ms) for the \
+                     whole chain: {} after {redirects} redirect(s) timed out",
+                    budget.as_millis(),
+                    current.redacted()
+                )
+            } else {
+                format!("the authUrl request to {} failed", current.redacted())
+            };
+            callback_error(what).with_cause(cause)
         })?;
         if !redirect::is_redirect(response.status) {
             break response;
@@ -128,7 +160,7 @@ pub(crate) fn from_auth_url(
                 response.status
             ))
         })?;
-        let next = redirect::resolve(&request.url, location)?;
+        let next = redirect::resolve(&current, location)?;
         if redirect::becomes_get(response.status, request.method == Method::Post) {
             request.method = Method::Get;
             request.body = None;
@@ -136,7 +168,7 @@ pub(crate) fn from_auth_url(
                 .headers
                 .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
         }
-        if !redirect::same_origin(&request.url, &next) {
+        if !current.same_origin(&next) {
             // The caller's authHeaders may be credentials for its own server only.
             request.headers.retain(|(name, _)| {
                 !options
@@ -145,7 +177,8 @@ pub(crate) fn from_auth_url(
                     .any(|(own, _)| own.eq_ignore_ascii_case(name))
             });
         }
-        request.url = next;
+        request.url = next.to_string();
+        current = next;
     };
     if !response.is_success() {
         let cause = response.error_info();

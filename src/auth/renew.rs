@@ -3,6 +3,13 @@
 //! the header call never waits on the network while a valid token exists. Failures are
 //! reported to listeners and retried with backoff while the token in use stays valid; they
 //! are never thrown at a header call.
+//!
+//! Whatever the token server answers, a renewal never starts sooner than a floor after the
+//! token it replaces was put in use (1 s, doubled for each token in a row that arrived of no
+//! use: usable for less than the floor, inside its margin included, or the token in use
+//! handed out again; at most 60 s). Such a token is logged, and one that arrives with less
+//! than the floor of usable life is also announced to listeners as an auth-failed event
+//! (40142) that says why. See `crate::core::renewal`.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -10,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::Auth;
 use super::cache::{CachedToken, Flight, Leader};
 use super::lock;
-use crate::core::renewal::{renewal_delay, retry_delay};
+use crate::core::renewal::{renewal_delay, renewal_floor, retry_delay};
 
 /// A renewal woken this much earlier than due (a clock moved) sleeps again instead.
 const EARLY_TOLERANCE_MS: u64 = 1_000;
@@ -29,7 +36,9 @@ impl Auth {
         let now = self.server_now();
         let delay = if failures == 0 {
             let lead = u64::try_from(self.fetch_budget().as_millis()).unwrap_or(u64::MAX);
+            // Never sooner than the floor, whatever the token server answered.
             renewal_delay(now, renew_at, lead, rand::random::<f64>())
+                .max(renewal_floor(token.streak, rand::random::<f64>()))
         } else {
             match retry_delay(failures, renew_at.saturating_sub(now)) {
                 Some(delay) => delay,

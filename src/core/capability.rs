@@ -318,7 +318,7 @@ mod tests {
     }
 
     /// Operations Ably grants that an earlier fixed list refused, and one it may add later:
-    /// all accepted by shape (issue 11); only the made-up one is unknown to the library.
+    /// all accepted by shape; only the made-up one is unknown to the library.
     #[test]
     fn accepts_every_well_formed_operation() {
         let json = r#"{"a":["message-subscribe","presence-subscribe","channel-metadata:publishers","list-channels","connection-metadata","quantum-teleport2"]}"#;

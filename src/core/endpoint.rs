@@ -162,7 +162,7 @@ pub fn plan(options: &EndpointOptions) -> Result<HostPlan> {
         None if options.fallback_hosts_use_default => default_fallbacks(), // REC2b
         None => derived_fallbacks,
     };
-    Ok(HostPlan {
+    let plan = HostPlan {
         primary,
         fallbacks,
         tls: options.tls,
@@ -171,7 +171,42 @@ pub fn plan(options: &EndpointOptions) -> Result<HostPlan> {
         } else {
             options.port
         },
-    })
+    };
+    check_hosts(&plan)?;
+    Ok(plan)
+}
+
+/// Every host of `plan` makes a URL the one URL parser accepts ([`super::url::Url`]): a
+/// host name or IP literal, and a port 1 to 65535. Errors: 40003 naming the host.
+fn check_hosts(plan: &HostPlan) -> Result<()> {
+    if plan.port == 0 {
+        return Err(ErrorInfo::invalid_value(
+            "port 0 cannot be connected to (ports are 1 to 65535)",
+        ));
+    }
+    for host in std::iter::once(&plan.primary).chain(&plan.fallbacks) {
+        let parsed = super::url::Url::parse(&plan.base_url(host)).and_then(|url| {
+            if host.contains(['@', '?', '#', '\\'])
+                || url.has_userinfo()
+                || url.path() != "/"
+                || url.query().is_some()
+            {
+                Err(super::url::UrlError(
+                    "it holds '@', '?', '#' or '\\', which a host name may not".into(),
+                ))
+            } else {
+                Ok(url)
+            }
+        });
+        if let Err(e) = parsed {
+            return Err(ErrorInfo::invalid_value(format!(
+                "the REST host {:?} is not a valid host name or IP address ({e}); a port is \
+                 set with the port and tlsPort options, not in the host",
+                super::material::truncate(host, 64)
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -298,6 +333,31 @@ mod tests {
             assert_eq!((err.code, err.status_code), (40000, 0));
             assert!(err.message.contains("invalid"), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn hosts_and_ports_pass_the_url_parser() {
+        for bad in [
+            "example.com:99999",
+            "example.com:443",
+            "ex@mple.com",
+            "h?x.example",
+            "h#x.example",
+            "é.example",
+        ] {
+            let error = with(|o| o.endpoint = Some(bad.into())).unwrap_err();
+            assert_eq!(error.code, codes::INVALID_PARAMETER_VALUE, "{bad}");
+            assert!(error.message.contains("REST host"), "{bad}: {error}");
+        }
+        let error = with(|o| o.fallback_hosts = Some(vec!["fb:65536".into()])).unwrap_err();
+        assert!(error.message.contains("fb:65536"), "{error}");
+        let error = with(|o| o.tls_port = 0).unwrap_err();
+        assert!(error.message.contains("port 0"), "{error}");
+        assert!(
+            with(|o| o.endpoint = Some("[::1]".into())).is_ok(),
+            "bracketed"
+        );
+        assert!(with(|o| o.endpoint = Some("fe80::1".into())).is_ok());
     }
 
     #[test]

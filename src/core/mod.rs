@@ -13,3 +13,4 @@ pub mod redirect;
 pub mod renewal;
 pub mod sign;
 pub mod token;
+pub mod url;

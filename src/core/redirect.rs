@@ -1,8 +1,10 @@
-//! Following an authUrl's redirects (issue 11): which statuses redirect, where to, with
-//! which method, and what must not cross. Pure; `crate::auth::fetch` sends the requests.
+//! Following an authUrl's redirects: which statuses redirect,
+//! where to ([`super::url`], the one URL parser), with which method, and what must not
+//! cross. Pure; `crate::auth::fetch` sends the requests.
 
 use super::error::{Result, codes};
 use super::material::callback_error;
+use super::url::{Scheme, Url, quote_reference};
 
 /// How many redirects an authUrl request follows at most (as browsers' fetch, fewer).
 pub const MAX_REDIRECTS: usize = 5;
@@ -18,61 +20,26 @@ pub fn becomes_get(status: u16, is_post: bool) -> bool {
     status == 303 || (is_post && matches!(status, 301 | 302))
 }
 
-/// `scheme://authority` of an absolute http(s) URL, lowercased; `None` otherwise.
-fn origin(url: &str) -> Option<(String, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    (!authority.is_empty()).then(|| {
-        (
-            format!("{scheme}://{}", authority.to_ascii_lowercase()),
-            &rest[end..],
-        )
-    })
-}
-
-/// Whether `a` and `b` have the same scheme and authority (headers of the caller's own
-/// authUrl, which may carry its credentials, go only there).
-pub fn same_origin(a: &str, b: &str) -> bool {
-    matches!((origin(a), origin(b)), (Some((x, _)), Some((y, _))) if x == y)
-}
-
-/// The absolute URL a `Location` names, relative to `base` (RFC 3986 §5.2 for the forms
-/// servers send: absolute, `//authority...`, `/path...`, `?query`, and a relative path).
-/// Errors (40170): a Location that is not http(s), and an https→http downgrade.
-pub fn resolve(base: &str, location: &str) -> Result<String> {
-    let location = location.trim();
-    let (base_origin, base_rest) = origin(base)
-        .ok_or_else(|| callback_error("the authUrl redirected from a URL that is not http(s)"))?;
-    let next = if location.contains("://") {
-        location.to_owned()
-    } else if let Some(authority) = location.strip_prefix("//") {
-        let scheme = &base_origin[..base_origin.find(':').unwrap_or(0)];
-        format!("{scheme}://{authority}")
-    } else if location.starts_with('/') {
-        format!("{base_origin}{location}")
-    } else {
-        let path = base_rest.split(['?', '#']).next().unwrap_or("");
-        if location.starts_with('?') {
-            format!("{base_origin}{path}{location}")
-        } else {
-            let directory = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-            let directory = if directory.is_empty() { "/" } else { directory };
-            format!("{base_origin}{directory}{location}")
-        }
-    };
-    if origin(&next).is_none() {
-        return Err(callback_error(format!(
-            "the authUrl redirected to {:?}, which is not an http(s) URL",
-            super::material::truncate(&next, 64)
-        )));
-    }
-    if base_origin.starts_with("https:") && next.to_ascii_lowercase().starts_with("http:") {
-        let mut error = callback_error("the authUrl redirected from https to http: refused");
+/// The URL a `Location` names, resolved against `base`, the URL that redirected, as a
+/// browser resolves it ([`Url::join`]: only http and https, ports 1 to 65535, relative
+/// references per RFC 3986 §5.2). Errors (40170/401): a Location [`Url::join`] refuses (a
+/// `data:`, `javascript:`, `mailto:`, `about:` or `file:` URL, a port out of range ...),
+/// and an https→http downgrade. The messages quote the Location without its userinfo or
+/// query (which may echo authParams).
+pub fn resolve(base: &Url, location: &str) -> Result<Url> {
+    let next = base.join(location).map_err(|e| {
+        let mut error = callback_error(format!(
+            "the authUrl redirected to a Location that is refused ({}): {e}",
+            super::material::truncate(&quote_reference(location), 96)
+        ));
+        error.status_code = 401;
+        error
+    })?;
+    if base.scheme() == Scheme::Https && next.scheme() == Scheme::Http {
+        let mut error = callback_error(format!(
+            "the authUrl redirected from https to http ({}): refused",
+            next.redacted()
+        ));
         error.status_code = 401;
         error.code = codes::AUTH_CALLBACK_FAILED;
         return Err(error);
@@ -84,40 +51,46 @@ pub fn resolve(base: &str, location: &str) -> Result<String> {
 mod tests {
     use super::*;
 
+    fn resolved(base: &str, location: &str) -> Result<String> {
+        resolve(&Url::parse(base).unwrap(), location).map(|u| u.to_string())
+    }
+
     #[test]
     fn locations_resolve_against_the_url_that_redirected() {
         let base = "https://auth.example/v1/token?x=1";
         assert_eq!(
-            resolve(base, "https://other.example/t").unwrap(),
+            resolved(base, "https://other.example/t").unwrap(),
             "https://other.example/t"
         );
         assert_eq!(
-            resolve(base, "//cdn.example/t").unwrap(),
-            "https://cdn.example/t"
-        );
-        assert_eq!(
-            resolve(base, "/v2/token?y=2").unwrap(),
+            resolved(base, "/v2/token?y=2").unwrap(),
             "https://auth.example/v2/token?y=2"
         );
         assert_eq!(
-            resolve(base, "token2").unwrap(),
-            "https://auth.example/v1/token2"
+            resolved(base, "/n?to=https://x.example/").unwrap(),
+            "https://auth.example/n?to=https://x.example/"
         );
-        assert_eq!(
-            resolve(base, "?z=3").unwrap(),
-            "https://auth.example/v1/token?z=3"
-        );
-        assert_eq!(resolve("http://h:8080", "a").unwrap(), "http://h:8080/a");
     }
 
     #[test]
     fn downgrades_and_other_schemes_are_refused() {
-        let error = resolve("https://a.example/t", "http://a.example/t").unwrap_err();
-        assert_eq!(error.code, codes::AUTH_CALLBACK_FAILED);
+        let error = resolved("https://a.example/t", "http://a.example/t").unwrap_err();
+        assert_eq!(
+            (error.code, error.status_code),
+            (codes::AUTH_CALLBACK_FAILED, 401)
+        );
         assert!(error.message.contains("https to http"));
-        assert!(resolve("http://a.example/t", "ftp://a.example/t").is_err());
+        let error = resolved("http://a.example/t", "ftp://a.example/t?k=secret").unwrap_err();
+        assert_eq!(
+            (error.code, error.status_code),
+            (codes::AUTH_CALLBACK_FAILED, 401)
+        );
+        assert!(error.message.contains("ftp:"), "{error}");
+        assert!(!error.message.contains("secret"), "{error}");
+        let error = resolved("http://a.example/t", "javascript:alert('x')").unwrap_err();
+        assert!(error.message.contains("javascript:"), "{error}");
         assert!(
-            resolve("http://a.example/t", "https://b.example/t").is_ok(),
+            resolved("http://a.example/t", "https://b.example/t").is_ok(),
             "upgrade"
         );
     }
@@ -127,11 +100,5 @@ mod tests {
         assert!(becomes_get(303, false) && becomes_get(302, true) && becomes_get(301, true));
         assert!(!becomes_get(307, true) && !becomes_get(308, true) && !becomes_get(302, false));
         assert!(is_redirect(308) && !is_redirect(304) && !is_redirect(300));
-        assert!(same_origin("https://A.example/x", "https://a.example/y?q"));
-        assert!(!same_origin("https://a.example/x", "http://a.example/x"));
-        assert!(!same_origin(
-            "https://a.example/x",
-            "https://a.example:444/x"
-        ));
     }
 }

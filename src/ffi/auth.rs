@@ -72,7 +72,8 @@ impl Drop for AuthCall<'_> {
     }
 }
 
-/// Begin a call on an Auth handle. Errors: 40003 for NULL; 100003 while it is being freed.
+/// Begin a call on an Auth handle. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL;
+/// ABLY_ERR_SHUT_DOWN while it is being freed.
 ///
 /// # Safety
 /// `ptr` is NULL or a handle from `ably_auth_new` whose free has not completed.
@@ -90,17 +91,18 @@ pub(crate) unsafe fn auth_call<'a>(ptr: *const ably_auth) -> Result<AuthCall<'a>
     Ok(AuthCall { handle })
 }
 
-/// Create an Auth object from `options`, which are consumed (freed), also on error.
-/// On success `*out_auth` receives a handle to free with `ably_auth_free`.
+/// Create an Auth object from `options`, which are consumed (freed), also on error. On success
+/// `*out_auth` receives a handle to free with `ably_auth_free`.
 ///
-/// Errors: 40003 when `options` is not live or `out_auth` is NULL; 40106 when the options
-/// have no key, token or tokenDetails (RSC1b); 40102 when the tokenDetails' clientId
-/// conflicts with the options' clientId (RSA15a); 40003 when the default token params set a
-/// timestamp or nonce.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `out_auth` is NULL;
+/// ABLY_ERR_NO_AUTH_METHOD when the options have no key, token or tokenDetails;
+/// ABLY_ERR_INCOMPATIBLE_CREDENTIALS when the tokenDetails' clientId conflicts with the
+/// options' clientId; ABLY_ERR_INVALID_ARGUMENT when the default token params set a timestamp
+/// or nonce.
 ///
 /// # Safety
-/// `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL
-/// or points to writable memory for a pointer.
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`; `out_auth` is NULL or
+/// points to writable memory for a pointer.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_new(
@@ -126,16 +128,16 @@ pub unsafe extern "C" fn ably_auth_new(
 /// Free an Auth object. NULL is a no-op.
 ///
 /// What happens: from the moment it is called, every call on the handle fails with
-/// `ABLY_ERR_SHUT_DOWN` (100003); it shuts the Auth down as `ably_auth_shutdown` does
-/// (non-blocking calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and
-/// `free_user_data` run before it returns), waits for callbacks running on other threads,
-/// then releases the listeners, the log sink and the authCallback, whose `free_user_data`
-/// run on this thread; a destructor that calls back into the handle gets 100003 (and a
-/// second `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this
-/// Auth runs again. It does not wait for a library thread in a blocking network step (that
-/// thread exits when the step ends, touching nothing of the host's). Called from inside a
-/// callback of the same Auth (a listener, the authCallback, a `done`), the handle's memory
-/// is released when the outermost call on it returns.
+/// `ABLY_ERR_SHUT_DOWN`; it shuts the Auth down as `ably_auth_shutdown` does (non-blocking
+/// calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and `free_user_data` run
+/// before it returns), waits for callbacks running on other threads, then releases the
+/// listeners, the log sink and the authCallback, whose `free_user_data` run on this thread; a
+/// destructor that calls back into the handle gets ABLY_ERR_SHUT_DOWN (and a second
+/// `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth runs
+/// again. It does not wait for a library thread in a blocking network step (that thread exits
+/// when the step ends, touching nothing of the host's). Called from inside a callback of the
+/// same Auth (a listener, the authCallback, a `done`), the handle's memory is released when the
+/// outermost call on it returns.
 ///
 /// Call it once, when no call on the handle is in progress on another thread.
 ///
@@ -181,19 +183,18 @@ unsafe fn issuing_args<'a, T>(
     Ok((auth, params, out_arg(out, out_name)?))
 }
 
-/// Create a signed TokenRequest (RSA9). No network I/O, unless the options set queryTime and
-/// the server's time is not known yet (then one `GET /time` first, RSA9d).
+/// Create a signed TokenRequest. No network I/O, unless the options set queryTime and the
+/// server's time is not known yet (then one `GET /time` first).
 ///
-/// `params` may be NULL: the default token params (and the options' clientId) apply.
-/// Non-NULL params replace the defaults as a whole (RSA9h); the options' clientId still
-/// applies when they set none, and a clientId they do set wins over it (a server issues
-/// tokens for many clients from one handle). `params` is consumed, also on error. Unset ttl and
-/// capability are left out, so Ably applies its defaults (RSA5, RSA6).
-/// On success `*out_request` receives a handle to free with `ably_token_request_free`;
-/// `ably_token_request_to_json` gives the JSON to hand to a client.
+/// `params` may be NULL: the default token params (and the options' clientId) apply. Non-NULL
+/// params replace the defaults as a whole; the options' clientId still applies when they set
+/// none, and a clientId they do set wins over it (a server issues tokens for many clients from
+/// one handle). `params` is consumed, also on error. Unset ttl and capability are left out, so
+/// Ably applies its defaults. On success `*out_request` receives a handle to free with
+/// `ably_token_request_free`; `ably_token_request_to_json` gives the JSON to hand to a client.
 ///
-/// Errors: 40003 for a NULL `auth` or `out_request` or params that are not live; 40101
-/// (status 403) when the Auth object has no key.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `out_request` or params that are not
+/// live; ABLY_ERR_INVALID_CREDENTIALS (status 403) when the Auth object has no key.
 ///
 /// Thread safety: `auth` may be used from many threads at once.
 ///
@@ -221,20 +222,20 @@ pub unsafe extern "C" fn ably_auth_create_token_request(
     })
 }
 
-/// `ably_auth_create_token_request` with per-call auth options (RSA9g, RSA9d; ably-js's
+/// `ably_auth_create_token_request` with per-call auth options (RSA9g; ably-js's
 /// `createTokenRequest(tokenParams, authOptions)`): a key in `options` signs instead of the
-/// Auth's, and their queryTime decides whether the server's time is asked first. `options`
-/// may only hold auth options (key, token, authUrl and its method, headers and params,
-/// authCallback, queryTime); anything else gives 40003 naming it, as for
+/// Auth's, and their queryTime decides whether the server's time is asked first. `options` may
+/// only hold auth options (key, token, authUrl and its method, headers and params,
+/// authCallback, queryTime); anything else gives ABLY_ERR_INVALID_ARGUMENT naming it, as for
 /// `ably_auth_request_token`. `params` and `options` are NULL or consumed (freed), also on
 /// error. NULL `options` is `ably_auth_create_token_request`.
 ///
-/// Errors: those of `ably_auth_create_token_request`; 40003 for non-auth options; 40101
-/// (status 403) when neither `options` nor the Auth has a key; with queryTime, those of
-/// `ably_auth_time`.
+/// Errors: those of `ably_auth_create_token_request`; ABLY_ERR_INVALID_ARGUMENT for non-auth
+/// options; ABLY_ERR_INVALID_CREDENTIALS (status 403) when neither `options` nor the Auth has a
+/// key; with queryTime, those of `ably_auth_time`.
 ///
-/// Thread safety: `auth` may be used from many threads at once. Blocks only for the
-/// `GET /time` of queryTime.
+/// Thread safety: `auth` may be used from many threads at once. Blocks only for the `GET /time`
+/// of queryTime.
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
@@ -279,16 +280,16 @@ fn create_token_request(auth: &Auth, params: Option<&TokenParams>) -> Result<Tok
     }
 }
 
-/// `ably_auth_create_token_request` in one call and without handles, for bindings where
-/// each call into C has a cost (Go's cgo): the params come as values and the TokenRequest
-/// is written into the caller's buffer `buf` of `buf_len` bytes, its strings one after the
-/// other as `*out_values` describes. When they do not fit (`out_values->len > buf_len`),
-/// nothing is written to `buf` and the call succeeds: call again with a larger buffer (a
-/// new TokenRequest is signed). `buf` may be NULL when `buf_len` is 0.
+/// `ably_auth_create_token_request` in one call and without handles, for bindings where each
+/// call into C has a cost (Go's cgo): the params come as values and the TokenRequest is written
+/// into the caller's buffer `buf` of `buf_len` bytes, its strings one after the other as
+/// `*out_values` describes. When they do not fit (`out_values->len > buf_len`), nothing is
+/// written to `buf` and the call succeeds: call again with a larger buffer (a new TokenRequest
+/// is signed). `buf` may be NULL when `buf_len` is 0.
 ///
 /// Errors: those of `ably_auth_create_token_request` and of the `ably_token_params_set_*`
-/// setters for the values; 40003 for a NULL `out_values`, or a NULL `buf` with a
-/// non-zero `buf_len`.
+/// setters for the values; ABLY_ERR_INVALID_ARGUMENT for a NULL `out_values`, or a NULL `buf`
+/// with a non-zero `buf_len`.
 ///
 /// Thread safety: `auth` may be used from many threads at once. No network I/O.
 ///
@@ -329,8 +330,9 @@ pub unsafe extern "C" fn ably_auth_create_token_request_into(
 /// nothing is written and the call succeeds: call again with a larger buffer. The JWT is a
 /// credential: wipe the buffer when done with it.
 ///
-/// Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for
-/// the values; 40003 for a NULL `out_len`, or a NULL `buf` with a non-zero `buf_len`.
+/// Errors: those of `ably_auth_create_jwt` and of the `ably_token_params_set_*` setters for the
+/// values; ABLY_ERR_INVALID_ARGUMENT for a NULL `out_len`, or a NULL `buf` with a non-zero
+/// `buf_len`.
 ///
 /// Thread safety: `auth` may be used from many threads at once. No network I/O.
 ///
@@ -387,14 +389,15 @@ unsafe fn values_args<'a, T>(
 
 /// Create an Ably JWT (HS256, `kid` = key name) signed with the key, with no network I/O.
 ///
-/// Claims: `iat` = timestamp (default now) in seconds, `exp` = iat + ttl (default 60
-/// minutes), `x-ably-capability` (default `{"*":["*"]}`, i.e. whatever the key allows),
-/// `x-ably-clientId` when a clientId applies, `x-ably-revocation-key` when the params set
-/// one (`ably_token_params_set_revocation_key`). `params` follow the rules of
-/// `ably_auth_create_token_request` and are consumed, also on error; the nonce is unused.
-/// On success `*out_jwt` receives a string to free with `ably_string_free`.
+/// Claims: `iat` = timestamp (default now) in seconds, `exp` = iat + ttl (default 60 minutes),
+/// `x-ably-capability` (default `{"*":["*"]}`, i.e. whatever the key allows), `x-ably-clientId`
+/// when a clientId applies, `x-ably-revocation-key` when the params set one
+/// (`ably_token_params_set_revocation_key`). `params` follow the rules of
+/// `ably_auth_create_token_request` and are consumed, also on error; the nonce is unused. On
+/// success `*out_jwt` receives a string to free with `ably_string_free`.
 ///
-/// Errors: as for `ably_auth_create_token_request`, plus 40003 for a ttl under 1000 ms.
+/// Errors: as for `ably_auth_create_token_request`, plus ABLY_ERR_INVALID_ARGUMENT for a ttl
+/// under 1000 ms.
 ///
 /// Thread safety: `auth` may be used from many threads at once.
 ///
@@ -421,12 +424,12 @@ pub unsafe extern "C" fn ably_auth_create_jwt(
     })
 }
 
-/// `Auth#clientId` (RSA7b, RSA12): the options' clientId, else the current token's
-/// clientId (which may be `"*"`). On success `*out_client_id` receives a string to free
-/// with `ably_string_free`, or NULL when there is no clientId.
+/// `Auth#clientId`: the options' clientId, else the current token's clientId (which may be
+/// `"*"`). On success `*out_client_id` receives a string to free with `ably_string_free`, or
+/// NULL when there is no clientId.
 ///
-/// Errors: 40003 for a NULL argument, or for a clientId holding U+0000 (which a C string
-/// cannot carry; only a token from a server can have one).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument, or for a clientId holding U+0000
+/// (which a C string cannot carry; only a token from a server can have one).
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_client_id` is NULL or writable.
@@ -450,11 +453,11 @@ pub unsafe extern "C" fn ably_auth_client_id(
     })
 }
 
-/// `Auth#tokenDetails` (RSA16): a copy of the token in use. On success
-/// `*out_token_details` receives a handle to free with `ably_token_details_free`, or NULL
-/// when there is no token (Basic auth, or none obtained yet).
+/// `Auth#tokenDetails`: a copy of the token in use. On success `*out_token_details` receives a
+/// handle to free with `ably_token_details_free`, or NULL when there is no token (Basic auth,
+/// or none obtained yet).
 ///
-/// Errors: 40003 for a NULL argument.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument.
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_token_details` is NULL or writable.
@@ -480,13 +483,13 @@ pub unsafe extern "C" fn ably_auth_token_details(
 
 // ----- networked ----------------------------------------------------------------------------
 
-/// How long the token in use has left, in ms, by the library's own clock (local time plus
-/// the offset learnt from the server), so the caller needs no clock of its own: negative
-/// once it expired; `INT64_MAX` for a token that does not say when it expires. The expiry
-/// margin is not subtracted. No network I/O.
+/// How long the token in use has left, in ms, by the library's own clock (local time plus the
+/// offset learnt from the server), so the caller needs no clock of its own: negative once it
+/// expired; `INT64_MAX` for a token that does not say when it expires. The expiry margin is not
+/// subtracted. No network I/O.
 ///
-/// Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when there is no
-/// token (Basic auth, or none obtained yet).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` when there
+/// is no token (Basic auth, or none obtained yet).
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `out_ms` is NULL or writable.
@@ -542,23 +545,26 @@ unsafe fn token_call(
     })
 }
 
-/// `Auth#requestToken` (RSA8): get a new token from the authCallback, authUrl or key (in
-/// that order of preference), without storing it or changing what the Auth uses.
+/// `Auth#requestToken`: get a new token from the authCallback, authUrl or key (in that order of
+/// preference), without storing it or changing what the Auth uses.
 ///
-/// `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply
-/// to this call only (RSA8e). `options` may only hold auth options: key, token, authUrl and
-/// its method, headers and params, authCallback, queryTime (hosts, timeouts and logging are
-/// the Auth's; setting one of them gives 40003 naming it). Both are consumed (freed), also on error. On success `*out_token_details`
-/// receives a handle to free with `ably_token_details_free`.
+/// `params` (NULL: the stored defaults) and `options` (NULL: the stored auth options) apply to
+/// this call only. `options` may only hold auth options: key, token, authUrl and its method,
+/// headers and params, authCallback, queryTime (hosts, timeouts and logging are the Auth's;
+/// setting one of them gives ABLY_ERR_INVALID_ARGUMENT naming it). Both are consumed (freed),
+/// also on error. On success `*out_token_details` receives a handle to free with
+/// `ably_token_details_free`.
 ///
-/// Errors: 40003 for a NULL `auth` or `out_token_details` or builders that are not live;
-/// 40170 when the authCallback or authUrl fails or answers late (cause attached); the
-/// server's error for a rejected TokenRequest (e.g. 40101, 40104); 40102 for a clientId
-/// conflict; 40171 when there is no means to get a token; 50003 or 80000 for network
-/// failures.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `out_token_details` or builders that
+/// are not live; ABLY_ERR_AUTH_CALLBACK_FAILED when the authCallback or authUrl fails or
+/// answers late (cause attached); the server's error for a rejected TokenRequest (e.g.
+/// ABLY_ERR_INVALID_CREDENTIALS, ABLY_ERR_TIMESTAMP_NOT_CURRENT);
+/// ABLY_ERR_INCOMPATIBLE_CREDENTIALS for a clientId conflict;
+/// ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED when there is no means to get a token;
+/// ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED for network failures.
 ///
-/// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread
-/// for the network round trip; the authCallback runs on this thread.
+/// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread for
+/// the network round trip; the authCallback runs on this thread.
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
@@ -583,17 +589,16 @@ pub unsafe extern "C" fn ably_auth_request_token(
     }
 }
 
-/// `Auth#authorize` (RSA10): get a new token now and use token auth from then on. Non-NULL
-/// `params` and `options` become the stored defaults (RSA10g; not the timestamp); of
-/// `options` only the auth part is used, as for `ably_auth_request_token`, and a token or
-/// TokenDetails in it is used as-is (RSA10e). Both are consumed (freed), also on error.
-/// Listeners hear the new token. On success `*out_token_details` receives a handle to free
-/// with `ably_token_details_free`.
+/// `Auth#authorize`: get a new token now and use token auth from then on. Non-NULL `params` and
+/// `options` become the stored defaults (RSA10g; not the timestamp); of `options` only the auth
+/// part is used, as for `ably_auth_request_token`, and a token or TokenDetails in it is used
+/// as-is. Both are consumed (freed), also on error. Listeners hear the new token. On success
+/// `*out_token_details` receives a handle to free with `ably_token_details_free`.
 ///
 /// Errors: as for `ably_auth_request_token`.
 ///
-/// Thread safety: `auth` may be used from many threads at once; concurrent callers that
-/// need a token wait for one fetch. Blocks the calling thread; the authCallback runs on it.
+/// Thread safety: `auth` may be used from many threads at once; concurrent callers that need a
+/// token wait for one fetch. Blocks the calling thread; the authCallback runs on it.
 ///
 /// # Safety
 /// As for `ably_auth_request_token`.
@@ -610,12 +615,12 @@ pub unsafe extern "C" fn ably_auth_authorize(
 }
 
 /// The `Authorization` header value for a request now: `Basic ...` with Basic auth, else
-/// `Bearer <base64 of the token>`, getting or renewing a token first when needed (RSA4b1).
-/// On success `*out_header` receives a secret string to free with `ably_string_free` (which
-/// wipes it); do not log it.
+/// `Bearer <base64 of the token>`, getting or renewing a token first when needed. On success
+/// `*out_header` receives a secret string to free with `ably_string_free` (which wipes it); do
+/// not log it.
 ///
-/// Errors: 40003 for a NULL argument; the errors of `ably_auth_authorize` when a token must
-/// be fetched; 40103 for Basic auth without TLS.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; the errors of `ably_auth_authorize`
+/// when a token must be fetched; ABLY_ERR_INSECURE_BASIC_AUTH for Basic auth without TLS.
 ///
 /// Thread safety: `auth` may be used from many threads at once. May block for a token fetch.
 ///
@@ -652,12 +657,14 @@ pub(crate) unsafe fn header_call(
     })
 }
 
-/// Tell the library that a server rejected a token with a token error (40140..=40149), for
-/// requests made outside `ably_auth_request`: the cached token is dropped if it is still
-/// `token` (NULL: whatever token is cached), so the next call gets a new one.
+/// Tell the library that a server rejected a token with a token error (a token error
+/// (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST)), for requests made outside `ably_auth_request`: the
+/// cached token is dropped if it is still `token` (NULL: whatever token is cached), so the next
+/// call gets a new one.
 ///
-/// Errors: 40003 for a NULL `auth` or a non-UTF-8 `token`; 40171 when there is no means to
-/// renew (key, authUrl or authCallback); the token is dropped all the same.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a non-UTF-8 `token`;
+/// ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED when there is no means to renew (key, authUrl or
+/// authCallback); the token is dropped all the same.
 ///
 /// Thread safety: `auth` may be used from many threads at once. No network I/O.
 ///
@@ -682,12 +689,12 @@ pub unsafe extern "C" fn ably_auth_token_rejected(
     })
 }
 
-/// `time()` (RSC16): the server time in milliseconds since the epoch, from `GET /time`
-/// (no credentials). Also records the server clock offset used to sign TokenRequests.
-/// On success `*out_ms` receives the time.
+/// `time()`: the server time in milliseconds since the epoch, from `GET /time` (no
+/// credentials). Also records the server clock offset used to sign TokenRequests. On success
+/// `*out_ms` receives the time.
 ///
-/// Errors: 40003 for a NULL argument; the server's error; 50000 for an unreadable body;
-/// 50003 or 80000 for network failures.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; the server's error; ABLY_ERR_INTERNAL
+/// for an unreadable body; ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED for network failures.
 ///
 /// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
 ///

@@ -6,7 +6,8 @@ use std::ptr;
 use super::error::{ably_error_info, error_into_c};
 use crate::core::error::{ErrorInfo, Result, codes};
 
-/// Run `f`; return NULL on success, an owned error on failure, error 50000 on a panic.
+/// Run `f`; return NULL on success, an owned error on failure, error ABLY_ERR_INTERNAL on a
+/// panic.
 pub(crate) fn boundary(f: impl FnOnce() -> Result<()>) -> *mut ably_error_info {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => ptr::null_mut(),

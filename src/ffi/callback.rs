@@ -15,12 +15,13 @@ use crate::core::token::TokenParams;
 /// thread drops the library's last reference to it (possibly not the registering thread).
 pub type ably_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
-/// An authCallback (RSA8d). `token_params_json` is the TokenParams of the request as JSON,
-/// borrowed for the duration of the call (read its fields without a JSON parser of your
-/// own: `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers `completion` exactly once,
-/// now or later and from any thread, with `ably_auth_completion_token`,
-/// `ably_auth_completion_json` or `ably_auth_completion_error`; each of them frees it.
-/// It runs on the thread of the call that needs a token, with no library lock held.
+/// An authCallback. `token_params_json` is the TokenParams of the request as JSON, borrowed for
+/// the duration of the call (read its fields without a JSON parser of your own:
+/// `ably_token_params_from_json`, then `ably_token_params_get`). The callback answers
+/// `completion` exactly once, now or later and from any thread, with
+/// `ably_auth_completion_answer_token`, `ably_auth_completion_answer_json` or
+/// `ably_auth_completion_answer_error`; each of them frees it. It runs on the thread of the
+/// call that needs a token, with no library lock held.
 pub type ably_auth_callback_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -82,7 +83,7 @@ impl Drop for UserData {
     }
 }
 
-/// A required callback pointer; NULL is 40003 naming `name`.
+/// A required callback pointer; NULL is ABLY_ERR_INVALID_ARGUMENT naming `name`.
 pub(crate) fn required<F>(callback: Option<F>, name: &str) -> Result<F> {
     callback.ok_or_else(|| ErrorInfo::invalid_value(format!("`{name}` is NULL")))
 }

@@ -32,18 +32,18 @@ use crate::http::HttpResponse;
 ///   `free_user_data` has run before it returns; or it returns NULL, and `done` runs exactly
 ///   once, later, on a library thread (never inside the `_async` call, never with a library
 ///   lock held), with the result or an error: the operation's own, `ABLY_ERR_CANCELLED`
-///   (100002) after `ably_call_cancel`, `ably_auth_shutdown` or `ably_auth_free`, or
-///   `ABLY_ERR_TIMEOUT` (50003) at the call's deadline (the worst case of the blocking form,
-///   see `ably_auth_options_set_timeouts`). `free_user_data` runs after `done` returns.
+///   (ABLY_ERR_CANCELLED) after `ably_call_cancel`, `ably_auth_shutdown` or `ably_auth_free`,
+///   or `ABLY_ERR_TIMEOUT` at the call's deadline (the worst case of the blocking form, see
+///   `ably_auth_options_set_timeouts`). `free_user_data` runs after `done` returns.
 /// - The result and the error given to `done` are the host's: free them (or keep them).
 /// - `*out_call` (may be NULL: fire and forget) is written before the operation starts, so
-///   `done` may already see it (and is set to NULL when the function fails); the host frees
-///   it with `ably_call_free`, before or after `done`.
+///   `done` may already see it (and is set to NULL when the function fails); the host frees it
+///   with `ably_call_free`, before or after `done`.
 /// - `done` may call anything that does not block on the network (another `_async` call,
 ///   `ably_call_cancel`, `ably_auth_free`...); a blocking call that needs a token from inside
 ///   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
-/// - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`,
-///   2 by default), started on first use; `done` runs on one more library thread.
+/// - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`, 2
+///   by default), started on first use; `done` runs on one more library thread.
 ///
 /// `ably_call` is one such operation in flight, owned by the caller: free it with
 /// `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
@@ -156,12 +156,12 @@ unsafe fn start<T: Send + 'static>(
     })
 }
 
-/// Non-blocking `ably_auth_request_token`: same arguments (consumed, also on error) and
-/// errors, given to `done`; see the rules at the top of "Non-blocking calls". The
-/// authCallback runs on a library thread.
+/// Non-blocking `ably_auth_request_token`: same arguments (consumed, also on error) and errors,
+/// given to `done`; see the rules at the top of "Non-blocking calls". The authCallback runs on
+/// a library thread.
 ///
-/// Errors returned at once: 40003 for a NULL `auth` or `done`, or builders that are not
-/// live; 100003 after shutdown.
+/// Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done`, or builders
+/// that are not live; ABLY_ERR_SHUT_DOWN after shutdown.
 ///
 /// # Safety
 /// `auth` is NULL or a live handle; `params` and `options` are NULL or from their `_new`
@@ -274,15 +274,16 @@ unsafe fn token_call_async(
     }
 }
 
-/// Non-blocking `ably_auth_authorization_header`: with a valid token cached, `done` gets
-/// the header at once (on a library thread); otherwise after one token fetch shared with
-/// every other caller. The text is a secret: free it with `ably_string_free`.
+/// Non-blocking `ably_auth_authorization_header`: with a valid token cached, `done` gets the
+/// header at once (on a library thread); otherwise after one token fetch shared with every
+/// other caller. The text is a secret: free it with `ably_string_free`.
 ///
-/// Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
+/// Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done`;
+/// ABLY_ERR_SHUT_DOWN after shutdown.
 ///
 /// # Safety
-/// `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and
-/// `free_user_data` follow their contracts.
+/// `auth` is NULL or a live handle; `out_call` is NULL or writable; `done` and `free_user_data`
+/// follow their contracts.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_authorization_header_async(
@@ -312,7 +313,8 @@ pub unsafe extern "C" fn ably_auth_authorization_header_async(
 
 /// Non-blocking `ably_auth_time`.
 ///
-/// Errors returned at once: 40003 for a NULL `auth` or `done`; 100003 after shutdown.
+/// Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done`;
+/// ABLY_ERR_SHUT_DOWN after shutdown.
 ///
 /// # Safety
 /// As for `ably_auth_authorization_header_async`.
@@ -348,8 +350,8 @@ pub unsafe extern "C" fn ably_auth_time_async(
 
 /// Non-blocking `ably_auth_revoke_tokens`: same arguments (copied before it returns).
 ///
-/// Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
-/// blocking form); 100003 after shutdown.
+/// Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done` or bad
+/// arguments (as for the blocking form); ABLY_ERR_SHUT_DOWN after shutdown.
 ///
 /// # Safety
 /// As for `ably_auth_revoke_tokens`, plus: `out_call` is NULL or writable; `done` and
@@ -389,12 +391,12 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
     }
 }
 
-/// Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the
-/// same outcome delivered to `done`: every answer from the server, whatever its status, as
-/// a response owned by `done`; an error only when no usable answer arrives.
+/// Non-blocking `ably_auth_request`: same arguments (copied before it returns), and the same
+/// outcome delivered to `done`: every answer from the server, whatever its status, as a
+/// response owned by `done`; an error only when no usable answer arrives.
 ///
-/// Errors returned at once: 40003 for a NULL `auth` or `done` or bad arguments (as for the
-/// blocking form); 100003 after shutdown.
+/// Errors returned at once: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `done` or bad
+/// arguments (as for the blocking form); ABLY_ERR_SHUT_DOWN after shutdown.
 ///
 /// # Safety
 /// As for `ably_auth_request`, plus: `out_call` is NULL or writable; `done` and
@@ -456,12 +458,11 @@ pub unsafe extern "C" fn ably_auth_request_async(
     }
 }
 
-/// Ask for the operation to end now. Returns true when this won the race with its outcome:
-/// its `done` then gets `ABLY_ERR_CANCELLED` (100002). False when `done` has run, is
-/// running, or will carry the real outcome (or `call` is NULL). Either way `done` runs
-/// exactly once; this never waits for it and never runs it on the calling thread.
-/// A cancelled operation's network step may go on on its worker until its own timeout,
-/// its result dropped.
+/// Ask for the operation to end now. Returns true when this won the race with its outcome: its
+/// `done` then gets `ABLY_ERR_CANCELLED`. False when `done` has run, is running, or will carry
+/// the real outcome (or `call` is NULL). Either way `done` runs exactly once; this never waits
+/// for it and never runs it on the calling thread. A cancelled operation's network step may go
+/// on on its worker until its own timeout, its result dropped.
 ///
 /// Thread safety: any thread, any number of times, also from inside `done`.
 ///
@@ -495,16 +496,16 @@ pub unsafe extern "C" fn ably_call_free(call: *mut ably_call) {
     })
 }
 
-/// Shut the Auth down: from now on every networked call and every `_async` function fails
-/// with `ABLY_ERR_SHUT_DOWN` (100003); every non-blocking call in flight completes with
-/// `ABLY_ERR_CANCELLED`; renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit)
-/// for the completions to be delivered and the library threads to exit. A thread in a
-/// blocking network step exits when that step ends (at most one request timeout). Signing
-/// and the cached token keep working. Idempotent; from inside a callback it does not wait
-/// for that callback. `ably_auth_free` does the same (see there).
+/// Shut the Auth down: from now on every networked call and every `_async` function fails with
+/// `ABLY_ERR_SHUT_DOWN`; every non-blocking call in flight completes with `ABLY_ERR_CANCELLED`;
+/// renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit) for the completions to be
+/// delivered and the library threads to exit. A thread in a blocking network step exits when
+/// that step ends (at most one request timeout). Signing and the cached token keep working.
+/// Idempotent; from inside a callback it does not wait for that callback. `ably_auth_free` does
+/// the same (see there).
 ///
-/// Errors: 40003 for a NULL `auth` or a `timeout_ms` below -1; 50003 when the timeout passed
-/// first (everything still ends on its own).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
+/// ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).
 ///
 /// # Safety
 /// `auth` is NULL or a live handle.
@@ -527,12 +528,12 @@ pub unsafe extern "C" fn ably_auth_shutdown(
     })
 }
 
-/// The Authorization header value from the cache only: never any network I/O and never a
-/// wait, so a game loop may call it every frame. On success `*out_header` receives a
-/// secret to free with `ably_string_free`.
+/// The Authorization header value from the cache only: never any network I/O and never a wait,
+/// so a game loop may call it every frame. On success `*out_header` receives a secret to free
+/// with `ably_string_free`.
 ///
-/// Errors: 40003 for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` (100004) when no valid
-/// token is cached (none yet, or it is within its expiry margin): then ask with
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument; `ABLY_ERR_NO_VALID_TOKEN` when no
+/// valid token is cached (none yet, or it is within its expiry margin): then ask with
 /// `ably_auth_authorization_header_async`.
 ///
 /// # Safety

@@ -11,12 +11,12 @@ use crate::core::material::{TokenMaterial, callback_error};
 
 /// The answer channel of one authCallback call. The library creates it and passes it to the
 /// callback; the host answers it exactly once, with `ably_auth_completion_token`,
-/// `ably_auth_completion_json` or `ably_auth_completion_error`, which free it in every case.
-/// A completion never answered is leaked (and the waiting call fails with 40170 after the
-/// request timeout), so answer it even when it is late.
+/// `ably_auth_completion_json` or `ably_auth_completion_error`, which free it in every case. A
+/// completion never answered is leaked (and the waiting call fails with
+/// ABLY_ERR_AUTH_CALLBACK_FAILED after the request timeout), so answer it even when it is late.
 ///
-/// Thread safety: answer it from any thread, during or after the callback. Answering it
-/// twice gives 40003.
+/// Thread safety: answer it from any thread, during or after the callback. Answering it twice
+/// gives ABLY_ERR_INVALID_ARGUMENT.
 pub struct ably_auth_completion {
     inner: Completion,
 }
@@ -33,7 +33,7 @@ impl ably_auth_completion {
 }
 
 /// Consume `completion` (always), then hand it `answer()`'s result. An invalid argument is
-/// reported to the caller and answers the completion with 40170.
+/// reported to the caller and answers the completion with ABLY_ERR_AUTH_CALLBACK_FAILED.
 ///
 /// # Safety
 /// `completion` is NULL or a pointer passed to an authCallback.
@@ -57,13 +57,14 @@ unsafe fn answer(
     })
 }
 
-/// Answer with a token string: an Ably token or a JWT (RSA8d). `completion` is consumed
-/// (freed) in every case, also on error.
+/// Answer with a token string: an Ably token or a JWT. `completion` is consumed (freed) in
+/// every case, also on error.
 ///
-/// Errors: 40003 for a NULL `completion` or one already answered; 40003 for a NULL or
-/// non-UTF-8 `token` (the waiting call then fails with 40170 at once); 40170 when the
-/// library no longer waits (the request timeout passed).
-/// A token that is empty or clearly not a token makes the waiting call fail with 40170.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `completion` or one already answered;
+/// ABLY_ERR_INVALID_ARGUMENT for a NULL or non-UTF-8 `token` (the waiting call then fails with
+/// ABLY_ERR_AUTH_CALLBACK_FAILED at once); ABLY_ERR_AUTH_CALLBACK_FAILED when the library no
+/// longer waits (the request timeout passed). A token that is empty or clearly not a token
+/// makes the waiting call fail with ABLY_ERR_AUTH_CALLBACK_FAILED.
 ///
 /// Thread safety: any thread, during or after the callback.
 ///
@@ -72,7 +73,7 @@ unsafe fn answer(
 /// NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ably_auth_completion_token(
+pub unsafe extern "C" fn ably_auth_completion_answer_token(
     completion: *mut ably_auth_completion,
     token: *const c_char,
 ) -> *mut ably_error_info {
@@ -85,12 +86,12 @@ pub unsafe extern "C" fn ably_auth_completion_token(
     }
 }
 
-/// Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName`
-/// and `mac`), which the library exchanges for a token (RSA8d). `completion` is consumed
-/// (freed) in every case, also on error.
+/// Answer with JSON: a TokenDetails (has `token`) or a signed TokenRequest (has `keyName` and
+/// `mac`), which the library exchanges for a token. `completion` is consumed (freed) in every
+/// case, also on error.
 ///
-/// Errors: as for `ably_auth_completion_token`. JSON that is neither makes the waiting
-/// call fail with 40170.
+/// Errors: as for `ably_auth_completion_answer_token`. JSON that is neither makes the waiting
+/// call fail with ABLY_ERR_AUTH_CALLBACK_FAILED.
 ///
 /// Thread safety: any thread, during or after the callback.
 ///
@@ -99,7 +100,7 @@ pub unsafe extern "C" fn ably_auth_completion_token(
 /// NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ably_auth_completion_json(
+pub unsafe extern "C" fn ably_auth_completion_answer_json(
     completion: *mut ably_auth_completion,
     json: *const c_char,
 ) -> *mut ably_error_info {
@@ -112,13 +113,14 @@ pub unsafe extern "C" fn ably_auth_completion_json(
     }
 }
 
-/// Answer with an error: the waiting call fails with it (RSA4e). A `code` of 0 becomes
-/// 40170 (or 40300 with `status_code` 403), keeping `message`. `message` may be NULL.
-/// `completion` is consumed (freed) in every case, also on error.
+/// Answer with an error: the waiting call fails with it. A `code` of 0 becomes
+/// ABLY_ERR_AUTH_CALLBACK_FAILED (or ABLY_ERR_FORBIDDEN with `status_code` 403), keeping
+/// `message`. `message` may be NULL. `completion` is consumed (freed) in every case, also on
+/// error.
 ///
-/// Errors: 40003 for a NULL `completion` or one already answered, or a non-UTF-8
-/// `message`; 40003 for a negative `code` or a `status_code` outside 0..=599; 40170 when
-/// the library no longer waits.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `completion` or one already answered, or a
+/// non-UTF-8 `message`; ABLY_ERR_INVALID_ARGUMENT for a negative `code` or a `status_code`
+/// outside 0..=599; ABLY_ERR_AUTH_CALLBACK_FAILED when the library no longer waits.
 ///
 /// Thread safety: any thread, during or after the callback.
 ///
@@ -127,7 +129,7 @@ pub unsafe extern "C" fn ably_auth_completion_json(
 /// NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ably_auth_completion_error(
+pub unsafe extern "C" fn ably_auth_completion_answer_error(
     completion: *mut ably_auth_completion,
     code: i32,
     status_code: i32,
@@ -150,4 +152,54 @@ pub unsafe extern "C" fn ably_auth_completion_error(
             Ok(Err(ErrorInfo::new(code, status, text)))
         })
     }
+}
+
+// The names before 0.2: nouns that read like getters. Kept as deprecated aliases under the
+// README's ABI policy (a name is never removed within a major version).
+
+/// Deprecated alias of `ably_auth_completion_answer_token`.
+///
+/// # Safety
+/// As for `ably_auth_completion_answer_token`.
+#[must_use]
+#[deprecated(note = "use ably_auth_completion_answer_token")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_completion_token(
+    completion: *mut ably_auth_completion,
+    token: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe { ably_auth_completion_answer_token(completion, token) }
+}
+
+/// Deprecated alias of `ably_auth_completion_answer_json`.
+///
+/// # Safety
+/// As for `ably_auth_completion_answer_json`.
+#[must_use]
+#[deprecated(note = "use ably_auth_completion_answer_json")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_completion_json(
+    completion: *mut ably_auth_completion,
+    json: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe { ably_auth_completion_answer_json(completion, json) }
+}
+
+/// Deprecated alias of `ably_auth_completion_answer_error`.
+///
+/// # Safety
+/// As for `ably_auth_completion_answer_error`.
+#[must_use]
+#[deprecated(note = "use ably_auth_completion_answer_error")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_completion_error(
+    completion: *mut ably_auth_completion,
+    code: i32,
+    status_code: i32,
+    message: *const c_char,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe { ably_auth_completion_answer_error(completion, code, status_code, message) }
 }

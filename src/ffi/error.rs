@@ -18,24 +18,48 @@ pub const ABLY_ERR_INVALID_CREDENTIALS: i32 = 40101;
 pub const ABLY_ERR_INCOMPATIBLE_CREDENTIALS: i32 = 40102;
 /// No means of authentication: no key, token or tokenDetails.
 pub const ABLY_ERR_NO_AUTH_METHOD: i32 = 40106;
-/// First code of the token-error range (a 401 with a code in 40140..=40149 calls for renewal).
+/// First code of the token-error range (a 401 with a code in a token error
+/// (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST) calls for renewal).
 pub const ABLY_ERR_TOKEN_ERROR_FIRST: i32 = 40140;
 /// Last code of the token-error range.
 pub const ABLY_ERR_TOKEN_ERROR_LAST: i32 = 40149;
-/// Basic authentication over plain HTTP (RSC18): use TLS or token auth.
+/// Basic authentication over plain HTTP: use TLS or token auth.
 pub const ABLY_ERR_INSECURE_BASIC_AUTH: i32 = 40103;
 /// A TokenRequest's timestamp is outside the server's window (clock skew).
 pub const ABLY_ERR_TIMESTAMP_NOT_CURRENT: i32 = 40104;
 /// The operation needs Basic auth with a key (revokeTokens, RSA17d).
 pub const ABLY_ERR_REQUIRES_BASIC_AUTH: i32 = 40162;
 /// The authCallback or authUrl failed, answered with something invalid, or did not answer
-/// within the request timeout (RSA4e, RSA4f); also a completion answered too late.
+/// within the request timeout; also a completion answered too late.
 pub const ABLY_ERR_AUTH_CALLBACK_FAILED: i32 = 40170;
-/// A new token is needed but the options have no means to get one (RSA4a).
+/// A new token is needed but the options have no means to get one.
 pub const ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED: i32 = 40171;
+/// Invalid message data or encoding: an answer of an unsupported content type (status 400).
+pub const ABLY_ERR_INVALID_MESSAGE_DATA: i32 = 40013;
+/// Unauthorized: Ably's code for a 401 that names no other (not a token error).
+pub const ABLY_ERR_UNAUTHORIZED: i32 = 40100;
+/// A TokenRequest's nonce was used before (the server refuses a replayed request).
+pub const ABLY_ERR_NONCE_REPLAYED: i32 = 40105;
+/// The token was revoked (a token error: renewal follows).
+pub const ABLY_ERR_TOKEN_REVOKED: i32 = 40141;
+/// The token expired (a token error: renewal follows).
+pub const ABLY_ERR_TOKEN_EXPIRED: i32 = 40142;
+/// The token's capability does not allow the operation.
+pub const ABLY_ERR_OPERATION_NOT_PERMITTED: i32 = 40160;
+/// Token revocation is not enabled for the key (revokeTokens).
+pub const ABLY_ERR_REVOCATION_NOT_ENABLED: i32 = 40163;
+/// Forbidden: Ably's code for a 403 that names no other; also an authCallback error with
+/// status 403 and no code.
+pub const ABLY_ERR_FORBIDDEN: i32 = 40300;
+/// Not found: Ably's code for a 404 that names no other.
+pub const ABLY_ERR_NOT_FOUND: i32 = 40400;
+/// Method not allowed: Ably's code for a 405 that names no other.
+pub const ABLY_ERR_METHOD_NOT_ALLOWED: i32 = 40500;
+/// Rate limited: Ably's code for a 429 that names no other.
+pub const ABLY_ERR_RATE_LIMITED: i32 = 42910;
 /// Internal error: a panic was caught inside the library, or an unexpected server answer.
 pub const ABLY_ERR_INTERNAL: i32 = 50000;
-/// The request timed out (RSC13).
+/// The request timed out.
 pub const ABLY_ERR_TIMEOUT: i32 = 50003;
 /// The connection failed: host not found or unreachable, or TLS failed.
 pub const ABLY_ERR_CONNECTION_FAILED: i32 = 80000;
@@ -55,20 +79,20 @@ pub const ABLY_ERR_NO_VALID_TOKEN: i32 = 100_004;
 /// client, in a build without it (see `ably_auth_features`).
 pub const ABLY_ERR_NOT_BUILT_IN: i32 = 100_005;
 
-/// An Ably ErrorInfo (TI1). Returned by every fallible function as an owned pointer: NULL
-/// means success; otherwise the caller reads the fields and frees it, once, with
-/// `ably_error_info_free` (which also frees `cause`). The fields are read-only for the
-/// caller. New fields are only ever appended, so code compiled against an older header
-/// keeps working.
+/// An Ably ErrorInfo. Returned by every fallible function as an owned pointer: NULL means
+/// success; otherwise the caller reads the fields and frees it, once, with
+/// `ably_error_info_free` (which also frees `cause`). The fields are read-only for the caller.
+/// New fields are only ever appended, so code compiled against an older header keeps working.
 ///
 /// Thread safety: immutable; may be read from any thread and freed from any thread.
 #[repr(C)]
 pub struct ably_error_info {
-    /// Ably error code, e.g. 40140 (token error) or 40003 (invalid argument).
+    /// Ably error code, e.g. ABLY_ERR_TOKEN_ERROR_FIRST (token error) or
+    /// ABLY_ERR_INVALID_ARGUMENT (invalid argument).
     pub code: i32,
-    /// HTTP status code: the status of the answer the error reports, or the one the Ably
-    /// spec names for the code (e.g. 40170/401); 0 when none applies (see the header's
-    /// conventions).
+    /// HTTP status code: the status of the answer the error reports, or the one the Ably spec
+    /// names for the code (e.g. ABLY_ERR_AUTH_CALLBACK_FAILED (status 401)); 0 when none
+    /// applies (see the header's conventions).
     pub status_code: i32,
     /// Human-readable message, never NULL. Never contains a key secret, token or mac.
     pub message: *const c_char,
@@ -151,6 +175,11 @@ mod tests {
                 ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED,
                 codes::TOKEN_RENEWAL_NOT_CONFIGURED,
             ),
+            (ABLY_ERR_UNAUTHORIZED, codes::UNAUTHORIZED),
+            (ABLY_ERR_TOKEN_EXPIRED, codes::TOKEN_EXPIRED),
+            (ABLY_ERR_FORBIDDEN, codes::FORBIDDEN),
+            (ABLY_ERR_NOT_FOUND, codes::NOT_FOUND),
+            (ABLY_ERR_RATE_LIMITED, codes::RATE_LIMITED),
             (ABLY_ERR_INTERNAL, codes::INTERNAL_ERROR),
             (ABLY_ERR_TIMEOUT, codes::TIMEOUT),
             (ABLY_ERR_CONNECTION_FAILED, codes::CONNECTION_FAILED),

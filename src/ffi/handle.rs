@@ -2,19 +2,19 @@
 //!
 //! Builders (`ably_auth_options`, `ably_token_params`, `ably_auth_completion`) never expose a
 //! memory address: their C "pointer" is an opaque number naming a slot of one process-wide
-//! registry and that slot's generation. A builder used after it was consumed or freed, by
-//! any thread, names a slot whose generation has moved on and is refused with 40003; it can
-//! never reach another builder's memory, because no address is ever reused. While a call
-//! works on a builder, the builder is taken out of its slot, so a second call on it at the
-//! same time (another thread, or a `free_user_data` run by the first call) is refused with
-//! 40003 instead of aliasing it. Free slots are reused oldest first and only once 1024 of
-//! them are free, so a slot is reused at most once per 1024 builders created. On 64-bit
-//! platforms a slot's generation has 43 bits and never wraps in practice; on 32-bit platforms
-//! it has 15, so a stale handle is detected unless 32768 × 1024 (about 33 million) builders
-//! were created since it was freed.
+//! registry and that slot's generation. A builder used after it was consumed or freed, by any
+//! thread, names a slot whose generation has moved on and is refused with
+//! ABLY_ERR_INVALID_ARGUMENT; it can never reach another builder's memory, because no address
+//! is ever reused. While a call works on a builder, the builder is taken out of its slot, so a
+//! second call on it at the same time (another thread, or a `free_user_data` run by the first
+//! call) is refused with ABLY_ERR_INVALID_ARGUMENT instead of aliasing it. Free slots are
+//! reused oldest first and only once 1024 of them are free, so a slot is reused at most once
+//! per 1024 builders created. On 64-bit platforms a slot's generation has 43 bits and never
+//! wraps in practice; on 32-bit platforms it has 15, so a stale handle is detected unless 32768
+//! × 1024 (about 33 million) builders were created since it was freed.
 //!
-//! Long-lived handles (`ably_auth`, tokens) are plain boxes: checking them would put a lock
-//! on the hot path.
+//! Long-lived handles (`ably_auth`, tokens) are plain boxes: checking them would put a lock on
+//! the hot path.
 
 use std::any::Any;
 use std::ffi::{CStr, c_char};
@@ -134,7 +134,8 @@ pub(crate) fn try_new_builder<T: Send + 'static>(value: T) -> std::result::Resul
     Ok(encode(index, generation))
 }
 
-/// [`try_new_builder`], or NULL when no slot is left (every call refuses NULL with 40003).
+/// [`try_new_builder`], or NULL when no slot is left (every call refuses NULL with
+/// ABLY_ERR_INVALID_ARGUMENT).
 pub(crate) fn new_builder<T: Send + 'static>(value: T) -> *mut T {
     try_new_builder(value).unwrap_or(std::ptr::null_mut())
 }

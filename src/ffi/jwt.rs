@@ -10,16 +10,16 @@ use crate::core::error::ErrorInfo;
 use crate::core::jwt::embed_token_in_jwt;
 
 /// Embed an Ably token (or Ably JWT) in the app's own JWT (ably.com/docs/auth/token#embedded):
-/// an HS256 JWT signed with `secret` (the app's key for its own JWT scheme, not the Ably
-/// key) whose JOSE header carries `token` as `x-ably-token` and whose only claim is `exp`,
+/// an HS256 JWT signed with `secret` (the app's key for its own JWT scheme, not the Ably key)
+/// whose JOSE header carries `token` as `x-ably-token` and whose only claim is `exp`,
 /// `token_expires_ms` in whole seconds rounded down (Ably refuses an outer JWT that outlives
-/// the token inside). Ably does not check the outer signature; the app's services can.
-/// Clients use the result as a token string. No network I/O, no clock. On success
-/// `*out_jwt` receives a string to free with `ably_string_free`.
+/// the token inside). Ably does not check the outer signature; the app's services can. Clients
+/// use the result as a token string. No network I/O, no clock. On success `*out_jwt` receives a
+/// string to free with `ably_string_free`.
 ///
-/// Errors: 40003 for a NULL `token` or `out_jwt`, invalid UTF-8, an empty token or one with
-/// spaces or control characters, `token_expires_ms` under 1000, or an empty secret (`secret`
-/// may be NULL only when `secret_len` is 0, which is refused as empty).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `token` or `out_jwt`, invalid UTF-8, an empty
+/// token or one with spaces or control characters, `token_expires_ms` under 1000, or an empty
+/// secret (`secret` may be NULL only when `secret_len` is 0, which is refused as empty).
 ///
 /// Thread safety: may be called from any thread; touches no shared state.
 ///

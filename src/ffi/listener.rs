@@ -25,15 +25,16 @@ pub type ably_auth_listener_fn = Option<
     ),
 >;
 
-/// Call `listener` whenever a new token is in use (authorize, renewal) and whenever getting
-/// a token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
+/// Call `listener` whenever a new token is in use (authorize, renewal) and whenever getting a
+/// token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any
-/// call of it under way has returned, when the Auth is freed, or at once when this call
-/// fails. The listener and `free_user_data` may run on any thread.
+/// `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any call
+/// of it under way has returned, when the Auth is freed, or at once when this call fails. The
+/// listener and `free_user_data` may run on any thread.
 ///
-/// Errors: 40003 for a NULL `auth`, `listener` or `out_id` (nothing is registered).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth`, `listener` or `out_id` (nothing is
+/// registered).
 ///
 /// Thread safety: `auth` may be used from many threads at once.
 ///
@@ -82,10 +83,10 @@ pub unsafe extern "C" fn ably_auth_add_listener(
 /// Remove the listener `id`. A call of it under way on another thread finishes; its
 /// `free_user_data` runs after that.
 ///
-/// Errors: 40003 for a NULL `auth` or an unknown `id` (never added, or already removed).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or an unknown `id` (never added, or
+/// already removed).
 ///
-/// Thread safety: `auth` may be used from many threads at once; a listener may remove
-/// itself.
+/// Thread safety: `auth` may be used from many threads at once; a listener may remove itself.
 ///
 /// # Safety
 /// `auth` is NULL or a live handle.

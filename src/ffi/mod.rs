@@ -1,10 +1,10 @@
 //! The C ABI: the only module with `unsafe` code and `extern "C"` functions.
 //!
-//! Conventions (DESIGN.md §3): every entry point runs inside [`boundary`] (panics become
-//! error 50000); errors come back as an owned `ably_error_info*` (NULL means success);
-//! outputs are written through out-parameters, last in the argument list, only on success;
-//! NULL where not allowed, invalid UTF-8 and out-of-range values give 40003 naming the
-//! argument. One file per C type.
+//! Conventions (DESIGN.md §3): every entry point runs inside [`boundary`] (panics become error
+//! ABLY_ERR_INTERNAL); errors come back as an owned `ably_error_info*` (NULL means success);
+//! outputs are written through out-parameters, last in the argument list, only on success; NULL
+//! where not allowed, invalid UTF-8 and out-of-range values give ABLY_ERR_INVALID_ARGUMENT
+//! naming the argument. One file per C type.
 #![allow(non_camel_case_types)]
 
 mod auth;
@@ -14,6 +14,8 @@ mod calls;
 mod completion;
 mod error;
 mod handle;
+#[doc(hidden)]
+pub mod header_sections;
 mod jwt;
 mod listener;
 mod options;

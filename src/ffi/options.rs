@@ -23,20 +23,20 @@ use crate::core::key::ApiKey;
 use crate::http::Method;
 
 /// Options for `ably_auth_new`: credentials (key, token, authUrl, authCallback), clientId,
-/// default token params, hosts, transport and logging.
-/// Thread safety: a single-thread object. It is consumed (freed) by `ably_auth_new`, also
-/// when that fails; free an unused one with `ably_auth_options_free` (which also runs the
-/// `free_user_data` of callbacks set on it). Using it after it was consumed gives error
-/// 40003. A setter that fails leaves the options unchanged. A setter that replaces a
-/// callback runs the earlier `free_user_data` after the options are updated, so that
-/// destructor may use (or free) the options.
+/// default token params, hosts, transport and logging. Thread safety: a single-thread object.
+/// It is consumed (freed) by `ably_auth_new`, also when that fails; free an unused one with
+/// `ably_auth_options_free` (which also runs the `free_user_data` of callbacks set on it).
+/// Using it after it was consumed gives error ABLY_ERR_INVALID_ARGUMENT. A setter that fails
+/// leaves the options unchanged. A setter that replaces a callback runs the earlier
+/// `free_user_data` after the options are updated, so that destructor may use (or free) the
+/// options.
 pub struct ably_auth_options {
     pub(crate) inner: ClientOptions,
 }
 
 /// Create empty options. NULL only when about a million builders (options, params and
 /// completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
-/// 40003.
+/// ABLY_ERR_INVALID_ARGUMENT.
 #[unsafe(no_mangle)]
 pub extern "C" fn ably_auth_options_new() -> *mut ably_auth_options {
     new_builder(ably_auth_options {
@@ -69,10 +69,10 @@ unsafe fn edit<R>(
     })
 }
 
-/// Set the API key `appId.keyId:keySecret` (TO3j1). It is parsed now; the library keeps
-/// its own copy (zeroized when freed), so the caller may wipe `key` afterwards.
-/// Errors: 40003 for NULL or invalid UTF-8; 40101 for a malformed key (the message never
-/// quotes the key).
+/// Set the API key `appId.keyId:keySecret`. It is parsed now; the library keeps its own copy
+/// (zeroized when freed), so the caller may wipe `key` afterwards. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8; ABLY_ERR_INVALID_CREDENTIALS for a
+/// malformed key (the message never quotes the key).
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; `key` is NULL or
@@ -92,8 +92,9 @@ pub unsafe extern "C" fn ably_auth_options_set_key(
     }
 }
 
-/// Set the client identity (TO3a, RSA7). Errors: 40003 for NULL or invalid UTF-8; 40012 when
-/// it is empty, `"*"` (reserved, RSA7c) or contains a line feed.
+/// Set the client identity. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8;
+/// ABLY_ERR_INVALID_CLIENT_ID when it is empty, `"*"` (reserved, RSA7c) or contains a line
+/// feed.
 ///
 /// # Safety
 /// As for `ably_auth_options_set_key`.
@@ -114,8 +115,8 @@ pub unsafe extern "C" fn ably_auth_options_set_client_id(
     }
 }
 
-/// Set a token string (an Ably token or a JWT) to authenticate with (TO3j2). Replaces a
-/// TokenDetails set earlier. Errors: 40003 for NULL, invalid UTF-8 or an empty token.
+/// Set a token string (an Ably token or a JWT) to authenticate with. Replaces a TokenDetails
+/// set earlier. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty token.
 ///
 /// # Safety
 /// As for `ably_auth_options_set_key`.
@@ -139,9 +140,9 @@ pub unsafe extern "C" fn ably_auth_options_set_token(
     }
 }
 
-/// Set a TokenDetails to authenticate with (TO3j3). `token_details` is copied, not consumed:
-/// the caller still frees it. Replaces a token string set earlier.
-/// Errors: 40003 for NULL.
+/// Set a TokenDetails to authenticate with. `token_details` is copied, not consumed: the caller
+/// still frees it. Replaces a token string set earlier. Errors: ABLY_ERR_INVALID_ARGUMENT for
+/// NULL.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_key`; `token_details` is NULL or a live handle.
@@ -162,8 +163,8 @@ pub unsafe extern "C" fn ably_auth_options_set_token_details(
     }
 }
 
-/// Force token auth (TO3j4) even when only a key is given (`true`), or leave the choice to
-/// the rules of RSA4 (`false`, the default).
+/// Force token auth even when only a key is given (`true`), or leave the choice to the rules of
+/// RSA4 (`false`, the default).
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -182,11 +183,11 @@ pub unsafe extern "C" fn ably_auth_options_set_use_token_auth(
     }
 }
 
-/// Set the default token params (TO3j11), used whenever a call passes no params.
-/// `params` is consumed, also on error. They must not set a timestamp or nonce (those are
-/// per request); this is checked by `ably_auth_new` (40003).
-/// Errors: 40003 when `options` or `params` is not live, or the params set a revocation key
-/// (a JWT claim: pass it to `ably_auth_create_jwt` instead).
+/// Set the default token params, used whenever a call passes no params. `params` is consumed,
+/// also on error. They must not set a timestamp or nonce (those are per request); this is
+/// checked by `ably_auth_new` (ABLY_ERR_INVALID_ARGUMENT). Errors: ABLY_ERR_INVALID_ARGUMENT
+/// when `options` or `params` is not live, or the params set a revocation key (a JWT claim:
+/// pass it to `ably_auth_create_jwt` instead).
 ///
 /// # Safety
 /// `options` and `params` are NULL or pointers returned by their `_new` functions.
@@ -247,9 +248,18 @@ fn positive_ms(ms: i64, name: &str) -> Result<Duration> {
         .ok_or_else(|| ErrorInfo::invalid_value(format!("`{name}` must be positive")))
 }
 
-/// Set the authUrl (AO2c, RSA8c): a URL that answers with a token, TokenDetails or
-/// TokenRequest. It is checked by `ably_auth_new` (40003 for a malformed URL). Setting it
-/// makes the Auth use token auth. Errors: 40003 for NULL or invalid UTF-8.
+/// Set the authUrl: a URL that answers with a token, TokenDetails or TokenRequest. It is
+/// checked by `ably_auth_new` with the library's one URL parser (ABLY_ERR_INVALID_ARGUMENT
+/// saying what is wrong): an absolute http:// or https:// URL, an ASCII host (an
+/// internationalised name in its xn-- form) or IP literal, a port 1 to 65535 (`:0`, `:65536`,
+/// `:99999` are refused). Up to 5 redirects are followed as browsers follow them, relative
+/// Locations resolved as browsers resolve them; a Location of another scheme (`data:`,
+/// `javascript:`, `file:` ...), with a port out of range, or from https to http fails the fetch
+/// with ABLY_ERR_AUTH_CALLBACK_FAILED, and nothing is sent to it. One request timeout covers
+/// the whole chain. authHeaders go only to the authUrl's own origin; a 307 or 308 keeps the
+/// method and the body, authParams included, also to another origin, as in browsers. The URL's
+/// `user:password@` and query never appear in log lines or errors. Setting it makes the Auth
+/// use token auth. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`; `url` is NULL or
@@ -269,8 +279,8 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_url(
     }
 }
 
-/// Set the authUrl method (AO2d): `"GET"` (the default) or `"POST"`, any case.
-/// Errors: 40003 for NULL, invalid UTF-8 or another method.
+/// Set the authUrl method: `"GET"` (the default) or `"POST"`, any case. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or another method.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `method` is NULL or NUL-terminated.
@@ -293,8 +303,8 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_method(
     }
 }
 
-/// Add a header sent to the authUrl (AO2e); call it once per header. Both strings are
-/// copied. Errors: 40003 for NULL, invalid UTF-8, an empty name or a line break.
+/// Add a header sent to the authUrl; call it once per header. Both strings are copied. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty name or a line break.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `name` and `value` are NULL or
@@ -319,9 +329,9 @@ pub unsafe extern "C" fn ably_auth_options_add_auth_header(
     }
 }
 
-/// Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for
-/// POST); call it once per parameter. Both strings are copied, unencoded (the library
-/// encodes them). Errors: 40003 for NULL, invalid UTF-8 or an empty name.
+/// Add a parameter sent to the authUrl (AO2f: in the query for GET, in the form body for POST);
+/// call it once per parameter. Both strings are copied, unencoded (the library encodes them).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty name.
 ///
 /// # Safety
 /// As for `ably_auth_options_add_auth_header`.
@@ -346,19 +356,19 @@ pub unsafe extern "C" fn ably_auth_options_add_auth_param(
     }
 }
 
-/// Set the authCallback (AO2b, RSA8d); see `ably_auth_callback_fn`. Setting it makes the
-/// Auth use token auth; it wins over an authUrl.
+/// Set the authCallback; see `ably_auth_callback_fn`. Setting it makes the Auth use token auth;
+/// it wins over an authUrl.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
-/// (the Auth or the unused options are freed, the callback is replaced, or at once when this
-/// call fails). The callback and `free_user_data` may run on any thread.
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
+/// Auth or the unused options are freed, the callback is replaced, or at once when this call
+/// fails). The callback and `free_user_data` may run on any thread.
 ///
-/// Errors: 40003 when `options` is not live or `callback` is NULL.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `callback` is NULL.
 ///
 /// # Safety
-/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
-/// follow the contracts of their types.
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions follow the
+/// contracts of their types.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
@@ -379,8 +389,8 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
     }
 }
 
-/// Ask Ably for the time before signing a TokenRequest (AO2g, RSA9d), once; the offset is
-/// remembered. Default false.
+/// Ask Ably for the time before signing a TokenRequest, once; the offset is remembered. Default
+/// false.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -401,9 +411,9 @@ pub unsafe extern "C" fn ably_auth_options_set_query_time(
 
 // ----- hosts (REC1, REC2, RSC18) ----------------------------------------------------------
 
-/// Set `endpoint` (REC1b): a routing policy id, `nonprod:<id>`, or a host name. Conflicts
-/// with environment or restHost; `ably_auth_new` checks (40000).
-/// Errors: 40003 for NULL or invalid UTF-8.
+/// Set `endpoint`: a routing policy id, `nonprod:<id>`, or a host name. Conflicts with
+/// environment or restHost; `ably_auth_new` checks (ABLY_ERR_BAD_REQUEST). Errors:
+/// ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `endpoint` is NULL or NUL-terminated.
@@ -422,12 +432,11 @@ pub unsafe extern "C" fn ably_auth_options_set_endpoint(
     }
 }
 
-/// Set the deprecated `environment` (REC1c). Errors: 40003 for NULL or invalid UTF-8;
-/// conflicts are reported by `ably_auth_new` (40000).
+/// Set the deprecated `environment`. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid
+/// UTF-8; conflicts are reported by `ably_auth_new` (ABLY_ERR_BAD_REQUEST).
 ///
 /// # Safety
-/// `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or
-/// NUL-terminated.
+/// `options` as for `ably_auth_options_set_auth_url`; `environment` is NULL or NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_environment(
@@ -443,12 +452,11 @@ pub unsafe extern "C" fn ably_auth_options_set_environment(
     }
 }
 
-/// Set the deprecated `restHost` (REC1d1). Errors: 40003 for NULL or invalid UTF-8;
-/// conflicts are reported by `ably_auth_new` (40000).
+/// Set the deprecated `restHost`. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL or invalid UTF-8;
+/// conflicts are reported by `ably_auth_new` (ABLY_ERR_BAD_REQUEST).
 ///
 /// # Safety
-/// `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or
-/// NUL-terminated.
+/// `options` as for `ably_auth_options_set_auth_url`; `rest_host` is NULL or NUL-terminated.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_rest_host(
@@ -464,8 +472,8 @@ pub unsafe extern "C" fn ably_auth_options_set_rest_host(
     }
 }
 
-/// Set `fallbackHosts` (REC2a) to the `count` strings at `hosts` (copied); `count` 0
-/// disables fallback (then `hosts` may be NULL). Errors: 40003 for a NULL `hosts` with a
+/// Set `fallbackHosts` to the `count` strings at `hosts` (copied); `count` 0 disables fallback
+/// (then `hosts` may be NULL). Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `hosts` with a
 /// non-zero `count`, or a NULL, non-UTF-8 or empty host (the message names `hosts[i]`).
 ///
 /// # Safety
@@ -493,8 +501,8 @@ pub unsafe extern "C" fn ably_auth_options_set_fallback_hosts(
     }
 }
 
-/// Use HTTPS (`true`, the default) or plain HTTP (RSC18). Basic auth needs TLS
-/// (`ably_auth_new` gives 40103 otherwise).
+/// Use HTTPS (`true`, the default) or plain HTTP. Basic auth needs TLS (`ably_auth_new` gives
+/// ABLY_ERR_INSECURE_BASIC_AUTH otherwise).
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -513,7 +521,8 @@ pub unsafe extern "C" fn ably_auth_options_set_tls(
     }
 }
 
-/// Set the port for plain HTTP (TO3k4, default 80). Errors: 40003 outside 1..=65535.
+/// Set the port for plain HTTP (TO3k4, default 80). Errors: ABLY_ERR_INVALID_ARGUMENT outside
+/// 1..=65535.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -532,7 +541,8 @@ pub unsafe extern "C" fn ably_auth_options_set_port(
     }
 }
 
-/// Set the port for HTTPS (TO3k5, default 443). Errors: 40003 outside 1..=65535.
+/// Set the port for HTTPS (TO3k5, default 443). Errors: ABLY_ERR_INVALID_ARGUMENT outside
+/// 1..=65535.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -553,18 +563,20 @@ pub unsafe extern "C" fn ably_auth_options_set_tls_port(
 
 // ----- transport (RSC13, RSC15) -----------------------------------------------------------
 
-/// Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T`
-/// (TO3l4, default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send,
-/// and the answer to its last byte), and how long an authCallback may take to answer (40170
-/// after it, also for an answer given before the callback returns).
+/// Set the connection-open timeout (TO3l3, default 4000 ms) and the request timeout `T` (
+/// default 10000 ms). `T` bounds each HTTP attempt as a whole (connect, TLS, send, and the
+/// answer to its last byte), and how long an authCallback may take to answer
+/// (ABLY_ERR_AUTH_CALLBACK_FAILED after it, also for an answer given before the callback
+/// returns).
 ///
 /// The worst cases that follow (see docs/lifecycle.md): one request to Ably, fallback hosts
-/// included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)`
-/// (25 s by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the
-/// TokenRequest exchange, and on 40104 a `/time` request and one more exchange). Threads
-/// waiting for a fetch that another thread started give up at its deadline with 50003.
+/// included, takes at most `R = min((1 + max_retry_count) * T, max_retry_duration + T)` (25 s
+/// by default); one token fetch at most `T + 3 * R` (the callback or authUrl, the TokenRequest
+/// exchange, and on ABLY_ERR_TIMESTAMP_NOT_CURRENT a `/time` request and one more exchange).
+/// Threads waiting for a fetch that another thread started give up at its deadline with
+/// ABLY_ERR_TIMEOUT.
 ///
-/// Errors: 40003 unless both are positive.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT unless both are positive.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -587,9 +599,9 @@ pub unsafe extern "C" fn ably_auth_options_set_timeouts(
     }
 }
 
-/// Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots;
-/// call it once per PEM. Checked by `ably_auth_new` (40003 for PEM with no certificate).
-/// Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+/// Trust one more CA (PEM text, one or more certificates), in addition to Mozilla's roots; call
+/// it once per PEM. Checked by `ably_auth_new` (ABLY_ERR_INVALID_ARGUMENT for PEM with no
+/// certificate). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty string.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `pem` is NULL or NUL-terminated.
@@ -613,9 +625,9 @@ pub unsafe extern "C" fn ably_auth_options_add_ca_pem(
 }
 
 /// Resolve `host` to the fixed socket address `addr` (`"127.0.0.1:8080"`, `"[::1]:443"`)
-/// instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate
-/// against `host`. Call it once per host. Errors: 40003 for NULL, invalid UTF-8, an empty
-/// host or an `addr` that is not an IP address with a port.
+/// instead of asking DNS, like curl's `--resolve`; TLS still checks the certificate against
+/// `host`. Call it once per host. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an
+/// empty host or an `addr` that is not an IP address with a port.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `host` and `addr` are NULL or
@@ -645,12 +657,13 @@ pub unsafe extern "C" fn ably_auth_options_add_resolve(
     }
 }
 
-/// Send every request of the built-in client through the proxy at `url`:
-/// `http://host:port` (HTTP CONNECT for https requests) or `https://host:port`, with
-/// optional `user:password@` (kept by the library and never logged). Wins over
-/// `ably_auth_options_set_proxy_from_env`. Checked by `ably_auth_new` (40003 for a URL that
-/// does not parse; 40000 with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without
-/// the built-in client). Errors: 40003 for NULL, invalid UTF-8 or an empty string.
+/// Send every request of the built-in client through the proxy at `url`: `http://host:port`
+/// (HTTP CONNECT for https requests) or `https://host:port`, with optional `user:password@`
+/// (kept by the library and never logged). Wins over `ably_auth_options_set_proxy_from_env`.
+/// Checked by `ably_auth_new` (ABLY_ERR_INVALID_ARGUMENT for a URL that does not parse;
+/// ABLY_ERR_BAD_REQUEST with a host transport; `ABLY_ERR_NOT_BUILT_IN` in a build without the
+/// built-in client). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8 or an empty
+/// string.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `url` is NULL or NUL-terminated.
@@ -674,11 +687,11 @@ pub unsafe extern "C" fn ably_auth_options_set_proxy(
 }
 
 /// Let the built-in client use the proxy the environment names, as curl does:
-/// `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`,
-/// with hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is
-/// read (once, when the Auth is made) only when this is set. Refused with a host transport
-/// (40000) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by
-/// `ably_auth_new`.
+/// `HTTPS_PROXY`/`https_proxy`, then `HTTP_PROXY`/`http_proxy`, `ALL_PROXY`/`all_proxy`, with
+/// hosts in `NO_PROXY`/`no_proxy` reached directly. Off by default: the environment is read
+/// (once, when the Auth is made) only when this is set. Refused with a host transport
+/// (ABLY_ERR_BAD_REQUEST) and in a build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`),
+/// by `ably_auth_new`.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -697,20 +710,21 @@ pub unsafe extern "C" fn ably_auth_options_set_proxy_from_env(
     }
 }
 
-/// Verify server certificates with the operating system's verifier and trust store instead
-/// of the Mozilla roots bundled in the library (rustls-platform-verifier), so that
-/// certificates installed by the user or by device management are trusted, as in the
-/// platform's own HTTP stack:
-/// - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as
-///   OpenSSL does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
+/// Verify server certificates with the operating system's verifier and trust store instead of
+/// the Mozilla roots bundled in the library (rustls-platform-verifier), so that certificates
+/// installed by the user or by device management are trusted, as in the platform's own HTTP
+/// stack:
+/// - Linux and other Unix: the system CA store (`/etc/ssl/certs` and the like, found as OpenSSL
+///   does; `SSL_CERT_FILE` and `SSL_CERT_DIR` override it), checked by webpki;
 /// - macOS and iOS: Security.framework (`SecTrust`), with user and MDM trust settings and
 ///   revocation checks; a static build links `-framework Security -framework CoreFoundation`;
 /// - Windows: the CryptoAPI certificate chain engine, with enterprise roots and revocation;
 /// - Android: not supported by this C API yet (the verifier needs the app's JVM context).
 ///
-/// Cannot be combined with `ably_auth_options_add_ca_pem` (40000; add the CA to the system
-/// store instead). Refused with a host transport (40000) and in a build without the
-/// built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default false.
+/// Cannot be combined with `ably_auth_options_add_ca_pem` (ABLY_ERR_BAD_REQUEST; add the CA to
+/// the system store instead). Refused with a host transport (ABLY_ERR_BAD_REQUEST) and in a
+/// build without the built-in client (`ABLY_ERR_NOT_BUILT_IN`), by `ably_auth_new`. Default
+/// false.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -729,9 +743,9 @@ pub unsafe extern "C" fn ably_auth_options_set_platform_verifier(
     }
 }
 
-/// A token counts as expired this many milliseconds before its `expires` (default 15000),
-/// so it is renewed before a request could carry an expired token. Errors: 40003 when
-/// negative.
+/// A token counts as expired this many milliseconds before its `expires` (default 15000), so it
+/// is renewed before a request could carry an expired token. Errors: ABLY_ERR_INVALID_ARGUMENT
+/// when negative.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -750,8 +764,8 @@ pub unsafe extern "C" fn ably_auth_options_set_token_expiry_margin(
     }
 }
 
-/// How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`,
-/// default 600000 ms). Errors: 40003 when negative.
+/// How long a fallback host that worked stays preferred (TO3l10 `fallbackRetryTimeout`, default
+/// 600000 ms). Errors: ABLY_ERR_INVALID_ARGUMENT when negative.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -772,7 +786,7 @@ pub unsafe extern "C" fn ably_auth_options_set_fallback_retry_timeout(
 }
 
 /// The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
-/// Errors: 40003 when negative.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when negative.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -794,8 +808,8 @@ pub unsafe extern "C" fn ably_auth_options_set_max_retry_count(
 
 /// How long after a request to Ably started no further fallback host is tried
 /// (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case
-/// `R` in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors: 40003
-/// when negative.
+/// `R` in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT when negative.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -815,9 +829,9 @@ pub unsafe extern "C" fn ably_auth_options_set_max_retry_duration(
     }
 }
 
-/// Add a `name/version` (or `name`) entry to the `Ably-Agent` header (RSC7d6), e.g.
-/// `"my-app/1.2"`. Errors: 40003 for NULL, invalid UTF-8, an empty string, or whitespace
-/// or control characters.
+/// Add a `name/version` (or `name`) entry to the `Ably-Agent` header, e.g. `"my-app/1.2"`.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty string, or whitespace or
+/// control characters.
 ///
 /// # Safety
 /// `options` as for `ably_auth_options_set_auth_url`; `agent` is NULL or NUL-terminated.
@@ -842,8 +856,8 @@ pub unsafe extern "C" fn ably_auth_options_add_agent(
     }
 }
 
-/// Add a random `request_id` query parameter to each Ably request (RSC7c), the same on
-/// every host it is retried on. Default false.
+/// Add a random `request_id` query parameter to each Ably request, the same on every host it is
+/// retried on. Default false.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -862,12 +876,11 @@ pub unsafe extern "C" fn ably_auth_options_set_add_request_ids(
     }
 }
 
-/// The number of worker threads for non-blocking calls and renewal ahead of expiry
-/// (default 2, 1 to 16); one more library thread delivers completions. The threads start on
-/// first use: a program that makes no non-blocking call and turns renewal ahead off never
-/// gets one.
+/// The number of worker threads for non-blocking calls and renewal ahead of expiry (default 2,
+/// 1 to 16); one more library thread delivers completions. The threads start on first use: a
+/// program that makes no non-blocking call and turns renewal ahead off never gets one.
 ///
-/// Errors: 40003 for a `count` outside 1..=16.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a `count` outside 1..=16.
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -889,13 +902,21 @@ pub unsafe extern "C" fn ably_auth_options_set_worker_threads(
     }
 }
 
-/// Renew the token in the background before it enters its expiry margin (default true):
-/// the renewal starts one token-fetch deadline before the margin (see
+/// Renew the token in the background before it enters its expiry margin (default true): the
+/// renewal starts one token-fetch deadline before the margin (see
 /// `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
-/// with up to 10% jitter; failures reach listeners and are retried with backoff while the
-/// token in use stays valid. So after the first token, `ably_auth_authorization_header`
-/// does not wait on the network while a valid token exists. False: tokens are renewed
-/// when a call finds them expired, and no library thread is started for renewal.
+/// with up to 10% jitter; failures reach listeners and are retried with backoff while the token
+/// in use stays valid. So after the first token, `ably_auth_authorization_header` does not wait
+/// on the network while a valid token exists. False: tokens are renewed when a call finds them
+/// expired, and no library thread is started for renewal.
+///
+/// Whatever the token server answers, a renewal never starts sooner than a floor after the
+/// token in use arrived: 1 s, doubled for each token in a row that was of no use (usable for
+/// less than 1 s before its margin, which includes one that arrives inside its margin: tokens
+/// shorter than the margin with no `issued`, a token server whose clock lags; or the token in
+/// use handed out again), up to 60 s. Such a token is logged (warn; info for a repeated one),
+/// and one with less than 1 s of usable life is also announced to listeners as an auth-failed
+/// ABLY_ERR_TOKEN_EXPIRED that says why (docs/lifecycle.md, "Renewal ahead").
 ///
 /// # Safety
 /// `options` is NULL or a pointer returned by `ably_auth_options_new`.
@@ -914,20 +935,21 @@ pub unsafe extern "C" fn ably_auth_options_set_renew_ahead(
     }
 }
 
-/// Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every
-/// more severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain a key secret, token or mac. Replaces
-/// an earlier log callback.
+/// Send log lines of `level` (an ABLY_LOG_LEVEL_* value, 1 error to 5 verbose) and every more
+/// severe level to `callback`; see `ably_log_fn` for what each level holds. Lines never contain
+/// a key secret, token or mac. Replaces an earlier log callback.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
-/// (the Auth or the unused options are freed, the callback is replaced, or at once when this
-/// call fails). The callback and `free_user_data` may run on any thread.
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
+/// Auth or the unused options are freed, the callback is replaced, or at once when this call
+/// fails). The callback and `free_user_data` may run on any thread.
 ///
-/// Errors: 40003 when `options` is not live, `callback` is NULL or `level` is not 1..=5.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live, `callback` is NULL or `level`
+/// is not 1..=5.
 ///
 /// # Safety
-/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
-/// follow the contracts of their types.
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions follow the
+/// contracts of their types.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_log(

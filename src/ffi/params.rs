@@ -1,4 +1,4 @@
-//! `ably_token_params`: a builder for TokenParams (TK2).
+//! `ably_token_params`: a builder for TokenParams.
 
 use std::ffi::c_char;
 
@@ -14,11 +14,11 @@ use crate::core::jwt::JwtOptions;
 use crate::core::token::TokenParams;
 use crate::core::{capability, client_id, sign};
 
-/// TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for
-/// JWTs only a revocation key; every field starts unset. Thread safety: a single-thread
-/// object. It is consumed (freed) by the call it is passed to, also when that call fails;
-/// free an unused one with `ably_token_params_free`. Using it after it was consumed gives
-/// error 40003.
+/// TokenParams under construction: ttl, capability, clientId, timestamp, nonce, and for JWTs
+/// only a revocation key; every field starts unset. Thread safety: a single-thread object. It
+/// is consumed (freed) by the call it is passed to, also when that call fails; free an unused
+/// one with `ably_token_params_free`. Using it after it was consumed gives error
+/// ABLY_ERR_INVALID_ARGUMENT.
 pub struct ably_token_params {
     pub(crate) inner: TokenParams,
     /// The JWT-only claims (`ably_auth_create_jwt`).
@@ -26,16 +26,17 @@ pub struct ably_token_params {
 }
 
 impl ably_token_params {
-    /// The params for a call that is not `ably_auth_create_jwt`. Errors: 40003 when a
-    /// JWT-only field is set, rather than dropping it silently.
+    /// The params for a call that is not `ably_auth_create_jwt`. Errors:
+    /// ABLY_ERR_INVALID_ARGUMENT when a JWT-only field is set, rather than dropping it
+    /// silently.
     pub(crate) fn into_token_params(self) -> Result<TokenParams> {
         refuse_jwt_claims(&self.jwt)?;
         Ok(self.inner)
     }
 }
 
-/// Errors: 40003 when JWT-only claims are set for a call that is not a JWT's, rather than
-/// dropping them silently.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when JWT-only claims are set for a call that is not a
+/// JWT's, rather than dropping them silently.
 pub(crate) fn refuse_jwt_claims(jwt: &JwtOptions) -> Result<()> {
     if *jwt != JwtOptions::default() {
         return Err(ErrorInfo::invalid_value(
@@ -47,7 +48,7 @@ pub(crate) fn refuse_jwt_claims(jwt: &JwtOptions) -> Result<()> {
 
 /// Create empty TokenParams. NULL only when about a million builders (options, params and
 /// completions; 65536 on 32-bit platforms) are alive at once; every call refuses NULL with
-/// 40003.
+/// ABLY_ERR_INVALID_ARGUMENT.
 #[unsafe(no_mangle)]
 pub extern "C" fn ably_token_params_new() -> *mut ably_token_params {
     new_builder(ably_token_params {
@@ -82,8 +83,8 @@ unsafe fn edit(
     )
 }
 
-/// Set the token's lifetime in milliseconds (TK2a). Unset, Ably applies 60 minutes.
-/// Errors: 40003 when `ttl_ms` is not positive or `params` is not live.
+/// Set the token's lifetime in milliseconds. Unset, Ably applies 60 minutes. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT when `ttl_ms` is not positive or `params` is not live.
 ///
 /// # Safety
 /// `params` is NULL or a pointer returned by `ably_token_params_new`.
@@ -97,13 +98,12 @@ pub unsafe extern "C" fn ably_token_params_set_ttl(
     unsafe { edit(params, |p| set_ttl(p, ttl_ms)) }
 }
 
-/// Set the capability JSON, e.g. `{"chat:*":["publish","subscribe"]}` (TK2b). It is
-/// validated now and stored in canonical form. Unset, the key's capabilities apply.
-/// Operations are checked by shape, not against a list, so operations Ably adds work at
-/// once (one this library does not know is logged at debug when used).
-/// Errors: 40003 for NULL, invalid UTF-8, or an invalid capability (an operation that is
-/// not lowercase words joined by `-` or `:` nor `*`, an empty list, `*` mixed with other
-/// operations, a duplicate resource).
+/// Set the capability JSON, e.g. `{"chat:*":["publish","subscribe"]}`. It is validated now and
+/// stored in canonical form. Unset, the key's capabilities apply. Operations are checked by
+/// shape, not against a list, so operations Ably adds work at once (one this library does not
+/// know is logged at debug when used). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid
+/// UTF-8, or an invalid capability (an operation that is not lowercase words joined by `-` or
+/// `:` nor `*`, an empty list, `*` mixed with other operations, a duplicate resource).
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `capability_json` is NULL or NUL-terminated.
@@ -121,9 +121,9 @@ pub unsafe extern "C" fn ably_token_params_set_capability(
     }
 }
 
-/// Set the token's clientId (TK2c); `"*"` issues a wildcard token.
-/// Errors: 40003 for NULL or invalid UTF-8; 40012 for an empty clientId or one containing
-/// a line feed.
+/// Set the token's clientId; `"*"` issues a wildcard token. Errors: ABLY_ERR_INVALID_ARGUMENT
+/// for NULL or invalid UTF-8; ABLY_ERR_INVALID_CLIENT_ID for an empty clientId or one
+/// containing a line feed.
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `client_id` is NULL or NUL-terminated.
@@ -141,8 +141,8 @@ pub unsafe extern "C" fn ably_token_params_set_client_id(
     }
 }
 
-/// Set the timestamp in milliseconds since the epoch (TK2d); unset, the current time is used.
-/// Errors: 40003 when negative.
+/// Set the timestamp in milliseconds since the epoch; unset, the current time is used. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT when negative.
 ///
 /// # Safety
 /// `params` is NULL or a pointer returned by `ably_token_params_new`.
@@ -156,8 +156,9 @@ pub unsafe extern "C" fn ably_token_params_set_timestamp(
     unsafe { edit(params, |p| set_timestamp(p, timestamp_ms)) }
 }
 
-/// Set the nonce (TK2e); unset, a random 22-character nonce is generated per request.
-/// Errors: 40003 for NULL, invalid UTF-8, an empty nonce or one containing a line feed.
+/// Set the nonce; unset, a random 22-character nonce is generated per request. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty nonce or one containing a line
+/// feed.
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `nonce` is NULL or NUL-terminated.
@@ -203,34 +204,38 @@ fn set_nonce(p: &mut TokenParams, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// TokenParams (TK2) as plain values, passed by value to the one-call issuing functions
+/// TokenParams as plain values, passed by value to the one-call issuing functions
 /// (`ably_auth_create_token_request_into`, `ably_auth_create_jwt_into`), so that a binding
 /// builds no `ably_token_params` handle. The rules are those of the `ably_token_params_set_*`
 /// setters; a zeroed struct is explicit params with every field unset.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct ably_token_params_values {
-    /// true: the Auth's default token params apply (as NULL params do elsewhere) and the
-    /// other fields are ignored; false: these params replace the defaults as a whole (RSA9h).
+    /// true: the Auth's default token params apply (as NULL params do elsewhere) and the other
+    /// fields are ignored; false: these params replace the defaults as a whole.
     pub use_defaults: bool,
-    /// Lifetime in milliseconds (TK2a); 0: unset. Negative: error 40003.
+    /// Lifetime in milliseconds; 0: unset. Negative: error ABLY_ERR_INVALID_ARGUMENT.
     pub ttl_ms: i64,
-    /// Capability JSON (TK2b), validated and canonicalised; `ptr` NULL: unset.
+    /// Capability JSON, validated and canonicalised; `ptr` NULL: unset.
     pub capability: ably_str,
-    /// clientId (TK2c); `ptr` NULL: unset. Empty or with a line feed: error 40012.
+    /// clientId; `ptr` NULL: unset. Empty or with a line feed: error
+    /// ABLY_ERR_INVALID_CLIENT_ID.
     pub client_id: ably_str,
-    /// Milliseconds since the epoch (TK2d); 0: unset (the current time). Negative: 40003.
+    /// Milliseconds since the epoch; 0: unset (the current time). Negative:
+    /// ABLY_ERR_INVALID_ARGUMENT.
     pub timestamp_ms: i64,
-    /// Nonce (TK2e); `ptr` NULL: unset (a random one per request).
+    /// Nonce; `ptr` NULL: unset (a random one per request).
     pub nonce: ably_str,
     /// JWTs only: the `x-ably-revocation-key` claim (`ably_token_params_set_revocation_key`);
-    /// `ptr` NULL: unset. Set, the calls that make TokenRequests refuse the values (40003).
+    /// `ptr` NULL: unset. Set, the calls that make TokenRequests refuse the values
+    /// (ABLY_ERR_INVALID_ARGUMENT).
     pub revocation_key: ably_str,
 }
 
 impl ably_token_params_values {
-    /// The JWT-only claims of these values (none for the defaults). Errors: 40003 for a
-    /// revocation key that `ably_token_params_set_revocation_key` would refuse.
+    /// The JWT-only claims of these values (none for the defaults). Errors:
+    /// ABLY_ERR_INVALID_ARGUMENT for a revocation key that
+    /// `ably_token_params_set_revocation_key` would refuse.
     ///
     /// # Safety
     /// `revocation_key` is unset or points to `len` readable bytes.
@@ -281,9 +286,10 @@ impl ably_token_params_values {
 
 /// Set the `x-ably-revocation-key` claim of a JWT: every JWT with the same key can be revoked
 /// at once with the target `revocationKey:<key>` (`ably_auth_revoke_tokens`), e.g. all the
-/// tokens of one user or group. Not a secret. Only `ably_auth_create_jwt` takes params with
-/// a revocation key; every other call refuses them with 40003 (a TokenRequest cannot carry
-/// one). Errors: 40003 for NULL, invalid UTF-8, an empty key or one with control characters.
+/// tokens of one user or group. Not a secret. Only `ably_auth_create_jwt` takes params with a
+/// revocation key; every other call refuses them with ABLY_ERR_INVALID_ARGUMENT (a TokenRequest
+/// cannot carry one). Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, an empty key
+/// or one with control characters.
 ///
 /// # Safety
 /// `params` as for `ably_token_params_set_ttl`; `revocation_key` is NULL or NUL-terminated.
@@ -307,19 +313,20 @@ pub unsafe extern "C" fn ably_token_params_set_revocation_key(
     }
 }
 
-/// Read params back (issue 15): fill `*out_values` with what is set, in the form
+/// Read params back: fill `*out_values` with what is set, in the form
 /// `ably_auth_create_token_request_into` takes (`use_defaults` false; `ttl_ms` and
 /// `timestamp_ms` 0 when unset; a string's `ptr` NULL when unset). The strings are borrowed
 /// from `params`, not NUL-terminated, and stay valid until `params` is changed, consumed or
 /// freed.
 ///
-/// Errors: 40003 when `params` is not live or `out_values` is NULL (nothing is written).
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when `params` is not live or `out_values` is NULL (nothing
+/// is written).
 ///
 /// Thread safety: like every builder call, one call on `params` at a time.
 ///
 /// # Safety
-/// `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to
-/// writable memory for an `ably_token_params_values`.
+/// `params` is NULL or from `ably_token_params_new`; `out_values` is NULL or points to writable
+/// memory for an `ably_token_params_values`.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_get(
@@ -361,19 +368,19 @@ fn values_of(p: &TokenParams, jwt: &JwtOptions) -> ably_token_params_values {
     }
 }
 
-/// Parse TokenParams JSON (TK2: `ttl`, `capability` as a JSON string, `clientId`,
-/// `timestamp`, `nonce`; numbers may be numeric strings; unknown fields ignored), e.g. the
-/// params an authCallback receives, into new params (read them with
-/// `ably_token_params_get`). Each field is checked as its setter checks it.
-/// On success `*out_params` receives params to pass to a call or free with
-/// `ably_token_params_free`.
+/// Parse TokenParams JSON (TK2: `ttl`, `capability` as a JSON string, `clientId`, `timestamp`,
+/// `nonce`; numbers may be numeric strings; unknown fields ignored), e.g. the params an
+/// authCallback receives, into new params (read them with `ably_token_params_get`). Each field
+/// is checked as its setter checks it. On success `*out_params` receives params to pass to a
+/// call or free with `ably_token_params_free`.
 ///
-/// Errors: 40003 for NULL, JSON that is not a TokenParams object, or a field its setter
-/// refuses (40012 for a bad clientId); nothing is written then.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for NULL, JSON that is not a TokenParams object, or a
+/// field its setter refuses (ABLY_ERR_INVALID_CLIENT_ID for a bad clientId); nothing is written
+/// then.
 ///
 /// # Safety
-/// `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for
-/// a pointer.
+/// `json` is NULL or NUL-terminated; `out_params` is NULL or points to writable memory for a
+/// pointer.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_from_json(
@@ -413,11 +420,11 @@ pub unsafe extern "C" fn ably_token_params_from_json(
 /// are unset are left out). On success `*out_json` receives a string to free with
 /// `ably_string_free`.
 ///
-/// Errors: 40003 when `params` is not live or `out_json` is NULL.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when `params` is not live or `out_json` is NULL.
 ///
 /// # Safety
-/// `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to
-/// writable memory for a pointer.
+/// `params` is NULL or from `ably_token_params_new`; `out_json` is NULL or points to writable
+/// memory for a pointer.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_to_json(
@@ -436,15 +443,15 @@ pub unsafe extern "C" fn ably_token_params_to_json(
     })
 }
 
-/// A copy of `params` (the revocation key included), for a server that builds its params
-/// once and passes a copy to each consuming call. On success `*out_params` receives params
-/// to pass to a call or free with `ably_token_params_free`.
+/// A copy of `params` (the revocation key included), for a server that builds its params once
+/// and passes a copy to each consuming call. On success `*out_params` receives params to pass
+/// to a call or free with `ably_token_params_free`.
 ///
-/// Errors: 40003 when `params` is not live or `out_params` is NULL.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when `params` is not live or `out_params` is NULL.
 ///
 /// # Safety
-/// `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to
-/// writable memory for a pointer.
+/// `params` is NULL or from `ably_token_params_new`; `out_params` is NULL or points to writable
+/// memory for a pointer.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_token_params_clone(
@@ -463,7 +470,7 @@ pub unsafe extern "C" fn ably_token_params_clone(
     })
 }
 
-/// Register new params; 40003 when no handle slot is left.
+/// Register new params; ABLY_ERR_INVALID_ARGUMENT when no handle slot is left.
 fn new_params(params: ably_token_params) -> Result<*mut ably_token_params> {
     let handle = new_builder(params);
     if handle.is_null() {

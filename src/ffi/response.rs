@@ -54,9 +54,9 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// An authenticated request to Ably REST (RSC10, RSC19): the current credentials, the Ably
-/// headers (`X-Ably-Version`, `Ably-Agent`), host fallback, and on a token error (401 with
-/// 40140..=40149) one token renewal and one retry.
+/// An authenticated request to Ably REST: the current credentials, the Ably headers
+/// (`X-Ably-Version`, `Ably-Agent`), host fallback, and on a token error (401 with a token
+/// error (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST)) one token renewal and one retry.
 ///
 /// - `method`: `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
 /// - `path`: starts with `/`, already percent-encoded, e.g. `/channels/x/messages`.
@@ -66,24 +66,25 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
 ///
 /// Whenever the server answers, whatever the status, the call succeeds (returns NULL) and
 /// `*out_response` receives the answer, owned by the caller, to free with
-/// `ably_http_response_free` (RSC19d). An answer with a status of 400 or more is an error
-/// from the server: check `ably_http_response_status`, and `ably_http_response_error` gives
-/// its ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable.
-/// A token error (401 with 40140..=40149) is handled first: the token is renewed once and
-/// the request retried, and the retry's answer is the one returned.
+/// `ably_http_response_free`. An answer with a status of 400 or more is an error from the
+/// server: check `ably_http_response_status`, and `ably_http_response_error` gives its
+/// ErrorInfo, while its headers (e.g. `Retry-After` on a 429) and body stay readable. A token
+/// error (401 with a token error (ABLY_ERR_TOKEN_ERROR_FIRST to _LAST)) is handled first: the
+/// token is renewed once and the request retried, and the retry's answer is the one returned.
 ///
-/// Errors (returned, with nothing written to `*out_response`): 40003 for a NULL `auth`,
-/// `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path without a
-/// leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
+/// Errors (returned, with nothing written to `*out_response`): ABLY_ERR_INVALID_ARGUMENT for a
+/// NULL `auth`, `method`, `path` or `out_response`, invalid UTF-8, an unknown method, a path
+/// without a leading `/`, NULL arrays with a non-zero count, a NULL `body` with a non-zero
 /// `body_len`, or a header with a line break; the token errors of `ably_auth_authorize`
-/// (40171 when a rejected token cannot be renewed, with the server's error as `cause`);
-/// 50003 or 80000 when no answer arrives (RSC19e).
+/// (ABLY_ERR_TOKEN_RENEWAL_NOT_CONFIGURED when a rejected token cannot be renewed, with the
+/// server's error as `cause`); ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED when no answer
+/// arrives.
 ///
 /// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
 ///
 /// # Safety
-/// `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL
-/// or hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
+/// `auth` is NULL or a live handle; strings are NULL or NUL-terminated; the arrays are NULL or
+/// hold `header_count` pointers; `body` is NULL or points to `body_len` readable bytes;
 /// `out_response` is NULL or writable.
 #[must_use]
 #[unsafe(no_mangle)]

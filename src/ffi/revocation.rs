@@ -1,4 +1,4 @@
-//! `ably_revocation_result` and `ably_auth_revoke_tokens` (RSA17).
+//! `ably_revocation_result` and `ably_auth_revoke_tokens`.
 
 use std::ffi::{CString, c_char};
 use std::ptr;
@@ -89,26 +89,27 @@ impl Drop for ably_revocation_result {
     }
 }
 
-/// `revokeTokens` (RSA17): revoke the tokens matching `targets`, `count` strings of the
-/// form `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth
-/// with the Auth's own key.
+/// `revokeTokens`: revoke the tokens matching `targets`, `count` strings of the form
+/// `type:value` (`clientId:alice`, `revocationKey:k`, `channel:c`). Needs Basic auth with the
+/// Auth's own key.
 ///
 /// `issued_before_ms`: revoke tokens issued before this time (ms since the epoch);
 /// `ABLY_ISSUED_BEFORE_UNSET` (or any negative value) leaves it to the server (now).
-/// `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period
-/// for clients to get a new token). On success (even when some targets
-/// failed) `*out_result` receives a result to free with `ably_revocation_result_free`.
+/// `allow_reauth_margin`: `ABLY_REAUTH_MARGIN_UNSET`, `_OFF` or `_ON` (a 30 s grace period for
+/// clients to get a new token). On success (even when some targets failed) `*out_result`
+/// receives a result to free with `ably_revocation_result_free`.
 ///
-/// Errors: 40003 for a NULL `auth` or `out_result`, NULL `targets` with a non-zero `count`,
-/// a NULL or non-UTF-8 target, no targets, a target without `:`, or `allow_reauth_margin`
-/// outside -1..=1; 40162 when the Auth uses token auth or has no key; the server's error
-/// (e.g. 40163 for a key without revocation); 50003 or 80000 for network failures.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or `out_result`, NULL `targets` with a
+/// non-zero `count`, a NULL or non-UTF-8 target, no targets, a target without `:`, or
+/// `allow_reauth_margin` outside -1..=1; ABLY_ERR_REQUIRES_BASIC_AUTH when the Auth uses token
+/// auth or has no key; the server's error (e.g. ABLY_ERR_REVOCATION_NOT_ENABLED for a key
+/// without revocation); ABLY_ERR_TIMEOUT or ABLY_ERR_CONNECTION_FAILED for network failures.
 ///
 /// Thread safety: `auth` may be used from many threads at once. Blocks the calling thread.
 ///
 /// # Safety
-/// `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL
-/// or NUL-terminated; `out_result` is NULL or writable.
+/// `auth` is NULL or a live handle; `targets` is NULL or holds `count` pointers, each NULL or
+/// NUL-terminated; `out_result` is NULL or writable.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_revoke_tokens(
@@ -139,7 +140,7 @@ pub const ABLY_ISSUED_BEFORE_UNSET: i64 = -1;
 pub const ABLY_REAUTH_MARGIN_UNSET: i32 = -1;
 /// `allow_reauth_margin`: revoked tokens stop working at once.
 pub const ABLY_REAUTH_MARGIN_OFF: i32 = 0;
-/// `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate (RSA17e).
+/// `allow_reauth_margin`: clients get a 30 s grace period to reauthenticate.
 pub const ABLY_REAUTH_MARGIN_ON: i32 = 1;
 
 /// Check and copy the arguments of `ably_auth_revoke_tokens` (and its non-blocking form).
@@ -312,8 +313,8 @@ pub unsafe extern "C" fn ably_revocation_result_error(
 }
 
 /// The result as JSON: `{"successCount","failureCount","results":[{"target","issuedBefore",
-/// "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free
-/// with `ably_string_free`. Errors: 40003 for a NULL argument.
+/// "appliesAt"} | {"target","error"}]}`. On success `*out_json` receives a string to free with
+/// `ably_string_free`. Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL argument.
 ///
 /// # Safety
 /// `result` is NULL or a live handle; `out_json` is NULL or writable.

@@ -23,9 +23,9 @@ pub struct ably_str {
 }
 
 impl ably_str {
-    /// The string, `None` when unset. Errors: 40003 naming `name` for NULL with a length,
-    /// invalid UTF-8 or a NUL byte (which the NUL-terminated form of the same argument
-    /// cannot hold either).
+    /// The string, `None` when unset. Errors: ABLY_ERR_INVALID_ARGUMENT naming `name` for NULL
+    /// with a length, invalid UTF-8 or a NUL byte (which the NUL-terminated form of the same
+    /// argument cannot hold either).
     ///
     /// # Safety
     /// `ptr` is NULL or points to `len` readable bytes that outlive `'a`.

@@ -1,4 +1,4 @@
-//! `ably_token_details`: an immutable TokenDetails (TD1).
+//! `ably_token_details`: an immutable TokenDetails.
 
 use std::ffi::c_char;
 
@@ -30,10 +30,11 @@ impl ably_token_details {
     }
 }
 
-/// Parse TokenDetails JSON (TD7), e.g. the body of a requestToken response. Unknown fields
-/// (such as `keyName`) are ignored; expires and issued may be numbers or strings of digits.
-/// On success `*out_token_details` receives a handle to free with `ably_token_details_free`.
-/// Errors: 40003 for NULL, invalid UTF-8, invalid JSON or a missing or empty `token`.
+/// Parse TokenDetails JSON, e.g. the body of a requestToken response. Unknown fields (such as
+/// `keyName`) are ignored; expires and issued may be numbers or strings of digits. On success
+/// `*out_token_details` receives a handle to free with `ably_token_details_free`. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT for NULL, invalid UTF-8, invalid JSON or a missing or empty
+/// `token`.
 ///
 /// # Safety
 /// `json` is NULL or NUL-terminated; `out_token_details` is NULL or writable.
@@ -54,9 +55,9 @@ pub unsafe extern "C" fn ably_token_details_from_json(
     })
 }
 
-/// The compact JSON of the TokenDetails; absent fields are left out. On success
-/// `*out_json` receives a string to free with `ably_string_free`.
-/// Errors: 40003 for a NULL argument.
+/// The compact JSON of the TokenDetails; absent fields are left out. On success `*out_json`
+/// receives a string to free with `ably_string_free`. Errors: ABLY_ERR_INVALID_ARGUMENT for a
+/// NULL argument.
 ///
 /// # Safety
 /// `token_details` is NULL or a live handle; `out_json` is NULL or writable.
@@ -87,8 +88,8 @@ pub unsafe extern "C" fn ably_token_details_free(token_details: *mut ably_token_
     boundary_or((), || unsafe { free_handle(token_details) })
 }
 
-/// The token string (TD2): an Ably token or a JWT. Borrowed; NULL only when
-/// `token_details` is NULL or the token contains a NUL byte.
+/// The token string: an Ably token or a JWT. Borrowed; NULL only when `token_details` is NULL
+/// or the token contains a NUL byte.
 ///
 /// # Safety
 /// `token_details` is NULL or a live handle.
@@ -104,7 +105,7 @@ pub unsafe extern "C" fn ably_token_details_token(
     }
 }
 
-/// Expiry in milliseconds since the epoch (TD3); 0 when absent or `token_details` is NULL.
+/// Expiry in milliseconds since the epoch; 0 when absent or `token_details` is NULL.
 ///
 /// # Safety
 /// `token_details` is NULL or a live handle.
@@ -120,7 +121,7 @@ pub unsafe extern "C" fn ably_token_details_expires(
     }
 }
 
-/// Issue time in milliseconds since the epoch (TD4); 0 when absent or `token_details` is NULL.
+/// Issue time in milliseconds since the epoch; 0 when absent or `token_details` is NULL.
 ///
 /// # Safety
 /// `token_details` is NULL or a live handle.
@@ -136,7 +137,7 @@ pub unsafe extern "C" fn ably_token_details_issued(
     }
 }
 
-/// The capability JSON (TD5); borrowed; NULL when absent.
+/// The capability JSON; borrowed; NULL when absent.
 ///
 /// # Safety
 /// `token_details` is NULL or a live handle.
@@ -152,7 +153,7 @@ pub unsafe extern "C" fn ably_token_details_capability(
     }
 }
 
-/// The clientId (TD6); borrowed; NULL when absent.
+/// The clientId; borrowed; NULL when absent.
 ///
 /// # Safety
 /// `token_details` is NULL or a live handle.

@@ -1,4 +1,4 @@
-//! `ably_token_request`: an immutable TokenRequest (TE1).
+//! `ably_token_request`: an immutable TokenRequest.
 
 use std::ffi::c_char;
 
@@ -35,11 +35,10 @@ impl ably_token_request {
     }
 }
 
-/// Parse TokenRequest JSON (TE6), e.g. one returned by a token endpoint. Unknown fields are
-/// ignored; ttl and timestamp may be numbers or strings of digits. On success
-/// `*out_request` receives a handle to free with `ably_token_request_free`.
-/// Errors: 40003 for NULL, invalid UTF-8 or invalid JSON (keyName, timestamp and nonce are
-/// required).
+/// Parse TokenRequest JSON, e.g. one returned by a token endpoint. Unknown fields are ignored;
+/// ttl and timestamp may be numbers or strings of digits. On success `*out_request` receives a
+/// handle to free with `ably_token_request_free`. Errors: ABLY_ERR_INVALID_ARGUMENT for NULL,
+/// invalid UTF-8 or invalid JSON (keyName, timestamp and nonce are required).
 ///
 /// # Safety
 /// `json` is NULL or NUL-terminated; `out_request` is NULL or writable.
@@ -60,10 +59,10 @@ pub unsafe extern "C" fn ably_token_request_from_json(
     })
 }
 
-/// The compact JSON of the TokenRequest, as POSTed to `/keys/{keyName}/requestToken`: ttl
-/// and timestamp are numbers, capability a JSON string, absent fields left out. On success
-/// `*out_json` receives a string to free with `ably_string_free`.
-/// Errors: 40003 for a NULL argument.
+/// The compact JSON of the TokenRequest, as POSTed to `/keys/{keyName}/requestToken`: ttl and
+/// timestamp are numbers, capability a JSON string, absent fields left out. On success
+/// `*out_json` receives a string to free with `ably_string_free`. Errors:
+/// ABLY_ERR_INVALID_ARGUMENT for a NULL argument.
 ///
 /// # Safety
 /// `request` is NULL or a live handle; `out_json` is NULL or writable.
@@ -94,7 +93,7 @@ pub unsafe extern "C" fn ably_token_request_free(request: *mut ably_token_reques
     boundary_or((), || unsafe { free_handle(request) })
 }
 
-/// The key name `appId.keyId` (TE2). Borrowed; NULL only when `request` is NULL.
+/// The key name `appId.keyId`. Borrowed; NULL only when `request` is NULL.
 ///
 /// # Safety
 /// `request` is NULL or a live handle.
@@ -110,7 +109,7 @@ pub unsafe extern "C" fn ably_token_request_key_name(
     }
 }
 
-/// The ttl in milliseconds (TE4), or 0 when absent (Ably's default applies) or `request` is NULL.
+/// The ttl in milliseconds, or 0 when absent (Ably's default applies) or `request` is NULL.
 ///
 /// # Safety
 /// `request` is NULL or a live handle.
@@ -120,7 +119,7 @@ pub unsafe extern "C" fn ably_token_request_ttl(request: *const ably_token_reque
     unsafe { read_handle(request, 0, |r| r.inner.ttl.map_or(0, saturating_i64)) }
 }
 
-/// The canonical capability JSON (TE3); borrowed; NULL when absent.
+/// The canonical capability JSON; borrowed; NULL when absent.
 ///
 /// # Safety
 /// `request` is NULL or a live handle.
@@ -136,7 +135,7 @@ pub unsafe extern "C" fn ably_token_request_capability(
     }
 }
 
-/// The clientId (TE2); borrowed; NULL when absent.
+/// The clientId; borrowed; NULL when absent.
 ///
 /// # Safety
 /// `request` is NULL or a live handle.
@@ -152,7 +151,7 @@ pub unsafe extern "C" fn ably_token_request_client_id(
     }
 }
 
-/// The timestamp in milliseconds since the epoch (TE5); 0 when `request` is NULL.
+/// The timestamp in milliseconds since the epoch; 0 when `request` is NULL.
 ///
 /// # Safety
 /// `request` is NULL or a live handle.
@@ -162,7 +161,7 @@ pub unsafe extern "C" fn ably_token_request_timestamp(request: *const ably_token
     unsafe { read_handle(request, 0, |r| saturating_i64(r.inner.timestamp)) }
 }
 
-/// The nonce (TE2); borrowed; NULL only when `request` is NULL.
+/// The nonce; borrowed; NULL only when `request` is NULL.
 ///
 /// # Safety
 /// `request` is NULL or a live handle.
@@ -178,7 +177,7 @@ pub unsafe extern "C" fn ably_token_request_nonce(
     }
 }
 
-/// The Base64 HMAC-SHA256 mac (TE2); borrowed; NULL for an unsigned request.
+/// The Base64 HMAC-SHA256 mac; borrowed; NULL for an unsigned request.
 ///
 /// # Safety
 /// `request` is NULL or a live handle.
@@ -201,19 +200,19 @@ pub unsafe extern "C" fn ably_token_request_mac(
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct ably_token_request_values {
-    /// The ttl in milliseconds (TE4); 0 when absent.
+    /// The ttl in milliseconds; 0 when absent.
     pub ttl_ms: i64,
-    /// The timestamp in milliseconds since the epoch (TE5).
+    /// The timestamp in milliseconds since the epoch.
     pub timestamp_ms: i64,
-    /// The length of the key name `appId.keyId` (TE2).
+    /// The length of the key name `appId.keyId`.
     pub key_name_len: usize,
-    /// The length of the canonical capability JSON (TE3); 0 when absent.
+    /// The length of the canonical capability JSON; 0 when absent.
     pub capability_len: usize,
-    /// The length of the clientId (TE2); 0 when absent.
+    /// The length of the clientId; 0 when absent.
     pub client_id_len: usize,
-    /// The length of the nonce (TE2).
+    /// The length of the nonce.
     pub nonce_len: usize,
-    /// The length of the Base64 mac (TE2).
+    /// The length of the Base64 mac.
     pub mac_len: usize,
     /// The bytes the strings take together. When it exceeds the buffer's size nothing was
     /// written to the buffer: call again with a buffer at least this large (a new

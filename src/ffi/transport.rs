@@ -38,21 +38,21 @@ pub const ABLY_HTTP_FAIL_OTHER: i32 = 5;
 
 /// One HTTP request the library asks the host transport to send, awaiting one answer.
 ///
-/// Ownership: the library creates it and passes it to the transport's `send`; from then on
-/// it belongs to the host, which answers it exactly once with `ably_http_exchange_respond`
-/// or `ably_http_exchange_fail`. Answering frees it, in every case (also when the answer is
-/// refused). The library never frees it behind the host's back: it stays valid until
-/// answered, also after its deadline, a cancel, a shutdown or `ably_auth_free`, so a late
-/// answer is safe (it is refused with 50003 or `ABLY_ERR_CANCELLED`). An exchange never
-/// answered is leaked.
+/// Ownership: the library creates it and passes it to the transport's `send`; from then on it
+/// belongs to the host, which answers it exactly once with `ably_http_exchange_respond` or
+/// `ably_http_exchange_fail`. Answering frees it, in every case (also when the answer is
+/// refused). The library never frees it behind the host's back: it stays valid until answered,
+/// also after its deadline, a cancel, a shutdown or `ably_auth_free`, so a late answer is safe
+/// (it is refused with ABLY_ERR_TIMEOUT or `ABLY_ERR_CANCELLED`). An exchange never answered is
+/// leaked.
 ///
 /// Secrets: the `Authorization` header value (and a TokenRequest's mac in the body) are
 /// credentials. Never log them; the library wipes its copies when the exchange is freed.
 ///
-/// Thread safety: one thread at a time (like a builder): read it and answer it from any
-/// thread, during `send` or later. A call made while another thread is using it gets 40003
-/// (getters then return NULL, 0 or false). Strings and bytes read from it are borrowed until
-/// it is answered.
+/// Thread safety: one thread at a time (like a builder): read it and answer it from any thread,
+/// during `send` or later. A call made while another thread is using it gets
+/// ABLY_ERR_INVALID_ARGUMENT (getters then return NULL, 0 or false). Strings and bytes read
+/// from it are borrowed until it is answered.
 pub struct ably_http_exchange {
     inner: Exchange,
     text: Text,
@@ -93,21 +93,21 @@ impl ably_http_exchange {
 }
 
 /// The host's `send`: start sending `exchange` (read it with the `ably_http_exchange_*`
-/// getters) and answer it exactly once, now (before returning) or later from any thread.
-/// Called on the library thread that makes the request (the caller of a blocking call, or
-/// a library worker), with no library lock held; return promptly. The calling thread waits
-/// for the answer until the exchange's deadline (`ably_http_exchange_timeout_ms`), so a host
-/// that answers from the very thread that is blocked (a single-threaded loop) sees the call
-/// fail with 50003 at the deadline: answer during `send`, or from another thread.
+/// getters) and answer it exactly once, now (before returning) or later from any thread. Called
+/// on the library thread that makes the request (the caller of a blocking call, or a library
+/// worker), with no library lock held; return promptly. The calling thread waits for the answer
+/// until the exchange's deadline (`ably_http_exchange_timeout_ms`), so a host that answers from
+/// the very thread that is blocked (a single-threaded loop) sees the call fail with
+/// ABLY_ERR_TIMEOUT at the deadline: answer during `send`, or from another thread.
 pub type ably_http_send_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, exchange: *mut ably_http_exchange)>;
 
-/// The host's optional `cancel`: the library no longer waits for exchange `exchange_id`
-/// (its deadline passed, or the call was cancelled or shut down); abort the request if you
-/// can. Only a hint: it may run at the same time as your answer on another thread (that is
-/// why it carries the id, never the pointer), and the exchange must still be answered,
-/// whose answer then gets 50003 or `ABLY_ERR_CANCELLED`. Called on a library thread with no
-/// library lock held.
+/// The host's optional `cancel`: the library no longer waits for exchange `exchange_id` (its
+/// deadline passed, or the call was cancelled or shut down); abort the request if you can. Only
+/// a hint: it may run at the same time as your answer on another thread (that is why it carries
+/// the id, never the pointer), and the exchange must still be answered, whose answer then gets
+/// ABLY_ERR_TIMEOUT or `ABLY_ERR_CANCELLED`. Called on a library thread with no library lock
+/// held.
 pub type ably_http_cancel_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, exchange_id: u64)>;
 
@@ -146,11 +146,12 @@ impl HttpHost for CHttpHost {
 /// The Rust form of `ably_auth_options_set_http_transport`: a [`Transport`] that hands each
 /// request to C functions, for Rust programs that host a C transport (set it as
 /// `ClientOptions::custom_transport`). `free_user_data` runs once, when the transport is
-/// dropped. Errors: 40003 when `send` is NULL (`free_user_data` has run then).
+/// dropped. Errors: ABLY_ERR_INVALID_ARGUMENT when `send` is NULL (`free_user_data` has run
+/// then).
 ///
 /// # Safety
-/// The functions follow the contracts of [`ably_http_send_fn`], [`ably_http_cancel_fn`]
-/// and [`ably_free_fn`] for `user_data`.
+/// The functions follow the contracts of [`ably_http_send_fn`], [`ably_http_cancel_fn`] and
+/// [`ably_free_fn`] for `user_data`.
 pub unsafe fn http_transport_from_c(
     send: ably_http_send_fn,
     cancel: ably_http_cancel_fn,
@@ -167,29 +168,31 @@ pub unsafe fn http_transport_from_c(
 }
 
 /// Send every HTTP request through the host's own HTTP stack instead of the built-in client
-/// (required for networked calls in a build without it, see `ably_auth_features`). The
-/// library keeps what makes requests Ably requests (headers, fallback hosts, retries, token
-/// renewal, size limits, deadlines); the host only moves bytes. See `ably_http_send_fn`.
+/// (required for networked calls in a build without it, see `ably_auth_features`). The library
+/// keeps what makes requests Ably requests (headers, fallback hosts, retries, token renewal,
+/// size limits, deadlines); the host only moves bytes. See `ably_http_send_fn`.
 ///
 /// With a host transport, options only the built-in client honours (`add_ca_pem`,
 /// `add_resolve`, a connect timeout other than the default 4000 ms, a proxy, the platform
-/// verifier) make `ably_auth_new` fail with 40000: configure them in your transport.
-/// The request timeout of `ably_auth_options_set_timeouts` applies to every exchange.
+/// verifier) make `ably_auth_new` fail with ABLY_ERR_BAD_REQUEST: configure them in your
+/// transport. The request timeout of `ably_auth_options_set_timeouts` applies to every
+/// exchange.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
-/// (the Auth or the unused options are freed, the transport is replaced, or at once when
-/// this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
-/// `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
-/// `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
-/// thread, and after it returns the library never calls `send` or `cancel` again (the
-/// exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
+/// Auth or the unused options are freed, the transport is replaced, or at once when this call
+/// fails). `send`, `cancel` and `free_user_data` may run on any thread. `ably_auth_shutdown`
+/// stops waiting for every exchange (calling `cancel`); `ably_auth_free` does too, then waits
+/// for a `send` or `cancel` running on another thread, and after it returns the library never
+/// calls `send` or `cancel` again (the exchanges you still hold must still be answered; the
+/// answers get `ABLY_ERR_CANCELLED`).
 ///
-/// Errors: 40003 when `options` is not live or `send` is NULL. `cancel` may be NULL.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `send` is NULL. `cancel` may
+/// be NULL.
 ///
 /// # Safety
-/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions
-/// follow the contracts of their types.
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`; the functions follow the
+/// contracts of their types.
 #[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ably_auth_options_set_http_transport(
@@ -334,8 +337,8 @@ pub unsafe extern "C" fn ably_http_exchange_timeout_ms(exchange: *const ably_htt
     })
 }
 
-/// The longest response body the library accepts (0 for an exchange that is NULL or not
-/// live). A longer answer fails the request (as too large, 50000), so a transport may stop
+/// The longest response body the library accepts (0 for an exchange that is NULL or not live).
+/// A longer answer fails the request (as too large, ABLY_ERR_INTERNAL), so a transport may stop
 /// reading after this many bytes plus one and respond with what it has.
 ///
 /// # Safety
@@ -425,17 +428,17 @@ unsafe fn pointers<'a>(
     Ok(unsafe { std::slice::from_raw_parts(array, count) })
 }
 
-/// Answer `exchange` with the HTTP response received (any status: 4xx and 5xx too; the
-/// library decides about retries and fallback). Pass every response header (names in any
-/// case; values need not be UTF-8); `header_names` and `header_values` may be NULL when
-/// `header_count` is 0, `body` when `body_len` is 0. Everything is copied. `exchange` is
-/// consumed (freed) in every case, also on error, unless another thread is using it (40003).
+/// Answer `exchange` with the HTTP response received (any status: 4xx and 5xx too; the library
+/// decides about retries and fallback). Pass every response header (names in any case; values
+/// need not be UTF-8); `header_names` and `header_values` may be NULL when `header_count` is 0,
+/// `body` when `body_len` is 0. Everything is copied. `exchange` is consumed (freed) in every
+/// case, also on error, unless another thread is using it (ABLY_ERR_INVALID_ARGUMENT).
 ///
-/// Errors: 40003 for an exchange that is NULL, already answered or not live, a `status`
-/// outside 100..=599, or NULL where a header or body is promised (the waiting request then
-/// fails at once); 50003 when the exchange's deadline passed and `ABLY_ERR_CANCELLED` when
-/// the library stopped waiting (the answer is dropped). A body longer than
-/// `ably_http_exchange_max_response_bytes` is accepted here and fails the request.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for an exchange that is NULL, already answered or not
+/// live, a `status` outside 100..=599, or NULL where a header or body is promised (the waiting
+/// request then fails at once); ABLY_ERR_TIMEOUT when the exchange's deadline passed and
+/// `ABLY_ERR_CANCELLED` when the library stopped waiting (the answer is dropped). A body longer
+/// than `ably_http_exchange_max_response_bytes` is accepted here and fails the request.
 ///
 /// Thread safety: any thread, during `send` or later. Never runs a callback.
 ///
@@ -494,16 +497,16 @@ pub unsafe extern "C" fn ably_http_exchange_respond(
     })
 }
 
-/// Answer `exchange` with a connection-level failure: no (complete) HTTP response was
-/// received. `kind` is one of the `ABLY_HTTP_FAIL_*` values: host not found, connection
-/// failures and timeouts let the library try a fallback host (RSC15l1, RSC15l2); TLS and
-/// other failures do not. `message` (may be NULL) says what happened, for the error the
-/// caller gets; never put credentials in it. `exchange` is consumed (freed) in every case,
-/// also on error, unless another thread is using it (40003).
+/// Answer `exchange` with a connection-level failure: no (complete) HTTP response was received.
+/// `kind` is one of the `ABLY_HTTP_FAIL_*` values: host not found, connection failures and
+/// timeouts let the library try a fallback host; TLS and other failures do not. `message` (may
+/// be NULL) says what happened, for the error the caller gets; never put credentials in it.
+/// `exchange` is consumed (freed) in every case, also on error, unless another thread is using
+/// it (ABLY_ERR_INVALID_ARGUMENT).
 ///
-/// Errors: 40003 for an exchange that is NULL, already answered or not live, or an unknown
-/// `kind` (the waiting request then fails at once); 50003 and `ABLY_ERR_CANCELLED` as for
-/// `ably_http_exchange_respond`.
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for an exchange that is NULL, already answered or not
+/// live, or an unknown `kind` (the waiting request then fails at once); ABLY_ERR_TIMEOUT and
+/// `ABLY_ERR_CANCELLED` as for `ably_http_exchange_respond`.
 ///
 /// Thread safety: any thread, during `send` or later. Never runs a callback.
 ///

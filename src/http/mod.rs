@@ -78,7 +78,7 @@ pub enum RequestPurpose {
 pub struct HttpRequest {
     /// The method.
     pub method: Method,
-    /// The absolute URL, query included.
+    /// The absolute URL, query included (`Debug` shows it without userinfo and query).
     pub url: String,
     /// Request headers. `Authorization` values are secrets: `Debug` hides them.
     pub headers: Vec<(String, String)>,
@@ -106,7 +106,7 @@ impl fmt::Debug for HttpRequest {
             .collect();
         f.debug_struct("HttpRequest")
             .field("method", &self.method)
-            .field("url", &self.url)
+            .field("url", &crate::core::url::redact(&self.url))
             .field("headers", &headers)
             .field("body_len", &self.body.as_ref().map(Vec::len))
             .field("purpose", &self.purpose)

@@ -152,15 +152,22 @@ impl RestClient {
         &self.transport
     }
 
+    /// The time each request may take (TO3l4).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// Send a request that is not to Ably (authUrl): no fallback, no Ably headers; its
-    /// purpose becomes [`RequestPurpose::AuthUrl`] and the request timeout applies.
+    /// purpose becomes [`RequestPurpose::AuthUrl`] and it may take `timeout` (what is left of
+    /// the request timeout for a chain of redirects), at most the request timeout.
     pub fn send_to_auth_url(
         &self,
         request: &HttpRequest,
+        timeout: Duration,
     ) -> std::result::Result<HttpResponse, super::TransportError> {
         let request = HttpRequest {
             purpose: RequestPurpose::AuthUrl,
-            timeout: self.request_timeout,
+            timeout: timeout.min(self.request_timeout),
             ..request.clone()
         };
         self.transport.send(&request)

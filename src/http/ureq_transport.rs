@@ -272,14 +272,25 @@ impl Transport for UreqTransport {
             kind: TransportErrorKind::Protocol,
             message: format!("invalid request: {e}"),
         };
+        // The request's own timeout (what is left of an authUrl chain's deadline, or the
+        // request timeout), not only the agent's.
+        let timeout = Some(request.timeout);
         let sent = match (&request.body, request.method) {
-            (Some(body), _) => self
-                .agent
-                .run(builder.body(body.as_slice()).map_err(protocol)?),
-            (None, Method::Post | Method::Put | Method::Patch) => {
-                self.agent.run(builder.body(&[][..]).map_err(protocol)?)
+            (Some(body), _) => {
+                let http = builder.body(body.as_slice()).map_err(protocol)?;
+                let http = self.agent.configure_request(http).timeout_global(timeout);
+                self.agent.run(http.build())
             }
-            (None, _) => self.agent.run(builder.body(()).map_err(protocol)?),
+            (None, Method::Post | Method::Put | Method::Patch) => {
+                let http = builder.body(&[][..]).map_err(protocol)?;
+                let http = self.agent.configure_request(http).timeout_global(timeout);
+                self.agent.run(http.build())
+            }
+            (None, _) => {
+                let http = builder.body(()).map_err(protocol)?;
+                let http = self.agent.configure_request(http).timeout_global(timeout);
+                self.agent.run(http.build())
+            }
         };
         let classify = |e| classify(e, request, self.open_timeout);
         let mut response = sent.map_err(classify)?;

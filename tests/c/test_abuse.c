@@ -278,7 +278,7 @@ typedef struct racer {
 static void *race_answer(void *arg) {
     racer *r = arg;
     pthread_barrier_wait(r->start);
-    r->result = ably_auth_completion_token(r->completion, r->token);
+    r->result = ably_auth_completion_answer_token(r->completion, r->token);
     return NULL;
 }
 
@@ -292,21 +292,21 @@ static void answering_callback(void *user_data, const char *params_json,
     char *big = NULL;
     switch (st->mode) {
     case EMPTY_TOKEN:
-        st->answers[0] = ably_auth_completion_token(c, "");
+        st->answers[0] = ably_auth_completion_answer_token(c, "");
         break;
     case EMPTY_JSON:
-        st->answers[0] = ably_auth_completion_json(c, "");
+        st->answers[0] = ably_auth_completion_answer_json(c, "");
         break;
     case EMPTY_ERROR_MESSAGE:
-        st->answers[0] = ably_auth_completion_error(c, 0, 0, "");
+        st->answers[0] = ably_auth_completion_answer_error(c, 0, 0, "");
         break;
     case BIG_TOKEN:
         big = big_string("", 't', BIG, "");
-        st->answers[0] = ably_auth_completion_token(c, big);
+        st->answers[0] = ably_auth_completion_answer_token(c, big);
         break;
     case BIG_JSON:
         big = big_string("{\"token\":\"", 't', BIG, "\"}");
-        st->answers[0] = ably_auth_completion_json(c, big);
+        st->answers[0] = ably_auth_completion_answer_json(c, big);
         break;
     case RACE: {
         /* Two threads answer the same completion at the same moment. */
@@ -421,7 +421,7 @@ static void test_completion_abuse(void) {
           "never-answered completion: 40170 after the 500 ms timeout (%d, %lld ms)", (int)code,
           (long long)elapsed);
     if (CHECK(st.kept != NULL, "never-answered completion: kept by the host")) {
-        expect(ably_auth_completion_token(st.kept, minted_token),
+        expect(ably_auth_completion_answer_token(st.kept, minted_token),
                "answering after the timeout (and after ably_auth_free)",
                ABLY_ERR_AUTH_CALLBACK_FAILED);
     }

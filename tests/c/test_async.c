@@ -245,7 +245,7 @@ static void parking_callback(void *user_data, const char *params, ably_auth_comp
     }
     pthread_mutex_unlock(&parked_lock);
     if (c != NULL) {
-        ably_error_info_free(ably_auth_completion_error(c, 0, 0, "too many"));
+        ably_error_info_free(ably_auth_completion_answer_error(c, 0, 0, "too many"));
     }
 }
 
@@ -253,7 +253,7 @@ static void parking_callback(void *user_data, const char *params, ably_auth_comp
 static void answer_parked(void) {
     pthread_mutex_lock(&parked_lock);
     for (int i = 0; i < parked_count; i++) {
-        ably_error_info_free(ably_auth_completion_error(parked[i], 0, 0, "late"));
+        ably_error_info_free(ably_auth_completion_answer_error(parked[i], 0, 0, "late"));
     }
     parked_count = 0;
     pthread_mutex_unlock(&parked_lock);
@@ -278,7 +278,7 @@ static void gated_callback(void *user_data, const char *params, ably_auth_comple
         rc = pthread_cond_timedwait(&gate_cond, &gate_lock, &until);
     }
     pthread_mutex_unlock(&gate_lock);
-    ably_error_info_free(ably_auth_completion_error(c, 0, 0, "gate"));
+    ably_error_info_free(ably_auth_completion_answer_error(c, 0, 0, "gate"));
 }
 
 static ably_auth *gated_auth(int64_t request_timeout_ms) {

@@ -168,11 +168,11 @@ static void sync_callback(void *user_data, const char *params_json,
     ably_token_request_free(request);
     if (err != NULL) {
         ably_error_info_free(err);
-        ably_error_info_free(ably_auth_completion_error(completion, 0, 500, "signing failed"));
+        ably_error_info_free(ably_auth_completion_answer_error(completion, 0, 500, "signing failed"));
         return;
     }
-    ably_error_info *answer = ably_auth_completion_json(completion, json);
-    CHECK(answer == NULL, "sync authCallback: ably_auth_completion_json succeeds");
+    ably_error_info *answer = ably_auth_completion_answer_json(completion, json);
+    CHECK(answer == NULL, "sync authCallback: ably_auth_completion_answer_json succeeds");
     ably_error_info_free(answer);
     ably_string_free(json);
 }
@@ -189,7 +189,7 @@ static void *answer_later(void *arg) {
     late_answer *la = arg;
     struct timespec delay = {0, 200 * 1000 * 1000};
     nanosleep(&delay, NULL);
-    la->result = ably_auth_completion_token(la->completion, la->token);
+    la->result = ably_auth_completion_answer_token(la->completion, la->token);
     return NULL;
 }
 
@@ -220,10 +220,10 @@ static void twice_callback(void *user_data, const char *params_json,
     callback_state *st = user_data;
     (void)params_json;
     st->calls++;
-    ably_error_info *first = ably_auth_completion_token(completion, st->late_token);
+    ably_error_info *first = ably_auth_completion_answer_token(completion, st->late_token);
     CHECK(first == NULL, "twice authCallback: the first answer succeeds");
     ably_error_info_free(first);
-    st->second_answer = ably_auth_completion_token(completion, st->late_token);
+    st->second_answer = ably_auth_completion_answer_token(completion, st->late_token);
 }
 
 static ably_auth *callback_auth(ably_auth_callback_fn cb, callback_state *st,
@@ -300,7 +300,7 @@ static void test_auth_callback_timeout(void) {
           (long long)elapsed);
     CHECK(details == (ably_token_details *)&server, "unanswered authCallback: out untouched");
     if (CHECK(st.kept != NULL, "unanswered authCallback: completion kept")) {
-        expect_code(ably_auth_completion_token(st.kept, "late-token"),
+        expect_code(ably_auth_completion_answer_token(st.kept, "late-token"),
                     ABLY_ERR_AUTH_CALLBACK_FAILED, NULL);
     }
     ably_auth_free(auth);
@@ -635,7 +635,7 @@ static void error_callback(void *user_data, const char *params_json,
                            ably_auth_completion *completion) {
     (void)user_data;
     (void)params_json;
-    ably_error_info_free(ably_auth_completion_error(completion, 0, 401, "denied by the host"));
+    ably_error_info_free(ably_auth_completion_answer_error(completion, 0, 401, "denied by the host"));
 }
 
 static void test_listeners(void) {

@@ -61,7 +61,7 @@ static void count_free(void *user_data) {
 static void noop_auth_callback(void *user_data, const char *params, ably_auth_completion *c) {
     (void)user_data;
     (void)params;
-    ably_error_info_free(ably_auth_completion_error(c, 0, 0, "unused"));
+    ably_error_info_free(ably_auth_completion_answer_error(c, 0, 0, "unused"));
 }
 
 static void noop_log(void *user_data, int32_t level, const char *message) {
@@ -299,7 +299,7 @@ static void listener_asking_for_the_header(void *user_data, const ably_token_det
 
 static void short_token_callback(void *user_data, const char *params, ably_auth_completion *c) {
     (void)params;
-    ably_error_info_free(ably_auth_completion_json(c, (const char *)user_data));
+    ably_error_info_free(ably_auth_completion_answer_json(c, (const char *)user_data));
 }
 
 static void listener_renewing_on_short_lived_tokens_does_not_recurse(void) {
@@ -354,7 +354,7 @@ static void listener_retrying_failures(void *user_data, const ably_token_details
 static void failing_callback(void *user_data, const char *params, ably_auth_completion *c) {
     (void)user_data;
     (void)params;
-    ably_error_info_free(ably_auth_completion_error(c, 0, 0, "no token for you"));
+    ably_error_info_free(ably_auth_completion_answer_error(c, 0, 0, "no token for you"));
 }
 
 static void listener_retrying_every_failure_is_bounded(void) {
@@ -392,7 +392,7 @@ static void callback_authorizing_itself(void *user_data, const char *params,
     atomic_store(&st->code, err ? (int)err->code : 0);
     ably_error_info_free(err);
     ably_token_details_free(details);
-    ably_error_info_free(ably_auth_completion_error(c, 0, 0, "gave up"));
+    ably_error_info_free(ably_auth_completion_answer_error(c, 0, 0, "gave up"));
 }
 
 static void auth_callback_calling_authorize_on_its_own_auth_is_refused(void) {
@@ -426,7 +426,7 @@ static void callback_taking_the_app_lock(void *user_data, const char *params,
     atomic_store(&callback_entered, 1);
     pthread_mutex_lock(&app_lock);
     pthread_mutex_unlock(&app_lock);
-    ably_error_info *err = ably_auth_completion_json(c, (const char *)user_data);
+    ably_error_info *err = ably_auth_completion_answer_json(c, (const char *)user_data);
     atomic_store(&late_answer_code, err ? (int)err->code : 0);
     ably_error_info_free(err);
 }
@@ -482,7 +482,7 @@ static void waiter_gives_up_at_the_fetch_deadline_when_the_callback_blocks(void)
 static void slow_sync_callback(void *user_data, const char *params, ably_auth_completion *c) {
     (void)params;
     sleep_ms(600);
-    ably_error_info *err = ably_auth_completion_json(c, (const char *)user_data);
+    ably_error_info *err = ably_auth_completion_answer_json(c, (const char *)user_data);
     atomic_store(&late_answer_code, err ? (int)err->code : 0);
     ably_error_info_free(err);
 }
@@ -595,7 +595,7 @@ static void callback_wiping_the_request(void *user_data, const char *params,
     memset(buffers->body, 'X', strlen(buffers->body));
     free(buffers->body);
     buffers->path = buffers->body = NULL;
-    ably_error_info_free(ably_auth_completion_json(c, buffers->token_request));
+    ably_error_info_free(ably_auth_completion_answer_json(c, buffers->token_request));
 }
 
 static void request_copies_path_and_body_before_callbacks_run(void) {
@@ -691,7 +691,7 @@ static void slow_token_callback(void *user_data, const char *params, ably_auth_c
     (void)params;
     atomic_store(&slow_callback_started, 1);
     sleep_ms(400);
-    ably_error_info_free(ably_auth_completion_token(c, (const char *)user_data));
+    ably_error_info_free(ably_auth_completion_answer_token(c, (const char *)user_data));
 }
 
 static void listener_never_hears_a_token_overtaken_by_authorize(void) {

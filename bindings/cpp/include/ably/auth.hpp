@@ -586,7 +586,7 @@ struct CompletionCell {
     void answer_error_if_open(int32_t code, int32_t status, const char *message) noexcept {
         std::lock_guard<std::mutex> guard(lock);
         if (completion != nullptr) {
-            ably_error_info_free(ably_auth_completion_error(completion, code, status, message));
+            ably_error_info_free(ably_auth_completion_answer_error(completion, code, status, message));
             completion = nullptr;
         }
     }
@@ -634,21 +634,21 @@ public:
     Result<void> try_token(std::string_view token) {
         detail::CStr text(token);
         return answer([&](ably_auth_completion *c) {
-            return ably_auth_completion_token(c, text.ok() ? text.c_str() : nullptr);
+            return ably_auth_completion_answer_token(c, text.ok() ? text.c_str() : nullptr);
         });
     }
     /// Answer with TokenDetails JSON or signed TokenRequest JSON.
     Result<void> try_json(std::string_view json) {
         detail::CStr text(json);
         return answer([&](ably_auth_completion *c) {
-            return ably_auth_completion_json(c, text.ok() ? text.c_str() : nullptr);
+            return ably_auth_completion_answer_json(c, text.ok() ? text.c_str() : nullptr);
         });
     }
     /// Answer with an error: the waiting call fails with it. Code 0 becomes 40170.
     Result<void> try_error(int32_t code, int32_t status_code, std::string_view message) {
         detail::CStr text(message);
         return answer([&](ably_auth_completion *c) {
-            return ably_auth_completion_error(c, code, status_code, text.ok() ? text.c_str() : nullptr);
+            return ably_auth_completion_answer_error(c, code, status_code, text.ok() ? text.c_str() : nullptr);
         });
     }
     Result<void> try_error(const ErrorInfo &info) { return try_error(info.code, info.status_code, info.message); }
@@ -685,7 +685,7 @@ private:
             cell->orphaned = true;
             return;
         }
-        ably_error_info_free(ably_auth_completion_error(cell->completion, ABLY_ERR_AUTH_CALLBACK_FAILED, 401,
+        ably_error_info_free(ably_auth_completion_answer_error(cell->completion, ABLY_ERR_AUTH_CALLBACK_FAILED, 401,
                                                         detail::kDroppedCompletion));
         cell->completion = nullptr;
     }
@@ -805,7 +805,7 @@ inline void async_auth_trampoline(void *user_data, const char *params_json, ably
     std::lock_guard<std::mutex> guard(cell->lock);
     cell->in_callback = false;
     if (cell->orphaned && cell->completion != nullptr) {
-        ably_error_info_free(ably_auth_completion_error(cell->completion, ABLY_ERR_AUTH_CALLBACK_FAILED, 401,
+        ably_error_info_free(ably_auth_completion_answer_error(cell->completion, ABLY_ERR_AUTH_CALLBACK_FAILED, 401,
                                                         kDroppedCompletion));
         cell->completion = nullptr;
     }

@@ -65,7 +65,7 @@ public final class AuthCompletion: @unchecked Sendable {  // `handle` is guarded
 
     deinit {
         if let handle {
-            ably_error_info_free(ably_auth_completion_error(
+            ably_error_info_free(ably_auth_completion_answer_error(
                 handle, 0, 401, "the authCallback released its completion without answering"))
         }
     }
@@ -88,9 +88,9 @@ public final class AuthCompletion: @unchecked Sendable {  // `handle` is guarded
         }
         let completion = try take()
         if isToken {
-            try check(ably_auth_completion_token(completion, text))
+            try check(ably_auth_completion_answer_token(completion, text))
         } else {
-            try check(ably_auth_completion_json(completion, text))
+            try check(ably_auth_completion_answer_json(completion, text))
         }
     }
 
@@ -108,7 +108,7 @@ public final class AuthCompletion: @unchecked Sendable {  // `handle` is guarded
             message = String(describing: error)
         }
         let completion = try take()
-        try check(ably_auth_completion_error(completion, code, status, message))
+        try check(ably_auth_completion_answer_error(completion, code, status, message))
     }
 
     /// Answer, ignoring a refusal (answered twice, or too late: the waiting call has
