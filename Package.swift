@@ -1,4 +1,4 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 //
 // SwiftPM package for ably-auth: `CAblyAuth` (the C API of include/ably_auth.h) and `AblyAuth`
 // (the Swift API). The Rust library is built by cargo, not by SwiftPM; see
@@ -38,9 +38,16 @@ let package = Package(
             dependencies: ["CAblyAuth"],
             path: "bindings/swift/Sources/AblyAuth",
             linkerSettings: xcframeworkLinkerSettings),
+        // A game server issuing a token for a player, and the player's client authorizing
+        // with it (run by bindings/swift/run-tests.sh, copied by its consumer test).
+        .executableTarget(
+            name: "ably-auth-swift-example",
+            dependencies: ["AblyAuth"],
+            path: "bindings/swift/Examples/TokenExample"),
         .testTarget(
             name: "AblyAuthTests",
-            dependencies: ["AblyAuth"],
+            // CAblyAuth too: the vector tests compare with what the C API gives directly.
+            dependencies: ["AblyAuth", "CAblyAuth"],
             path: "bindings/swift/Tests/AblyAuthTests"),
     ]
 )

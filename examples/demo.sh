@@ -14,6 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/ensure-tools.sh
 source "$root/tests/ensure-tools.sh"
 ensure_tools
+ensure_crates # the crate registry, or the vendored snapshot where none answers
 build="$root/build/demo"
 mkdir -p "$build"
 log="$build/build.log"

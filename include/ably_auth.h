@@ -58,8 +58,8 @@
  *                     library worker)                  (a blocking call would wait for
  *                                                      the exchange being sent)
  *   free_user_data    the thread that releases the     anything; calls on an Auth being
- *                     registration (possibly inside    freed get ABLY_ERR_SHUT_DOWN
- *                     ably_auth_free)
+ *                     registration (see "User          freed get ABLY_ERR_SHUT_DOWN
+ *                     destructors" below)
  *
  * - No library lock is held while a callback runs.
  * - Callbacks nest at most 8 deep on one thread (a listener calling a function whose
@@ -67,14 +67,49 @@
  * - After ably_auth_remove_listener returns, that listener is not running on another
  *   thread and is never called again (removal waits for a call in progress elsewhere; from
  *   inside a listener it returns at once). So do not call it while holding a lock your
- *   listener takes. free_user_data runs once, after the listener's last call.
+ *   listener takes. One exception: a listener call that is itself inside
+ *   ably_auth_shutdown or ably_auth_free of the same Auth (which wait for the library's
+ *   threads, maybe for the one removing it) is not waited for; it is still never called
+ *   again. free_user_data runs once, after the listener's last call.
  * - Every callback must return normally: a C++ exception, longjmp or other unwinding out
  *   of a callback is undefined behaviour (the C++ binding catches exceptions for you). A
  *   callback that never returns blocks the thread it runs on; other threads waiting for the
- *   same token give up at the fetch deadline (ably_auth_options_set_timeouts) with
- *   ABLY_ERR_TIMEOUT.
- * - ably_auth_free may be called from inside a callback of the same Auth: the memory is
- *   released when the outermost call on it returns.
+ *   same token give up at the fetch deadline (ably_auth_options_set_timeouts) with ABLY_ERR_TIMEOUT.
+ * - ably_auth_free may be called from inside a callback of the same Auth, and from a
+ *   `done` while the _async call that started it has not returned yet: the handle's memory
+ *   is released when the last call on it returns.
+ *
+ * User destructors (free_user_data of the authCallback, listeners, log sink, HTTP
+ * transport, per-call options and completions)
+ *
+ * - Each runs exactly once, never while a function of its registration runs, on the thread
+ *   that releases the registration: the setter that replaces it, ably_auth_options_free
+ *   (unused options), the call it was given to when that call fails (before it returns),
+ *   a call that consumes per-call options (before it returns, unless the call is _async),
+ *   ably_auth_remove_listener (after the listener's last call), an _async call's completion
+ *   (after its done returns), or else ably_auth_free.
+ * - None runs after ably_auth_free has returned: ably_auth_free runs every one not run yet
+ *   on its own thread, whoever still holds the registration, so a library thread still
+ *   inside a network step (an _async call, a renewal ahead of expiry) holds no pointer of
+ *   the host's after it. The only exception is the registration whose own function called
+ *   ably_auth_free (a listener, authCallback or done freeing its Auth): its free_user_data
+ *   runs as that function returns, on its thread.
+ *
+ * Deadlines (docs/lifecycle.md has the derivations; T is the request timeout of
+ * ably_auth_options_set_timeouts, R and the fetch bound are defined there)
+ *
+ *   a request to Ably            R = min((1 + max_retry_count) * T, max_retry_duration + T)
+ *   a token fetch                T + 3 * R
+ *   an _async call's done        its blocking form's bound (then ABLY_ERR_TIMEOUT)
+ *   starting an _async call      returns at once, cost independent of the calls in flight
+ *                                (at most ably_auth_options_set_max_calls_in_flight of them)
+ *   ably_auth_shutdown           its timeout_ms; waits on unanswered authCallbacks and on
+ *                                host-transport exchanges end at once; a built-in-client
+ *                                request under way ends within T
+ *   ably_auth_free               the longest callback of this Auth running on another thread
+ *                                when it is called; no network wait. No bound exactly when
+ *                                such a callback never returns
+ *   ably_auth_remove_listener    the listener's call in progress on another thread
  */
 
 #ifndef ABLY_AUTH_H
@@ -149,7 +184,8 @@ extern "C" {
  *
  * Thread safety: thread-safe. One handle may be used from many threads at once; free it
  * once, with `ably_auth_free`, when no call on it is in progress on another thread (a
- * call on the freeing thread itself, from inside one of its callbacks, is allowed).
+ * call on the freeing thread itself, from inside one of its callbacks, is allowed, and so
+ * is a free from a `done` while the `_async` call that started it has not returned).
  */
 typedef struct ably_auth ably_auth;
 
@@ -218,6 +254,9 @@ typedef struct ably_auth_completion ably_auth_completion;
  *   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
  * - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`, 2
  *   by default), started on first use; `done` runs on one more library thread.
+ * - Starting costs the same whatever the number of calls in flight; past
+ *   `ably_auth_options_set_max_calls_in_flight` (10000 by default) a start fails at once with
+ *   `ABLY_ERR_TOO_MANY_CALLS`, as any other start error (no `done`).
  *
  * `ably_call` is one such operation in flight, owned by the caller: free it with
  * `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
@@ -334,8 +373,10 @@ typedef struct ably_str {
 void ably_string_free(char *text);
 
 /**
- * Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
- * thread drops the library's last reference to it (possibly not the registering thread).
+ * Frees a `user_data` pointer handed to the library. Called exactly once, on whichever
+ * thread releases the registration (possibly not the registering thread), and never after
+ * `ably_auth_free` of the Auth that holds it has returned: see "User destructors" at the
+ * top of this header.
  */
 typedef void (*ably_free_fn)(void *user_data);
 
@@ -399,27 +440,38 @@ struct ably_error_info *ably_auth_new(struct ably_auth_options *options,
  * What happens: from the moment it is called, every call on the handle fails with
  * `ABLY_ERR_SHUT_DOWN`; it shuts the Auth down as `ably_auth_shutdown` does (non-blocking
  * calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and `free_user_data` run
- * before it returns), waits for callbacks running on other threads, then releases the
- * listeners, the log sink and the authCallback, whose `free_user_data` run on this thread; a
- * destructor that calls back into the handle gets ABLY_ERR_SHUT_DOWN (and a second
- * `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth runs
- * again. It does not wait for a library thread in a blocking network step (that thread exits
- * when the step ends, touching nothing of the host's). Called from inside a callback of the
- * same Auth (a listener, the authCallback, a `done`), the handle's memory is released when the
- * outermost call on it returns.
+ * before it returns; waits on unanswered authCallbacks end), waits for callbacks running on
+ * other threads, then runs the `free_user_data` of every registration the Auth holds, on this
+ * thread (see "User destructors" at the top of this header); a destructor that calls back into
+ * the handle gets ABLY_ERR_SHUT_DOWN (and a second `ably_auth_free` is ignored). When
+ * `ably_auth_free` returns, no callback of this Auth runs again and nothing of the host's is
+ * touched again, also by a library thread still inside a network step (that thread exits when
+ * the step ends). Called from inside a callback of the same Auth (a listener, the
+ * authCallback, a `done`), that callback's own `free_user_data` runs as it returns, and the
+ * handle's memory is released when the last call on it returns (also the `_async` call whose
+ * `done` freed it).
  *
- * Call it once, when no call on the handle is in progress on another thread.
+ * How long it blocks: the longest of the callbacks of this Auth running on other threads when
+ * it is called (it waits for each to return); nothing else (no network wait). It has no bound
+ * exactly when such a callback does not return.
+ *
+ * Call it once, when no call on the handle is in progress on another thread (the `_async` call
+ * whose `done` calls it excepted).
  */
 void ably_auth_free(struct ably_auth *auth);
 
 /**
  * Shut the Auth down: from now on every networked call and every `_async` function fails with
  * `ABLY_ERR_SHUT_DOWN`; every non-blocking call in flight completes with `ABLY_ERR_CANCELLED`;
- * renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit) for the completions to be
- * delivered and the library threads to exit. A thread in a blocking network step exits when
- * that step ends (at most one request timeout). Signing and the cached token keep working.
- * Idempotent; from inside a callback it does not wait for that callback. `ably_auth_free` does
- * the same (see there).
+ * renewal ahead stops; every wait on an unanswered authCallback ends at once (that call fails
+ * with ABLY_ERR_SHUT_DOWN, and the completion's later answer is refused), and so does every
+ * wait on a host-transport exchange. Then wait up to `timeout_ms` (-1: no limit) for the
+ * completions to be delivered and the library threads to exit. A thread in a blocking step of
+ * the built-in HTTP client exits when that step ends (at most one request timeout); one
+ * running a callback when that callback returns. Signing and the cached token keep working.
+ * Idempotent; from inside a callback it does not wait for that callback, and a listener
+ * removed meanwhile is not waited for while it is inside this call (see
+ * `ably_auth_remove_listener`). `ably_auth_free` does the same (see there).
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
  * ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).
@@ -539,9 +591,10 @@ typedef void (*ably_auth_callback_fn)(void *user_data,
  * it wins over an authUrl.
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
- * Auth or the unused options are freed, the callback is replaced, or at once when this call
- * fails). The callback and `free_user_data` may run on any thread.
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth is freed, see "User destructors" at the top of this header; the
+ * unused options are freed, the callback is replaced, or at once when this
+ * call fails). The callback and `free_user_data` may run on any thread.
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `callback` is NULL.
  */
@@ -715,8 +768,8 @@ struct ably_error_info *ably_auth_options_set_max_retry_count(struct ably_auth_o
 
 /**
  * How long after a request to Ably started no further fallback host is tried
- * (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case
- * `R` in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
+ * (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case `R`
+ * in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
  * ABLY_ERR_INVALID_ARGUMENT when negative.
  */
 ABLY_AUTH_MUST_CHECK
@@ -741,6 +794,21 @@ struct ably_error_info *ably_auth_options_set_add_request_ids(struct ably_auth_o
 ABLY_AUTH_MUST_CHECK
 struct ably_error_info *ably_auth_options_set_worker_threads(struct ably_auth_options *options,
                                                              int32_t count);
+
+/**
+ * The most non-blocking calls this Auth may have in flight at once (default 10000, at least
+ * 1). A call is in flight from its `_async` start until its work has ended on a worker (a
+ * cancelled call whose work is waiting for a worker, or still inside a network step, counts
+ * until that ends). A start past the bound fails at once with `ABLY_ERR_TOO_MANY_CALLS`
+ * (ABLY_ERR_TOO_MANY_CALLS): its `done` never runs and its `free_user_data` has run when it
+ * returns. The bound keeps the queue, and the memory it holds, finite; starting a call costs
+ * the same whatever the number in flight.
+ *
+ * Errors: ABLY_ERR_INVALID_ARGUMENT for a `max_calls` below 1.
+ */
+ABLY_AUTH_MUST_CHECK
+struct ably_error_info *ably_auth_options_set_max_calls_in_flight(struct ably_auth_options *options,
+                                                                  int64_t max_calls);
 
 /**
  * Renew the token in the background before it enters its expiry margin (default true): the
@@ -828,13 +896,14 @@ typedef void (*ably_http_cancel_fn)(void *user_data,
  * exchange.
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
- * Auth or the unused options are freed, the transport is replaced, or at once when this call
- * fails). `send`, `cancel` and `free_user_data` may run on any thread. `ably_auth_shutdown`
- * stops waiting for every exchange (calling `cancel`); `ably_auth_free` does too, then waits
- * for a `send` or `cancel` running on another thread, and after it returns the library never
- * calls `send` or `cancel` again (the exchanges you still hold must still be answered; the
- * answers get `ABLY_ERR_CANCELLED`).
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth is freed, see "User destructors" at the top of this header; the
+ * unused options are freed, the transport is replaced, or at once when
+ * this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
+ * `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
+ * `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
+ * thread, and after it returns the library never calls `send` or `cancel` again (the
+ * exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `send` is NULL. `cancel` may
  * be NULL.
@@ -1818,9 +1887,10 @@ typedef void (*ably_auth_listener_fn)(void *user_data,
  * token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any call
- * of it under way has returned, when the Auth is freed, or at once when this call fails. The
- * listener and `free_user_data` may run on any thread.
+ * `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any
+ * call of it under way has returned, in `ably_auth_free`, or at once when this call
+ * fails (see "User destructors" at the top of this header). The listener and
+ * `free_user_data` may run on any thread.
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth`, `listener` or `out_id` (nothing is
  * registered).
@@ -1835,8 +1905,11 @@ struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
                                                uint64_t *out_id);
 
 /**
- * Remove the listener `id`. A call of it under way on another thread finishes; its
- * `free_user_data` runs after that.
+ * Remove the listener `id`. A call of it under way on another thread finishes first: when
+ * this returns, the listener is not running and is never called again. Exception: a call
+ * of it that is itself inside `ably_auth_shutdown` or `ably_auth_free` of this Auth is not
+ * waited for (those wait for the library's threads, maybe for the one removing it, which
+ * would deadlock). Its `free_user_data` runs after its last call.
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or an unknown `id` (never added, or
  * already removed).
@@ -1891,9 +1964,10 @@ typedef void (*ably_log_fn)(void *user_data,
  * a key secret, token or mac. Replaces an earlier log callback.
  *
  * Ownership: `user_data` passes to the library with this call, whatever its outcome:
- * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
- * Auth or the unused options are freed, the callback is replaced, or at once when this call
- * fails). The callback and `free_user_data` may run on any thread.
+ * `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+ * (the Auth is freed, see "User destructors" at the top of this header; the
+ * unused options are freed, the callback is replaced, or at once when this
+ * call fails). The callback and `free_user_data` may run on any thread.
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live, `callback` is NULL or `level`
  * is not 1..=5.
@@ -2198,7 +2272,7 @@ bool ably_token_details_is_expired(const struct ably_token_details *token_detail
  *   80000   ABLY_ERR_CONNECTION_FAILED            0       library: no connection (DNS, refused,
  *                                                         TLS)
  *   100001  ABLY_ERR_REENTRANT_CALL ...           0       library: its own conditions, for
- *   -100005 ABLY_ERR_NOT_BUILT_IN                         which Ably has no code
+ *   -100006 ABLY_ERR_TOO_MANY_CALLS                       which Ably has no code
  *
  * Any other code is the server's, with the server's status: an Ably error body or
  * X-Ably-Errorcode header wins; an error status without either gets Ably's generic code for
@@ -2374,6 +2448,13 @@ bool ably_token_details_is_expired(const struct ably_token_details *token_detail
  * client, in a build without it (see `ably_auth_features`).
  */
 #define ABLY_ERR_NOT_BUILT_IN 100005
+
+/**
+ * (Library code, status 0.) An `_async` call refused at once because the Auth already has
+ * as many calls in flight as `ably_auth_options_set_max_calls_in_flight` allows (10000 by
+ * default); its `done` never runs.
+ */
+#define ABLY_ERR_TOO_MANY_CALLS 100006
 
 /* 11. Version and features ========================================================================
  *

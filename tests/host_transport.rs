@@ -427,6 +427,10 @@ struct Holding {
     inside: std::sync::atomic::AtomicBool,
     linger_ms: u64,
     outcomes: Mutex<Vec<i32>>,
+    /// The ids of the exchanges sent, and those the cancel hook named (with whether it ran
+    /// on a library thread).
+    ids: Mutex<Vec<u64>>,
+    cancels: Mutex<Vec<(u64, bool)>>,
 }
 
 impl Holding {
@@ -437,6 +441,8 @@ impl Holding {
             inside: std::sync::atomic::AtomicBool::new(false),
             linger_ms,
             outcomes: Mutex::new(Vec::new()),
+            ids: Mutex::new(Vec::new()),
+            cancels: Mutex::new(Vec::new()),
         }))
     }
 }
@@ -447,8 +453,22 @@ unsafe extern "C" fn holding_send(user_data: *mut c_void, exchange: *mut ably_ht
     host.inside.store(true, Ordering::SeqCst);
     host.sends.fetch_add(1, Ordering::SeqCst);
     host.held.lock().unwrap().push(exchange as usize);
+    // SAFETY: the exchange passed to this send, not answered yet.
+    host.ids
+        .lock()
+        .unwrap()
+        .push(unsafe { ably_http_exchange_id(exchange) });
     std::thread::sleep(Duration::from_millis(host.linger_ms));
     host.inside.store(false, Ordering::SeqCst);
+}
+
+unsafe extern "C" fn holding_cancel(user_data: *mut c_void, id: u64) {
+    // SAFETY: a leaked Holding.
+    let host = unsafe { &*(user_data as *const Holding) };
+    let library_thread = std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with("ably-auth"));
+    host.cancels.lock().unwrap().push((id, library_thread));
 }
 
 unsafe extern "C" fn record_done(
@@ -479,7 +499,7 @@ fn auth_waiting_on(host: &'static Holding) -> (*mut ably_auth, *mut ably_call) {
         let error = ably_auth_options_set_http_transport(
             options,
             Some(holding_send),
-            None,
+            Some(holding_cancel),
             user_data,
             None,
         );
@@ -575,4 +595,30 @@ fn free_waits_for_a_send_in_progress_and_the_host_is_not_called_afterwards() {
     );
     assert_eq!(answer_held(host), vec![ABLY_ERR_CANCELLED]);
     assert_eq!(*host.outcomes.lock().unwrap(), vec![ABLY_ERR_CANCELLED]);
+}
+
+#[test]
+fn cancelling_a_call_cancels_the_exchange_it_waits_for() {
+    let host = Holding::leaked(0);
+    let (auth, call) = auth_waiting_on(host);
+    eventually("a send", || host.sends.load(Ordering::SeqCst) == 1);
+    let id = host.ids.lock().unwrap()[0];
+    // SAFETY: a live call.
+    assert!(unsafe { ably_call_cancel(call) });
+    // The worker stops waiting for the exchange (30 s left), and the host hears of it on a
+    // library thread (not the one that cancelled), so that it can abort the request.
+    eventually("the cancel hook", || {
+        !host.cancels.lock().unwrap().is_empty()
+    });
+    assert_eq!(*host.cancels.lock().unwrap(), vec![(id, true)]);
+    eventually("the outcome", || !host.outcomes.lock().unwrap().is_empty());
+    assert_eq!(*host.outcomes.lock().unwrap(), vec![ABLY_ERR_CANCELLED]);
+    // SAFETY: a live Auth and call; the worker no longer waits (so shutdown drains).
+    unsafe {
+        let error = ably_auth_shutdown(auth, 10_000);
+        assert!(error.is_null(), "the worker still waits: {}", (*error).code);
+        ably_call_free(call);
+        ably_auth_free(auth);
+    }
+    assert_eq!(answer_held(host), vec![ABLY_ERR_CANCELLED]);
 }

@@ -181,9 +181,12 @@ const WINDOW: Duration = Duration::from_secs(3);
 /// (not in 3 s, but allowed for slack) 6 s, and one more for good measure.
 const MOST_CALLS: usize = 4;
 
+/// An event heard: `Ok(token)` or `Err((code, message))`.
+type HeardEvent = Result<String, (u32, String)>;
+
 /// What an Auth heard: events, and the log lines at warn or info.
 struct Heard {
-    events: Arc<Mutex<Vec<Result<String, (u32, String)>>>>,
+    events: Arc<Mutex<Vec<HeardEvent>>>,
     lines: Arc<Mutex<Vec<(ably_auth::LogLevel, String)>>>,
 }
 

@@ -8,7 +8,8 @@
 #   2. CMake/ctest: C and C++ (GoogleTest) tests (plus an AddressSanitizer+UBSan copy of
 #      each), header compiled alone as C11 and C++17, the examples and the end-to-end demo;
 #      then install and build consumer projects against the installed package
-#      (find_package shared and static, C and C++, pkg-config); then the build without the
+#      (find_package shared and static, C and C++, pkg-config); every snippet of the READMEs
+#      compiled as written (tests/readme-snippets.sh); then the build without the
 #      built-in HTTP client (tests/no-http-client.sh: cargo tree, offline Rust tests, the C
 #      and C++ suites with the libcurl host transport)
 #   3. Rust-side sanitizers (tests/sanitizers.sh): the C and C++ tests again, linked to the
@@ -54,6 +55,8 @@ echo "==> benchmarks compile"
 cargo bench --locked --workspace --no-run
 echo "==> CMake build, ctest, install, consumers"
 tests/cmake-all.sh
+echo "==> README snippets (compiled as written against the installed package; offline ones under valgrind)"
+tests/readme-snippets.sh
 echo "==> build without the built-in HTTP client (cargo tree, offline Rust tests, C/C++ suites)"
 tests/no-http-client.sh
 echo "==> valgrind memcheck (C and C++ tests of build/cmake)"

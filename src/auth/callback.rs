@@ -76,7 +76,7 @@ impl Completion {
         if slot.closed || Instant::now() > self.shared.deadline {
             slot.closed = true;
             return Err(callback_error(
-                "the completion was answered after the library stopped waiting (timeout) or answered twice",
+                "the completion was answered after the library stopped waiting (timeout or shutdown) or answered twice",
             ));
         }
         slot.answer = Some(answer);
@@ -98,9 +98,62 @@ fn normalize_callback_error(error: ErrorInfo) -> ErrorInfo {
     callback_error(&error.message).with_cause(error)
 }
 
+/// The authCallback answers an Auth is waiting for, so that its shutdown can end those
+/// waits at once ([`Waits::stop_all`]): each then fails with SHUT_DOWN and its answer, when
+/// it comes, is refused.
+#[derive(Default)]
+pub(crate) struct Waits {
+    state: Mutex<WaitsState>,
+}
+
+#[derive(Default)]
+struct WaitsState {
+    stopped: bool,
+    waiting: Vec<std::sync::Weak<Shared>>,
+    /// Live entries after the last pruning: pruned when the list doubles (amortised O(1)).
+    pruned_len: usize,
+}
+
+impl Waits {
+    fn state(&self) -> std::sync::MutexGuard<'_, WaitsState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Track a wait about to start; SHUT_DOWN once stopped.
+    fn register(&self, shared: &Arc<Shared>) -> Result<()> {
+        let mut state = self.state();
+        if state.stopped {
+            return Err(shut_down());
+        }
+        state.waiting.push(Arc::downgrade(shared));
+        if state.waiting.len() > 2 * state.pruned_len + 16 {
+            state.waiting.retain(|w| w.strong_count() > 0);
+            state.pruned_len = state.waiting.len();
+        }
+        Ok(())
+    }
+
+    /// End every wait now (SHUT_DOWN; later answers are refused) and refuse new ones.
+    pub(crate) fn stop_all(&self) {
+        let waiting = {
+            let mut state = self.state();
+            state.stopped = true;
+            std::mem::take(&mut state.waiting)
+        };
+        for shared in waiting.iter().filter_map(std::sync::Weak::upgrade) {
+            let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if !slot.closed {
+                slot.answer = Some(Err(shut_down()));
+                slot.closed = true;
+                shared.ready.notify_all();
+            }
+        }
+    }
+}
+
 /// Call `callback` through its Auth's `gate` and wait for its answer, at most `timeout`
 /// from now: an answer after that, even from a callback that answers before returning, is
-/// refused.
+/// refused. The Auth's shutdown ends the wait at once (SHUT_DOWN).
 pub(crate) fn invoke(
     gate: &Gate,
     callback: &dyn AuthCallback,
@@ -113,6 +166,7 @@ pub(crate) fn invoke(
         ready: Condvar::new(),
         deadline,
     });
+    gate.waits().register(&shared)?;
     let completion = Completion {
         shared: Arc::clone(&shared),
     };

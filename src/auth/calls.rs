@@ -8,6 +8,7 @@
 //! operation's blocking step may go on on its worker until its own timeout, but its result
 //! is dropped.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,10 @@ type Done<T> = Box<dyn FnOnce(Result<T>) + Send + 'static>;
 struct Pending<T> {
     done: Mutex<Option<Done<T>>>,
     auth: Weak<Auth>,
+    /// The worker running the operation, while it runs: a cancel looks up (under this lock,
+    /// so the worker is still in this operation) the request of the application's transport
+    /// that it waits for, and stops waiting for it, so the host hears of the cancel.
+    worker: Mutex<Option<std::thread::ThreadId>>,
 }
 
 impl<T: Send + 'static> Pending<T> {
@@ -66,7 +71,31 @@ pub(super) trait Cancel: Send + Sync {
 
 impl<T: Send + 'static> Cancel for Pending<T> {
     fn cancel(&self, error: ErrorInfo) -> bool {
-        self.resolve(Err(error))
+        if !self.resolve(Err(error)) {
+            return false;
+        }
+        // The worker's request to the application's transport is abandoned too (its cancel
+        // hook runs on the completer thread, a library thread, never on the caller's).
+        if let Some(auth) = self.auth.upgrade()
+            && let Some(transport) = auth.rest_config.custom_transport.clone()
+        {
+            let request = self
+                .worker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .and_then(|thread| transport.request_on_thread(thread));
+            if let Some(id) = request {
+                // Weak: a queued job never keeps the application's transport (and its
+                // `free_user_data`) alive past the Auth.
+                let transport = Arc::downgrade(&transport);
+                auth.deliver(Box::new(move || {
+                    if let Some(transport) = transport.upgrade() {
+                        transport.cancel_request(id);
+                    }
+                }));
+            }
+        }
+        true
     }
 }
 
@@ -77,6 +106,50 @@ impl<T: Send + 'static> Deadline for Pending<T> {
             0,
             "the call did not complete by its deadline",
         )));
+    }
+}
+
+/// The non-blocking calls of one Auth in flight, by id: starting, finishing and cancelling
+/// one costs O(1) whatever the number in flight, which is bounded.
+pub(super) struct InFlight {
+    state: Mutex<InFlightState>,
+    max: usize,
+}
+
+struct InFlightState {
+    next_id: u64,
+    calls: HashMap<u64, Weak<dyn Cancel>>,
+}
+
+impl InFlight {
+    pub(super) fn new(max: usize) -> Self {
+        InFlight {
+            state: Mutex::new(InFlightState {
+                next_id: 0,
+                calls: HashMap::new(),
+            }),
+            max: max.max(1),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, InFlightState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A call's place among the calls in flight, held by its work: given up when the work has
+/// run, or is dropped unstarted (by a stopping pool).
+struct Ticket {
+    auth: Weak<Auth>,
+    id: u64,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(auth) = self.auth.upgrade() {
+            let removed = auth.calls.state().calls.remove(&self.id);
+            drop(removed);
+        }
     }
 }
 
@@ -121,11 +194,12 @@ impl Auth {
         let pending = Arc::new(Pending {
             done: Mutex::new(Some(Box::new(done) as Done<T>)),
             auth: Arc::downgrade(self),
+            worker: Mutex::new(None),
         });
         let cancel: Arc<dyn Cancel> = pending.clone();
         // Tracked, or refused, in one step against the shutdown: an operation the shutdown's
         // `cancel_all` does not see was refused here, so none is left unresolved.
-        self.track(Arc::downgrade(&cancel))?;
+        let ticket = self.track(Arc::downgrade(&cancel))?;
         let pool = self.pool();
         let deadline: Arc<dyn Deadline> = pending.clone();
         pool.watch(Instant::now() + budget, Arc::downgrade(&deadline));
@@ -133,6 +207,7 @@ impl Auth {
         let worker_pending = Arc::clone(&pending);
         let started = pool.run(Box::new(move || {
             let _deadline = deadline; // watched until the work ends
+            let _ticket = ticket; // in flight until the work ends
             if worker_pending
                 .done
                 .lock()
@@ -143,10 +218,18 @@ impl Auth {
             }
             // An operation that meets the shutdown between `closed` and `cancel_all` fails
             // with SHUT_DOWN; it was in flight, so it completes as cancelled, like the others.
+            let worker = || {
+                worker_pending
+                    .worker
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+            };
+            *worker() = Some(std::thread::current().id());
             let outcome = work(&auth).map_err(|error| match error.code {
                 codes::SHUT_DOWN => cancelled_by_shutdown(),
                 _ => error,
             });
+            *worker() = None;
             worker_pending.resolve(outcome);
         }));
         if !started {
@@ -179,15 +262,30 @@ impl Auth {
         self.pool().complete(job)
     }
 
-    /// Remember an operation in flight, for the shutdown; [`codes::SHUT_DOWN`] once shut
-    /// down. Checked under the lock that the shutdown's [`Auth::cancel_all`] takes after
-    /// setting `closed`, so every operation tracked here is cancelled by it.
-    fn track(&self, call: Weak<dyn Cancel>) -> Result<()> {
-        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Remember an operation in flight, for the bound and the shutdown, in O(1);
+    /// [`codes::SHUT_DOWN`] once shut down, [`codes::TOO_MANY_CALLS`] at the bound. Checked
+    /// under the lock that the shutdown's [`Auth::cancel_all`] takes after setting
+    /// `closed`, so every operation tracked here is cancelled by it.
+    fn track(&self, call: Weak<dyn Cancel>) -> Result<Ticket> {
+        let mut state = self.calls.state();
         self.check_open()?;
-        calls.retain(|c| c.strong_count() > 0);
-        calls.push(call);
-        Ok(())
+        if state.calls.len() >= self.calls.max {
+            return Err(ErrorInfo::new(
+                codes::TOO_MANY_CALLS,
+                0,
+                format!(
+                    "too many calls in flight: this Auth already has {} (its bound, see maxCallsInFlight); wait for some to complete",
+                    self.calls.max
+                ),
+            ));
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.calls.insert(id, call);
+        Ok(Ticket {
+            auth: Weak::clone(&self.me),
+            id,
+        })
     }
 
     /// Non-blocking [`Auth::request_token`].
@@ -230,6 +328,7 @@ impl Auth {
             let pending = Arc::new(Pending {
                 done: Mutex::new(Some(Box::new(done) as Done<Zeroizing<String>>)),
                 auth: Arc::downgrade(self),
+                worker: Mutex::new(None),
             });
             pending.resolve(Ok(header));
             return Ok(Call { pending });
@@ -304,14 +403,20 @@ impl Auth {
 
     /// Shut down: from now on every networked call and every non-blocking start fails
     /// with [`codes::SHUT_DOWN`]; every operation in flight completes with
-    /// [`codes::CANCELLED`]; renewal stops. Then wait up to `timeout` (`None`: no limit)
+    /// [`codes::CANCELLED`]; renewal stops; waits on unanswered authCallbacks and on host
+    /// transport exchanges end now (later answers are refused). Then wait up to `timeout` (`None`: no limit)
     /// for the completions to be delivered and the library threads to exit (a thread in a
     /// blocking network step exits when the step ends, at most one request timeout later).
     /// Errors: 50003 when `timeout` passed first (everything still ends on its own).
     /// Idempotent. Called from inside a callback, it does not wait for that callback.
     pub fn shutdown(&self, timeout: Option<Duration>) -> Result<()> {
+        // A listener removed meanwhile by another callback is not waited for (that
+        // callback may be what this shutdown waits for).
+        let _closing = self.listeners.closing();
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.cancel_all();
+        // Waits on unanswered authCallbacks end now; their answers are refused.
+        self.gate.waits().stop_all();
         // Workers waiting for the application's transport stop waiting now.
         if let Some(transport) = &self.rest_config.custom_transport {
             transport.cancel_all();
@@ -333,8 +438,8 @@ impl Auth {
 
     /// Complete every operation in flight with CANCELLED.
     pub(super) fn cancel_all(&self) {
-        let calls = std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner));
-        for call in calls.iter().filter_map(Weak::upgrade) {
+        let calls = std::mem::take(&mut self.calls.state().calls);
+        for call in calls.values().filter_map(Weak::upgrade) {
             call.cancel(cancelled_by_shutdown());
         }
     }

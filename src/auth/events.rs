@@ -122,6 +122,24 @@ struct State {
     deliverer: Option<ThreadId>,
     /// The listener the deliverer is calling right now.
     running: Option<ListenerId>,
+    /// The threads inside a shutdown or free of this Auth, which wait for the library's
+    /// threads: a removal does not wait for a listener running on one of them.
+    closing: Vec<ThreadId>,
+}
+
+/// A thread inside a shutdown or free of the Auth ([`Listeners::closing`]).
+pub(crate) struct Closing<'a> {
+    listeners: &'a Listeners,
+}
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        let me = std::thread::current().id();
+        let mut state = self.listeners.state();
+        if let Some(at) = state.closing.iter().rposition(|t| *t == me) {
+            state.closing.swap_remove(at);
+        }
+    }
 }
 
 /// The listeners of one Auth, and the events on their way to them.
@@ -157,10 +175,20 @@ impl Listeners {
         id
     }
 
+    /// Mark this thread as inside a shutdown or free of the Auth until the guard drops.
+    pub(crate) fn closing(&self) -> Closing<'_> {
+        self.state().closing.push(std::thread::current().id());
+        // A removal waiting for a listener on this thread stops waiting.
+        self.returned.notify_all();
+        Closing { listeners: self }
+    }
+
     /// Remove a listener; `false` if there was none with that id. When `remove` returns, the
     /// listener is not running on another thread and will not be called again: a call under
     /// way on another thread is waited for. From inside a listener (the delivering thread)
-    /// it returns at once. The listener is dropped after its last call.
+    /// it returns at once, and so it does when the listener's call is inside a shutdown or
+    /// free of this Auth (which waits for the library's threads, maybe for this one: waiting
+    /// here could deadlock). The listener is dropped after its last call.
     pub(crate) fn remove(&self, id: ListenerId) -> bool {
         let mut state = self.state();
         let Some(position) = state.entries.iter().position(|(i, _)| *i == id) else {
@@ -168,7 +196,12 @@ impl Listeners {
         };
         let removed = state.entries.remove(position);
         let me = std::thread::current().id();
-        while state.running == Some(id) && state.deliverer != Some(me) {
+        while state.running == Some(id)
+            && state.deliverer != Some(me)
+            && !state
+                .deliverer
+                .is_some_and(|deliverer| state.closing.contains(&deliverer))
+        {
             state = self
                 .returned
                 .wait(state)

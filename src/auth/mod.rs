@@ -25,7 +25,7 @@ mod rest_ops;
 pub use callback::{AuthCallback, Completion, auth_callback_fn};
 pub use calls::Call;
 pub use events::{AuthEvent, ListenerId, LogLevel, Logger};
-pub use options::{AuthOptions, ClientOptions};
+pub use options::{AuthOptions, ClientOptions, DEFAULT_MAX_CALLS_IN_FLIGHT};
 pub use reentry::MAX_NESTING;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -108,8 +108,8 @@ pub struct Auth {
     pool: OnceLock<Pool>,
     worker_threads: usize,
     renew_ahead: bool,
-    /// Non-blocking calls in flight, for the shutdown.
-    calls: Mutex<Vec<Weak<dyn calls::Cancel>>>,
+    /// Non-blocking calls in flight: bounded, and cancelled by the shutdown.
+    calls: calls::InFlight,
 }
 
 /// The most worker threads an Auth may have.
@@ -205,6 +205,7 @@ impl Auth {
             custom_transport,
             worker_threads,
             renew_ahead,
+            max_calls_in_flight,
         } = options;
         if let Some(client_id) = &client_id {
             crate::core::client_id::validate_options_client_id(client_id)?;
@@ -279,7 +280,7 @@ impl Auth {
             pool: OnceLock::new(),
             worker_threads: worker_threads.clamp(1, MAX_WORKER_THREADS),
             renew_ahead,
-            calls: Mutex::new(Vec::new()),
+            calls: calls::InFlight::new(max_calls_in_flight),
         });
         if auth_state.has_token() && !auth_state.means().options.can_renew() {
             // RSA4a1
@@ -464,6 +465,7 @@ impl Auth {
     /// callback of this Auth starts afterwards. Library threads
     /// in a blocking network step are not waited for: they exit when it ends.
     pub(crate) fn close(&self) -> DetachedCallbacks {
+        let _closing = self.listeners.closing();
         let _ = self.shutdown(Some(Duration::ZERO));
         if let Some(pool) = self.pool.get() {
             pool.drain_completions();

@@ -108,7 +108,15 @@ pub struct ClientOptions {
     /// so that the header never waits on the network while a valid token exists. Off: no
     /// library thread is started unless a non-blocking call is made.
     pub renew_ahead: bool,
+    /// The most non-blocking calls in flight at once (default
+    /// [`DEFAULT_MAX_CALLS_IN_FLIGHT`]): a start past it fails with
+    /// `codes::TOO_MANY_CALLS` and its completion never runs. A call is in flight from its
+    /// start until its work has ended on a worker, or was dropped unstarted.
+    pub max_calls_in_flight: usize,
 }
+
+/// The default bound on non-blocking calls in flight per Auth.
+pub const DEFAULT_MAX_CALLS_IN_FLIGHT: usize = 10_000;
 
 impl Default for ClientOptions {
     fn default() -> Self {
@@ -126,6 +134,7 @@ impl Default for ClientOptions {
             custom_transport: None,
             worker_threads: 2,
             renew_ahead: true,
+            max_calls_in_flight: DEFAULT_MAX_CALLS_IN_FLIGHT,
         }
     }
 }
@@ -144,6 +153,7 @@ impl fmt::Debug for ClientOptions {
             .field("token_expiry_margin_ms", &self.token_expiry_margin_ms)
             .field("worker_threads", &self.worker_threads)
             .field("renew_ahead", &self.renew_ahead)
+            .field("max_calls_in_flight", &self.max_calls_in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +177,7 @@ impl ClientOptions {
             custom_transport,
             worker_threads,
             renew_ahead,
+            max_calls_in_flight,
         } = self;
         let defaults = ClientOptions::default();
         let set: Vec<&str> = [
@@ -185,6 +196,10 @@ impl ClientOptions {
             ("transport", custom_transport.is_some()),
             ("workerThreads", worker_threads != defaults.worker_threads),
             ("renewAhead", renew_ahead != defaults.renew_ahead),
+            (
+                "maxCallsInFlight",
+                max_calls_in_flight != defaults.max_calls_in_flight,
+            ),
         ]
         .into_iter()
         .filter_map(|(name, is_set)| is_set.then_some(name))

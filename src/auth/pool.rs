@@ -4,7 +4,7 @@
 //! call and has renewal ahead turned off never gets a thread. No async runtime: plain
 //! `std` threads, the built-in HTTP client stays blocking.
 
-use std::collections::VecDeque;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -17,6 +17,78 @@ pub(crate) trait Deadline: Send + Sync {
     fn expire(&self);
 }
 
+/// A deadline being watched, ordered so that [`BinaryHeap`] pops the earliest first.
+struct Watched {
+    at: Instant,
+    seq: u64,
+    deadline: Weak<dyn Deadline>,
+}
+
+impl PartialEq for Watched {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Watched {}
+
+impl PartialOrd for Watched {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Watched {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: the earliest deadline is the greatest.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// The deadlines of calls in flight: adding one costs O(log n), the earliest is found in
+/// O(1), and deadlines of calls already resolved are pruned when the heap has doubled since
+/// the last pruning (amortised O(1) per deadline).
+#[derive(Default)]
+struct Deadlines {
+    heap: BinaryHeap<Watched>,
+    seq: u64,
+    pruned_len: usize,
+}
+
+impl Deadlines {
+    /// Add one; true when it is now the earliest (the completer must wake for it).
+    fn push(&mut self, at: Instant, deadline: Weak<dyn Deadline>) -> bool {
+        if self.heap.len() > 2 * self.pruned_len + 1024 {
+            self.heap.retain(|w| w.deadline.strong_count() > 0);
+            self.pruned_len = self.heap.len();
+        }
+        let earliest = self.heap.peek().is_none_or(|w| at < w.at);
+        self.seq += 1;
+        self.heap.push(Watched {
+            at,
+            seq: self.seq,
+            deadline,
+        });
+        earliest
+    }
+
+    /// The deadlines due at `now`, earliest first, removed.
+    fn take_due(&mut self, now: Instant) -> Vec<Weak<dyn Deadline>> {
+        let mut due = Vec::new();
+        while self.heap.peek().is_some_and(|w| w.at <= now) {
+            let watched = self.heap.pop().expect("peeked");
+            if watched.deadline.strong_count() > 0 {
+                due.push(watched.deadline);
+            }
+        }
+        due
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|w| w.at)
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// Work ready to run, oldest first.
@@ -25,8 +97,8 @@ struct State {
     timers: Vec<(Instant, Job)>,
     /// Completions to deliver, in order.
     completions: VecDeque<Job>,
-    /// Deadlines of calls in flight; the completer prunes resolved ones.
-    deadlines: Vec<(Instant, Weak<dyn Deadline>)>,
+    /// Deadlines of calls in flight.
+    deadlines: Deadlines,
     /// The threads; empty until the first use.
     threads: Vec<(ThreadId, JoinHandle<()>)>,
     stopping: bool,
@@ -121,8 +193,7 @@ impl Pool {
     /// Have the completer call `deadline.expire()` at `at`, unless it was dropped before.
     pub(crate) fn watch(&self, at: Instant, deadline: Weak<dyn Deadline>) {
         let mut state = self.state();
-        if !state.stopping && self.start(&mut state) {
-            state.deadlines.push((at, deadline));
+        if !state.stopping && self.start(&mut state) && state.deadlines.push(at, deadline) {
             drop(state);
             self.shared.completion_ready.notify_one();
         }
@@ -314,14 +385,10 @@ impl Shared {
                 continue;
             }
             let now = Instant::now();
-            let (due, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut state.deadlines)
-                .into_iter()
-                .filter(|(_, d)| d.strong_count() > 0)
-                .partition(|(at, _)| *at <= now);
-            state.deadlines = pending;
+            let due = state.deadlines.take_due(now);
             if !due.is_empty() {
                 drop(state);
-                for (_, deadline) in due {
+                for deadline in due {
                     if let Some(deadline) = deadline.upgrade() {
                         deadline.expire(); // queues a completion: delivered next round
                     }
@@ -332,7 +399,7 @@ impl Shared {
             if state.stopping && state.workers_alive == 0 {
                 return;
             }
-            let next = state.deadlines.iter().map(|(at, _)| *at).min();
+            let next = state.deadlines.next();
             state = match next {
                 Some(at) => {
                     self.completion_ready

@@ -42,6 +42,8 @@ pub(crate) struct Gate {
     auth_id: u64,
     state: Mutex<GateState>,
     left: Condvar,
+    /// The authCallback answers being waited for (ended by the shutdown).
+    waits: super::callback::Waits,
 }
 
 #[derive(Default)]
@@ -57,7 +59,13 @@ impl Gate {
             auth_id,
             state: Mutex::default(),
             left: Condvar::new(),
+            waits: super::callback::Waits::default(),
         }
+    }
+
+    /// The authCallback answers being waited for.
+    pub(crate) fn waits(&self) -> &super::callback::Waits {
+        &self.waits
     }
 
     pub(crate) fn auth_id(&self) -> u64 {

@@ -65,6 +65,9 @@ pub mod codes {
     /// The call needs a part of the library this build leaves out (the built-in HTTP
     /// client of the Cargo feature `http-client`).
     pub const NOT_BUILT_IN: u32 = 100_005;
+    /// A non-blocking call refused because its Auth has as many calls in flight as its
+    /// bound allows (`ClientOptions::max_calls_in_flight`).
+    pub const TOO_MANY_CALLS: u32 = 100_006;
 }
 
 /// An Ably `ErrorInfo`: the error type of every fallible call in this crate.

@@ -1,14 +1,14 @@
 //! `ably_auth`: the Auth object.
 
-use std::cell::RefCell;
 use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use zeroize::{Zeroize, Zeroizing};
 
 use super::boundary::{boundary, boundary_or};
+use super::callback::Custody;
 use super::error::ably_error_info;
 use super::handle::{
     free_handle, handle_ref, new_handle, out_arg, str_arg, take_builder, write_out,
@@ -26,23 +26,26 @@ use crate::core::token::{TokenDetails, TokenParams, TokenRequest};
 ///
 /// Thread safety: thread-safe. One handle may be used from many threads at once; free it
 /// once, with `ably_auth_free`, when no call on it is in progress on another thread (a
-/// call on the freeing thread itself, from inside one of its callbacks, is allowed).
+/// call on the freeing thread itself, from inside one of its callbacks, is allowed, and so
+/// is a free from a `done` while the `_async` call that started it has not returned).
 pub struct ably_auth {
     pub(crate) inner: Arc<Auth>,
+    /// The registrations of the host this Auth holds; released by `ably_auth_free`.
+    pub(crate) custody: Custody,
     /// Set by `ably_auth_free`: calls on the handle are refused from then on.
     freeing: AtomicBool,
-    /// Set when `ably_auth_free` ran inside a call on this handle on the same thread: the
-    /// outermost such call frees the handle when it returns.
-    free_deferred: AtomicBool,
+    /// The calls on the handle in progress (on any thread, `ably_auth_free` included), and
+    /// [`FREE_PENDING`] once `ably_auth_free` is done with it: whoever brings the count to
+    /// zero with the flag set releases the memory. One atomic, so that no thread touches
+    /// the handle after its own decrement.
+    users: AtomicUsize,
 }
 
-thread_local! {
-    /// The Auth handles with a call in progress on this thread (nested through callbacks).
-    static ACTIVE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-}
+/// The flag of [`ably_auth::users`]: the handle is to be released by its last user.
+const FREE_PENDING: usize = 1 << (usize::BITS - 1);
 
-/// A call in progress on an Auth handle: derefs to it, and performs a deferred free when
-/// the outermost call on this thread returns.
+/// A call in progress on an Auth handle: derefs to it; the last call out after
+/// `ably_auth_free` releases the handle.
 pub(crate) struct AuthCall<'a> {
     handle: &'a ably_auth,
 }
@@ -56,17 +59,12 @@ impl std::ops::Deref for AuthCall<'_> {
 
 impl Drop for AuthCall<'_> {
     fn drop(&mut self) {
-        let address = ptr::from_ref(self.handle).addr();
-        let outermost = ACTIVE.with(|active| {
-            let mut active = active.borrow_mut();
-            active.pop();
-            !active.contains(&address)
-        });
-        if outermost && self.handle.free_deferred.load(Ordering::Acquire) {
-            let handle = ptr::from_ref(self.handle).cast_mut();
-            // SAFETY: `ably_auth_free` was called for this handle inside this call and
-            // deferred the free to here; no other call on it is in progress (its contract),
-            // and this guard is the last use of the reference.
+        let handle = ptr::from_ref(self.handle).cast_mut();
+        let before = self.handle.users.fetch_sub(1, Ordering::AcqRel);
+        // Nothing of the handle is touched after the decrement: another thread may free it.
+        if before == FREE_PENDING | 1 {
+            // SAFETY: `ably_auth_free` ran and left the release to the last call on the
+            // handle, which this was; nobody else holds it.
             unsafe { free_handle(handle) };
         }
     }
@@ -80,6 +78,8 @@ impl Drop for AuthCall<'_> {
 pub(crate) unsafe fn auth_call<'a>(ptr: *const ably_auth) -> Result<AuthCall<'a>> {
     // SAFETY: caller contract.
     let handle = unsafe { handle_ref(ptr, "auth") }?;
+    handle.users.fetch_add(1, Ordering::AcqRel);
+    let call = AuthCall { handle };
     if handle.freeing.load(Ordering::Acquire) {
         return Err(ErrorInfo::new(
             codes::SHUT_DOWN,
@@ -87,8 +87,7 @@ pub(crate) unsafe fn auth_call<'a>(ptr: *const ably_auth) -> Result<AuthCall<'a>
             "`auth` is being freed (a call from a destructor run by ably_auth_free)",
         ));
     }
-    ACTIVE.with(|active| active.borrow_mut().push(ptr.addr()));
-    Ok(AuthCall { handle })
+    Ok(call)
 }
 
 /// Create an Auth object from `options`, which are consumed (freed), also on error. On success
@@ -114,10 +113,13 @@ pub unsafe extern "C" fn ably_auth_new(
         let options = take_builder(options, "options", false)?.expect("required");
         let out = out_arg(out_auth, "out_auth")?;
         let auth = Auth::new(options.inner)?;
+        let custody = Custody::default();
+        custody.adopt(options.custody);
         let handle = ably_auth {
             inner: auth,
+            custody,
             freeing: AtomicBool::new(false),
-            free_deferred: AtomicBool::new(false),
+            users: AtomicUsize::new(0),
         };
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, new_handle(handle)) };
@@ -130,16 +132,23 @@ pub unsafe extern "C" fn ably_auth_new(
 /// What happens: from the moment it is called, every call on the handle fails with
 /// `ABLY_ERR_SHUT_DOWN`; it shuts the Auth down as `ably_auth_shutdown` does (non-blocking
 /// calls in flight complete with `ABLY_ERR_CANCELLED`, their `done` and `free_user_data` run
-/// before it returns), waits for callbacks running on other threads, then releases the
-/// listeners, the log sink and the authCallback, whose `free_user_data` run on this thread; a
-/// destructor that calls back into the handle gets ABLY_ERR_SHUT_DOWN (and a second
-/// `ably_auth_free` is ignored). When `ably_auth_free` returns, no callback of this Auth runs
-/// again. It does not wait for a library thread in a blocking network step (that thread exits
-/// when the step ends, touching nothing of the host's). Called from inside a callback of the
-/// same Auth (a listener, the authCallback, a `done`), the handle's memory is released when the
-/// outermost call on it returns.
+/// before it returns; waits on unanswered authCallbacks end), waits for callbacks running on
+/// other threads, then runs the `free_user_data` of every registration the Auth holds, on this
+/// thread (see "User destructors" at the top of this header); a destructor that calls back into
+/// the handle gets ABLY_ERR_SHUT_DOWN (and a second `ably_auth_free` is ignored). When
+/// `ably_auth_free` returns, no callback of this Auth runs again and nothing of the host's is
+/// touched again, also by a library thread still inside a network step (that thread exits when
+/// the step ends). Called from inside a callback of the same Auth (a listener, the
+/// authCallback, a `done`), that callback's own `free_user_data` runs as it returns, and the
+/// handle's memory is released when the last call on it returns (also the `_async` call whose
+/// `done` freed it).
 ///
-/// Call it once, when no call on the handle is in progress on another thread.
+/// How long it blocks: the longest of the callbacks of this Auth running on other threads when
+/// it is called (it waits for each to return); nothing else (no network wait). It has no bound
+/// exactly when such a callback does not return.
+///
+/// Call it once, when no call on the handle is in progress on another thread (the `_async` call
+/// whose `done` calls it excepted).
 ///
 /// # Safety
 /// `auth` is NULL or a handle from `ably_auth_new` that has not been freed.
@@ -153,13 +162,17 @@ pub unsafe extern "C" fn ably_auth_free(auth: *mut ably_auth) {
         if handle.freeing.swap(true, Ordering::AcqRel) {
             return; // freed again from a destructor of the first free
         }
+        handle.users.fetch_add(1, Ordering::AcqRel);
         // Destructors run here, with the handle still allocated; calls into it are refused.
         drop(handle.inner.close());
-        let in_call = ACTIVE.with(|active| active.borrow().contains(&auth.addr()));
-        if in_call {
-            handle.free_deferred.store(true, Ordering::Release);
-        } else {
-            // SAFETY: caller contract: no call is in progress on the handle.
+        handle.custody.release_all();
+        // Give up this call's use and mark the handle for release, in one step.
+        let before = handle
+            .users
+            .fetch_add(FREE_PENDING.wrapping_sub(1), Ordering::AcqRel);
+        if before == 1 {
+            // SAFETY: no call on the handle is in progress (this was the only use) and the
+            // flag is set: nobody else releases it.
             unsafe { free_handle(auth) };
         }
     })
@@ -534,9 +547,13 @@ unsafe fn token_call(
         let params = params
             .map(ably_token_params::into_token_params)
             .transpose()?;
-        let options = options.map(|o| o.inner.into_auth_options()).transpose()?;
+        let (options, custody) = match options {
+            Some(o) => (Some(o.inner.into_auth_options()?), o.custody),
+            None => (None, Vec::new()),
+        };
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
+        auth.custody.adopt(custody);
         let out = out_arg(out_token_details, "out_token_details")?;
         let details = call(&auth.inner, params.as_ref(), options.as_ref())?;
         // SAFETY: checked by out_arg.

@@ -3,7 +3,7 @@
 
 use std::ffi::{CString, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::completion::ably_auth_completion;
 use super::handle::try_new_builder;
@@ -11,8 +11,10 @@ use crate::auth::{AuthCallback, Completion, LogLevel, Logger};
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::token::TokenParams;
 
-/// Frees a `user_data` pointer handed to the library. Called exactly once, from whichever
-/// thread drops the library's last reference to it (possibly not the registering thread).
+/// Frees a `user_data` pointer handed to the library. Called exactly once, on whichever
+/// thread releases the registration (possibly not the registering thread), and never after
+/// `ably_auth_free` of the Auth that holds it has returned: see "User destructors" at the
+/// top of this header.
 pub type ably_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// An authCallback. `token_params_json` is the TokenParams of the request as JSON, borrowed for
@@ -52,33 +54,155 @@ pub type ably_log_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, message: *const c_char)>;
 
 /// The caller's `user_data` and its destructor: `free_user_data` runs exactly once, when the
-/// last Rust owner drops it.
+/// last Rust owner drops it, or earlier when the Auth that holds it is freed
+/// ([`Custody::release_all`]), whichever comes first.
 pub(crate) struct UserData {
+    cell: Arc<UserCell>,
+}
+
+/// The shared part of a [`UserData`]: the pointer, its destructor (taken when it runs) and
+/// how many calls of the host's functions with this pointer are under way.
+pub(crate) struct UserCell {
     ptr: *mut c_void,
+    state: Mutex<CellState>,
+}
+
+struct CellState {
     free: ably_free_fn,
+    /// Calls of the host's functions with `ptr` under way (nested on one thread, or on
+    /// several threads).
+    busy: usize,
+    /// The Auth was freed while a call was under way (from inside that call): the
+    /// destructor runs as the last call returns.
+    release_when_idle: bool,
 }
 
 // SAFETY: the C contract of every registration says user_data may be used and freed from
 // any thread; the library never dereferences it.
-unsafe impl Send for UserData {}
+unsafe impl Send for UserCell {}
 // SAFETY: as above; the library only passes the pointer back to the caller's functions.
-unsafe impl Sync for UserData {}
+unsafe impl Sync for UserCell {}
 
-impl UserData {
-    pub(crate) fn new(ptr: *mut c_void, free: ably_free_fn) -> Self {
-        UserData { ptr, free }
+impl UserCell {
+    fn state(&self) -> std::sync::MutexGuard<'_, CellState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn ptr(&self) -> *mut c_void {
-        self.ptr
+    /// Run `free_user_data` now, or as the call under way returns; at most once.
+    fn release(&self) {
+        let free = {
+            let mut state = self.state();
+            if state.busy > 0 {
+                state.release_when_idle = true;
+                return;
+            }
+            state.free.take()
+        };
+        if let Some(free) = free {
+            // SAFETY: the caller registered `free` for `ptr`; it runs once (take()), with no
+            // call of the host's functions with `ptr` under way.
+            unsafe { free(self.ptr) };
+        }
     }
 }
 
-impl Drop for UserData {
+impl Drop for UserCell {
     fn drop(&mut self) {
-        if let Some(free) = self.free.take() {
-            // SAFETY: the caller registered `free` for `ptr`; it runs once (take()).
-            unsafe { free(self.ptr) };
+        self.release();
+    }
+}
+
+impl UserData {
+    pub(crate) fn new(ptr: *mut c_void, free: ably_free_fn) -> Self {
+        UserData {
+            cell: Arc::new(UserCell {
+                ptr,
+                state: Mutex::new(CellState {
+                    free,
+                    busy: 0,
+                    release_when_idle: false,
+                }),
+            }),
+        }
+    }
+
+    /// Call one of the host's functions with the pointer: while `f` runs, a release (the
+    /// Auth freed from inside `f`) waits for `f` to return.
+    pub(crate) fn call<R>(&self, f: impl FnOnce(*mut c_void) -> R) -> R {
+        self.cell.state().busy += 1;
+        struct Idle<'a>(&'a UserCell);
+        impl Drop for Idle<'_> {
+            fn drop(&mut self) {
+                let release = {
+                    let mut state = self.0.state();
+                    state.busy -= 1;
+                    state.busy == 0 && state.release_when_idle
+                };
+                if release {
+                    self.0.release();
+                }
+            }
+        }
+        let _idle = Idle(&self.cell);
+        f(self.cell.ptr)
+    }
+
+    /// A reference for the [`Custody`] of the Auth that will hold this registration.
+    pub(crate) fn watch(&self) -> Weak<UserCell> {
+        Arc::downgrade(&self.cell)
+    }
+}
+
+/// The registrations an Auth holds (authCallback, log sink, transport, listeners, per-call
+/// options, completions), by weak reference: [`Custody::release_all`], run by
+/// `ably_auth_free`, runs every destructor not run yet, so that none runs after it returns,
+/// whoever still holds the registration (a worker inside a network step).
+#[derive(Default)]
+pub(crate) struct Custody {
+    state: Mutex<CustodyState>,
+}
+
+#[derive(Default)]
+struct CustodyState {
+    cells: Vec<Weak<UserCell>>,
+    /// Live cells after the last pruning: the list is pruned when it doubles, so adopting
+    /// costs amortised O(1).
+    pruned_len: usize,
+    released: bool,
+}
+
+impl Custody {
+    fn state(&self) -> std::sync::MutexGuard<'_, CustodyState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hold `cells`; after [`Custody::release_all`] they are released at once instead.
+    pub(crate) fn adopt(&self, cells: impl IntoIterator<Item = Weak<UserCell>>) {
+        let mut state = self.state();
+        if state.released {
+            drop(state);
+            for cell in cells.into_iter().filter_map(|c| c.upgrade()) {
+                cell.release();
+            }
+            return;
+        }
+        state.cells.extend(cells);
+        if state.cells.len() > 2 * state.pruned_len + 64 {
+            state.cells.retain(|c| c.strong_count() > 0);
+            state.pruned_len = state.cells.len();
+        }
+    }
+
+    /// Run every destructor not run yet, on this thread (one whose function is running on
+    /// this thread, which freed the Auth from inside it, runs as that function returns).
+    pub(crate) fn release_all(&self) {
+        let cells = {
+            let mut state = self.state();
+            state.released = true;
+            std::mem::take(&mut state.cells)
+        };
+        for cell in cells.iter().filter_map(Weak::upgrade) {
+            cell.release();
         }
     }
 }
@@ -139,9 +263,11 @@ impl AuthCallback for CAuthCallback {
                 return;
             }
         };
-        // SAFETY: the caller registered this function for this user_data; the JSON outlives
-        // the call and the completion is a live handle the callback now owns.
-        unsafe { (self.callback)(self.user_data.ptr(), json.as_ptr(), handle) };
+        self.user_data.call(|user_data| {
+            // SAFETY: the caller registered this function for this user_data; the JSON
+            // outlives the call and the completion is a live handle the callback now owns.
+            unsafe { (self.callback)(user_data, json.as_ptr(), handle) }
+        });
     }
 }
 
@@ -160,9 +286,11 @@ pub(crate) fn c_logger(
         let Ok(text) = catch_unwind(AssertUnwindSafe(|| c_message(message))) else {
             return;
         };
-        // SAFETY: the caller registered this function for this user_data; the text
-        // outlives the call.
-        unsafe { callback(user_data.ptr(), i32::from(level as u8), text.as_ptr()) };
+        user_data.call(|user_data| {
+            // SAFETY: the caller registered this function for this user_data; the text
+            // outlives the call.
+            unsafe { callback(user_data, i32::from(level as u8), text.as_ptr()) }
+        });
     };
     Ok(Logger {
         level,

@@ -5,14 +5,14 @@
 
 use std::ffi::{c_char, c_void};
 use std::ptr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use super::auth::{ably_auth, auth_call, header_call, owned_c_secret};
 use super::boundary::{boundary, boundary_or};
-use super::callback::{UserData, ably_free_fn, required};
+use super::callback::{UserCell, UserData, ably_free_fn, required};
 use super::error::{ably_error_info, error_into_c};
 use super::handle::{free_handle, new_handle, take_builder, write_out};
 use super::options::ably_auth_options;
@@ -44,6 +44,9 @@ use crate::http::HttpResponse;
 ///   `done` gets `ABLY_ERR_REENTRANT_CALL`: use the `_async` form.
 /// - The operations run on the Auth's worker threads (`ably_auth_options_set_worker_threads`, 2
 ///   by default), started on first use; `done` runs on one more library thread.
+/// - Starting costs the same whatever the number of calls in flight; past
+///   `ably_auth_options_set_max_calls_in_flight` (10000 by default) a start fails at once with
+///   `ABLY_ERR_TOO_MANY_CALLS`, as any other start error (no `done`).
 ///
 /// `ably_call` is one such operation in flight, owned by the caller: free it with
 /// `ably_call_free` (before or after its `done` ran). Thread safety: thread-safe.
@@ -115,6 +118,7 @@ fn split<T, C>(
 unsafe fn start<T: Send + 'static>(
     auth: *const ably_auth,
     user_data: UserData,
+    adopt: Vec<Weak<UserCell>>,
     out_call: *mut *mut ably_call,
     deliver: impl FnOnce(*mut c_void, Result<T>) + Send + 'static,
     begin: impl FnOnce(&Arc<crate::auth::Auth>, Box<dyn FnOnce(Result<T>) + Send>) -> Result<Call>,
@@ -122,6 +126,9 @@ unsafe fn start<T: Send + 'static>(
     boundary(move || {
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
+        // The handle's custody releases them when the Auth is freed, whoever holds them then.
+        auth.custody
+            .adopt(adopt.into_iter().chain([user_data.watch()]));
         let slot = Arc::new(OnceLock::new());
         let handle = (!out_call.is_null()).then(|| {
             let handle = new_handle(ably_call {
@@ -133,7 +140,7 @@ unsafe fn start<T: Send + 'static>(
             handle
         });
         let done: Box<dyn FnOnce(Result<T>) + Send> = Box::new(move |outcome| {
-            deliver(user_data.ptr(), outcome);
+            user_data.call(|user| deliver(user, outcome));
             drop(user_data); // free_user_data, after done returned
         });
         match begin(&auth.inner, done) {
@@ -250,10 +257,13 @@ unsafe fn token_call_async(
         let params = params
             .map(ably_token_params::into_token_params)
             .transpose()?;
-        let options = options.map(|o| o.inner.into_auth_options()).transpose()?;
-        Ok((params, options, required(done, "done")?))
+        let (options, custody) = match options {
+            Some(o) => (Some(o.inner.into_auth_options()?), o.custody),
+            None => (None, Vec::new()),
+        };
+        Ok((params, options, custody, required(done, "done")?))
     })();
-    let (params, options, done) = match checked {
+    let (params, options, custody, done) = match checked {
         Ok(args) => args,
         Err(error) => return error_into_c(error),
     };
@@ -264,13 +274,20 @@ unsafe fn token_call_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, move |auth, done| {
-            if authorize {
-                auth.authorize_async(params, options, done)
-            } else {
-                auth.request_token_async(params, options, done)
-            }
-        })
+        start(
+            auth,
+            user_data,
+            custody,
+            out_call,
+            deliver,
+            move |auth, done| {
+                if authorize {
+                    auth.authorize_async(params, options, done)
+                } else {
+                    auth.request_token_async(params, options, done)
+                }
+            },
+        )
     }
 }
 
@@ -305,9 +322,14 @@ pub unsafe extern "C" fn ably_auth_authorization_header_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, |auth, done| {
-            auth.authorization_header_async(done)
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            |auth, done| auth.authorization_header_async(done),
+        )
     }
 }
 
@@ -342,9 +364,14 @@ pub unsafe extern "C" fn ably_auth_time_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, |auth, done| {
-            auth.time_async(done)
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            |auth, done| auth.time_async(done),
+        )
     }
 }
 
@@ -385,9 +412,14 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, move |auth, done| {
-            auth.revoke_tokens_async(targets, issued_before, margin, done)
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            move |auth, done| auth.revoke_tokens_async(targets, issued_before, margin, done),
+        )
     }
 }
 
@@ -445,16 +477,23 @@ pub unsafe extern "C" fn ably_auth_request_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, out_call, deliver, move |auth, done| {
-            auth.request_async(
-                request.method,
-                request.path,
-                request.query,
-                request.headers,
-                request.body,
-                done,
-            )
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            move |auth, done| {
+                auth.request_async(
+                    request.method,
+                    request.path,
+                    request.query,
+                    request.headers,
+                    request.body,
+                    done,
+                )
+            },
+        )
     }
 }
 
@@ -498,11 +537,15 @@ pub unsafe extern "C" fn ably_call_free(call: *mut ably_call) {
 
 /// Shut the Auth down: from now on every networked call and every `_async` function fails with
 /// `ABLY_ERR_SHUT_DOWN`; every non-blocking call in flight completes with `ABLY_ERR_CANCELLED`;
-/// renewal ahead stops. Then wait up to `timeout_ms` (-1: no limit) for the completions to be
-/// delivered and the library threads to exit. A thread in a blocking network step exits when
-/// that step ends (at most one request timeout). Signing and the cached token keep working.
-/// Idempotent; from inside a callback it does not wait for that callback. `ably_auth_free` does
-/// the same (see there).
+/// renewal ahead stops; every wait on an unanswered authCallback ends at once (that call fails
+/// with ABLY_ERR_SHUT_DOWN, and the completion's later answer is refused), and so does every
+/// wait on a host-transport exchange. Then wait up to `timeout_ms` (-1: no limit) for the
+/// completions to be delivered and the library threads to exit. A thread in a blocking step of
+/// the built-in HTTP client exits when that step ends (at most one request timeout); one
+/// running a callback when that callback returns. Signing and the cached token keep working.
+/// Idempotent; from inside a callback it does not wait for that callback, and a listener
+/// removed meanwhile is not waited for while it is inside this call (see
+/// `ably_auth_remove_listener`). `ably_auth_free` does the same (see there).
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
 /// ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).

@@ -78,6 +78,10 @@ pub const ABLY_ERR_NO_VALID_TOKEN: i32 = 100_004;
 /// networked call with no HTTP transport of the host's, or an option of the built-in HTTP
 /// client, in a build without it (see `ably_auth_features`).
 pub const ABLY_ERR_NOT_BUILT_IN: i32 = 100_005;
+/// (Library code, status 0.) An `_async` call refused at once because the Auth already has
+/// as many calls in flight as `ably_auth_options_set_max_calls_in_flight` allows (10000 by
+/// default); its `done` never runs.
+pub const ABLY_ERR_TOO_MANY_CALLS: i32 = 100_006;
 
 /// An Ably ErrorInfo. Returned by every fallible function as an owned pointer: NULL means
 /// success; otherwise the caller reads the fields and frees it, once, with
@@ -188,6 +192,7 @@ mod tests {
             (ABLY_ERR_SHUT_DOWN, codes::SHUT_DOWN),
             (ABLY_ERR_NO_VALID_TOKEN, codes::NO_VALID_TOKEN),
             (ABLY_ERR_NOT_BUILT_IN, codes::NOT_BUILT_IN),
+            (ABLY_ERR_TOO_MANY_CALLS, codes::TOO_MANY_CALLS),
         ];
         for (c, core) in pairs {
             assert_eq!(c as u32, core);

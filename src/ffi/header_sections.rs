@@ -251,7 +251,7 @@ when no HTTP status applies (a bad argument, no answer at all, the library's own
   80000   ABLY_ERR_CONNECTION_FAILED            0       library: no connection (DNS, refused,
                                                         TLS)
   100001  ABLY_ERR_REENTRANT_CALL ...           0       library: its own conditions, for
-  -100005 ABLY_ERR_NOT_BUILT_IN                         which Ably has no code
+  -100006 ABLY_ERR_TOO_MANY_CALLS                       which Ably has no code
 
 Any other code is the server's, with the server's status: an Ably error body or
 X-Ably-Errorcode header wins; an error status without either gets Ably's generic code for

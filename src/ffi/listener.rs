@@ -29,9 +29,10 @@ pub type ably_auth_listener_fn = Option<
 /// token fails. On success `*out_id` receives an id for `ably_auth_remove_listener`.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any call
-/// of it under way has returned, when the Auth is freed, or at once when this call fails. The
-/// listener and `free_user_data` may run on any thread.
+/// `free_user_data` (may be NULL) runs exactly once, after the listener is removed and any
+/// call of it under way has returned, in `ably_auth_free`, or at once when this call
+/// fails (see "User destructors" at the top of this header). The listener and
+/// `free_user_data` may run on any thread.
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth`, `listener` or `out_id` (nothing is
 /// registered).
@@ -56,22 +57,24 @@ pub unsafe extern "C" fn ably_auth_add_listener(
         let auth = unsafe { auth_call(auth) }?;
         let listener = required(listener, "listener")?;
         let out = out_arg(out_id, "out_id")?;
+        auth.custody.adopt([user_data.watch()]);
         let id = auth.inner.add_listener(move |event: &AuthEvent<'_>| {
-            let user_data = user_data.ptr();
             // Our glue must not unwind into the Auth; the C listener itself cannot unwind.
-            let _ = catch_unwind(AssertUnwindSafe(|| match event {
-                AuthEvent::TokenChanged(details) => {
-                    let handle = ably_token_details::new((*details).clone());
-                    // SAFETY: registered function; the handle outlives the call.
-                    unsafe { listener(user_data, &handle, ptr::null()) };
-                }
-                AuthEvent::Failed(error) => {
-                    let c_error = error_into_c((*error).clone());
-                    // SAFETY: registered function; the error outlives the call.
-                    unsafe { listener(user_data, ptr::null(), c_error) };
-                    // SAFETY: allocated just above, freed once.
-                    unsafe { ably_error_info_free(c_error) };
-                }
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                user_data.call(|user_data| match event {
+                    AuthEvent::TokenChanged(details) => {
+                        let handle = ably_token_details::new((*details).clone());
+                        // SAFETY: registered function; the handle outlives the call.
+                        unsafe { listener(user_data, &handle, ptr::null()) };
+                    }
+                    AuthEvent::Failed(error) => {
+                        let c_error = error_into_c((*error).clone());
+                        // SAFETY: registered function; the error outlives the call.
+                        unsafe { listener(user_data, ptr::null(), c_error) };
+                        // SAFETY: allocated just above, freed once.
+                        unsafe { ably_error_info_free(c_error) };
+                    }
+                })
             }));
         });
         // SAFETY: checked by out_arg.
@@ -80,8 +83,11 @@ pub unsafe extern "C" fn ably_auth_add_listener(
     })
 }
 
-/// Remove the listener `id`. A call of it under way on another thread finishes; its
-/// `free_user_data` runs after that.
+/// Remove the listener `id`. A call of it under way on another thread finishes first: when
+/// this returns, the listener is not running and is never called again. Exception: a call
+/// of it that is itself inside `ably_auth_shutdown` or `ably_auth_free` of this Auth is not
+/// waited for (those wait for the library's threads, maybe for the one removing it, which
+/// would deadlock). Its `free_user_data` runs after its last call.
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or an unknown `id` (never added, or
 /// already removed).

@@ -32,6 +32,9 @@ use crate::http::Method;
 /// options.
 pub struct ably_auth_options {
     pub(crate) inner: ClientOptions,
+    /// The registrations set on these options, for the custody of the Auth (or the call)
+    /// that takes them.
+    pub(crate) custody: Vec<std::sync::Weak<super::callback::UserCell>>,
 }
 
 /// Create empty options. NULL only when about a million builders (options, params and
@@ -41,6 +44,7 @@ pub struct ably_auth_options {
 pub extern "C" fn ably_auth_options_new() -> *mut ably_auth_options {
     new_builder(ably_auth_options {
         inner: ClientOptions::default(),
+        custody: Vec::new(),
     })
 }
 
@@ -360,9 +364,10 @@ pub unsafe extern "C" fn ably_auth_options_add_auth_param(
 /// it wins over an authUrl.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
-/// Auth or the unused options are freed, the callback is replaced, or at once when this call
-/// fails). The callback and `free_user_data` may run on any thread.
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+/// (the Auth is freed, see "User destructors" at the top of this header; the
+/// unused options are freed, the callback is replaced, or at once when this
+/// call fails). The callback and `free_user_data` may run on any thread.
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `callback` is NULL.
 ///
@@ -378,15 +383,14 @@ pub unsafe extern "C" fn ably_auth_options_set_auth_callback(
     free_user_data: ably_free_fn,
 ) -> *mut ably_error_info {
     let user_data = UserData::new(user_data, free_user_data);
-    // SAFETY: forwarded. The replaced callback is returned, so its free_user_data runs after
-    // the options are back in their slot (it may use them).
-    unsafe {
-        edit(options, move |o| {
-            let callback = required(callback, "callback")?;
-            let new = Arc::new(CAuthCallback::new(callback, user_data));
-            Ok(o.auth.auth_callback.replace(new))
-        })
-    }
+    // The replaced callback is returned, so its free_user_data runs after the options are
+    // back in their slot (it may use them).
+    edit_builder(options, "options", move |o: &mut ably_auth_options| {
+        let callback = required(callback, "callback")?;
+        o.custody.push(user_data.watch());
+        let new = Arc::new(CAuthCallback::new(callback, user_data));
+        Ok(o.inner.auth.auth_callback.replace(new))
+    })
 }
 
 /// Ask Ably for the time before signing a TokenRequest, once; the offset is remembered. Default
@@ -807,8 +811,8 @@ pub unsafe extern "C" fn ably_auth_options_set_max_retry_count(
 }
 
 /// How long after a request to Ably started no further fallback host is tried
-/// (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case
-/// `R` in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
+/// (`httpMaxRetryDuration`, default 15000 ms): the `max_retry_duration` of the worst case `R`
+/// in `ably_auth_options_set_timeouts`. 0 tries the first host only. Errors:
 /// ABLY_ERR_INVALID_ARGUMENT when negative.
 ///
 /// # Safety
@@ -902,6 +906,36 @@ pub unsafe extern "C" fn ably_auth_options_set_worker_threads(
     }
 }
 
+/// The most non-blocking calls this Auth may have in flight at once (default 10000, at least
+/// 1). A call is in flight from its `_async` start until its work has ended on a worker (a
+/// cancelled call whose work is waiting for a worker, or still inside a network step, counts
+/// until that ends). A start past the bound fails at once with `ABLY_ERR_TOO_MANY_CALLS`
+/// (ABLY_ERR_TOO_MANY_CALLS): its `done` never runs and its `free_user_data` has run when it
+/// returns. The bound keeps the queue, and the memory it holds, finite; starting a call costs
+/// the same whatever the number in flight.
+///
+/// Errors: ABLY_ERR_INVALID_ARGUMENT for a `max_calls` below 1.
+///
+/// # Safety
+/// `options` is NULL or a pointer returned by `ably_auth_options_new`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ably_auth_options_set_max_calls_in_flight(
+    options: *mut ably_auth_options,
+    max_calls: i64,
+) -> *mut ably_error_info {
+    // SAFETY: forwarded.
+    unsafe {
+        edit(options, |o| {
+            o.max_calls_in_flight = usize::try_from(max_calls)
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| ErrorInfo::invalid_value("`max_calls` must be at least 1"))?;
+            Ok(())
+        })
+    }
+}
+
 /// Renew the token in the background before it enters its expiry margin (default true): the
 /// renewal starts one token-fetch deadline before the margin (see
 /// `ably_auth_options_set_timeouts`), but not before half the token's remaining usable life,
@@ -940,9 +974,10 @@ pub unsafe extern "C" fn ably_auth_options_set_renew_ahead(
 /// a key secret, token or mac. Replaces an earlier log callback.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
-/// Auth or the unused options are freed, the callback is replaced, or at once when this call
-/// fails). The callback and `free_user_data` may run on any thread.
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+/// (the Auth is freed, see "User destructors" at the top of this header; the
+/// unused options are freed, the callback is replaced, or at once when this
+/// call fails). The callback and `free_user_data` may run on any thread.
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live, `callback` is NULL or `level`
 /// is not 1..=5.
@@ -960,13 +995,13 @@ pub unsafe extern "C" fn ably_auth_options_set_log(
     free_user_data: ably_free_fn,
 ) -> *mut ably_error_info {
     let user_data = UserData::new(user_data, free_user_data);
-    // SAFETY: forwarded.
-    unsafe {
-        edit(options, move |o| {
-            let callback = required(callback, "callback")?;
-            Ok(o.logger.replace(c_logger(callback, level, user_data)?))
-        })
-    }
+    edit_builder(options, "options", move |o: &mut ably_auth_options| {
+        let callback = required(callback, "callback")?;
+        let watched = user_data.watch();
+        let logger = c_logger(callback, level, user_data)?;
+        o.custody.push(watched);
+        Ok(o.inner.logger.replace(logger))
+    })
 }
 
 /// `count` C strings as owned Rust strings; NULL `array` is allowed only with `count` 0.

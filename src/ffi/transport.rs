@@ -130,15 +130,19 @@ impl HttpHost for CHttpHost {
         if handle.is_null() {
             return; // no handle slot left: the exchange was dropped, the request failed
         }
-        // SAFETY: the host registered this function for this user_data; the exchange is a
-        // live handle that the host now owns.
-        unsafe { (self.send)(self.user_data.ptr(), handle) };
+        self.user_data.call(|user_data| {
+            // SAFETY: the host registered this function for this user_data; the exchange is
+            // a live handle that the host now owns.
+            unsafe { (self.send)(user_data, handle) }
+        });
     }
 
     fn cancel(&self, id: u64) {
         if let Some(cancel) = self.cancel {
-            // SAFETY: as for send; an id, not a pointer, so nothing is borrowed.
-            unsafe { cancel(self.user_data.ptr(), id) };
+            self.user_data.call(|user_data| {
+                // SAFETY: as for send; an id, not a pointer, so nothing is borrowed.
+                unsafe { cancel(user_data, id) }
+            });
         }
     }
 }
@@ -158,7 +162,14 @@ pub unsafe fn http_transport_from_c(
     user_data: *mut c_void,
     free_user_data: ably_free_fn,
 ) -> Result<Arc<dyn Transport>> {
-    let user_data = UserData::new(user_data, free_user_data);
+    c_transport(send, cancel, UserData::new(user_data, free_user_data))
+}
+
+fn c_transport(
+    send: ably_http_send_fn,
+    cancel: ably_http_cancel_fn,
+    user_data: UserData,
+) -> Result<Arc<dyn Transport>> {
     let send = required(send, "send")?;
     Ok(Arc::new(HostTransport::new(CHttpHost {
         send,
@@ -179,13 +190,14 @@ pub unsafe fn http_transport_from_c(
 /// exchange.
 ///
 /// Ownership: `user_data` passes to the library with this call, whatever its outcome:
-/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it (the
-/// Auth or the unused options are freed, the transport is replaced, or at once when this call
-/// fails). `send`, `cancel` and `free_user_data` may run on any thread. `ably_auth_shutdown`
-/// stops waiting for every exchange (calling `cancel`); `ably_auth_free` does too, then waits
-/// for a `send` or `cancel` running on another thread, and after it returns the library never
-/// calls `send` or `cancel` again (the exchanges you still hold must still be answered; the
-/// answers get `ABLY_ERR_CANCELLED`).
+/// `free_user_data` (may be NULL) runs exactly once, when the library no longer needs it
+/// (the Auth is freed, see "User destructors" at the top of this header; the
+/// unused options are freed, the transport is replaced, or at once when
+/// this call fails). `send`, `cancel` and `free_user_data` may run on any thread.
+/// `ably_auth_shutdown` stops waiting for every exchange (calling `cancel`);
+/// `ably_auth_free` does too, then waits for a `send` or `cancel` running on another
+/// thread, and after it returns the library never calls `send` or `cancel` again (the
+/// exchanges you still hold must still be answered; the answers get `ABLY_ERR_CANCELLED`).
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT when `options` is not live or `send` is NULL. `cancel` may
 /// be NULL.
@@ -202,10 +214,13 @@ pub unsafe extern "C" fn ably_auth_options_set_http_transport(
     user_data: *mut c_void,
     free_user_data: ably_free_fn,
 ) -> *mut ably_error_info {
-    // SAFETY: forwarded. The replaced transport is returned, so its free_user_data runs
-    // after the options are back in their slot (it may use them).
+    // The replaced transport is returned, so its free_user_data runs after the options are
+    // back in their slot (it may use them).
+    let user_data = UserData::new(user_data, free_user_data);
     edit_builder(options, "options", move |o: &mut ably_auth_options| {
-        let transport = unsafe { http_transport_from_c(send, cancel, user_data, free_user_data) }?;
+        let watched = user_data.watch();
+        let transport = c_transport(send, cancel, user_data)?;
+        o.custody.push(watched);
         Ok(o.inner.custom_transport.replace(transport))
     })
 }
@@ -373,9 +388,12 @@ fn answer(
     boundary(|| {
         let ably_http_exchange { inner, text } =
             take_builder(exchange, "exchange", false)?.expect("required");
-        drop(text);
+        // The arguments are read (copied) first: they may point into the exchange itself
+        // (its URL quoted as the failure's message, a request header echoed back).
         // A panic below drops `inner` unanswered, which fails the request at once.
-        match answer() {
+        let outcome = answer();
+        drop(text);
+        match outcome {
             Ok(Ok(response)) => inner.respond(response),
             Ok(Err(error)) => inner.fail(error),
             Err(bad_input) => {

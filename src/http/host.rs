@@ -322,11 +322,7 @@ impl HostTransport {
     /// Stop waiting for the exchange `thread` is blocked on, if any (a worker whose call was
     /// cancelled). Returns whether one was cancelled.
     pub fn cancel_on_thread(&self, thread: ThreadId) -> bool {
-        let id = self
-            .pending()
-            .iter()
-            .find(|(_, (waiter, _))| *waiter == thread)
-            .map(|(id, _)| *id);
+        let id = self.request_on_thread(thread);
         id.is_some_and(|id| self.cancel(id))
     }
 
@@ -375,6 +371,17 @@ impl Transport for HostTransport {
         for id in self.pending_ids() {
             self.cancel(id);
         }
+    }
+
+    fn request_on_thread(&self, thread: ThreadId) -> Option<u64> {
+        self.pending()
+            .iter()
+            .find(|(_, (waiter, _))| *waiter == thread)
+            .map(|(id, _)| *id)
+    }
+
+    fn cancel_request(&self, id: u64) {
+        self.cancel(id);
     }
 
     /// Cancel every exchange (calling the host's cancel hook), then refuse new requests

@@ -274,6 +274,17 @@ pub trait Transport: Send + Sync {
     /// requests then end at their own timeout.
     fn cancel_all(&self) {}
 
+    /// The id of the request `thread` is waiting for now, if this transport tracks them
+    /// (a host transport does), so that a cancelled call can stop waiting for it.
+    fn request_on_thread(&self, _thread: std::thread::ThreadId) -> Option<u64> {
+        None
+    }
+
+    /// Stop waiting for request `id` (from [`Transport::request_on_thread`]): its `send`
+    /// returns [`TransportErrorKind::Cancelled`] soon and the application hears of it. A
+    /// request no longer waited for is left alone (ids are never reused).
+    fn cancel_request(&self, _id: u64) {}
+
     /// The Auth is being freed: stop waiting for every request, make later `send`s fail
     /// with [`TransportErrorKind::Cancelled`], and return only once no other thread is
     /// inside the application's code for this transport, so that nothing calls it after

@@ -226,7 +226,8 @@ impl RestClient {
         let query = if query.is_empty() {
             String::new()
         } else {
-            let mut encoded = form_urlencoded::Serializer::new(String::from("?"));
+            // for_suffix: the `?` is not a pair of the query (`new` would write `?&a=b`).
+            let mut encoded = form_urlencoded::Serializer::for_suffix(String::from("?"), 1);
             encoded.extend_pairs(query);
             encoded.finish()
         };

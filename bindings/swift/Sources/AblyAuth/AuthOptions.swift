@@ -68,6 +68,11 @@ public struct AuthOptions: Sendable {
     /// on any thread.
     public var logHandler: LogHandler?
     public var logLevel: LogLevel = .info
+    /// Send every request through this HTTP client instead of the built-in one, e.g.
+    /// `URLSessionTransport()`. The request timeout applies to each request; options only
+    /// the built-in client honours (`caPEMs`, `resolve`, `openTimeoutMs`) are then refused
+    /// (40000): configure them in the transport.
+    public var httpTransport: (any HTTPTransport)?
 
     public init(key: String? = nil, token: String? = nil, clientId: String? = nil,
                 authUrl: String? = nil, authCallback: AuthCallback? = nil) {
@@ -155,6 +160,12 @@ public struct AuthOptions: Sendable {
             try check(ably_auth_options_set_worker_threads(o, Int32(clamping: workerThreads)))
         }
         if !renewAhead { try check(ably_auth_options_set_renew_ahead(o, false)) }
+        if let httpTransport {
+            // Owned by the C side from here, also when this fails (released at once then).
+            let box = Unmanaged.passRetained(Box<any HTTPTransport>(httpTransport)).toOpaque()
+            try check(ably_auth_options_set_http_transport(
+                o, transportSendTrampoline, transportCancelTrampoline, box, releaseBox))
+        }
         if let logHandler {
             let box = Unmanaged.passRetained(Box<LogHandler>(logHandler)).toOpaque()
             try check(ably_auth_options_set_log(o, logTrampoline, logLevel.rawValue, box, releaseBox))

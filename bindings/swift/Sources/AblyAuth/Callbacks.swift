@@ -82,9 +82,9 @@ public final class AuthCompletion: @unchecked Sendable {  // `handle` is guarded
         case .json(let json):
             text = json
         case .tokenDetails(let details):
-            do { text = try jsonString(details) } catch { return try fail(error) }
+            do { text = try encodeJSON(details) } catch { return try fail(error) }
         case .tokenRequest(let request):
-            do { text = try jsonString(request) } catch { return try fail(error) }
+            do { text = try encodeJSON(request) } catch { return try fail(error) }
         }
         let completion = try take()
         if isToken {

@@ -53,7 +53,7 @@ final class CallState: @unchecked Sendable {  // every field is guarded by `lock
 
 /// Resumes the continuation in `userData` with the outcome of `done`: `error` if there is
 /// one (freed here), else `value()` (which takes over the C result).
-private func resume<T>(_ userData: UnsafeMutableRawPointer?,
+private func resume<T: Sendable>(_ userData: UnsafeMutableRawPointer?,
                        _ error: UnsafeMutablePointer<ably_error_info>?,
                        _ value: () throws -> T) {
     guard let userData else { return }
@@ -97,7 +97,7 @@ let responseDone: ably_response_done_fn = { userData, response, error in
 ///
 /// Task cancellation throws `CancellationError`; a cancellation by `shutdown` throws
 /// `AblyErrorInfo` with code `AblyErrorInfo.cancelled`.
-func runNonBlocking<T>(
+func runNonBlocking<T: Sendable>(
     _ start: (UnsafeMutableRawPointer, UnsafeMutablePointer<OpaquePointer?>)
         -> UnsafeMutablePointer<ably_error_info>?
 ) async throws -> T {

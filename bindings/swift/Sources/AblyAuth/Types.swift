@@ -16,14 +16,19 @@ public struct TokenParams: Codable, Hashable, Sendable {
     public var timestamp: Int64?
     /// Replay-protection nonce (TK2e); unset: a random one.
     public var nonce: String?
+    /// JWTs only (`createJWT`): the `x-ably-revocation-key` claim, so that every JWT with
+    /// the same key can be revoked at once (`revocationKey:<key>`). Other calls refuse
+    /// params that set it (40003).
+    public var revocationKey: String?
 
     public init(ttl: Int64? = nil, capability: String? = nil, clientId: String? = nil,
-                timestamp: Int64? = nil, nonce: String? = nil) {
+                timestamp: Int64? = nil, nonce: String? = nil, revocationKey: String? = nil) {
         self.ttl = ttl
         self.capability = capability
         self.clientId = clientId
         self.timestamp = timestamp
         self.nonce = nonce
+        self.revocationKey = revocationKey
     }
 
     /// A new `ably_token_params` builder; the caller passes it to a consuming call.
@@ -37,6 +42,9 @@ public struct TokenParams: Codable, Hashable, Sendable {
             if let clientId { try check(ably_token_params_set_client_id(params, clientId)) }
             if let timestamp { try check(ably_token_params_set_timestamp(params, timestamp)) }
             if let nonce { try check(ably_token_params_set_nonce(params, nonce)) }
+            if let revocationKey {
+                try check(ably_token_params_set_revocation_key(params, revocationKey))
+            }
         } catch {
             ably_token_params_free(params)
             throw error
@@ -86,7 +94,7 @@ public struct TokenDetails: Codable, Hashable, Sendable {
     /// A new `ably_token_details` for this value, to free with `ably_token_details_free`.
     func makeHandle() throws -> OpaquePointer {
         var out: OpaquePointer?
-        try check(ably_token_details_from_json(try jsonString(self), &out))
+        try check(ably_token_details_from_json(try encodeJSON(self), &out))
         guard let out else { throw AblyErrorInfo.internalFailure("no TokenDetails returned") }
         return out
     }
@@ -114,6 +122,20 @@ public struct TokenRequest: Codable, Hashable, Sendable {
         self.timestamp = timestamp
         self.nonce = nonce
         self.mac = mac
+    }
+
+    /// The compact JSON the library POSTs to `/keys/{keyName}/requestToken` (ttl and
+    /// timestamp numbers, absent fields left out): the same bytes the C API's
+    /// `ably_token_request_to_json` gives. (`JSONEncoder` gives the same fields, but escapes
+    /// `/` and may order keys differently.)
+    public func jsonString() throws -> String {
+        var handle: OpaquePointer?
+        try check(ably_token_request_from_json(try encodeJSON(self), &handle))
+        defer { ably_token_request_free(handle) }
+        var out: UnsafeMutablePointer<CChar>?
+        try check(ably_token_request_to_json(handle, &out))
+        guard let json = takeString(out) else { throw AblyErrorInfo.internalFailure("no JSON returned") }
+        return json
     }
 
     /// Copies and frees an owned `ably_token_request` out-parameter.
@@ -210,6 +232,6 @@ public enum LogLevel: Int32, Sendable {
     case error = 1, warn, info, debug, verbose
 }
 
-func jsonString<T: Encodable>(_ value: T) throws -> String {
+func encodeJSON<T: Encodable>(_ value: T) throws -> String {
     String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
 }

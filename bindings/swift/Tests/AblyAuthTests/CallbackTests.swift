@@ -4,7 +4,7 @@ import XCTest
 
 /// authCallback (answered now, later, from a Task, never, twice, with errors), listeners and
 /// the log handler, against the loopback server.
-final class CallbackTests: LoopbackTestCase {
+final class CallbackTests: LoopbackTestCase, @unchecked Sendable {
     func callbackAuth(_ callback: AuthCallback, requestTimeoutMs: Int64 = 3000) throws -> AblyAuth {
         var options = server.options(requestTimeoutMs: requestTimeoutMs)
         options.authCallback = callback
@@ -44,18 +44,20 @@ final class CallbackTests: LoopbackTestCase {
 
     /// A client's callback gets a TokenRequest from "its game server" (here an AblyAuth with
     /// the key, as the server would hand it out over HTTP); the library exchanges it.
-    func testAsyncCallbackAnsweringWithATokenRequest() async throws {
-        let gameServer = try AblyAuth(key: try server.key())
-        let auth = try callbackAuth(.async { params in
-            try await Task.sleep(nanoseconds: 50_000_000)
-            var forClient = params
-            forClient.clientId = "ivan"
-            return .tokenRequest(try gameServer.createTokenRequest(forClient))
-        })
-        let details = try await auth.authorize()
-        XCTAssertEqual(details.clientId, "ivan")
-        XCTAssertTrue(details.token.hasPrefix("lbtk-"), details.token)
-        XCTAssertEqual(auth.clientId, "ivan")
+    func testAsyncCallbackAnsweringWithATokenRequest() throws {
+        try runAsync { [self] in
+            let gameServer = try AblyAuth(key: try server.key())
+            let auth = try callbackAuth(.async { params in
+                try await Task.sleep(nanoseconds: 50_000_000)
+                var forClient = params
+                forClient.clientId = "ivan"
+                return .tokenRequest(try gameServer.createTokenRequest(forClient))
+            })
+            let details = try await auth.authorize()
+            XCTAssertEqual(details.clientId, "ivan")
+            XCTAssertTrue(details.token.hasPrefix("lbtk-"), details.token)
+            XCTAssertEqual(auth.clientId, "ivan")
+        }
     }
 
     func testThrownErrorsFailTheCall() throws {
@@ -72,11 +74,12 @@ final class CallbackTests: LoopbackTestCase {
         XCTAssertEqual(kept?.message, "banned")
     }
 
+    /// A completion released unanswered answers itself (not the 60 s request timeout).
     func testDroppedCompletionFailsAtOnce() throws {
-        let auth = try callbackAuth(AuthCallback { _, _ in }, requestTimeoutMs: 5000)
-        let start = Date()
-        assertAblyError(AblyErrorInfo.authCallbackFailed) { try auth.authorize() }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2.5, "not after the request timeout")
+        let auth = try callbackAuth(AuthCallback { _, _ in }, requestTimeoutMs: 60_000)
+        let error = assertAblyError(AblyErrorInfo.authCallbackFailed) { try auth.authorize() }
+        XCTAssertTrue(String(describing: error).contains("released its completion without answering"),
+                      String(describing: error))
     }
 
     func testUnansweredCompletionTimesOutAndRefusesLateAnswers() throws {

@@ -2,8 +2,9 @@ import AblyAuth
 import Foundation
 import XCTest
 
-/// A test case with a fresh loopback server per test (`server`).
-class LoopbackTestCase: XCTestCase {
+/// A test case with a fresh loopback server per test (`server`). (`@unchecked Sendable`: the
+/// async tests hand `self` to a Task that `runAsync` waits for.)
+class LoopbackTestCase: XCTestCase, @unchecked Sendable {
     var server: Loopback!
 
     override func setUpWithError() throws {
@@ -19,15 +20,16 @@ class LoopbackTestCase: XCTestCase {
 /// The loopback Ably-compatible server (tests/support, binary `ably-loopback-server`, path in
 /// `ABLY_LOOPBACK_SERVER`; run-tests.sh builds it and sets it). Started with
 /// `--exit-on-stdin-eof`, so closing its stdin (`stop()`, or this process dying) ends it.
+/// (Spawned with posix_spawn rather than Foundation's `Process`, which leaks on Linux and
+/// would make every LeakSanitizer run report it.)
 final class Loopback {
     let port: Int
     let tls: Bool
     /// With TLS: the server's CA (PEM), to trust through `AuthOptions.caPEMs`.
     let caPEM: String?
-    private let process: Process
-    private let input: Pipe  // the server's stdin
+    private let pid: pid_t
+    private var stdinFD: Int32  // the write end of the server's stdin; -1 once stopped
     private var control: AblyAuth?
-    private var stopped = false
 
     /// Throws XCTSkip when ABLY_LOOPBACK_SERVER is not set.
     init(tls: Bool = false) throws {
@@ -35,54 +37,73 @@ final class Loopback {
               !path.isEmpty else {
             throw XCTSkip("ABLY_LOOPBACK_SERVER is not set (bindings/swift/run-tests.sh sets it)")
         }
-        var arguments = ["--exit-on-stdin-eof"]
+        var arguments = [path, "--exit-on-stdin-eof"]
         let caPath = NSTemporaryDirectory() + "ably-swift-ca-\(UUID().uuidString).pem"
         if tls { arguments += ["--tls", "--ca-out", caPath] }
-        let process = Process()
-        let input = Pipe()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
+
+        var input: [Int32] = [0, 0]
+        var output: [Int32] = [0, 0]
+        guard pipe(&input) == 0, pipe(&output) == 0 else { throw Loopback.failure("pipe") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+        for fd in input + output { posix_spawn_file_actions_addclose(&actions, fd) }
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        close(input[0])
+        close(output[1])
+        guard spawned == 0 else {
+            close(input[1])
+            close(output[0])
+            throw Loopback.failure("posix_spawn \(path): \(spawned)")
+        }
+        self.pid = pid
+        self.stdinFD = input[1]
 
         // The first line is "LISTENING <base url>" (written after the CA file).
-        var received = Data()
-        while !received.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }  // EOF: the server exited
-            received.append(chunk)
+        var received: [UInt8] = []
+        var byte: UInt8 = 0
+        while byte != UInt8(ascii: "\n"), read(output[0], &byte, 1) == 1 {
+            received.append(byte)
         }
+        close(output[0])  // the server ignores a closed stdout
         let line = String(decoding: received, as: UTF8.self)
-            .split(separator: "\n").first.map(String.init) ?? ""
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        self.tls = tls
         guard line.hasPrefix("LISTENING "),
               let url = URL(string: String(line.dropFirst("LISTENING ".count))),
               let port = url.port else {
-            try? input.fileHandleForWriting.close()
-            process.terminate()
-            throw AblyErrorInfo(code: 0, statusCode: 0, message: "loopback server said: \(line)")
+            self.port = 0
+            self.caPEM = nil
+            stop()
+            throw Loopback.failure("loopback server said: \(line)")
         }
-        var caPEM: String?
+        self.port = port
         if tls {
             caPEM = try? String(contentsOfFile: caPath, encoding: .utf8)
             try? FileManager.default.removeItem(atPath: caPath)
+        } else {
+            caPEM = nil
         }
-        self.port = port
-        self.tls = tls
-        self.caPEM = caPEM
-        self.process = process
-        self.input = input
+    }
+
+    private static func failure(_ message: String) -> AblyErrorInfo {
+        AblyErrorInfo(code: 0, statusCode: 0, message: message)
     }
 
     deinit { stop() }
 
     func stop() {
-        guard !stopped else { return }
-        stopped = true
+        guard stdinFD >= 0 else { return }
         control = nil
-        try? input.fileHandleForWriting.close()
-        if process.isRunning { process.waitUntilExit() }
+        close(stdinFD)  // EOF: the server exits
+        stdinFD = -1
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
     }
 
     /// Options pointing at this server: endpoint 127.0.0.1 (no fallback hosts), its port and
@@ -93,11 +114,22 @@ final class Loopback {
         options.tls = tls
         options.port = port
         options.tlsPort = port
-        options.openTimeoutMs = 3000
         options.requestTimeoutMs = requestTimeoutMs
-        options.caPEMs = caPEM.map { [$0] } ?? []
+        if let transport = Loopback.transport {
+            options.httpTransport = transport
+        } else {
+            options.openTimeoutMs = 3000
+            options.caPEMs = caPEM.map { [$0] } ?? []
+        }
         return options
     }
+
+    /// `ABLY_SWIFT_TRANSPORT=urlsession`: every networked test sends its requests through a
+    /// `URLSessionTransport` (one per test process) instead of the built-in client;
+    /// run-tests.sh runs the suites both ways.
+    static let transport: URLSessionTransport? =
+        ProcessInfo.processInfo.environment["ABLY_SWIFT_TRANSPORT"] == "urlsession"
+        ? URLSessionTransport() : nil
 
     // MARK: Control API (/_control/, plain HTTP only)
     //
@@ -142,6 +174,82 @@ final class Loopback {
     func rule(_ json: String) throws {
         _ = try controlRequest("POST", "/_control/rule", json: json)
     }
+
+    /// The server's clock runs `ms` ahead of the real one.
+    func skew(_ ms: Int64) throws {
+        _ = try controlRequest("POST", "/_control/skew", json: #"{"ms":\#(ms)}"#)
+    }
+
+    struct Request: Decodable {
+        let method: String
+        let path: String
+        let query: [[String]]
+        let headers: [[String]]
+        let body: String
+        func header(_ name: String) -> String? {
+            headers.first { $0.first?.lowercased() == name.lowercased() }?.last
+        }
+    }
+
+    /// Every request received (control requests excepted), in order.
+    func requests() throws -> [Request] {
+        try JSONDecoder().decode([Request].self, from: controlRequest("GET", "/_control/requests"))
+    }
+
+    /// Clears the rules and the recorded requests.
+    func reset() throws {
+        _ = try controlRequest("POST", "/_control/reset")
+    }
+}
+
+/// Runs `body` in a Task and waits for it. The async tests use this instead of XCTest's
+/// `async` test methods, whose support code leaks on Linux (LeakSanitizer would report it
+/// in every run). Hang guard: 300 s.
+func runAsync(file: StaticString = #filePath, line: UInt = #line,
+              _ body: @escaping @Sendable () async throws -> Void) throws {
+    let outcome = Locked<Result<Void, Error>?>(nil)
+    // The task takes `body` out, so that what it captures is released before `done` is
+    // signalled (the memory tests check that with weak references right after).
+    let pending = Locked<(@Sendable () async throws -> Void)?>(body)
+    let done = DispatchSemaphore(value: 0)
+    @Sendable func run() async -> Result<Void, Error> {
+        var taken: (@Sendable () async throws -> Void)?
+        pending.update { swap(&taken, &$0) }
+        defer { taken = nil }
+        do {
+            try await taken?()
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }
+    let task = Task {
+        let result = await run()
+        outcome.update { $0 = result }
+        done.signal()
+    }
+    if done.wait(timeout: .now() + 300) == .timedOut {
+        task.cancel()
+        XCTFail("hang guard: the async test did not end within 300 s", file: file, line: line)
+        return
+    }
+    try outcome.get()?.get()
+}
+
+/// Asserts that `body` throws an AblyErrorInfo with `code`; returns it.
+@discardableResult
+func assertAblyErrorAsync<T>(_ code: Int, file: StaticString = #filePath, line: UInt = #line,
+                             _ body: () async throws -> T) async -> AblyErrorInfo? {
+    do {
+        _ = try await body()
+        XCTFail("expected error \(code), got success", file: file, line: line)
+    } catch let error as AblyErrorInfo {
+        XCTAssertEqual(error.code, code, "\(error)", file: file, line: line)
+        return error
+    } catch {
+        XCTFail("expected AblyErrorInfo \(code), got \(error)", file: file, line: line)
+    }
+    return nil
 }
 
 /// A value shared with callbacks that run on other threads.
