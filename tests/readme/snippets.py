@@ -13,8 +13,8 @@ README.md, bindings/cpp/README.md and bindings/go/README.md is accounted for:
   `program`: the block is a whole program. `fragment of HARNESS`: the block goes into that
   harness file, its #include lines and function definitions (lines from one starting at
   column 0 up to the next `}` at column 0) at the harness's line that is only the comment
-  `@SNIPPET_TOP@` and every other line at its `@SNIPPET_BODY@` comment line; #line directives make the compiler's messages name
-  the README's lines. Then, in any order:
+  `@SNIPPET_TOP@` and every other line at its `@SNIPPET_BODY@` comment line; #line
+  directives make the compiler's messages name the README's lines. Then, in any order:
     `run`                        run it (C and C++ under valgrind: no error, no leak)
     `run against the loopback server [with TLS]`
                                  run it (natively: under valgrind a debug build's TLS
@@ -34,9 +34,10 @@ Any other language, or a compiled-language block without a marker, fails the run
 C is compiled with -std=c11 -Wall -Wextra -Wpedantic -Werror, C++ with -std=c++17 -Wall
 -Wextra -Wpedantic -Werror, both against the installed package (pkg-config ably_auth), Go
 with `go vet` and `go build` in a module that replaces the binding by this checkout's, Rust
-with rustc -D warnings against the crate's rlib from `cargo test --no-run`. C snippets are
-compiled with tests/readme/builder_ledger.h force-included: builders live in the library's
-registry, so one a snippet forgets is no valgrind leak; the ledger counts them.
+with rustc -D warnings (unused variables allowed: examples bind results to show their types)
+against the crate's rlib from `cargo test --no-run`. The Swift README is not read here.
+C snippets are compiled with tests/readme/builder_ledger.h force-included: builders live in
+the library's registry, so one a snippet forgets is no valgrind leak; the ledger counts them.
 """
 
 import argparse
