@@ -759,7 +759,7 @@ struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably
                                                                      int64_t timeout_ms);
 
 /**
- * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
+ * The most fallback hosts tried after the primary (TO3l5 `httpMaxRetryCount`, default 3).
  * Errors: ABLY_ERR_INVALID_ARGUMENT when negative.
  */
 ABLY_AUTH_MUST_CHECK
