@@ -58,7 +58,9 @@ fn new_auth() -> *mut ffi::ably_auth {
             c"appId.keyId:secretsecret".as_ptr(),
         ));
         ok(ably_auth_options_set_worker_threads(options, 1));
-        ok(ably_auth_options_set_max_calls_in_flight(options, 1_000_000));
+        ok(ably_auth_options_set_max_calls_in_flight(
+            options, 1_000_000,
+        ));
         ok(ably_auth_options_set_renew_ahead(options, false));
         ok(ably_auth_options_set_http_transport(
             options,
@@ -75,15 +77,7 @@ fn new_auth() -> *mut ffi::ably_auth {
 
 fn start(auth: *mut ffi::ably_auth) {
     // SAFETY: a live Auth; fire and forget (no call handle).
-    ok(unsafe {
-        ably_auth_time_async(
-            auth,
-            Some(done),
-            ptr::null_mut(),
-            None,
-            ptr::null_mut(),
-        )
-    });
+    ok(unsafe { ably_auth_time_async(auth, Some(done), ptr::null_mut(), None, ptr::null_mut()) });
 }
 
 /// One round: fill a fresh Auth to `level` calls in flight, then time `measured` starts.
@@ -123,9 +117,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let measured = 1_000;
-    println!(
-        "| calls in flight | start: median | p99 | max | fill time per start (mean) |"
-    );
+    println!("| calls in flight | start: median | p99 | max | fill time per start (mean) |");
     println!("|---:|---:|---:|---:|---:|");
     for level in [100usize, 100_000] {
         let mut samples = Vec::with_capacity(rounds * measured);

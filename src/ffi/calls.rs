@@ -274,13 +274,20 @@ unsafe fn token_call_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, custody, out_call, deliver, move |auth, done| {
-            if authorize {
-                auth.authorize_async(params, options, done)
-            } else {
-                auth.request_token_async(params, options, done)
-            }
-        })
+        start(
+            auth,
+            user_data,
+            custody,
+            out_call,
+            deliver,
+            move |auth, done| {
+                if authorize {
+                    auth.authorize_async(params, options, done)
+                } else {
+                    auth.request_token_async(params, options, done)
+                }
+            },
+        )
     }
 }
 
@@ -314,9 +321,14 @@ pub unsafe extern "C" fn ably_auth_authorization_header_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, Vec::new(), out_call, deliver, |auth, done| {
-            auth.authorization_header_async(done)
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            |auth, done| auth.authorization_header_async(done),
+        )
     }
 }
 
@@ -350,9 +362,14 @@ pub unsafe extern "C" fn ably_auth_time_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, Vec::new(), out_call, deliver, |auth, done| {
-            auth.time_async(done)
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            |auth, done| auth.time_async(done),
+        )
     }
 }
 
@@ -393,9 +410,14 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, Vec::new(), out_call, deliver, move |auth, done| {
-            auth.revoke_tokens_async(targets, issued_before, margin, done)
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            move |auth, done| auth.revoke_tokens_async(targets, issued_before, margin, done),
+        )
     }
 }
 
@@ -453,16 +475,23 @@ pub unsafe extern "C" fn ably_auth_request_async(
     };
     // SAFETY: forwarded.
     unsafe {
-        start(auth, user_data, Vec::new(), out_call, deliver, move |auth, done| {
-            auth.request_async(
-                request.method,
-                request.path,
-                request.query,
-                request.headers,
-                request.body,
-                done,
-            )
-        })
+        start(
+            auth,
+            user_data,
+            Vec::new(),
+            out_call,
+            deliver,
+            move |auth, done| {
+                auth.request_async(
+                    request.method,
+                    request.path,
+                    request.query,
+                    request.headers,
+                    request.body,
+                    done,
+                )
+            },
+        )
     }
 }
 

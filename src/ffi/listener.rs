@@ -59,20 +59,22 @@ pub unsafe extern "C" fn ably_auth_add_listener(
         auth.custody.adopt([user_data.watch()]);
         let id = auth.inner.add_listener(move |event: &AuthEvent<'_>| {
             // Our glue must not unwind into the Auth; the C listener itself cannot unwind.
-            let _ = catch_unwind(AssertUnwindSafe(|| user_data.call(|user_data| match event {
-                AuthEvent::TokenChanged(details) => {
-                    let handle = ably_token_details::new((*details).clone());
-                    // SAFETY: registered function; the handle outlives the call.
-                    unsafe { listener(user_data, &handle, ptr::null()) };
-                }
-                AuthEvent::Failed(error) => {
-                    let c_error = error_into_c((*error).clone());
-                    // SAFETY: registered function; the error outlives the call.
-                    unsafe { listener(user_data, ptr::null(), c_error) };
-                    // SAFETY: allocated just above, freed once.
-                    unsafe { ably_error_info_free(c_error) };
-                }
-            })));
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                user_data.call(|user_data| match event {
+                    AuthEvent::TokenChanged(details) => {
+                        let handle = ably_token_details::new((*details).clone());
+                        // SAFETY: registered function; the handle outlives the call.
+                        unsafe { listener(user_data, &handle, ptr::null()) };
+                    }
+                    AuthEvent::Failed(error) => {
+                        let c_error = error_into_c((*error).clone());
+                        // SAFETY: registered function; the error outlives the call.
+                        unsafe { listener(user_data, ptr::null(), c_error) };
+                        // SAFETY: allocated just above, freed once.
+                        unsafe { ably_error_info_free(c_error) };
+                    }
+                })
+            }));
         });
         // SAFETY: checked by out_arg.
         unsafe { write_out(out, id) };

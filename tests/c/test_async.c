@@ -390,9 +390,10 @@ static void shutdown_cancels_calls_in_flight_and_refuses_new_ones(void) {
     expect_ok(ably_auth_authorize_async(auth, NULL, NULL, details_done, &o, outcome_free,
                                         NULL));
     sleep_ms(50);
-    /* The worker waits for the parked completion: shutdown reports that it could not
-     * drain it within 200 ms, but the call itself is completed at once. */
-    expect_code(ably_auth_shutdown(auth, 200), ABLY_ERR_TIMEOUT, "busy");
+    /* The worker waits for the parked (unanswered) completion: the shutdown ends that
+     * wait at once (issue 20 item 7), so the worker drains well within the time limit;
+     * the call itself is completed at once. */
+    expect_ok(ably_auth_shutdown(auth, 10000));
     check_once(&o, "authorize_async in flight at shutdown", ABLY_ERR_CANCELLED);
     outcome_destroy(&o);
     outcome_init(&o);
