@@ -481,6 +481,27 @@ mod tests {
         assert_eq!(error.code, codes::SHUT_DOWN);
     }
 
+    /// The blocking calls are refused after shutdown as the non-blocking ones are, before
+    /// anything is sent (the options name no reachable host: a request would fail otherwise).
+    #[test]
+    fn shutdown_refuses_the_blocking_networked_calls_too() {
+        let mut options = ClientOptions::default();
+        options.auth.key = Some(crate::ApiKey::parse("appId.keyId:secret").unwrap());
+        let auth = Auth::new(options).unwrap();
+        auth.shutdown(Some(Duration::from_secs(5))).unwrap();
+        let codes_seen = [
+            auth.time().unwrap_err().code,
+            auth.request(Method::Get, "/channels", &[], &[], None)
+                .unwrap_err()
+                .code,
+            auth.revoke_tokens(&["clientId:a".to_owned()], None, None)
+                .unwrap_err()
+                .code,
+            auth.request_token(None, None).unwrap_err().code,
+        ];
+        assert_eq!(codes_seen, [codes::SHUT_DOWN; 4]);
+    }
+
     /// Calls started on one thread while another shuts the Auth down: each start either
     /// fails (its `done` never runs) or succeeds and its `done` runs exactly once. (A start
     /// that passed the closed check just before the shutdown, and queued its work just

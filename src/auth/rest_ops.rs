@@ -191,6 +191,9 @@ impl Auth {
     /// Send a request to Ably; its outcome is logged at info (an answer, whatever its
     /// status) or warn (no answer). Paths name no secret (key names only).
     fn execute_logged(&self, request: RestRequest<'_>) -> Result<HttpResponse> {
+        // Every request of the Auth passes here: after shutdown none is sent, whichever
+        // call (blocking or not) asks for it.
+        self.check_open()?;
         let (method, path) = (request.method, request.path.to_owned());
         let outcome = self.rest()?.execute(request);
         match &outcome {
