@@ -85,20 +85,17 @@ impl CachedToken {
     /// for a fresh token). `margin_ms` is the configured margin, `floor_ms` the time the
     /// next renewal ahead waits at least.
     fn arrival_problem(&self, margin_ms: u64, floor_ms: u64) -> Option<String> {
-        let expires_in = |_: i64| {
-            let expires = self.details.expires.unwrap_or(self.arrived_at);
-            i128::from(expires) - i128::from(self.arrived_at)
-        };
+        let expires = self.details.expires.unwrap_or(self.arrived_at);
+        let expires_in = i128::from(expires) - i128::from(self.arrived_at);
         match self.arrival {
             Arrival::Fresh => None,
-            Arrival::Short { usable_ms } if usable_ms <= 0 => Some(format!(
+            Arrival::Short { usable_ms: ..=0 } => Some(format!(
                 "the new token counts as expired on arrival: it expires in {} ms, inside the \
                  expiry margin of {margin_ms} ms (tokens shorter than the margin with no \
                  `issued`, a token server whose clock lags, or a cached token handed out \
                  again); {} token(s) like it in a row, so renewal ahead waits {floor_ms} ms \
                  before it asks again",
-                expires_in(usable_ms),
-                self.streak
+                expires_in, self.streak
             )),
             Arrival::Short { usable_ms } => Some(format!(
                 "the new token is usable for only {usable_ms} ms before it enters its expiry \

@@ -188,8 +188,10 @@ impl Auth {
     /// Send a request to Ably; its outcome is logged at info (an answer, whatever its
     /// status) or warn (no answer). Paths name no secret (key names only).
     fn execute_logged(&self, request: RestRequest<'_>) -> Result<HttpResponse> {
-        // Each operation checked this on entry; here as well, for every request sent.
-        reentry::check_may_send("a request to Ably")?;
+        // Every request of the Auth passes here: after shutdown none is sent, and none from
+        // inside a log sink, whichever call (blocking or not) asks for it. (Each operation
+        // also checks on entry, before any other work.)
+        self.check_may_send("a request to Ably")?;
         let (method, path) = (request.method, request.path.to_owned());
         let outcome = self.rest()?.execute(request);
         match &outcome {

@@ -3,12 +3,12 @@
 //!
 //! # The floor
 //!
-//! Renewal ahead never starts sooner than [`RENEWAL_FLOOR_MS`] after the token it replaces
+//! Renewal ahead never starts sooner than `RENEWAL_FLOOR_MS` after the token it replaces
 //! was put in use, whatever the token server answers. A token that is of no use for
 //! renewal ahead ([`Arrival::Short`]: less usable life on arrival than the floor, which
 //! includes every token that arrives inside its expiry margin; [`Arrival::Repeated`]: the
 //! token already in use, handed out again) doubles the floor for the next renewal, up to
-//! [`RENEWAL_BACKOFF_CAP_MS`]: 2 s, 4 s, 8 s ... 60 s while it keeps happening, back to
+//! `RENEWAL_BACKOFF_CAP_MS`: 2 s, 4 s, 8 s ... 60 s while it keeps happening, back to
 //! 1 s after a fresh token. Without it, a token that counts as expired on arrival (tokens
 //! shorter than the margin with no `issued`, a token server whose clock lags, a server that
 //! repeats a cached token) was renewed at once, for ever: hundreds of thousands of
@@ -77,8 +77,8 @@ pub fn classify_arrival(now: u64, renew_at: Option<u64>, repeated: bool) -> Arri
 
 /// The least delay (ms) before renewing ahead a token that ends a streak of `streak` tokens
 /// in a row of no use to renewal ahead, itself included (0 for a fresh token):
-/// [`RENEWAL_FLOOR_MS`] doubled per token of the streak, at most
-/// [`RENEWAL_BACKOFF_CAP_MS`]; `jitter` in `[0, 1)` adds up to a tenth, never less than the
+/// `RENEWAL_FLOOR_MS` doubled per token of the streak, at most
+/// `RENEWAL_BACKOFF_CAP_MS`; `jitter` in `[0, 1)` adds up to a tenth, never less than the
 /// floor, so that a fleet that met the same token server does not retry in lock step.
 pub fn renewal_floor(streak: u32, jitter: f64) -> u64 {
     let base = RENEWAL_FLOOR_MS
