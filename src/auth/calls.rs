@@ -348,8 +348,8 @@ impl Auth {
         self.start_call(self.rest_budget(), |auth| auth.time(), done)
     }
 
-    /// Non-blocking [`Auth::revoke_tokens`]: its argument errors are returned at once (those
-    /// of the Auth's state, Basic auth with a key, are given to `done`).
+    /// Non-blocking [`Auth::revoke_tokens`]: its argument errors are returned at once; those
+    /// of the Auth's state (Basic auth with a key) are given to `done`.
     pub fn revoke_tokens_async(
         self: &Arc<Self>,
         targets: Vec<String>,
@@ -357,8 +357,13 @@ impl Auth {
         allow_reauth_margin: Option<bool>,
         done: impl FnOnce(Result<RevocationResult>) + Send + 'static,
     ) -> Result<Call> {
-        // The blocking form's own checks, before starting: bad arguments fail at once.
-        super::rest_ops::check_revoke_targets(&targets)?;
+        // The blocking form's argument checks, before starting: bad targets fail at once.
+        // A token-auth Auth makes the blocking form fail first with REQUIRES_BASIC_AUTH,
+        // whatever the targets: that depends on the Auth's state (an authorize in flight
+        // changes it), so it is left to the run, which gives it to `done`.
+        if !self.uses_token_auth() {
+            super::rest_ops::check_revoke_targets(&targets)?;
+        }
         self.start_call(
             self.rest_budget(),
             move |auth| auth.revoke_tokens(&targets, issued_before, allow_reauth_margin),

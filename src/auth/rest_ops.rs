@@ -125,7 +125,6 @@ impl Auth {
         issued_before: Option<u64>,
         allow_reauth_margin: Option<bool>,
     ) -> Result<RevocationResult> {
-        check_revoke_targets(targets)?;
         if self.uses_token_auth() {
             return Err(ErrorInfo::new(
                 codes::REQUIRES_BASIC_AUTH,
@@ -133,6 +132,7 @@ impl Auth {
                 "revokeTokens requires Basic authentication, but this client uses token auth",
             ));
         }
+        check_revoke_targets(targets)?;
         let key = self.key.as_ref().ok_or_else(|| {
             ErrorInfo::new(
                 codes::REQUIRES_BASIC_AUTH,
@@ -271,8 +271,6 @@ pub(super) fn check_request_args(path: &str, headers: &[(String, String)]) -> Re
 
 /// Check the arguments of [`Auth::revoke_tokens`]: at least one target, each `type:value`.
 /// Shared by the blocking form and the non-blocking one, which checks before it starts.
-/// (Whether the Auth may revoke, Basic auth with a key, is checked when the call runs: an
-/// `authorize` in flight may change it.)
 pub(super) fn check_revoke_targets(targets: &[String]) -> Result<()> {
     if targets.is_empty() {
         return Err(ErrorInfo::invalid_value(
