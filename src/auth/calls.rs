@@ -408,11 +408,13 @@ impl Auth {
     /// for the completions to be delivered and the library threads to exit (a thread in a
     /// blocking network step exits when the step ends, at most one request timeout later).
     /// Errors: 50003 when `timeout` passed first (everything still ends on its own).
-    /// Idempotent. Called from inside a callback, it does not wait for that callback.
+    /// Idempotent. Called from inside a callback, it does not wait for that callback. It
+    /// never waits for a thread that is itself inside a shutdown, free or listener removal
+    /// of this Auth: those wait for other threads, maybe for this one (a listener shutting
+    /// down while a `done` removes it, or frees the Auth, would otherwise wait for each
+    /// other for ever).
     pub fn shutdown(&self, timeout: Option<Duration>) -> Result<()> {
-        // A listener removed meanwhile by another callback is not waited for (that
-        // callback may be what this shutdown waits for).
-        let _closing = self.listeners.closing();
+        let _waiting = self.gate.lifecycle_wait();
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.cancel_all();
         // Waits on unanswered authCallbacks end now; their answers are refused.
@@ -422,7 +424,7 @@ impl Auth {
             transport.cancel_all();
         }
         let drained = match self.pool.get() {
-            Some(pool) => pool.stop(timeout),
+            Some(pool) => pool.stop(timeout, &|thread| self.gate.is_waiting(thread)),
             None => true,
         };
         if drained {

@@ -229,8 +229,11 @@ impl Pool {
     /// completer exits once the completions are delivered, a worker once its current job
     /// (a blocking step) ends. Returns whether that happened in time. Called on one of the
     /// pool's threads, it does not wait for that thread (nor, on the completer, for the
-    /// completions: they are delivered after it returns).
-    pub(crate) fn stop(&self, timeout: Option<Duration>) -> bool {
+    /// completions: they are delivered after it returns). Nor does it wait for a thread for
+    /// which `excused` is true (one that may be waiting for the caller): the completer counts
+    /// as done once it is idle, since it outlives every worker, the caller's and the excused
+    /// ones included.
+    pub(crate) fn stop(&self, timeout: Option<Duration>, excused: &dyn Fn(ThreadId) -> bool) -> bool {
         let dropped = {
             let mut state = self.state();
             state.stopping = true;
@@ -251,7 +254,21 @@ impl Pool {
             for (_, handle) in finished {
                 let _ = handle.join(); // finished: returns at once
             }
-            if state.threads.iter().all(|(id, _)| *id == me) {
+            let completer = state.completer;
+            let not_waited = |id: ThreadId| id == me || excused(id);
+            // The completer exits only after every worker: it is waited for until idle
+            // when a worker that is not waited for still lives.
+            let completer_held = state
+                .threads
+                .iter()
+                .any(|(id, _)| Some(*id) != completer && not_waited(*id));
+            let completer_idle =
+                completer_held && state.completions.is_empty() && !state.completing;
+            if state
+                .threads
+                .iter()
+                .all(|(id, _)| not_waited(*id) || (Some(*id) == completer && completer_idle))
+            {
                 return true;
             }
             let now = Instant::now();
@@ -447,7 +464,7 @@ mod tests {
                 .unwrap();
         })));
         assert!(rx.recv().unwrap().unwrap().starts_with("test-worker"));
-        assert!(pool.stop(Some(Duration::from_secs(10))));
+        assert!(pool.stop(Some(Duration::from_secs(10)), &|_| false));
         assert!(!pool.run(Box::new(|| {})), "no work after stop");
     }
 
@@ -461,7 +478,7 @@ mod tests {
             Box::new(move || tx.send(Instant::now()).unwrap())
         ));
         assert!(rx.recv().unwrap() >= start + Duration::from_millis(50));
-        pool.stop(None);
+        pool.stop(None, &|_| false);
     }
 
     struct Flag(Mutex<bool>, mpsc::Sender<()>);
@@ -491,6 +508,6 @@ mod tests {
             rx.recv_timeout(Duration::from_millis(100)).is_err(),
             "only one expired"
         );
-        pool.stop(None);
+        pool.stop(None, &|_| false);
     }
 }

@@ -105,7 +105,7 @@ pub unsafe extern "C" fn ably_auth_remove_listener(
     boundary(|| {
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
-        if auth.inner.remove_listener(id) {
+        if auth.inner.remove_listener(id)? {
             Ok(())
         } else {
             Err(ErrorInfo::invalid_value(format!(
