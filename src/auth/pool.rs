@@ -233,7 +233,11 @@ impl Pool {
     /// which `excused` is true (one that may be waiting for the caller): the completer counts
     /// as done once it is idle, since it outlives every worker, the caller's and the excused
     /// ones included.
-    pub(crate) fn stop(&self, timeout: Option<Duration>, excused: &dyn Fn(ThreadId) -> bool) -> bool {
+    pub(crate) fn stop(
+        &self,
+        timeout: Option<Duration>,
+        excused: &dyn Fn(ThreadId) -> bool,
+    ) -> bool {
         let dropped = {
             let mut state = self.state();
             state.stopping = true;
