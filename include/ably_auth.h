@@ -90,7 +90,8 @@
  * - Each runs exactly once, never while a function of its registration runs, on the thread
  *   that releases the registration: the setter that replaces it, ably_auth_options_free
  *   (unused options), the call it was given to when that call fails (before it returns),
- *   a call that consumes per-call options (before it returns, unless the call is _async),
+ *   a call that consumes per-call options (before it returns; an _async one when its work
+ *   ends on its worker),
  *   ably_auth_remove_listener (after the listener's last call), an _async call's completion
  *   (after its done returns), or else ably_auth_free.
  * - None runs after ably_auth_free has returned: ably_auth_free runs every one not run yet
@@ -770,7 +771,7 @@ struct ably_error_info *ably_auth_options_set_fallback_retry_timeout(struct ably
                                                                      int64_t timeout_ms);
 
 /**
- * The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
+ * The most fallback hosts tried after the primary (TO3l5 `httpMaxRetryCount`, default 3).
  * Errors: ABLY_ERR_INVALID_ARGUMENT when negative.
  */
 ABLY_AUTH_MUST_CHECK

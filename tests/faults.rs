@@ -1,26 +1,46 @@
 //! Each fault the loopback server can inject, on the requestToken exchange and on the authUrl,
-//! maps to one specific ErrorInfo within a time bound.
+//! maps to one specific ErrorInfo, reported without waiting for the request timeout (quick
+//! faults) or after waiting for it (slow faults).
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ably_auth::{Auth, ErrorInfo, Method, TokenParams};
 use common::*;
 
-const REQUEST_TIMEOUT: Duration = Duration::from_millis(600);
+/// The request timeout for the quick faults: far longer than any scheduling delay, so a
+/// fault reported in under a quarter of it did not wait for it.
+const LONG_TIMEOUT: Duration = Duration::from_secs(60);
+/// The request timeout for the slow faults, which the server's delay outlasts by far.
+const SHORT_TIMEOUT: Duration = Duration::from_millis(600);
+/// The slow faults' delay: the server answers long after the short timeout (and after the
+/// hang guard), so a 50003 proves the timeout cut the request short.
+const SLOW_MS: u64 = 120_000;
+/// A hang guard, not a speed target.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// How long a case may take.
+#[derive(Clone, Copy, Debug)]
+enum Within {
+    /// Reported without waiting for the (long) request timeout.
+    Quick,
+    /// Reported after waiting for the (short) request timeout.
+    Timeout,
+}
 
 struct Case {
     name: &'static str,
     action: Action,
     code: u32,
     status: u16,
-    within: Duration,
+    within: Within,
 }
 
 fn cases() -> Vec<Case> {
-    let quick = Duration::from_millis(500);
-    let timed = REQUEST_TIMEOUT + Duration::from_millis(700);
+    let quick = Within::Quick;
+    let timed = Within::Timeout;
     vec![
         Case {
             name: "HTTP 500 with an Ably error body",
@@ -88,9 +108,9 @@ fn cases() -> Vec<Case> {
             within: quick,
         },
         Case {
-            name: "slow headers (3 s)",
+            name: "slow headers (120 s)",
             action: Action::SlowHeaders {
-                delay_ms: 3000,
+                delay_ms: SLOW_MS,
                 then: Box::new(Action::Pass),
             },
             code: 50003,
@@ -98,8 +118,8 @@ fn cases() -> Vec<Case> {
             within: timed,
         },
         Case {
-            name: "slow body (3 s)",
-            action: Action::SlowBody { delay_ms: 3000 },
+            name: "slow body (120 s)",
+            action: Action::SlowBody { delay_ms: SLOW_MS },
             code: 50003,
             status: 0,
             within: timed,
@@ -128,12 +148,56 @@ fn check(
         "{}: {error}",
         case.name
     );
-    assert!(
-        elapsed < case.within,
-        "{}: took {elapsed:?}, bound {:?}",
-        case.name,
-        case.within
-    );
+    match case.within {
+        // A quarter of the 60 s timeout: a fault that waited for the timeout cannot pass.
+        Within::Quick => assert!(
+            elapsed < LONG_TIMEOUT / 4,
+            "{}: took {elapsed:?}, waited for the {LONG_TIMEOUT:?} request timeout",
+            case.name
+        ),
+        // The request timeout was awaited; the 50003 above proves it ended the request
+        // before the server's answer. The upper bound is only a hang guard.
+        Within::Timeout => {
+            assert!(
+                elapsed >= SHORT_TIMEOUT.mul_f64(0.9),
+                "{}: took {elapsed:?}, before the {SHORT_TIMEOUT:?} request timeout",
+                case.name
+            );
+            assert!(
+                elapsed < HANG_GUARD,
+                "{}: hang guard: took {elapsed:?}",
+                case.name
+            );
+        }
+    }
+}
+
+/// Two Auths from the same options: one with the long request timeout (for the quick
+/// faults), one with the short one (for the slow faults).
+struct Auths {
+    quick: Arc<Auth>,
+    timed: Arc<Auth>,
+}
+
+impl Auths {
+    fn new(options: &ably_auth::ClientOptions) -> Self {
+        let with = |timeout| {
+            let mut options = options.clone();
+            options.transport.request_timeout = timeout;
+            common::new_auth(options).unwrap()
+        };
+        Auths {
+            quick: with(LONG_TIMEOUT),
+            timed: with(SHORT_TIMEOUT),
+        }
+    }
+
+    fn for_case(&self, case: &Case) -> &Auth {
+        match case.within {
+            Within::Quick => &self.quick,
+            Within::Timeout => &self.timed,
+        }
+    }
 }
 
 /// Faults on `POST /keys/{keyName}/requestToken`: the server's error is passed on; a body
@@ -143,11 +207,11 @@ fn faults_on_request_token_map_to_error_infos() {
     let server = http_server();
     let mut options = key_options(&server);
     options.auth.use_token_auth = Some(true);
-    options.transport.request_timeout = REQUEST_TIMEOUT;
-    let auth = common::new_auth(options).unwrap();
+    let auths = Auths::new(&options);
     for case in cases() {
         server.clear_rules();
         server.push_rule(Rule::once("/keys/", case.action.clone()));
+        let auth = auths.for_case(&case);
         let started = Instant::now();
         check(
             &case,
@@ -157,10 +221,12 @@ fn faults_on_request_token_map_to_error_infos() {
         );
     }
     server.clear_rules();
-    assert!(
-        auth.request_token(None, None).is_ok(),
-        "healthy again without rules"
-    );
+    for auth in [&auths.quick, &auths.timed] {
+        assert!(
+            auth.request_token(None, None).is_ok(),
+            "healthy again without rules"
+        );
+    }
 }
 
 /// The same faults on the authUrl are all 40170/401 (RSA4e), the original error kept as the
@@ -170,11 +236,11 @@ fn faults_on_auth_url_are_40170_with_cause() {
     let server = http_server();
     let mut options = options_for(&server);
     options.auth.auth_url = Some(format!("{}/auth/token", server.base_url()));
-    options.transport.request_timeout = REQUEST_TIMEOUT;
-    let auth = common::new_auth(options).unwrap();
+    let auths = Auths::new(&options);
     for case in cases() {
         server.clear_rules();
         server.push_rule(Rule::once("/auth/", case.action.clone()));
+        let auth = auths.for_case(&case);
         let started = Instant::now();
         let result = auth.request_token(None, None);
         let error = result.as_ref().err().cloned();
@@ -209,10 +275,12 @@ fn faults_on_auth_url_are_40170_with_cause() {
             message: "forbidden".into(),
         },
     ));
-    let error = auth.request_token(None, None).unwrap_err();
+    let error = auths.quick.request_token(None, None).unwrap_err();
     assert_eq!((error.code, error.status_code), (40300, 403));
     server.clear_rules();
-    assert!(auth.request_token(None, None).is_ok());
+    for auth in [&auths.quick, &auths.timed] {
+        assert!(auth.request_token(None, None).is_ok());
+    }
 }
 
 /// A server whose certificate the client does not trust: 80000, no token, no hang.
@@ -222,11 +290,19 @@ fn untrusted_certificate_is_a_connection_error() {
     let mut options = key_options(&server);
     options.transport.extra_ca_pem.clear();
     options.auth.use_token_auth = Some(true);
+    // Timeouts far longer than any scheduling delay: failing in under half of them is
+    // failing at the handshake, not at a timeout.
+    options.transport.open_timeout = LONG_TIMEOUT;
+    options.transport.request_timeout = LONG_TIMEOUT;
     let auth = common::new_auth(options).unwrap();
     let started = Instant::now();
     let error = auth.request_token(None, None).unwrap_err();
     assert_eq!((error.code, error.status_code), (80000, 0), "{error}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        started.elapsed() < LONG_TIMEOUT / 2,
+        "hang guard: {:?}, not at the handshake",
+        started.elapsed()
+    );
     assert_eq!(server.tokens_issued(), 0);
     // The message says how to trust the server's CA (issue 15, item 5).
     let origin = format!("https://127.0.0.1:{}", server.port());

@@ -73,8 +73,10 @@ fn a_late_answer_is_refused_after_the_deadline_and_cancel_names_the_exchange() {
     let server = http_server();
     let mut options = token_auth_options(&server);
     options.transport.request_timeout = Duration::from_millis(200);
+    // The host answers 3 s after the 200 ms deadline: a wide margin, so a loaded machine
+    // cannot let the answer win the race against the timeout.
     let record =
-        TestHost::install(&mut options, Answer::After(Duration::from_millis(600))).unwrap();
+        TestHost::install(&mut options, Answer::After(Duration::from_millis(3200))).unwrap();
     let auth = Auth::new(options).unwrap();
     let error = auth.time().unwrap_err();
     assert_eq!(error.code, ABLY_ERR_TIMEOUT as u32, "{error}");
@@ -486,7 +488,7 @@ unsafe extern "C" fn record_done(
     }
 }
 
-/// A C Auth (key, token auth, 30 s request timeout) sending through `host`, with one
+/// A C Auth (key, token auth, 120 s request timeout) sending through `host`, with one
 /// non-blocking authorize started whose exchange the host holds.
 fn auth_waiting_on(host: &'static Holding) -> (*mut ably_auth, *mut ably_call) {
     let user_data = host as *const Holding as *mut c_void;
@@ -495,7 +497,7 @@ fn auth_waiting_on(host: &'static Holding) -> (*mut ably_auth, *mut ably_call) {
         let options = ably_auth_options_new();
         assert!(ably_auth_options_set_key(options, c"app.key:secret".as_ptr()).is_null());
         assert!(ably_auth_options_set_use_token_auth(options, true).is_null());
-        assert!(ably_auth_options_set_timeouts(options, 4000, 30000).is_null());
+        assert!(ably_auth_options_set_timeouts(options, 4000, 120_000).is_null());
         let error = ably_auth_options_set_http_transport(
             options,
             Some(holding_send),
@@ -549,8 +551,9 @@ fn shutdown_stops_waiting_for_the_host_transport() {
     eventually("a send", || host.sends.load(Ordering::SeqCst) == 1);
     // SAFETY: a live Auth and call.
     unsafe {
-        // The worker waits for an exchange with 30 s left; shutdown wakes it.
-        let error = ably_auth_shutdown(auth, 10_000);
+        // The worker waits for an exchange with 120 s left; shutdown wakes it (the 60 s
+        // drain bound is a hang guard: only waiting for the timeout could exceed it).
+        let error = ably_auth_shutdown(auth, 60_000);
         assert!(
             error.is_null(),
             "the worker was not woken: {}",
@@ -605,7 +608,7 @@ fn cancelling_a_call_cancels_the_exchange_it_waits_for() {
     let id = host.ids.lock().unwrap()[0];
     // SAFETY: a live call.
     assert!(unsafe { ably_call_cancel(call) });
-    // The worker stops waiting for the exchange (30 s left), and the host hears of it on a
+    // The worker stops waiting for the exchange (120 s left), and the host hears of it on a
     // library thread (not the one that cancelled), so that it can abort the request.
     eventually("the cancel hook", || {
         !host.cancels.lock().unwrap().is_empty()
@@ -615,7 +618,7 @@ fn cancelling_a_call_cancels_the_exchange_it_waits_for() {
     assert_eq!(*host.outcomes.lock().unwrap(), vec![ABLY_ERR_CANCELLED]);
     // SAFETY: a live Auth and call; the worker no longer waits (so shutdown drains).
     unsafe {
-        let error = ably_auth_shutdown(auth, 10_000);
+        let error = ably_auth_shutdown(auth, 60_000); // a hang guard
         assert!(error.is_null(), "the worker still waits: {}", (*error).code);
         ably_call_free(call);
         ably_auth_free(auth);

@@ -215,9 +215,10 @@ fn rsc8c_accept_content_type_headers_0() {
 
 /// rest/unit/RSC13/request-timeout-enforced-0
 ///
-/// `httpRequestTimeout` 300 ms against headers delayed 1.2 s (the UTS: 1 s against 5 s),
+/// `httpRequestTimeout` 300 ms against headers delayed 120 s (the UTS: 1 s against 5 s),
 /// on `time()` and on an authenticated request. The endpoint is an explicit host, so there is
-/// no fallback to hide the timeout.
+/// no fallback to hide the timeout. Each call waits for the timeout (the lower bound) and fails
+/// with 50003 rather than the server's late answer; the upper bound is only a hang guard.
 #[test]
 fn rsc13_request_timeout_enforced_0() {
     let server = http_server();
@@ -230,14 +231,22 @@ fn rsc13_request_timeout_enforced_0() {
         server.push_rule(Rule::once(
             path,
             Action::SlowHeaders {
-                delay_ms: 1200,
+                delay_ms: 120_000,
                 then: Box::new(Action::Pass),
             },
         ));
     }
+    let waited = |started: Instant| {
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(270),
+            "{elapsed:?}: the 300 ms timeout was not awaited"
+        );
+        assert!(elapsed < Duration::from_secs(60), "hang guard: {elapsed:?}");
+    };
     let started = Instant::now();
     let error = auth.time().unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(1000));
+    waited(started);
     assert!(
         error.code == 50003 || error.message.to_lowercase().contains("timeout"),
         "{error:?}"
@@ -249,8 +258,11 @@ fn rsc13_request_timeout_enforced_0() {
         .request(Method::Get, "/channels/slow", &[], &[], None)
         .and_then(ably_auth::HttpResponse::error_for_status)
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(1000));
+    waited(started);
     assert_eq!(error.code, 50003, "{error:?}");
+    // One request each: no retry elsewhere hid the timeout.
+    assert_eq!(requests_to(&server, "/time").len(), 1);
+    assert_eq!(requests_to(&server, "/channels/slow").len(), 1);
 }
 
 /// rest/unit/RSC17/client-id-from-options-0

@@ -2,8 +2,10 @@
 # Footprint of the library as users get it (issue 13, item 4), for benches/peers/run.sh or
 # alone: prints SIZE lines (name, bytes) on stdout and leaves the stripped libraries and
 # symbol tables in $scratch (default target/peers).
-#   - the cdylib and the staticlib each built alone (`cargo rustc --crate-type`), as CMake
-#     (cmake/AblyAuthCargo.cmake) builds them, with and without the built-in HTTP client;
+#   - the cdylib and the staticlib each built alone (`cargo rustc --crate-type`), with and
+#     without the built-in HTTP client; CMake (cmake/AblyAuthCargo.cmake) builds the two in
+#     one `cargo rustc --crate-type cdylib --crate-type staticlib` run, which gives the same
+#     files (no rlib among the crate types);
 #     the cdylibs again with the min-size-rel profile (CMake's MinSizeRel)
 #   - the .so `cargo build` makes (cdylib, staticlib and rlib in one rustc run)
 #   - a minimal static C program without and with the library (full build)

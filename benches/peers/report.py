@@ -132,8 +132,10 @@ if one and two:
 print()
 
 print("### Footprint\n")
-print("Measured by `benches/peers/footprint.sh`; \"alone\" is how CMake builds each crate type "
-      "(`cargo rustc --release --lib --crate-type cdylib|staticlib`), \"no HTTP client\" is "
+print("Measured by `benches/peers/footprint.sh`; \"alone\" is each crate type built without "
+      "the rlib, as CMake builds them (`cargo rustc --release --lib --crate-type cdylib "
+      "--crate-type staticlib`; one at a time or together, the files are the same), \"no HTTP "
+      "client\" is "
       "`--no-default-features` (CMake `-DABLY_AUTH_HTTP_CLIENT=OFF`), min-size-rel is the "
       "profile CMake's MinSizeRel uses (every crate at opt-level \"z\").\n")
 print("| artifact | bytes | MB |\n|---|---:|---:|")

@@ -81,6 +81,9 @@ type Options struct {
 	FallbackRetryTimeout time.Duration
 	// HTTPMaxRetryCount: the most fallback hosts tried after the primary (default 3).
 	HTTPMaxRetryCount *int
+	// HTTPMaxRetryDuration: how long after a request started a fallback host may still be
+	// tried (default 15 s; 0: the first host only).
+	HTTPMaxRetryDuration *time.Duration
 	// Agents are extra "name/version" entries of the Ably-Agent header (RSC7d6).
 	Agents []string
 	// AddRequestIDs adds a request_id query parameter to each request (RSC7c).
@@ -384,6 +387,12 @@ func (b *optionsBuilder) all(o *Options) error {
 				return nil
 			}
 			return takeError(C.ably_auth_options_set_max_retry_count(p, C.int32_t(clampInt32(*o.HTTPMaxRetryCount))))
+		},
+		func() error {
+			if o.HTTPMaxRetryDuration == nil {
+				return nil
+			}
+			return takeError(C.ably_auth_options_set_max_retry_duration(p, C.int64_t(o.HTTPMaxRetryDuration.Milliseconds())))
 		},
 		func() error {
 			for _, agent := range o.Agents {

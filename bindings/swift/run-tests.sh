@@ -133,13 +133,14 @@ TSAN_OPTIONS="halt_on_error=1:suppressions=$here/tsan.supp:print_suppressions=1"
 step "the example: a game server issues a token for a player, the client authorizes"
 t0=$(now)
 coproc SERVER { exec "$ABLY_LOOPBACK_SERVER" --exit-on-stdin-eof; }
+server_pid=$SERVER_PID # bash unsets SERVER_PID once the coprocess has exited
 read -r line <&"${SERVER[0]}"
 url=${line#LISTENING }
 out=$("$root/target/swift/debug/ably-auth-swift-example" appId.keyId:loopbackSecret0123456789 "$url" player-7) ||
     fail "the example failed: $out"
 echo "$out"
 exec {SERVER[1]}>&-
-wait "$SERVER_PID" || true
+wait "$server_pid" || true
 grep -qx 'authorized: clientId player-7, token valid for 3600 s' <<<"$out" || fail "the example did not authorize"
 grep -qx 'GET /channels/game:lobby: 200' <<<"$out" || fail "the example's request failed"
 summary+=("example: OK ($(($(now) - t0)) s)")

@@ -10,7 +10,7 @@
 #   4. checks that the program loads libably_auth from PREFIX (not from target/), and runs it
 #      against the loopback server: it signs a TokenRequest and authorizes with it.
 # The commands a user types are marked "verbatim" below; the script first checks that
-# bindings/swift/README.md shows each of those lines exactly.
+# README.md (Swift section) and bindings/swift/README.md show each of those lines exactly.
 #
 #   bindings/swift/test-consumer.sh [PREFIX]
 #
@@ -21,13 +21,15 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-# The README shows the verbatim lines of this script, unchanged.
+# The READMEs show the verbatim lines of this script, unchanged.
 verbatim=$(awk '/^# --- the README.s commands/ { on = 1; next } /^# ---/ { on = 0 } on' "${BASH_SOURCE[0]}")
 [ "$(wc -l <<<"$verbatim")" -ge 7 ] || { echo "test-consumer.sh: no verbatim lines found" >&2; exit 1; }
-while IFS= read -r line; do
-    grep -qxF -- "$line" "$here/README.md" ||
-        { echo "test-consumer.sh: bindings/swift/README.md lacks the line: $line" >&2; exit 1; }
-done <<<"$verbatim"
+for readme in "$root/README.md" "$here/README.md"; do
+    while IFS= read -r line; do
+        grep -qxF -- "$line" "$readme" ||
+            { echo "test-consumer.sh: $readme lacks the line: $line" >&2; exit 1; }
+    done <<<"$verbatim"
+done
 
 for tool in cmake cargo swift pkg-config; do
     command -v "$tool" >/dev/null || { echo "test-consumer.sh: $tool not found" >&2; exit 1; }

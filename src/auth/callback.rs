@@ -196,3 +196,50 @@ pub(crate) fn invoke(
             .0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Issue 20 item 7: the shutdown ends a wait on an unanswered authCallback at once, and
+    /// its later answer is refused.
+    #[test]
+    fn stopping_the_waits_ends_a_wait_on_an_unanswered_callback() {
+        struct Keep(Mutex<mpsc::Sender<Completion>>);
+        impl AuthCallback for Keep {
+            fn call(&self, _params: &TokenParams, completion: Completion) {
+                self.0.lock().unwrap().send(completion).unwrap();
+            }
+        }
+        let gate = Arc::new(Gate::new(1));
+        let (tx, rx) = mpsc::channel();
+        let waiter = {
+            let gate = Arc::clone(&gate);
+            std::thread::spawn(move || {
+                invoke(
+                    &gate,
+                    &Keep(Mutex::new(tx)),
+                    &TokenParams::default(),
+                    Duration::from_secs(600),
+                )
+            })
+        };
+        let completion = rx.recv().unwrap();
+        gate.waits().stop_all();
+        let error = waiter.join().unwrap().unwrap_err();
+        assert_eq!(error.code, codes::SHUT_DOWN);
+        let late = completion.complete(Ok(TokenMaterial::Token("late".into())));
+        assert_eq!(late.unwrap_err().code, codes::AUTH_CALLBACK_FAILED);
+        // New waits are refused from then on, without calling the callback.
+        let (tx, rx) = mpsc::channel();
+        let refused = invoke(
+            &gate,
+            &Keep(Mutex::new(tx)),
+            &TokenParams::default(),
+            Duration::from_secs(600),
+        );
+        assert_eq!(refused.unwrap_err().code, codes::SHUT_DOWN);
+        assert!(rx.try_recv().is_err(), "the callback was not called");
+    }
+}

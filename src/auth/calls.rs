@@ -582,4 +582,62 @@ mod tests {
         .unwrap();
         assert_eq!(rx.recv().unwrap(), Err(codes::REENTRANT_CALL));
     }
+
+    /// Issue 20 item 6: the bound on calls in flight. A start past it is refused at once
+    /// (its completion is dropped unrun), and room comes back as work ends.
+    #[test]
+    fn starts_past_the_bound_are_refused_until_work_ends() {
+        let mut options = ClientOptions::default();
+        options.auth.token = Some("tok".into());
+        options.max_calls_in_flight = 3;
+        options.worker_threads = 1;
+        let auth = Auth::new(options).unwrap();
+        let (release, released) = mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        let (done_tx, done_rx) = mpsc::channel();
+        for _ in 0..3 {
+            let (released, done_tx) = (Arc::clone(&released), done_tx.clone());
+            auth.start_call(
+                Duration::from_secs(60),
+                move |_| {
+                    released.lock().unwrap().recv().unwrap();
+                    Ok(())
+                },
+                move |outcome: Result<()>| done_tx.send(outcome.is_ok()).unwrap(),
+            )
+            .unwrap();
+        }
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ran_in_done = Arc::clone(&ran);
+        let error = auth
+            .start_call(
+                Duration::from_secs(60),
+                |_| Ok(()),
+                move |_: Result<()>| ran_in_done.store(true, std::sync::atomic::Ordering::SeqCst),
+            )
+            .unwrap_err();
+        assert_eq!(error.code, codes::TOO_MANY_CALLS);
+        assert!(error.message.contains("in flight"));
+        for _ in 0..3 {
+            release.send(()).unwrap();
+            assert!(done_rx.recv().unwrap());
+        }
+        // Each work has ended (its place is given up just after its completion is queued):
+        // a start succeeds again. Hang guard, not a timing.
+        let started = (0..10_000).any(|_| {
+            let ok = auth
+                .start_call(Duration::from_secs(60), |_| Ok(()), |_: Result<()>| {})
+                .is_ok();
+            if !ok {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            ok
+        });
+        assert!(started, "room came back");
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "a refused start's done never runs"
+        );
+        auth.shutdown(Some(Duration::from_secs(10))).unwrap();
+    }
 }

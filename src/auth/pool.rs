@@ -514,4 +514,38 @@ mod tests {
         );
         pool.stop(None, &|_| false);
     }
+
+    struct Nothing;
+    impl Deadline for Nothing {
+        fn expire(&self) {}
+    }
+
+    /// Issue 20 item 6: deadlines come out earliest first, only when due, and those of
+    /// calls already resolved do not pile up.
+    #[test]
+    fn deadlines_come_out_earliest_first_and_dead_ones_are_pruned() {
+        let mut deadlines = Deadlines::default();
+        let now = Instant::now();
+        let live: Vec<Arc<dyn Deadline>> = (0..3).map(|_| Arc::new(Nothing) as _).collect();
+        assert!(deadlines.push(now + Duration::from_secs(3), Arc::downgrade(&live[2])));
+        assert!(deadlines.push(now + Duration::from_secs(1), Arc::downgrade(&live[0])));
+        assert!(!deadlines.push(now + Duration::from_secs(2), Arc::downgrade(&live[1])));
+        assert_eq!(deadlines.next(), Some(now + Duration::from_secs(1)));
+        assert!(deadlines.take_due(now).is_empty());
+        let due = deadlines.take_due(now + Duration::from_secs(2));
+        assert_eq!(due.len(), 2);
+        assert!(Arc::ptr_eq(&due[0].upgrade().unwrap(), &live[0]));
+        assert!(Arc::ptr_eq(&due[1].upgrade().unwrap(), &live[1]));
+        for _ in 0..100_000 {
+            let resolved: Arc<dyn Deadline> = Arc::new(Nothing);
+            deadlines.push(now + Duration::from_secs(60), Arc::downgrade(&resolved));
+        }
+        assert!(
+            deadlines.heap.len() <= 1024 + 2,
+            "resolved deadlines were pruned ({} left)",
+            deadlines.heap.len()
+        );
+        let due = deadlines.take_due(now + Duration::from_secs(3600));
+        assert_eq!(due.len(), 1, "only the live one is due");
+    }
 }

@@ -46,26 +46,33 @@ const FREE_PENDING: usize = 1 << (usize::BITS - 1);
 
 /// A call in progress on an Auth handle: derefs to it; the last call out after
 /// `ably_auth_free` releases the handle.
+///
+/// A pointer, not a reference: the handle may be freed by another thread as soon as this
+/// call has given up its use, while the guard is still being dropped.
 pub(crate) struct AuthCall<'a> {
-    handle: &'a ably_auth,
+    handle: std::ptr::NonNull<ably_auth>,
+    _borrow: std::marker::PhantomData<&'a ably_auth>,
 }
 
 impl std::ops::Deref for AuthCall<'_> {
     type Target = ably_auth;
     fn deref(&self) -> &ably_auth {
-        self.handle
+        // SAFETY: this call holds a use of the handle, so it is not released meanwhile.
+        unsafe { self.handle.as_ref() }
     }
 }
 
 impl Drop for AuthCall<'_> {
     fn drop(&mut self) {
-        let handle = ptr::from_ref(self.handle).cast_mut();
-        let before = self.handle.users.fetch_sub(1, Ordering::AcqRel);
+        // SAFETY: as in deref: the use is given up by this very operation.
+        let before = unsafe { self.handle.as_ref() }
+            .users
+            .fetch_sub(1, Ordering::AcqRel);
         // Nothing of the handle is touched after the decrement: another thread may free it.
         if before == FREE_PENDING | 1 {
             // SAFETY: `ably_auth_free` ran and left the release to the last call on the
             // handle, which this was; nobody else holds it.
-            unsafe { free_handle(handle) };
+            unsafe { free_handle(self.handle.as_ptr()) };
         }
     }
 }
@@ -79,7 +86,10 @@ pub(crate) unsafe fn auth_call<'a>(ptr: *const ably_auth) -> Result<AuthCall<'a>
     // SAFETY: caller contract.
     let handle = unsafe { handle_ref(ptr, "auth") }?;
     handle.users.fetch_add(1, Ordering::AcqRel);
-    let call = AuthCall { handle };
+    let call = AuthCall {
+        handle: std::ptr::NonNull::from(handle),
+        _borrow: std::marker::PhantomData,
+    };
     if handle.freeing.load(Ordering::Acquire) {
         return Err(ErrorInfo::new(
             codes::SHUT_DOWN,

@@ -789,7 +789,7 @@ pub unsafe extern "C" fn ably_auth_options_set_fallback_retry_timeout(
     }
 }
 
-/// The most fallback hosts tried after the primary (TO3l6 `httpMaxRetryCount`, default 3).
+/// The most fallback hosts tried after the primary (TO3l5 `httpMaxRetryCount`, default 3).
 /// Errors: ABLY_ERR_INVALID_ARGUMENT when negative.
 ///
 /// # Safety

@@ -220,7 +220,7 @@ static void remove_listener_waits_for_a_call_on_another_thread(void) {
         ably_auth_free(auth);
         return;
     }
-    for (int i = 0; i < 500 && !atomic_load(&st->inside); i++) {
+    for (int i = 0; i < 12000 && !atomic_load(&st->inside); i++) { /* hang guard 60 s */
         sleep_ms(5);
     }
     CHECK(atomic_load(&st->inside) == 1, "3: the listener is running on the other thread");
@@ -458,7 +458,7 @@ static void waiter_gives_up_at_the_fetch_deadline_when_the_callback_blocks(void)
         free(request);
         return;
     }
-    for (int i = 0; i < 500 && !atomic_load(&callback_entered); i++) {
+    for (int i = 0; i < 12000 && !atomic_load(&callback_entered); i++) { /* hang guard 60 s */
         sleep_ms(5);
     }
     /* ...and asks for the header while the callback waits for that lock: it used to wait
@@ -711,7 +711,7 @@ static void listener_never_hears_a_token_overtaken_by_authorize(void) {
         ably_auth_free(auth);
         return;
     }
-    for (int i = 0; i < 500 && !atomic_load(&slow_callback_started); i++) {
+    for (int i = 0; i < 12000 && !atomic_load(&slow_callback_started); i++) { /* hang guard 60 s */
         sleep_ms(5);
     }
     /* While that fetch waits for its callback, authorize installs a token of its own. */

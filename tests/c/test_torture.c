@@ -148,6 +148,8 @@
     X(ably_auth_options_set_token_expiry_margin) \
     X(ably_auth_options_set_fallback_retry_timeout) \
     X(ably_auth_options_set_max_retry_count) \
+    X(ably_auth_options_set_max_retry_duration) \
+    X(ably_auth_options_set_max_calls_in_flight) \
     X(ably_auth_options_add_agent) \
     X(ably_auth_options_set_add_request_ids) \
     X(ably_auth_options_set_worker_threads) \
@@ -2231,6 +2233,12 @@ static world *world_create(rng_t *r, int shape) {
     }
     take_error(API(ably_auth_options_set_timeouts, o, 4000, w->request_timeout), "timeouts");
     take_error(API(ably_auth_options_set_max_retry_count, o, (int32_t)below(r, 3)), "retries");
+    take_error(API(ably_auth_options_set_max_retry_duration, o, (int64_t)below(r, 20000)),
+               "retry duration");
+    /* A small bound on calls in flight now and then: starts past it are refused. */
+    take_error(API(ably_auth_options_set_max_calls_in_flight, o,
+                   chance(r, 300) ? 1 + (int64_t)below(r, 4) : 10000),
+               "calls in flight");
     if (chance(r, 500)) {
         const char *hosts[2] = {"a.torture.test", "b.torture.test"};
         take_error(API(ably_auth_options_set_fallback_hosts, o, hosts, below(r, 3)), "fallbacks");
@@ -2533,6 +2541,13 @@ static void bad_args(int which, rng_t *r) {
         if (sc) EXPECT_CODE(API(ably_auth_completion_answer_json, sc, "{}"), 40003);
         EXPECT_CODE(API(ably_auth_completion_answer_error, NULL, 0, 0, NULL), 40003);
         if (sc) EXPECT_CODE(API(ably_auth_completion_answer_error, sc, 40100, 401, "x"), 40003);
+        /* The deprecated aliases refuse as the functions they name. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        EXPECT_CODE(API(ably_auth_completion_token, NULL, "t"), 40003);
+        EXPECT_CODE(API(ably_auth_completion_json, NULL, "{}"), 40003);
+        EXPECT_CODE(API(ably_auth_completion_error, NULL, 0, 0, NULL), 40003);
+#pragma GCC diagnostic pop
         break;
     case 21:
         APIV(ably_error_info_free, NULL);
@@ -2611,6 +2626,8 @@ static void bad_args(int which, rng_t *r) {
         EXPECT_CODE(API(ably_auth_options_set_token_expiry_margin, o, -1), 40003);
         EXPECT_CODE(API(ably_auth_options_set_fallback_retry_timeout, o, -5), 40003);
         EXPECT_CODE(API(ably_auth_options_set_max_retry_count, o, -1), 40003);
+        EXPECT_CODE(API(ably_auth_options_set_max_retry_duration, o, -1), 40003);
+        EXPECT_CODE(API(ably_auth_options_set_max_calls_in_flight, o, 0), 40003);
         EXPECT_CODE(API(ably_auth_options_add_agent, o, "has space"), 40003);
         EXPECT_CODE(API(ably_auth_options_set_worker_threads, o, 17), 40003);
         EXPECT_CODE(API(ably_auth_options_set_worker_threads, o, 0), 40003);

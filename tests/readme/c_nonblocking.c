@@ -36,7 +36,7 @@ static void answer_now(void *user_data, const char *token_params_json,
                        ably_auth_completion *completion) {
     (void)user_data;
     (void)token_params_json;
-    ably_error_info_free(ably_auth_completion_token(completion, "token-from-my-server"));
+    ably_error_info_free(ably_auth_completion_answer_token(completion, "token-from-my-server"));
 }
 
 /* @SNIPPET_TOP@ */

@@ -7,7 +7,9 @@
  * snippet runs offline. main makes an Auth with the snippet's options and checks that
  * ably_auth_time() gets that answer through the snippet's transport.
  */
+#ifndef _POSIX_C_SOURCE /* builder_ledger.h, included first, defines it too */
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -13,8 +13,8 @@ README.md, bindings/cpp/README.md and bindings/go/README.md is accounted for:
   `program`: the block is a whole program. `fragment of HARNESS`: the block goes into that
   harness file, its #include lines and function definitions (lines from one starting at
   column 0 up to the next `}` at column 0) at the harness's line that is only the comment
-  `@SNIPPET_TOP@` and every other line at its `@SNIPPET_BODY@` comment line; #line directives make the compiler's messages name
-  the README's lines. Then, in any order:
+  `@SNIPPET_TOP@` and every other line at its `@SNIPPET_BODY@` comment line; #line
+  directives make the compiler's messages name the README's lines. Then, in any order:
     `run`                        run it (C and C++ under valgrind: no error, no leak)
     `run against the loopback server [with TLS]`
                                  run it (natively: under valgrind a debug build's TLS
@@ -34,7 +34,10 @@ Any other language, or a compiled-language block without a marker, fails the run
 C is compiled with -std=c11 -Wall -Wextra -Wpedantic -Werror, C++ with -std=c++17 -Wall
 -Wextra -Wpedantic -Werror, both against the installed package (pkg-config ably_auth), Go
 with `go vet` and `go build` in a module that replaces the binding by this checkout's, Rust
-with rustc -D warnings against the crate's rlib from `cargo test --no-run`.
+with rustc -D warnings (unused variables allowed: examples bind results to show their types)
+against the crate's rlib from `cargo test --no-run`. The Swift README is not read here.
+C snippets are compiled with tests/readme/builder_ledger.h force-included: builders live in
+the library's registry, so one a snippet forgets is no valgrind leak; the ledger counts them.
 """
 
 import argparse
@@ -241,7 +244,8 @@ class Checker:
         except subprocess.TimeoutExpired:
             raise Failure(f"{label}: still running after {RUN_TIMEOUT_S} s (hang guard)")
         if r.returncode != expect_status:
-            why = "valgrind found errors or leaks" if r.returncode == 99 else ""
+            why = {99: "(valgrind found errors or leaks)",
+                   98: "(it leaked a builder: tests/readme/builder_ledger.h)"}.get(r.returncode, "")
             raise Failure(f"{label}: exit status {r.returncode}, expected {expect_status} {why}\n"
                           f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")
         for text in printing:
@@ -291,6 +295,9 @@ class Checker:
         else:
             cmd = [os.environ.get("CXX", "c++"), "-std=c++17"]
         cmd += ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g", "-pthread", "-o", exe, src]
+        if lang == "c":
+            # Counts the builders the program owns: one it forgets is no valgrind leak.
+            cmd += ["-include", os.path.join(self.root, "tests/readme/builder_ledger.h")]
         cmd += self.pkg_config()
         r = run(cmd)
         if r.returncode != 0:

@@ -1221,6 +1221,11 @@ public:
         return *this;
     }
     ABLY_AUTH_CPP_RVALUE_SETTER(Options, set_max_retry_count, (int32_t count), (count))
+    Options &set_max_retry_duration(int64_t duration_ms) & {
+        record(ably_auth_options_set_max_retry_duration(handle_, duration_ms));
+        return *this;
+    }
+    ABLY_AUTH_CPP_RVALUE_SETTER(Options, set_max_retry_duration, (int64_t duration_ms), (duration_ms))
     Options &add_agent(std::string_view agent) & { return set_string(ably_auth_options_add_agent, agent, "agent"); }
     ABLY_AUTH_CPP_RVALUE_SETTER(Options, add_agent, (std::string_view agent), (agent))
     Options &set_add_request_ids(bool add_request_ids) & {

@@ -124,6 +124,10 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {  //
     private let session: URLSession
     private let lock = NSLock()
     private var tasks: [UInt64: URLSessionTask] = [:]
+    /// Requests inside `send` before their task is registered, and those of them that the
+    /// library cancelled meanwhile (the cancel may race `send` on another thread).
+    private var starting: Set<UInt64> = []
+    private var cancelledWhileStarting: Set<UInt64> = []
 
     /// A transport with its own ephemeral session (no cookies, no cache, no redirects).
     public convenience init() {
@@ -151,6 +155,9 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {  //
     }
 
     public func send(_ request: HTTPTransportRequest, answer: HTTPTransportAnswer) {
+        lock.lock()
+        starting.insert(request.id)
+        lock.unlock()
         var urlRequest = URLRequest(url: request.url)
         urlRequest.httpMethod = request.method
         urlRequest.timeoutInterval = max(Double(request.timeoutMs), 1) / 1000
@@ -174,14 +181,18 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {  //
             }
         }
         lock.lock()
-        tasks[id] = task
+        starting.remove(id)
+        let cancelled = cancelledWhileStarting.remove(id) != nil
+        if !cancelled { tasks[id] = task }
         lock.unlock()
         task.resume()
+        if cancelled { task.cancel() }  // it completes with URLError.cancelled
     }
 
     public func cancel(id: UInt64) {
         lock.lock()
         let task = tasks.removeValue(forKey: id)
+        if task == nil && starting.contains(id) { cancelledWhileStarting.insert(id) }
         lock.unlock()
         task?.cancel()
     }
