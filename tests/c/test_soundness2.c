@@ -857,7 +857,7 @@ static void listener_on_a_worker_shuts_down_without_waiting_for_itself(void) {
                      "60 s hang guard (deadlock)");
         printf("%d passed, %d failed\n", atomic_load(&tu_passed), atomic_load(&tu_failed));
         fflush(stdout);
-        _exit(1);
+        _Exit(1);
     }
     CHECK(atomic_load(&worker_shutdown_code) == 0, "T3: the shutdown succeeded (%d)",
           atomic_load(&worker_shutdown_code));
