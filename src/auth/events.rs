@@ -280,3 +280,72 @@ impl Listeners {
         state.deliverer = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn failure() -> ErrorInfo {
+        ErrorInfo::new(codes::SHUT_DOWN, 0, "an event")
+    }
+
+    #[test]
+    fn removal_of_a_listener_whose_call_frees_the_auth_fails_instead_of_waiting() {
+        let listeners = Arc::new(Listeners::new());
+        let gate = Arc::new(Gate::new(9));
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (removed_tx, removed_rx) = mpsc::channel::<()>();
+        let removed_rx = Mutex::new(removed_rx);
+        let in_listener = Arc::clone(&listeners);
+        let id = listeners.add(Arc::new(move |_: &AuthEvent<'_>| {
+            entered_tx.send(()).unwrap();
+            // As ably_auth_free from inside the listener: it would wait for the remover.
+            let _freeing = in_listener.freeing();
+            // Freeing until the removal returned (a hang guard, if it never does).
+            let _ = removed_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+        }));
+        listeners.queue_failure(&failure());
+        let deliverer = {
+            let (listeners, gate) = (Arc::clone(&listeners), Arc::clone(&gate));
+            std::thread::spawn(move || listeners.deliver(&gate))
+        };
+        entered_rx.recv().unwrap();
+        let error = listeners.remove(id).unwrap_err();
+        assert_eq!(error.code, codes::SHUT_DOWN);
+        removed_tx.send(()).unwrap();
+        deliverer.join().unwrap();
+        assert!(!listeners.remove(id).unwrap(), "removed all the same");
+    }
+
+    #[test]
+    fn removal_waits_for_a_call_that_is_not_freeing() {
+        let listeners = Arc::new(Listeners::new());
+        let gate = Arc::new(Gate::new(10));
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&running);
+        let id = listeners.add(Arc::new(move |_: &AuthEvent<'_>| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            entered_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            flag.store(false, std::sync::atomic::Ordering::SeqCst);
+        }));
+        listeners.queue_failure(&failure());
+        let deliverer = {
+            let (listeners, gate) = (Arc::clone(&listeners), Arc::clone(&gate));
+            std::thread::spawn(move || listeners.deliver(&gate))
+        };
+        entered_rx.recv().unwrap();
+        assert!(listeners.remove(id).unwrap());
+        assert!(
+            !running.load(std::sync::atomic::Ordering::SeqCst),
+            "the listener returned before its removal did"
+        );
+        deliverer.join().unwrap();
+    }
+}

@@ -473,6 +473,42 @@ mod tests {
     }
 
     #[test]
+    fn stop_on_a_worker_waits_neither_for_itself_nor_for_the_completer() {
+        let pool = Arc::new(Pool::new(2, "self-stop".into()));
+        // The completer has started and is idle.
+        let (tx, rx) = mpsc::channel();
+        assert!(pool.complete(Box::new(move || tx.send(()).unwrap())));
+        rx.recv().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let inner = Arc::clone(&pool);
+        assert!(pool.run(Box::new(move || {
+            tx.send(inner.stop(Some(Duration::from_secs(30)), &|_| false))
+                .unwrap();
+        })));
+        // A hang guard; before, the stop waited out its 30 s and returned false.
+        assert!(rx.recv_timeout(Duration::from_secs(60)).unwrap());
+        assert!(pool.stop(Some(Duration::from_secs(30)), &|_| false));
+    }
+
+    #[test]
+    fn stop_does_not_wait_for_an_excused_thread() {
+        let pool = Pool::new(1, "excused".into());
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (id_tx, id_rx) = mpsc::channel();
+        assert!(pool.run(Box::new(move || {
+            id_tx.send(std::thread::current().id()).unwrap();
+            entered_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(60)); // hang guard
+        })));
+        entered_rx.recv().unwrap();
+        let busy = id_rx.recv().unwrap();
+        assert!(pool.stop(Some(Duration::from_secs(30)), &|t| t == busy));
+        release_tx.send(()).unwrap();
+        assert!(pool.stop(Some(Duration::from_secs(30)), &|_| false));
+    }
+
+    #[test]
     fn timers_fire_after_their_instant() {
         let pool = Pool::new(1, "timer".into());
         let (tx, rx) = mpsc::channel();
