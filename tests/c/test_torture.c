@@ -58,6 +58,14 @@
  *   4  "renewal ahead spins: N token requests in 1 s on an idle Auth".
  *   5  the watchdog: a listener in ably_auth_shutdown and another thread in
  *      ably_auth_remove_listener or ably_auth_free, both stuck.
+ * With all groups on, the first fix of item 5 (a removal not waiting for a listener inside a
+ * shutdown or free) still showed as "listener N still running after
+ * ably_auth_remove_listener returned", and frees and shutdowns from callbacks on several
+ * threads still waited for each other (the watchdog: a done in ably_auth_free, listeners in
+ * ably_auth_shutdown; also a listener on a library worker shutting down with no limit).
+ * test_soundness2's T1-T3 hold those cases. The removal check is exact: a removal that
+ * returns NULL leaves no call of the listener on another thread, and ABLY_ERR_SHUT_DOWN
+ * comes only once an ably_auth_free of the Auth has started.
  * Group 11 holds the further breaches of the header this test found: a refused _async call
  * leaves *out_call set (NULL auth); ably_auth_request_async accepts a path without a
  * leading '/' that the blocking form refuses; ably_auth_options_set_http_transport on
@@ -688,6 +696,18 @@ typedef struct {
 static _Thread_local tl_entry tl_entries[8];
 static _Thread_local int tl_callback_depth;
 static _Thread_local reg *tl_listener;
+/* The listeners running on this thread, innermost last (callbacks nest at most 8 deep). */
+static _Thread_local reg *tl_listener_stack[16];
+static _Thread_local int tl_listener_depth;
+
+/* How many calls of listener `g` are running on this thread. */
+static int tl_listener_calls_here(const reg *g) {
+    int n = 0;
+    for (int i = 0; i < tl_listener_depth && i < 16; i++) {
+        n += tl_listener_stack[i] == g;
+    }
+    return n;
+}
 static _Thread_local const char *tl_log_message;
 
 static tl_entry *tl_find(world *w, bool create) {
@@ -1517,7 +1537,9 @@ static void listener_remove(world *w, rng_t *r, bool prefer_running) {
     ably_error_info *e = API(ably_auth_remove_listener, a, id);
     if (e == NULL) {
         atomic_store(&g->removed, true);
-        if (atomic_load(&g->in_call) > 0 && tl_listener == NULL) {
+        /* Exact rule: after a removal returns NULL the listener runs on no other thread
+         * (only a call of it on this thread, which is removing itself, may be under way). */
+        if (atomic_load(&g->in_call) > tl_listener_calls_here(g)) {
             FAIL("listener %" PRIu64 " still running after ably_auth_remove_listener returned", id);
         }
         if (chance(r, 300)) { /* removed twice: unknown id (or the Auth is going) */
@@ -1532,6 +1554,11 @@ static void listener_remove(world *w, rng_t *r, bool prefer_running) {
         int32_t code = take_error(e, "remove_listener");
         if (code != ABLY_ERR_SHUT_DOWN) {
             FAIL("ably_auth_remove_listener of a listener added once failed with %d", (int)code);
+        } else if (!atomic_load(&w->free_started)) {
+            /* SHUT_DOWN only while the Auth is being freed (the handle refuses calls, or
+             * the listener's call being waited for frees it): never for a shutdown. */
+            FAIL("ably_auth_remove_listener failed with ABLY_ERR_SHUT_DOWN on Auth #%d, which "
+                 "no ably_auth_free has started on", w->id);
         }
     }
 }
@@ -1803,6 +1830,10 @@ static void t_listener(void *user_data, const ably_token_details *details,
     atomic_fetch_add(&g->calls, 1);
     reg *outer = tl_listener;
     tl_listener = g;
+    if (tl_listener_depth < 16) {
+        tl_listener_stack[tl_listener_depth] = g;
+    }
+    tl_listener_depth++;
     const char *role = wd_role("in a listener");
     rng_t r = reg_rng(g);
     if (atomic_load(&g->removed)) {
@@ -1827,6 +1858,7 @@ static void t_listener(void *user_data, const ably_token_details *details,
     if (callback_may_touch(w, "listener") && ON(G_CALLBACK_CALLS) && chance(&r, 300)) {
         callback_actions(w, &r, CB_LISTENER, NULL);
     }
+    tl_listener_depth--;
     tl_listener = outer;
     wd_role(role);
     atomic_fetch_sub(&g->in_call, 1);
