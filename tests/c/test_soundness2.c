@@ -14,6 +14,7 @@
  *  7 shutdown_ends_the_wait_on_an_unanswered_auth_callback
  * Found by the torture test (test_torture.c) after those fixes:
  * T1 removal_waits_for_a_listener_inside_shutdown
+ *    removal_of_a_listener_freeing_the_auth_fails_as_shut_down (the exact exception)
  * T2 listener_shutdown_and_free_from_done_do_not_wait_for_each_other
  * T3 listener_on_a_worker_shuts_down_without_waiting_for_itself
  *
@@ -814,6 +815,52 @@ static void listener_shutdown_and_free_from_done_do_not_wait_for_each_other(void
           atomic_load(&c.shutdown_code));
 }
 
+/* T1b: the one removal that cannot wait: the listener's call frees the Auth (ably_auth_free
+ * waits for the callbacks on other threads, the removing done among them). The removal
+ * fails with ABLY_ERR_SHUT_DOWN instead of returning NULL while the listener still runs. */
+static void listener_freeing_while_removed(void *user_data, const ably_token_details *details,
+                                           const ably_error_info *error) {
+    (void)details;
+    (void)error;
+    removal_case *c = user_data;
+    atomic_store(&c->listener_running, 1);
+    if (atomic_fetch_add(&c->listener_calls, 1) == 0) {
+        ably_error_info *err = ably_auth_authorization_header_async(
+            c->auth, done_removing_a_running_listener, c, NULL, NULL);
+        if (err != NULL) {
+            atomic_store(&c->shutdown_code, -1);
+            ably_error_info_free(err);
+        } else {
+            wait_for(&c->done_started, 1, 10);
+            sleep_ms(50); /* let the done reach its wait for this call */
+            ably_auth_free(c->auth);
+            /* The free waited for the done, so its removal has returned. */
+            atomic_store(&c->shutdown_code, atomic_load(&c->remove_returned) ? 0 : -2);
+        }
+    }
+    atomic_store(&c->listener_running, 0);
+}
+
+static void removal_of_a_listener_freeing_the_auth_fails_as_shut_down(void) {
+    static removal_case c;
+    memset(&c, 0, sizeof c);
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
+    c.auth = new_auth(options);
+    expect_ok(ably_auth_add_listener(c.auth, listener_freeing_while_removed, &c, NULL,
+                                     &c.listener_id));
+    /* The handle is released by the last call out (this authorize). */
+    run_guarded(authorize_for_removal_case, &c, 60,
+                "T1b: a listener in ably_auth_free while a done removes it");
+    CHECK(atomic_load(&c.shutdown_code) == 0,
+          "T1b: the free in the listener returned after the removal (%d)",
+          atomic_load(&c.shutdown_code));
+    CHECK(atomic_load(&c.remove_code) == ABLY_ERR_SHUT_DOWN,
+          "T1b: the removal that could not wait failed with ABLY_ERR_SHUT_DOWN (%d)",
+          atomic_load(&c.remove_code));
+    CHECK(atomic_load(&c.listener_calls) == 1, "T1b: the listener ran once");
+}
+
 /* T3: a listener running on a library worker (an _async authorize) calls
  * ably_auth_shutdown(auth, -1): it does not wait for its own thread, nor for the completion
  * thread, which outlives every worker (a deadlock, before). */
@@ -885,6 +932,7 @@ static const named_test tests[] = {
     TEST(calls_past_the_bound_in_flight_are_refused_without_done),
     TEST(shutdown_ends_the_wait_on_an_unanswered_auth_callback),
     TEST(removal_waits_for_a_listener_inside_shutdown),
+    TEST(removal_of_a_listener_freeing_the_auth_fails_as_shut_down),
     TEST(listener_shutdown_and_free_from_done_do_not_wait_for_each_other),
     TEST(listener_on_a_worker_shuts_down_without_waiting_for_itself),
 };
