@@ -480,10 +480,10 @@ void ably_auth_free(struct ably_auth *auth);
  * Idempotent; from inside a callback it does not wait for that callback. It never waits for
  * a library thread that is itself inside `ably_auth_shutdown`, `ably_auth_free` or
  * `ably_auth_remove_listener` of this Auth (such a thread may be waiting for the caller: a
- * `done` removing the listener that shuts down, or freeing the Auth), nor, when the caller
- * is a library thread or such a thread, for the completion thread once it has delivered
- * every completion queued (it outlives the library's other threads). `ably_auth_free` does
- * the same (see there).
+ * `done` removing the listener that shuts down, or freeing the Auth). The completion thread
+ * exits only after the library's other threads: while one of them is the caller's or such a
+ * thread, the completion thread counts as done once every queued completion is delivered.
+ * `ably_auth_free` does the same (see there).
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
  * ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).
