@@ -39,6 +39,10 @@ impl<T: Send + 'static> Pending<T> {
     /// Hand `outcome` to the completer, unless an outcome was handed already. Returns
     /// whether this one won.
     fn resolve(&self, outcome: Result<T>) -> bool {
+        let auth = self.auth.upgrade();
+        // From the take to the queue, a free's drain waits for this completion: once taken,
+        // the free's cancel no longer sees it, and it must not reach a closed gate.
+        let _resolving = auth.as_ref().map(|auth| auth.pool().resolving());
         let Some(done) = self
             .done
             .lock()
@@ -47,12 +51,15 @@ impl<T: Send + 'static> Pending<T> {
         else {
             return false;
         };
-        match self.auth.upgrade() {
-            Some(auth) => Arc::clone(&auth).deliver(Box::new(move || {
-                // Through the gate, so that free waits for a completion running now. Every
-                // call is resolved before free closes the gate, so none is skipped here.
-                if let Some(_inside) = auth.gate.enter(CallbackKind::Done) {
-                    done(outcome);
+        match &auth {
+            Some(auth) => Arc::clone(auth).deliver(Box::new({
+                let auth = Arc::clone(auth);
+                move || {
+                    // Through the gate, so that free waits for a completion running now. Every
+                    // call is resolved before free closes the gate, so none is skipped here.
+                    if let Some(_inside) = auth.gate.enter(CallbackKind::Done) {
+                        done(outcome);
+                    }
                 }
             })),
             // The Auth is gone (a Rust caller dropped it): still never inline.

@@ -108,6 +108,21 @@ struct State {
     /// The completer is running a completion now.
     completing: bool,
     completer: Option<ThreadId>,
+    /// Completions taken from their call and not queued yet ([`Pool::resolving`]).
+    resolving: usize,
+}
+
+/// A completion on its way into the queue: taken from its call (so a cancel or shutdown no
+/// longer sees it) and not queued yet. [`Pool::drain_completions`] waits for it.
+pub(crate) struct Resolving<'a> {
+    pool: &'a Pool,
+}
+
+impl Drop for Resolving<'_> {
+    fn drop(&mut self) {
+        self.pool.state().resolving -= 1;
+        self.pool.shared.idle.notify_all();
+    }
 }
 
 struct Shared {
@@ -190,6 +205,13 @@ impl Pool {
         true
     }
 
+    /// Mark a completion as on its way into the queue until the guard drops: take it from its
+    /// call after this, and queue it with [`Pool::complete`] before dropping the guard.
+    pub(crate) fn resolving(&self) -> Resolving<'_> {
+        self.state().resolving += 1;
+        Resolving { pool: self }
+    }
+
     /// Have the completer call `deadline.expire()` at `at`, unless it was dropped before.
     pub(crate) fn watch(&self, at: Instant, deadline: Weak<dyn Deadline>) {
         let mut state = self.state();
@@ -201,18 +223,29 @@ impl Pool {
 
     /// Wait until every queued completion has been delivered. On the completer itself (a
     /// completion that frees its Auth) the queued ones are delivered here, in order.
+    /// Completions being resolved on other threads meanwhile ([`Pool::resolving`]) are
+    /// waited for too: one taken from its call before a shutdown's cancel is not lost.
     pub(crate) fn drain_completions(&self) {
         let me = std::thread::current().id();
         let mut state = self.state();
         if state.completer == Some(me) {
-            while let Some(job) = state.completions.pop_front() {
-                drop(state);
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                state = self.state();
+            loop {
+                if let Some(job) = state.completions.pop_front() {
+                    drop(state);
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    state = self.state();
+                } else if state.resolving > 0 {
+                    state = self
+                        .shared
+                        .idle
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                } else {
+                    return;
+                }
             }
-            return;
         }
-        while !state.completions.is_empty() || state.completing {
+        while !state.completions.is_empty() || state.completing || state.resolving > 0 {
             if state.completer.is_none() {
                 return; // never started
             }
@@ -488,6 +521,32 @@ mod tests {
         // A hang guard; before, the stop waited out its 30 s and returned false.
         assert!(rx.recv_timeout(Duration::from_secs(60)).unwrap());
         assert!(pool.stop(Some(Duration::from_secs(30)), &|_| false));
+    }
+
+    #[test]
+    fn drain_waits_for_a_completion_taken_but_not_queued_yet() {
+        let pool = Pool::new(1, "resolving".into());
+        let (tx, rx) = mpsc::channel();
+        assert!(pool.complete(Box::new(move || tx.send(()).unwrap())));
+        rx.recv().unwrap(); // the completer runs
+        let delivered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let resolving = pool.resolving();
+        std::thread::scope(|scope| {
+            let flag = Arc::clone(&delivered);
+            let pool = &pool;
+            scope.spawn(move || {
+                // Queued well after the drain below started.
+                std::thread::sleep(Duration::from_millis(100));
+                assert!(pool.complete(Box::new(move || {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                })));
+                drop(resolving);
+            });
+            // Before, this returned at once, before the completion was even queued.
+            pool.drain_completions();
+            assert!(delivered.load(std::sync::atomic::Ordering::SeqCst));
+        });
+        pool.stop(None, &|_| false);
     }
 
     #[test]
