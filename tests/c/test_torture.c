@@ -63,7 +63,10 @@
  * ably_auth_remove_listener returned", and frees and shutdowns from callbacks on several
  * threads still waited for each other (the watchdog: a done in ably_auth_free, listeners in
  * ably_auth_shutdown; also a listener on a library worker shutting down with no limit).
- * test_soundness2's T1-T3 hold those cases. The removal check is exact: a removal that
+ * test_soundness2's T1-T3 hold those cases. It also found a `done` that never ran ("a
+ * call's free_user_data ran before its done"): a completion taken by a worker or a cancel
+ * just before ably_auth_free's cancel was queued after the free's drain (a Rust unit test in
+ * src/auth/pool.rs holds it). The removal check is exact: a removal that
  * returns NULL leaves no call of the listener on another thread, and ABLY_ERR_SHUT_DOWN
  * comes only once an ably_auth_free of the Auth has started.
  * Group 11 holds the further breaches of the header this test found: a refused _async call
