@@ -64,13 +64,18 @@
  * - No library lock is held while a callback runs.
  * - Callbacks nest at most 8 deep on one thread (a listener calling a function whose
  *   authCallback calls another Auth...); deeper calls get ABLY_ERR_REENTRANT_CALL.
- * - After ably_auth_remove_listener returns, that listener is not running on another
- *   thread and is never called again (removal waits for a call in progress elsewhere; from
- *   inside a listener it returns at once). So do not call it while holding a lock your
- *   listener takes. One exception: a listener call that is itself inside
- *   ably_auth_shutdown or ably_auth_free of the same Auth (which wait for the library's
- *   threads, maybe for the one removing it) is not waited for; it is still never called
- *   again. free_user_data runs once, after the listener's last call.
+ * - After ably_auth_remove_listener returns NULL, that listener is not running on another
+ *   thread and is never called again (removal waits for a call in progress elsewhere, one
+ *   inside ably_auth_shutdown included; from inside a listener it returns at once). So do
+ *   not call it while holding a lock your listener takes. The one wait that cannot be kept:
+ *   when the listener's call being waited for calls ably_auth_free of the same Auth (which
+ *   waits for the callbacks on other threads, maybe for the one removing it), the removal
+ *   fails with ABLY_ERR_SHUT_DOWN; the listener is still never called again.
+ *   free_user_data runs once, after the listener's last call.
+ * - ably_auth_shutdown never waits for a library thread that is itself inside
+ *   ably_auth_shutdown, ably_auth_free or ably_auth_remove_listener of the same Auth (it may
+ *   be waiting for the caller), so listeners and done may shut down, free and remove on
+ *   several threads at once without waiting for each other for ever.
  * - Every callback must return normally: a C++ exception, longjmp or other unwinding out
  *   of a callback is undefined behaviour (the C++ binding catches exceptions for you). A
  *   callback that never returns blocks the thread it runs on; other threads waiting for the
@@ -110,7 +115,9 @@
  *   ably_auth_free               the longest callback of this Auth running on another thread
  *                                when it is called; no network wait. No bound exactly when
  *                                such a callback never returns
- *   ably_auth_remove_listener    the listener's call in progress on another thread
+ *   ably_auth_remove_listener    the listener's call in progress on another thread (not
+ *                                waited for when that call frees the Auth: then
+ *                                ABLY_ERR_SHUT_DOWN)
  */
 
 #ifndef ABLY_AUTH_H
@@ -470,9 +477,13 @@ void ably_auth_free(struct ably_auth *auth);
  * completions to be delivered and the library threads to exit. A thread in a blocking step of
  * the built-in HTTP client exits when that step ends (at most one request timeout); one
  * running a callback when that callback returns. Signing and the cached token keep working.
- * Idempotent; from inside a callback it does not wait for that callback, and a listener
- * removed meanwhile is not waited for while it is inside this call (see
- * `ably_auth_remove_listener`). `ably_auth_free` does the same (see there).
+ * Idempotent; from inside a callback it does not wait for that callback. It never waits for
+ * a library thread that is itself inside `ably_auth_shutdown`, `ably_auth_free` or
+ * `ably_auth_remove_listener` of this Auth (such a thread may be waiting for the caller: a
+ * `done` removing the listener that shuts down, or freeing the Auth). The completion thread
+ * exits only after the library's other threads: while one of them is the caller's or such a
+ * thread, the completion thread counts as done once every queued completion is delivered.
+ * `ably_auth_free` does the same (see there).
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
  * ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).
@@ -1907,13 +1918,16 @@ struct ably_error_info *ably_auth_add_listener(const struct ably_auth *auth,
 
 /**
  * Remove the listener `id`. A call of it under way on another thread finishes first: when
- * this returns, the listener is not running and is never called again. Exception: a call
- * of it that is itself inside `ably_auth_shutdown` or `ably_auth_free` of this Auth is not
- * waited for (those wait for the library's threads, maybe for the one removing it, which
- * would deadlock). Its `free_user_data` runs after its last call.
+ * this returns NULL, the listener is not running on another thread and is never called
+ * again (also when that call is inside `ably_auth_shutdown`, which never waits for a thread
+ * inside a removal). Its `free_user_data` runs after its last call.
  *
  * Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or an unknown `id` (never added, or
- * already removed).
+ * already removed); ABLY_ERR_SHUT_DOWN when the Auth is being freed, and in the one case
+ * where the wait cannot be kept: the call of the listener being waited for calls
+ * `ably_auth_free` of this Auth (which waits for the callbacks on other threads, maybe for
+ * the one removing it). The listener is then removed all the same and never called again,
+ * but that call of it may still be running (it returns once its `ably_auth_free` does).
  *
  * Thread safety: `auth` may be used from many threads at once; a listener may remove itself.
  */

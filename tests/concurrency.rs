@@ -248,8 +248,8 @@ fn listeners_reenter_and_can_be_removed() {
     };
     auth.authorize(None, None).unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert!(auth.remove_listener(removable));
-    assert!(!auth.remove_listener(removable), "already removed");
+    assert!(auth.remove_listener(removable).unwrap());
+    assert!(!auth.remove_listener(removable).unwrap(), "already removed");
     auth.authorize(None, None).unwrap();
     assert_eq!(
         calls.load(Ordering::SeqCst),

@@ -39,6 +39,10 @@ impl<T: Send + 'static> Pending<T> {
     /// Hand `outcome` to the completer, unless an outcome was handed already. Returns
     /// whether this one won.
     fn resolve(&self, outcome: Result<T>) -> bool {
+        let auth = self.auth.upgrade();
+        // From the take to the queue, a free's drain waits for this completion: once taken,
+        // the free's cancel no longer sees it, and it must not reach a closed gate.
+        let _resolving = auth.as_ref().map(|auth| auth.pool().resolving());
         let Some(done) = self
             .done
             .lock()
@@ -47,12 +51,15 @@ impl<T: Send + 'static> Pending<T> {
         else {
             return false;
         };
-        match self.auth.upgrade() {
-            Some(auth) => Arc::clone(&auth).deliver(Box::new(move || {
-                // Through the gate, so that free waits for a completion running now. Every
-                // call is resolved before free closes the gate, so none is skipped here.
-                if let Some(_inside) = auth.gate.enter(CallbackKind::Done) {
-                    done(outcome);
+        match &auth {
+            Some(auth) => Arc::clone(auth).deliver(Box::new({
+                let auth = Arc::clone(auth);
+                move || {
+                    // Through the gate, so that free waits for a completion running now. Every
+                    // call is resolved before free closes the gate, so none is skipped here.
+                    if let Some(_inside) = auth.gate.enter(CallbackKind::Done) {
+                        done(outcome);
+                    }
                 }
             })),
             // The Auth is gone (a Rust caller dropped it): still never inline.
@@ -419,11 +426,13 @@ impl Auth {
     /// for the completions to be delivered and the library threads to exit (a thread in a
     /// blocking network step exits when the step ends, at most one request timeout later).
     /// Errors: 50003 when `timeout` passed first (everything still ends on its own).
-    /// Idempotent. Called from inside a callback, it does not wait for that callback.
+    /// Idempotent. Called from inside a callback, it does not wait for that callback. It
+    /// never waits for a thread that is itself inside a shutdown, free or listener removal
+    /// of this Auth: those wait for other threads, maybe for this one (a listener shutting
+    /// down while a `done` removes it, or frees the Auth, would otherwise wait for each
+    /// other for ever).
     pub fn shutdown(&self, timeout: Option<Duration>) -> Result<()> {
-        // A listener removed meanwhile by another callback is not waited for (that
-        // callback may be what this shutdown waits for).
-        let _closing = self.listeners.closing();
+        let _waiting = self.gate.lifecycle_wait();
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.cancel_all();
         // Waits on unanswered authCallbacks end now; their answers are refused.
@@ -433,7 +442,7 @@ impl Auth {
             transport.cancel_all();
         }
         let drained = match self.pool.get() {
-            Some(pool) => pool.stop(timeout),
+            Some(pool) => pool.stop(timeout, &|thread| self.gate.is_waiting(thread)),
             None => true,
         };
         if drained {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
 use super::reentry::{Gate, event_generation};
-use crate::core::error::ErrorInfo;
+use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::token::TokenDetails;
 
 /// Log levels, most severe first.
@@ -122,22 +122,22 @@ struct State {
     deliverer: Option<ThreadId>,
     /// The listener the deliverer is calling right now.
     running: Option<ListenerId>,
-    /// The threads inside a shutdown or free of this Auth, which wait for the library's
-    /// threads: a removal does not wait for a listener running on one of them.
-    closing: Vec<ThreadId>,
+    /// The threads inside a free of this Auth, which waits for the callbacks running on
+    /// other threads: a removal stops waiting for a listener whose call is inside one.
+    freeing: Vec<ThreadId>,
 }
 
-/// A thread inside a shutdown or free of the Auth ([`Listeners::closing`]).
-pub(crate) struct Closing<'a> {
+/// A thread inside a free of the Auth ([`Listeners::freeing`]).
+pub(crate) struct Freeing<'a> {
     listeners: &'a Listeners,
 }
 
-impl Drop for Closing<'_> {
+impl Drop for Freeing<'_> {
     fn drop(&mut self) {
         let me = std::thread::current().id();
         let mut state = self.listeners.state();
-        if let Some(at) = state.closing.iter().rposition(|t| *t == me) {
-            state.closing.swap_remove(at);
+        if let Some(at) = state.freeing.iter().rposition(|t| *t == me) {
+            state.freeing.swap_remove(at);
         }
     }
 }
@@ -175,33 +175,44 @@ impl Listeners {
         id
     }
 
-    /// Mark this thread as inside a shutdown or free of the Auth until the guard drops.
-    pub(crate) fn closing(&self) -> Closing<'_> {
-        self.state().closing.push(std::thread::current().id());
+    /// Mark this thread as inside a free of the Auth until the guard drops.
+    pub(crate) fn freeing(&self) -> Freeing<'_> {
+        self.state().freeing.push(std::thread::current().id());
         // A removal waiting for a listener on this thread stops waiting.
         self.returned.notify_all();
-        Closing { listeners: self }
+        Freeing { listeners: self }
     }
 
-    /// Remove a listener; `false` if there was none with that id. When `remove` returns, the
-    /// listener is not running on another thread and will not be called again: a call under
-    /// way on another thread is waited for. From inside a listener (the delivering thread)
-    /// it returns at once, and so it does when the listener's call is inside a shutdown or
-    /// free of this Auth (which waits for the library's threads, maybe for this one: waiting
-    /// here could deadlock). The listener is dropped after its last call.
-    pub(crate) fn remove(&self, id: ListenerId) -> bool {
+    /// Remove a listener; `Ok(false)` if there was none with that id. When `remove` returns
+    /// `Ok`, the listener is not running on another thread and will not be called again: a
+    /// call under way on another thread is waited for (from inside a listener, on the
+    /// delivering thread, there is none to wait for). A shutdown never waits for the
+    /// removing thread ([`super::reentry::Gate::lifecycle_wait`]), so a listener shutting
+    /// the Auth down is waited for like any other. The one wait that cannot be kept: a call
+    /// that frees the Auth waits for the callbacks on other threads, maybe for the removing
+    /// one; then the removal stops waiting and fails with [`codes::SHUT_DOWN`] (the
+    /// listener is removed all the same and never called again). The listener is dropped
+    /// after its last call.
+    pub(crate) fn remove(&self, id: ListenerId) -> Result<bool> {
         let mut state = self.state();
         let Some(position) = state.entries.iter().position(|(i, _)| *i == id) else {
-            return false;
+            return Ok(false);
         };
         let removed = state.entries.remove(position);
         let me = std::thread::current().id();
-        while state.running == Some(id)
-            && state.deliverer != Some(me)
-            && !state
+        let mut outcome = Ok(true);
+        while state.running == Some(id) && state.deliverer != Some(me) {
+            if state
                 .deliverer
-                .is_some_and(|deliverer| state.closing.contains(&deliverer))
-        {
+                .is_some_and(|deliverer| state.freeing.contains(&deliverer))
+            {
+                outcome = Err(ErrorInfo::new(
+                    codes::SHUT_DOWN,
+                    0,
+                    "the listener's call in progress is freeing the Auth (ably_auth_free waits for this thread): removed, never called again, but not waited for",
+                ));
+                break;
+            }
             state = self
                 .returned
                 .wait(state)
@@ -209,7 +220,7 @@ impl Listeners {
         }
         drop(state);
         drop(removed);
-        true
+        outcome
     }
 
     /// Every listener, removed; dropping them runs their destructors.
@@ -267,5 +278,74 @@ impl Listeners {
             }
         }
         state.deliverer = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn failure() -> ErrorInfo {
+        ErrorInfo::new(codes::SHUT_DOWN, 0, "an event")
+    }
+
+    #[test]
+    fn removal_of_a_listener_whose_call_frees_the_auth_fails_instead_of_waiting() {
+        let listeners = Arc::new(Listeners::new());
+        let gate = Arc::new(Gate::new(9));
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (removed_tx, removed_rx) = mpsc::channel::<()>();
+        let removed_rx = Mutex::new(removed_rx);
+        let in_listener = Arc::clone(&listeners);
+        let id = listeners.add(Arc::new(move |_: &AuthEvent<'_>| {
+            entered_tx.send(()).unwrap();
+            // As ably_auth_free from inside the listener: it would wait for the remover.
+            let _freeing = in_listener.freeing();
+            // Freeing until the removal returned (a hang guard, if it never does).
+            let _ = removed_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+        }));
+        listeners.queue_failure(&failure());
+        let deliverer = {
+            let (listeners, gate) = (Arc::clone(&listeners), Arc::clone(&gate));
+            std::thread::spawn(move || listeners.deliver(&gate))
+        };
+        entered_rx.recv().unwrap();
+        let error = listeners.remove(id).unwrap_err();
+        assert_eq!(error.code, codes::SHUT_DOWN);
+        removed_tx.send(()).unwrap();
+        deliverer.join().unwrap();
+        assert!(!listeners.remove(id).unwrap(), "removed all the same");
+    }
+
+    #[test]
+    fn removal_waits_for_a_call_that_is_not_freeing() {
+        let listeners = Arc::new(Listeners::new());
+        let gate = Arc::new(Gate::new(10));
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&running);
+        let id = listeners.add(Arc::new(move |_: &AuthEvent<'_>| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            entered_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            flag.store(false, std::sync::atomic::Ordering::SeqCst);
+        }));
+        listeners.queue_failure(&failure());
+        let deliverer = {
+            let (listeners, gate) = (Arc::clone(&listeners), Arc::clone(&gate));
+            std::thread::spawn(move || listeners.deliver(&gate))
+        };
+        entered_rx.recv().unwrap();
+        assert!(listeners.remove(id).unwrap());
+        assert!(
+            !running.load(std::sync::atomic::Ordering::SeqCst),
+            "the listener returned before its removal did"
+        );
+        deliverer.join().unwrap();
     }
 }

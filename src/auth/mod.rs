@@ -440,8 +440,14 @@ impl Auth {
         self.listeners.add(Arc::new(listener))
     }
 
-    /// Remove a listener; `false` when `id` is unknown. A call already under way finishes.
-    pub fn remove_listener(&self, id: ListenerId) -> bool {
+    /// Remove a listener; `Ok(false)` when `id` is unknown. When it returns `Ok`, the
+    /// listener is not running on another thread and is never called again (a call under
+    /// way on another thread is waited for). Errors: [`codes::SHUT_DOWN`] when the call
+    /// being waited for frees this Auth (the free waits for the other threads' callbacks,
+    /// maybe for this one): the listener is removed and never called again, but that call
+    /// may still be running.
+    pub fn remove_listener(&self, id: ListenerId) -> Result<bool> {
+        let _waiting = self.gate.lifecycle_wait();
         self.listeners.remove(id)
     }
 
@@ -465,7 +471,8 @@ impl Auth {
     /// callback of this Auth starts afterwards. Library threads
     /// in a blocking network step are not waited for: they exit when it ends.
     pub(crate) fn close(&self) -> DetachedCallbacks {
-        let _closing = self.listeners.closing();
+        let _waiting = self.gate.lifecycle_wait();
+        let _freeing = self.listeners.freeing();
         let _ = self.shutdown(Some(Duration::ZERO));
         if let Some(pool) = self.pool.get() {
             pool.drain_completions();

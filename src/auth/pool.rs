@@ -108,6 +108,21 @@ struct State {
     /// The completer is running a completion now.
     completing: bool,
     completer: Option<ThreadId>,
+    /// Completions taken from their call and not queued yet ([`Pool::resolving`]).
+    resolving: usize,
+}
+
+/// A completion on its way into the queue: taken from its call (so a cancel or shutdown no
+/// longer sees it) and not queued yet. [`Pool::drain_completions`] waits for it.
+pub(crate) struct Resolving<'a> {
+    pool: &'a Pool,
+}
+
+impl Drop for Resolving<'_> {
+    fn drop(&mut self) {
+        self.pool.state().resolving -= 1;
+        self.pool.shared.idle.notify_all();
+    }
 }
 
 struct Shared {
@@ -190,6 +205,13 @@ impl Pool {
         true
     }
 
+    /// Mark a completion as on its way into the queue until the guard drops: take it from its
+    /// call after this, and queue it with [`Pool::complete`] before dropping the guard.
+    pub(crate) fn resolving(&self) -> Resolving<'_> {
+        self.state().resolving += 1;
+        Resolving { pool: self }
+    }
+
     /// Have the completer call `deadline.expire()` at `at`, unless it was dropped before.
     pub(crate) fn watch(&self, at: Instant, deadline: Weak<dyn Deadline>) {
         let mut state = self.state();
@@ -201,18 +223,29 @@ impl Pool {
 
     /// Wait until every queued completion has been delivered. On the completer itself (a
     /// completion that frees its Auth) the queued ones are delivered here, in order.
+    /// Completions being resolved on other threads meanwhile ([`Pool::resolving`]) are
+    /// waited for too: one taken from its call before a shutdown's cancel is not lost.
     pub(crate) fn drain_completions(&self) {
         let me = std::thread::current().id();
         let mut state = self.state();
         if state.completer == Some(me) {
-            while let Some(job) = state.completions.pop_front() {
-                drop(state);
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                state = self.state();
+            loop {
+                if let Some(job) = state.completions.pop_front() {
+                    drop(state);
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    state = self.state();
+                } else if state.resolving > 0 {
+                    state = self
+                        .shared
+                        .idle
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                } else {
+                    return;
+                }
             }
-            return;
         }
-        while !state.completions.is_empty() || state.completing {
+        while !state.completions.is_empty() || state.completing || state.resolving > 0 {
             if state.completer.is_none() {
                 return; // never started
             }
@@ -229,8 +262,15 @@ impl Pool {
     /// completer exits once the completions are delivered, a worker once its current job
     /// (a blocking step) ends. Returns whether that happened in time. Called on one of the
     /// pool's threads, it does not wait for that thread (nor, on the completer, for the
-    /// completions: they are delivered after it returns).
-    pub(crate) fn stop(&self, timeout: Option<Duration>) -> bool {
+    /// completions: they are delivered after it returns). Nor does it wait for a thread for
+    /// which `excused` is true (one that may be waiting for the caller): the completer counts
+    /// as done once it is idle, since it outlives every worker, the caller's and the excused
+    /// ones included.
+    pub(crate) fn stop(
+        &self,
+        timeout: Option<Duration>,
+        excused: &dyn Fn(ThreadId) -> bool,
+    ) -> bool {
         let dropped = {
             let mut state = self.state();
             state.stopping = true;
@@ -251,7 +291,21 @@ impl Pool {
             for (_, handle) in finished {
                 let _ = handle.join(); // finished: returns at once
             }
-            if state.threads.iter().all(|(id, _)| *id == me) {
+            let completer = state.completer;
+            let not_waited = |id: ThreadId| id == me || excused(id);
+            // The completer exits only after every worker: it is waited for until idle
+            // when a worker that is not waited for still lives.
+            let completer_held = state
+                .threads
+                .iter()
+                .any(|(id, _)| Some(*id) != completer && not_waited(*id));
+            let completer_idle =
+                completer_held && state.completions.is_empty() && !state.completing;
+            if state
+                .threads
+                .iter()
+                .all(|(id, _)| not_waited(*id) || (Some(*id) == completer && completer_idle))
+            {
                 return true;
             }
             let now = Instant::now();
@@ -447,8 +501,70 @@ mod tests {
                 .unwrap();
         })));
         assert!(rx.recv().unwrap().unwrap().starts_with("test-worker"));
-        assert!(pool.stop(Some(Duration::from_secs(10))));
+        assert!(pool.stop(Some(Duration::from_secs(10)), &|_| false));
         assert!(!pool.run(Box::new(|| {})), "no work after stop");
+    }
+
+    #[test]
+    fn stop_on_a_worker_waits_neither_for_itself_nor_for_the_completer() {
+        let pool = Arc::new(Pool::new(2, "self-stop".into()));
+        // The completer has started and is idle.
+        let (tx, rx) = mpsc::channel();
+        assert!(pool.complete(Box::new(move || tx.send(()).unwrap())));
+        rx.recv().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let inner = Arc::clone(&pool);
+        assert!(pool.run(Box::new(move || {
+            tx.send(inner.stop(Some(Duration::from_secs(30)), &|_| false))
+                .unwrap();
+        })));
+        // A hang guard; before, the stop waited out its 30 s and returned false.
+        assert!(rx.recv_timeout(Duration::from_secs(60)).unwrap());
+        assert!(pool.stop(Some(Duration::from_secs(30)), &|_| false));
+    }
+
+    #[test]
+    fn drain_waits_for_a_completion_taken_but_not_queued_yet() {
+        let pool = Pool::new(1, "resolving".into());
+        let (tx, rx) = mpsc::channel();
+        assert!(pool.complete(Box::new(move || tx.send(()).unwrap())));
+        rx.recv().unwrap(); // the completer runs
+        let delivered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let resolving = pool.resolving();
+        std::thread::scope(|scope| {
+            let flag = Arc::clone(&delivered);
+            let pool = &pool;
+            scope.spawn(move || {
+                // Queued well after the drain below started.
+                std::thread::sleep(Duration::from_millis(100));
+                assert!(pool.complete(Box::new(move || {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                })));
+                drop(resolving);
+            });
+            // Before, this returned at once, before the completion was even queued.
+            pool.drain_completions();
+            assert!(delivered.load(std::sync::atomic::Ordering::SeqCst));
+        });
+        pool.stop(None, &|_| false);
+    }
+
+    #[test]
+    fn stop_does_not_wait_for_an_excused_thread() {
+        let pool = Pool::new(1, "excused".into());
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (id_tx, id_rx) = mpsc::channel();
+        assert!(pool.run(Box::new(move || {
+            id_tx.send(std::thread::current().id()).unwrap();
+            entered_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(Duration::from_secs(60)); // hang guard
+        })));
+        entered_rx.recv().unwrap();
+        let busy = id_rx.recv().unwrap();
+        assert!(pool.stop(Some(Duration::from_secs(30)), &|t| t == busy));
+        release_tx.send(()).unwrap();
+        assert!(pool.stop(Some(Duration::from_secs(30)), &|_| false));
     }
 
     #[test]
@@ -461,7 +577,7 @@ mod tests {
             Box::new(move || tx.send(Instant::now()).unwrap())
         ));
         assert!(rx.recv().unwrap() >= start + Duration::from_millis(50));
-        pool.stop(None);
+        pool.stop(None, &|_| false);
     }
 
     struct Flag(Mutex<bool>, mpsc::Sender<()>);
@@ -491,7 +607,7 @@ mod tests {
             rx.recv_timeout(Duration::from_millis(100)).is_err(),
             "only one expired"
         );
-        pool.stop(None);
+        pool.stop(None, &|_| false);
     }
 
     struct Nothing;

@@ -52,6 +52,9 @@ struct GateState {
     closed: bool,
     /// The threads running a callback of this Auth now (a thread once per nesting level).
     inside: Vec<ThreadId>,
+    /// The threads inside a shutdown, free or listener removal of this Auth now, which may
+    /// wait for other threads (a thread once per call): [`Gate::lifecycle_wait`].
+    waiting: Vec<ThreadId>,
 }
 
 impl Gate {
@@ -107,6 +110,19 @@ impl Gate {
         Some(InCallback { gate: self })
     }
 
+    /// Mark this thread as inside a shutdown, free or listener removal of this Auth (calls
+    /// that wait for other threads) until the guard drops. A shutdown does not wait for the
+    /// threads so marked: they may be waiting for the shutting thread ([`Gate::is_waiting`]).
+    pub(crate) fn lifecycle_wait(&self) -> LifecycleWait<'_> {
+        self.state().waiting.push(std::thread::current().id());
+        LifecycleWait { gate: self }
+    }
+
+    /// Is `thread` inside a shutdown, free or listener removal of this Auth now?
+    pub(crate) fn is_waiting(&self, thread: ThreadId) -> bool {
+        self.state().waiting.contains(&thread)
+    }
+
     /// Close the gate, then wait until no callback of this Auth runs on another thread.
     /// Callbacks of this thread (when called from inside one) are not waited for.
     pub(crate) fn close_and_wait(&self) {
@@ -118,6 +134,21 @@ impl Gate {
                 .left
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A thread inside a shutdown, free or listener removal ([`Gate::lifecycle_wait`]).
+pub(crate) struct LifecycleWait<'a> {
+    gate: &'a Gate,
+}
+
+impl Drop for LifecycleWait<'_> {
+    fn drop(&mut self) {
+        let me = std::thread::current().id();
+        let mut state = self.gate.state();
+        if let Some(position) = state.waiting.iter().rposition(|t| *t == me) {
+            state.waiting.swap_remove(position);
         }
     }
 }

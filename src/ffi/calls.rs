@@ -566,9 +566,13 @@ pub unsafe extern "C" fn ably_call_free(call: *mut ably_call) {
 /// completions to be delivered and the library threads to exit. A thread in a blocking step of
 /// the built-in HTTP client exits when that step ends (at most one request timeout); one
 /// running a callback when that callback returns. Signing and the cached token keep working.
-/// Idempotent; from inside a callback it does not wait for that callback, and a listener
-/// removed meanwhile is not waited for while it is inside this call (see
-/// `ably_auth_remove_listener`). `ably_auth_free` does the same (see there).
+/// Idempotent; from inside a callback it does not wait for that callback. It never waits for
+/// a library thread that is itself inside `ably_auth_shutdown`, `ably_auth_free` or
+/// `ably_auth_remove_listener` of this Auth (such a thread may be waiting for the caller: a
+/// `done` removing the listener that shuts down, or freeing the Auth). The completion thread
+/// exits only after the library's other threads: while one of them is the caller's or such a
+/// thread, the completion thread counts as done once every queued completion is delivered.
+/// `ably_auth_free` does the same (see there).
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or a `timeout_ms` below -1;
 /// ABLY_ERR_TIMEOUT when the timeout passed first (everything still ends on its own).

@@ -84,13 +84,16 @@ pub unsafe extern "C" fn ably_auth_add_listener(
 }
 
 /// Remove the listener `id`. A call of it under way on another thread finishes first: when
-/// this returns, the listener is not running and is never called again. Exception: a call
-/// of it that is itself inside `ably_auth_shutdown` or `ably_auth_free` of this Auth is not
-/// waited for (those wait for the library's threads, maybe for the one removing it, which
-/// would deadlock). Its `free_user_data` runs after its last call.
+/// this returns NULL, the listener is not running on another thread and is never called
+/// again (also when that call is inside `ably_auth_shutdown`, which never waits for a thread
+/// inside a removal). Its `free_user_data` runs after its last call.
 ///
 /// Errors: ABLY_ERR_INVALID_ARGUMENT for a NULL `auth` or an unknown `id` (never added, or
-/// already removed).
+/// already removed); ABLY_ERR_SHUT_DOWN when the Auth is being freed, and in the one case
+/// where the wait cannot be kept: the call of the listener being waited for calls
+/// `ably_auth_free` of this Auth (which waits for the callbacks on other threads, maybe for
+/// the one removing it). The listener is then removed all the same and never called again,
+/// but that call of it may still be running (it returns once its `ably_auth_free` does).
 ///
 /// Thread safety: `auth` may be used from many threads at once; a listener may remove itself.
 ///
@@ -105,7 +108,7 @@ pub unsafe extern "C" fn ably_auth_remove_listener(
     boundary(|| {
         // SAFETY: caller contract.
         let auth = unsafe { auth_call(auth) }?;
-        if auth.inner.remove_listener(id) {
+        if auth.inner.remove_listener(id)? {
             Ok(())
         } else {
             Err(ErrorInfo::invalid_value(format!(
