@@ -1402,6 +1402,8 @@ static void networked_calls_from_the_log_sink_are_refused_on_every_log_path(void
           "11: every networked call from the log sink was refused with "
           "ABLY_ERR_REENTRANT_CALL (%d were not; first: %s)",
           atomic_load(&sink_not_refused), sink_first_failure);
+}
+
 /* ---- torture findings ------------------------------------------------------------------- */
 
 /* T1: the removal guarantee holds for a listener inside ably_auth_shutdown(-1): a `done`
