@@ -53,6 +53,7 @@ echo "==> install the C library with CMake into $prefix"
 cd "$root"
 # --- the README's commands (install), verbatim ------------------------------------------
 cmake -S . -B build/swift -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_LIBDIR=lib \
+    -DABLY_AUTH_CARGO_TARGET_DIR="$PWD/target" \
     -DABLY_AUTH_BUILD_TESTS=OFF -DABLY_AUTH_BUILD_EXAMPLES=OFF
 cmake --build build/swift
 cmake --install build/swift --prefix "$prefix"

@@ -1,7 +1,7 @@
 //! The token in use: the cache, the single flight that fetches a new one, and the
 //! operations built on them (requestToken, authorize, the Authorization header, renewal).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,9 @@ pub(super) struct CachedToken {
     pub(super) streak: u32,
     /// Server time (ms) when it was fetched (0 for a given token).
     arrived_at: u64,
+    /// Set once a caller found the token expired: it then stays expired, whatever the
+    /// server offset learnt afterwards (see [`CachedToken::is_stale_at`]).
+    judged_stale: AtomicBool,
 }
 
 impl CachedToken {
@@ -55,6 +58,7 @@ impl CachedToken {
             arrival: Arrival::Fresh,
             streak: 0,
             arrived_at: 0,
+            judged_stale: AtomicBool::new(false),
         }
     }
 
@@ -107,9 +111,23 @@ impl CachedToken {
         }
     }
 
-    /// Whether the token counts as expired at server time `now_ms`.
+    /// Whether the token counts as expired at server time `now_ms`: from `renew_at` on, and
+    /// for ever once a caller found it so. A fetch learns the server offset from the new
+    /// token's `issued` before that token replaces this one; the offset may then move back
+    /// (a local clock that ran ahead), so that this token, which the fetch is replacing,
+    /// would look valid again in between. Once judged expired it is never handed out again.
+    ///
+    /// `now_ms` must be read (with the offset) before this is called: a caller that saw the
+    /// offset a fetch learnt then also sees the mark set before that fetch started.
     pub(super) fn is_stale_at(&self, now_ms: u64) -> bool {
-        self.renew_at.is_some_and(|at| now_ms >= at)
+        if self.judged_stale.load(Ordering::Acquire) {
+            return true;
+        }
+        let stale = self.renew_at.is_some_and(|at| now_ms >= at);
+        if stale {
+            self.judged_stale.store(true, Ordering::Release);
+        }
+        stale
     }
 }
 

@@ -355,7 +355,8 @@ impl Auth {
         self.start_call(self.rest_budget(), |auth| auth.time(), done)
     }
 
-    /// Non-blocking [`Auth::revoke_tokens`].
+    /// Non-blocking [`Auth::revoke_tokens`]: its argument errors are returned at once; those
+    /// of the Auth's state (Basic auth with a key) are given to `done`.
     pub fn revoke_tokens_async(
         self: &Arc<Self>,
         targets: Vec<String>,
@@ -363,6 +364,13 @@ impl Auth {
         allow_reauth_margin: Option<bool>,
         done: impl FnOnce(Result<RevocationResult>) + Send + 'static,
     ) -> Result<Call> {
+        // The blocking form's argument checks, before starting: bad targets fail at once.
+        // A token-auth Auth makes the blocking form fail first with REQUIRES_BASIC_AUTH,
+        // whatever the targets: that depends on the Auth's state (an authorize in flight
+        // changes it), so it is left to the run, which gives it to `done`.
+        if !self.uses_token_auth() {
+            super::rest_ops::check_revoke_targets(&targets)?;
+        }
         self.start_call(
             self.rest_budget(),
             move |auth| auth.revoke_tokens(&targets, issued_before, allow_reauth_margin),
@@ -370,7 +378,8 @@ impl Auth {
         )
     }
 
-    /// Non-blocking [`Auth::request`]; the arguments are owned copies.
+    /// Non-blocking [`Auth::request`]; the arguments are owned copies, checked as the
+    /// blocking form checks them before it starts (their errors are returned at once).
     pub fn request_async(
         self: &Arc<Self>,
         method: Method,
@@ -380,6 +389,8 @@ impl Auth {
         body: Option<Vec<u8>>,
         done: impl FnOnce(Result<HttpResponse>) + Send + 'static,
     ) -> Result<Call> {
+        // The blocking form's own checks, before starting: bad arguments fail at once.
+        super::rest_ops::check_request_args(&path, &headers)?;
         // A token fetch, the request, a renewal and the retry.
         let budget = self
             .fetch_budget()
@@ -488,6 +499,27 @@ mod tests {
         auth.shutdown(None).unwrap();
         let error = auth.time_async(|_| {}).unwrap_err();
         assert_eq!(error.code, codes::SHUT_DOWN);
+    }
+
+    /// The blocking calls are refused after shutdown as the non-blocking ones are, before
+    /// anything is sent (the options name no reachable host: a request would fail otherwise).
+    #[test]
+    fn shutdown_refuses_the_blocking_networked_calls_too() {
+        let mut options = ClientOptions::default();
+        options.auth.key = Some(crate::ApiKey::parse("appId.keyId:secret").unwrap());
+        let auth = Auth::new(options).unwrap();
+        auth.shutdown(Some(Duration::from_secs(5))).unwrap();
+        let codes_seen = [
+            auth.time().unwrap_err().code,
+            auth.request(Method::Get, "/channels", &[], &[], None)
+                .unwrap_err()
+                .code,
+            auth.revoke_tokens(&["clientId:a".to_owned()], None, None)
+                .unwrap_err()
+                .code,
+            auth.request_token(None, None).unwrap_err().code,
+        ];
+        assert_eq!(codes_seen, [codes::SHUT_DOWN; 4]);
     }
 
     /// Calls started on one thread while another shuts the Auth down: each start either

@@ -7,7 +7,8 @@
 //!   wait for the very callback that is running): `requestToken`, `authorize`, and a header
 //!   or request that finds no valid token are refused;
 //! - inside a log sink, nothing may fetch a token or do network I/O on any Auth (logging
-//!   happens deep inside operations);
+//!   happens deep inside operations): [`check_may_fetch`] guards every token fetch and
+//!   [`check_may_send`] every other request to Ably;
 //! - callbacks nest at most [`MAX_NESTING`] deep on one thread (a listener that calls a
 //!   function whose authCallback calls another Auth, ...): deeper calls are refused;
 //! - listener events have a generation: one raised by a call made from inside a listener
@@ -244,6 +245,20 @@ pub(crate) fn check_may_fetch(auth_id: u64, operation: &str) -> Result<()> {
     })
 }
 
+/// May this thread send a request to Ably (network I/O that needs no token fetch: `time`,
+/// `revokeTokens`, a request with a valid token or Basic auth)? Not from inside a log sink,
+/// of any Auth. The token fetches themselves are checked by [`check_may_fetch`].
+pub(crate) fn check_may_send(operation: &str) -> Result<()> {
+    STACK.with(|stack| {
+        if stack.borrow().iter().any(|e| e.kind == CallbackKind::Log) {
+            return Err(refused(format!(
+                "{operation} refused: a log sink may not call functions that do network I/O"
+            )));
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +281,19 @@ mod tests {
             check_may_fetch(7, "time").unwrap_err().code,
             codes::REENTRANT_CALL
         );
+    }
+
+    #[test]
+    fn log_sink_refuses_requests_that_need_no_token() {
+        assert!(check_may_send("time").is_ok());
+        let gate = Gate::new(1);
+        let inside = gate.enter(CallbackKind::Log);
+        let error = check_may_send("time").unwrap_err();
+        assert_eq!(error.code, codes::REENTRANT_CALL);
+        assert!(error.message.contains("log sink"), "{}", error.message);
+        drop(inside);
+        let _listener = gate.enter(CallbackKind::Listener);
+        assert!(check_may_send("time").is_ok(), "only the log sink refuses");
     }
 
     #[test]

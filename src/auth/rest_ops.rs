@@ -7,7 +7,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::events::LogLevel;
-use super::{Auth, renewal_impossible};
+use super::{Auth, reentry, renewal_impossible};
 use crate::core::error::{ErrorInfo, Result, codes};
 use crate::core::material::{RevocationResult, parse_revocation_result, parse_time};
 use crate::http::rest::{RestClient, RestRequest, path_segment};
@@ -50,12 +50,8 @@ impl Auth {
         headers: &[(String, String)],
         body: Option<&[u8]>,
     ) -> Result<HttpResponse> {
-        if !path.starts_with('/') {
-            return Err(ErrorInfo::invalid_value("path must start with '/'"));
-        }
-        for (name, value) in headers {
-            crate::http::check_header(name, value)?;
-        }
+        check_request_args(path, headers)?;
+        self.check_may_send("request")?;
         let send = |authorization: &str| {
             let mut all = vec![("Authorization".to_owned(), authorization.to_owned())];
             all.extend(self.client_id_header());
@@ -101,6 +97,7 @@ impl Auth {
     /// `time()` (RSC16): the server time in ms since the epoch, from `GET /time` without
     /// credentials. Also records the server offset (RSA10k).
     pub fn time(&self) -> Result<u64> {
+        self.check_may_send("time")?;
         let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
         headers.extend(self.client_id_header());
         let sent_at = self.clock.now_ms();
@@ -135,17 +132,7 @@ impl Auth {
                 "revokeTokens requires Basic authentication, but this client uses token auth",
             ));
         }
-        if targets.is_empty() {
-            return Err(ErrorInfo::invalid_value(
-                "revokeTokens needs at least one target",
-            ));
-        }
-        if let Some(bad) = targets.iter().find(|t| !t.contains(':')) {
-            return Err(ErrorInfo::invalid_value(format!(
-                "a revocation target must be type:value, got {:?}",
-                crate::core::material::truncate(bad, 64)
-            )));
-        }
+        check_revoke_targets(targets)?;
         let key = self.key.as_ref().ok_or_else(|| {
             ErrorInfo::new(
                 codes::REQUIRES_BASIC_AUTH,
@@ -153,6 +140,7 @@ impl Auth {
                 "revokeTokens needs an API key",
             )
         })?;
+        self.check_may_send("revokeTokens")?;
         let mut body = serde_json::Map::new();
         body.insert("targets".into(), serde_json::json!(targets));
         if let Some(before) = issued_before {
@@ -188,9 +176,22 @@ impl Auth {
         parse_revocation_result(&response.body)
     }
 
+    /// Refuse network I/O started from where it is not allowed: after shutdown, and from
+    /// inside a log sink (`super::reentry`). Every operation that sends a request checks
+    /// this first, also one that needs no token fetch (`time`, `revokeTokens`, a request
+    /// with a valid token cached or with Basic auth).
+    pub(super) fn check_may_send(&self, operation: &str) -> Result<()> {
+        self.check_open()?;
+        reentry::check_may_send(operation)
+    }
+
     /// Send a request to Ably; its outcome is logged at info (an answer, whatever its
     /// status) or warn (no answer). Paths name no secret (key names only).
     fn execute_logged(&self, request: RestRequest<'_>) -> Result<HttpResponse> {
+        // Every request of the Auth passes here: after shutdown none is sent, and none from
+        // inside a log sink, whichever call (blocking or not) asks for it. (Each operation
+        // also checks on entry, before any other work.)
+        self.check_may_send("a request to Ably")?;
         let (method, path) = (request.method, request.path.to_owned());
         let outcome = self.rest()?.execute(request);
         match &outcome {
@@ -253,4 +254,34 @@ impl Auth {
             )
         })
     }
+}
+
+/// Check the arguments of [`Auth::request`]: `path` starts with `/` and every header is a
+/// valid HTTP header. Shared by the blocking form and the non-blocking one, which checks
+/// before it starts.
+pub(super) fn check_request_args(path: &str, headers: &[(String, String)]) -> Result<()> {
+    if !path.starts_with('/') {
+        return Err(ErrorInfo::invalid_value("path must start with '/'"));
+    }
+    for (name, value) in headers {
+        crate::http::check_header(name, value)?;
+    }
+    Ok(())
+}
+
+/// Check the arguments of [`Auth::revoke_tokens`]: at least one target, each `type:value`.
+/// Shared by the blocking form and the non-blocking one, which checks before it starts.
+pub(super) fn check_revoke_targets(targets: &[String]) -> Result<()> {
+    if targets.is_empty() {
+        return Err(ErrorInfo::invalid_value(
+            "revokeTokens needs at least one target",
+        ));
+    }
+    if let Some(bad) = targets.iter().find(|t| !t.contains(':')) {
+        return Err(ErrorInfo::invalid_value(format!(
+            "a revocation target must be type:value, got {:?}",
+            crate::core::material::truncate(bad, 64)
+        )));
+    }
+    Ok(())
 }

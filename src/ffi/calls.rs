@@ -110,6 +110,19 @@ fn split<T, C>(
     }
 }
 
+/// Set `*out_call` (when `out_call` is not NULL) to NULL: the first thing every `_async`
+/// function does, so that a start refused at any point, the earliest argument checks
+/// included, leaves it NULL.
+///
+/// # Safety
+/// `out_call` is NULL or writable.
+unsafe fn reset_out_call(out_call: *mut *mut ably_call) {
+    if !out_call.is_null() {
+        // SAFETY: caller contract: writable when non-NULL.
+        unsafe { write_out(out_call, ptr::null_mut()) };
+    }
+}
+
 /// The shared body of every `_async` function: check `out_call`, hand out the call handle
 /// first, then start the operation with a completion that calls the C `done`.
 ///
@@ -248,6 +261,8 @@ unsafe fn token_call_async(
     out_call: *mut *mut ably_call,
     authorize: bool,
 ) -> *mut ably_error_info {
+    // SAFETY: caller contract.
+    unsafe { reset_out_call(out_call) };
     let user_data = UserData::new(user_data, free_user_data);
     // Both builders are consumed first, whatever fails next.
     let params = take_builder(params, "params", true);
@@ -310,6 +325,8 @@ pub unsafe extern "C" fn ably_auth_authorization_header_async(
     free_user_data: ably_free_fn,
     out_call: *mut *mut ably_call,
 ) -> *mut ably_error_info {
+    // SAFETY: caller contract.
+    unsafe { reset_out_call(out_call) };
     let user_data = UserData::new(user_data, free_user_data);
     let done = match required(done, "done") {
         Ok(done) => done,
@@ -349,6 +366,8 @@ pub unsafe extern "C" fn ably_auth_time_async(
     free_user_data: ably_free_fn,
     out_call: *mut *mut ably_call,
 ) -> *mut ably_error_info {
+    // SAFETY: caller contract.
+    unsafe { reset_out_call(out_call) };
     let user_data = UserData::new(user_data, free_user_data);
     let done = match required(done, "done") {
         Ok(done) => done,
@@ -397,6 +416,8 @@ pub unsafe extern "C" fn ably_auth_revoke_tokens_async(
     free_user_data: ably_free_fn,
     out_call: *mut *mut ably_call,
 ) -> *mut ably_error_info {
+    // SAFETY: caller contract.
+    unsafe { reset_out_call(out_call) };
     let user_data = UserData::new(user_data, free_user_data);
     // SAFETY: caller contract.
     let args = unsafe { revoke_args(targets, count, issued_before_ms, allow_reauth_margin) }
@@ -451,6 +472,8 @@ pub unsafe extern "C" fn ably_auth_request_async(
     free_user_data: ably_free_fn,
     out_call: *mut *mut ably_call,
 ) -> *mut ably_error_info {
+    // SAFETY: caller contract.
+    unsafe { reset_out_call(out_call) };
     let user_data = UserData::new(user_data, free_user_data);
     // SAFETY: caller contract.
     let args = unsafe {

@@ -18,6 +18,12 @@
  * T2 listener_shutdown_and_free_from_done_do_not_wait_for_each_other
  * T3 listener_on_a_worker_shuts_down_without_waiting_for_itself
  *
+ * and the further findings of tests/c/test_torture.c (its move group 11):
+ *
+ * 11 every_refused_registration_frees_user_data_and_clears_out_call
+ *    async_request_and_revoke_refuse_what_the_blocking_forms_refuse
+ *    networked_calls_from_the_log_sink_are_refused_on_every_log_path
+ *
  * Waits are bounded by generous hang guards (a deadlock fails the test instead of hanging
  * ctest); no check depends on how long something took.
  */
@@ -913,6 +919,739 @@ static void listener_on_a_worker_shuts_down_without_waiting_for_itself(void) {
     CHECK(atomic_load(&worker_done_runs) == 1, "T3: the authorize completed exactly once");
 }
 
+/* ---- 11: the torture test's further findings ------------------------------------------- */
+
+/* Done callbacks of refused starts: they must never run. */
+static atomic_int refused_dones;
+
+static void refused_token_done(void *user_data, ably_token_details *details,
+                               ably_error_info *error) {
+    (void)user_data;
+    ably_token_details_free(details);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_string_done(void *user_data, char *text, ably_error_info *error) {
+    (void)user_data;
+    ably_string_free(text);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_time_done(void *user_data, int64_t ms, ably_error_info *error) {
+    (void)user_data;
+    (void)ms;
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_revocation_done(void *user_data, ably_revocation_result *result,
+                                    ably_error_info *error) {
+    (void)user_data;
+    ably_revocation_result_free(result);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_response_done(void *user_data, ably_http_response *response,
+                                  ably_error_info *error) {
+    (void)user_data;
+    ably_http_response_free(response);
+    ably_error_info_free(error);
+    atomic_fetch_add(&refused_dones, 1);
+}
+static void refused_auth_callback(void *user_data, const char *params,
+                                  ably_auth_completion *completion) {
+    (void)user_data;
+    (void)params;
+    answer_token(completion, "never");
+}
+static void refused_log(void *user_data, int32_t level, const char *message) {
+    quiet_log(user_data, level, message);
+}
+
+/* A transport that counts the exchanges it is handed and fails them. */
+static atomic_int sent_exchanges;
+
+static void counting_send(void *user_data, ably_http_exchange *exchange) {
+    (void)user_data;
+    atomic_fetch_add(&sent_exchanges, 1);
+    ably_error_info_free(ably_http_exchange_fail(exchange, ABLY_HTTP_FAIL_OTHER, "offline"));
+}
+
+/* What `*out_call` holds before a call that must reset it: not NULL, never a call handle. */
+static char not_a_call;
+#define NOT_NULL_CALL ((ably_call *)(void *)&not_a_call)
+
+/* The handles the refusal cases use. */
+static struct {
+    ably_auth *live;          /* Basic auth (key), counting transport */
+    ably_auth *shut;          /* the same, shut down */
+    ably_auth_options *freed; /* options, freed */
+    ably_token_params *freed_params;
+} rc;
+
+static const char *const one_target[] = {"clientId:alice"};
+static const char *const no_colon_target[] = {"alice"};
+static const char *const null_target[] = {NULL};
+static const char *const bad_header_names[] = {"bad name"};
+static const char *const broken_header_names[] = {"X-Test"};
+static const char *const broken_header_values[] = {"a\r\nInjected: 1"};
+static const uint8_t some_body[] = {'{', '}'};
+
+/* One refused call of a function taking (callback, user_data, free_user_data). `out_call`
+ * is NULL for the functions that have none. */
+typedef ably_error_info *(*refusal_fn)(void *ud, ably_free_fn free_ud, ably_call **out_call);
+
+typedef struct {
+    const char *what;
+    refusal_fn call;
+    int32_t code;
+    bool is_async;
+} refusal_case;
+
+/* The non-blocking starts, by the Auth they get and whether `done` is NULL. */
+#define ASYNC_CASES(tag, AUTH, NULL_DONE)                                                      \
+    static ably_error_info *tag##_request_token(void *ud, ably_free_fn f, ably_call **out) {   \
+        return ably_auth_request_token_async(AUTH, NULL, NULL,                                 \
+                                             NULL_DONE ? NULL : refused_token_done, ud, f,     \
+                                             out);                                             \
+    }                                                                                          \
+    static ably_error_info *tag##_authorize(void *ud, ably_free_fn f, ably_call **out) {       \
+        return ably_auth_authorize_async(AUTH, NULL, NULL, NULL_DONE ? NULL : refused_token_done, \
+                                         ud, f, out);                                          \
+    }                                                                                          \
+    static ably_error_info *tag##_header(void *ud, ably_free_fn f, ably_call **out) {          \
+        return ably_auth_authorization_header_async(                                           \
+            AUTH, NULL_DONE ? NULL : refused_string_done, ud, f, out);                         \
+    }                                                                                          \
+    static ably_error_info *tag##_time(void *ud, ably_free_fn f, ably_call **out) {            \
+        return ably_auth_time_async(AUTH, NULL_DONE ? NULL : refused_time_done, ud, f, out);   \
+    }                                                                                          \
+    static ably_error_info *tag##_revoke(void *ud, ably_free_fn f, ably_call **out) {          \
+        return ably_auth_revoke_tokens_async(AUTH, one_target, 1, -1, ABLY_REAUTH_MARGIN_UNSET, \
+                                             NULL_DONE ? NULL : refused_revocation_done, ud, f, \
+                                             out);                                             \
+    }                                                                                          \
+    static ably_error_info *tag##_request(void *ud, ably_free_fn f, ably_call **out) {         \
+        return ably_auth_request_async(AUTH, "GET", "/channels/x", NULL, NULL, NULL, 0, NULL, 0, \
+                                       NULL_DONE ? NULL : refused_response_done, ud, f, out);  \
+    }
+
+ASYNC_CASES(null_auth, NULL, false)
+ASYNC_CASES(null_done, rc.live, true)
+ASYNC_CASES(shut_down, rc.shut, false)
+
+#define ASYNC_ROWS(tag, why, code)                                                             \
+    {"ably_auth_request_token_async, " why, tag##_request_token, code, true},                  \
+        {"ably_auth_authorize_async, " why, tag##_authorize, code, true},                      \
+        {"ably_auth_authorization_header_async, " why, tag##_header, code, true},              \
+        {"ably_auth_time_async, " why, tag##_time, code, true},                                \
+        {"ably_auth_revoke_tokens_async, " why, tag##_revoke, code, true},                     \
+        {"ably_auth_request_async, " why, tag##_request, code, true}
+
+/* Non-blocking starts with bad arguments. */
+static ably_error_info *freed_params_token(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_request_token_async(rc.live, rc.freed_params, NULL, refused_token_done, ud,
+                                         f, out);
+}
+static ably_error_info *freed_options_authorize(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_authorize_async(rc.live, NULL, rc.freed, refused_token_done, ud, f, out);
+}
+static ably_error_info *no_targets_revoke(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_revoke_tokens_async(rc.live, NULL, 0, -1, ABLY_REAUTH_MARGIN_UNSET,
+                                         refused_revocation_done, ud, f, out);
+}
+static ably_error_info *bad_margin_revoke(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_revoke_tokens_async(rc.live, one_target, 1, -1, 7, refused_revocation_done,
+                                         ud, f, out);
+}
+static ably_error_info *relative_path_request(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_request_async(rc.live, "GET", "x", NULL, NULL, NULL, 0, NULL, 0,
+                                   refused_response_done, ud, f, out);
+}
+static ably_error_info *bad_method_request(void *ud, ably_free_fn f, ably_call **out) {
+    return ably_auth_request_async(rc.live, "FETCH", "/x", NULL, NULL, NULL, 0, NULL, 0,
+                                   refused_response_done, ud, f, out);
+}
+
+/* The registrations of options and listeners. */
+static ably_error_info *callback_on_freed(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_auth_callback(rc.freed, refused_auth_callback, ud, f);
+}
+static ably_error_info *callback_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_auth_callback(NULL, refused_auth_callback, ud, f);
+}
+static ably_error_info *log_on_freed(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_log(rc.freed, refused_log, 3, ud, f);
+}
+static ably_error_info *log_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_log(NULL, refused_log, 3, ud, f);
+}
+static ably_error_info *transport_on_freed(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_http_transport(rc.freed, counting_send, NULL, ud, f);
+}
+static ably_error_info *transport_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_options_set_http_transport(NULL, counting_send, NULL, ud, f);
+}
+static ably_error_info *listener_on_null(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    uint64_t id = 0;
+    return ably_auth_add_listener(NULL, quiet_listener, ud, f, &id);
+}
+/* The same functions refusing other arguments on live options (made and freed per call). */
+static ably_error_info *with_fresh_options(ably_error_info *(*set)(ably_auth_options *, void *,
+                                                                   ably_free_fn),
+                                           void *ud, ably_free_fn f) {
+    ably_auth_options *options = ably_auth_options_new();
+    ably_error_info *err = set(options, ud, f);
+    ably_auth_options_free(options);
+    return err;
+}
+static ably_error_info *set_null_callback(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_auth_callback(o, NULL, ud, f);
+}
+static ably_error_info *set_null_log(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_log(o, NULL, 3, ud, f);
+}
+static ably_error_info *set_log_level_0(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_log(o, refused_log, 0, ud, f);
+}
+static ably_error_info *set_log_level_6(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_log(o, refused_log, 6, ud, f);
+}
+static ably_error_info *set_null_send(ably_auth_options *o, void *ud, ably_free_fn f) {
+    return ably_auth_options_set_http_transport(o, NULL, NULL, ud, f);
+}
+static ably_error_info *null_callback(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_null_callback, ud, f);
+}
+static ably_error_info *null_log(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_null_log, ud, f);
+}
+static ably_error_info *log_level_0(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_log_level_0, ud, f);
+}
+static ably_error_info *log_level_6(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_log_level_6, ud, f);
+}
+static ably_error_info *null_send(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return with_fresh_options(set_null_send, ud, f);
+}
+static ably_error_info *null_listener(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    uint64_t id = 0;
+    return ably_auth_add_listener(rc.live, NULL, ud, f, &id);
+}
+static ably_error_info *listener_null_out_id(void *ud, ably_free_fn f, ably_call **out) {
+    (void)out;
+    return ably_auth_add_listener(rc.live, quiet_listener, ud, f, NULL);
+}
+
+static const refusal_case refusal_cases[] = {
+    ASYNC_ROWS(null_auth, "NULL auth", ABLY_ERR_INVALID_ARGUMENT),
+    ASYNC_ROWS(null_done, "NULL done", ABLY_ERR_INVALID_ARGUMENT),
+    ASYNC_ROWS(shut_down, "shut down", ABLY_ERR_SHUT_DOWN),
+    {"ably_auth_request_token_async, freed params", freed_params_token,
+     ABLY_ERR_INVALID_ARGUMENT, true},
+    {"ably_auth_authorize_async, freed options", freed_options_authorize,
+     ABLY_ERR_INVALID_ARGUMENT, true},
+    {"ably_auth_revoke_tokens_async, no targets", no_targets_revoke, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_revoke_tokens_async, margin 7", bad_margin_revoke, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_request_async, path \"x\"", relative_path_request, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_request_async, method FETCH", bad_method_request, ABLY_ERR_INVALID_ARGUMENT,
+     true},
+    {"ably_auth_options_set_auth_callback, freed options", callback_on_freed,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_auth_callback, NULL options", callback_on_null,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_auth_callback, NULL callback", null_callback,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, freed options", log_on_freed, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, NULL options", log_on_null, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, NULL callback", null_log, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, level 0", log_level_0, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_log, level 6", log_level_6, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_http_transport, freed options", transport_on_freed,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_http_transport, NULL options", transport_on_null,
+     ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_options_set_http_transport, NULL send", null_send, ABLY_ERR_INVALID_ARGUMENT,
+     false},
+    {"ably_auth_add_listener, NULL auth", listener_on_null, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_add_listener, NULL listener", null_listener, ABLY_ERR_INVALID_ARGUMENT, false},
+    {"ably_auth_add_listener, NULL out_id", listener_null_out_id, ABLY_ERR_INVALID_ARGUMENT,
+     false},
+};
+
+static void setup_refusal_handles(void) {
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_http_transport(options, counting_send, NULL, NULL, NULL));
+    rc.live = new_auth(options);
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_http_transport(options, counting_send, NULL, NULL, NULL));
+    rc.shut = new_auth(options);
+    expect_ok(ably_auth_shutdown(rc.shut, 0));
+    rc.freed = ably_auth_options_new();
+    ably_auth_options_free(rc.freed);
+    rc.freed_params = ably_token_params_new();
+    ably_token_params_free(rc.freed_params);
+}
+
+static void teardown_refusal_handles(void) {
+    ably_auth_free(rc.live);
+    ably_auth_free(rc.shut);
+    memset(&rc, 0, sizeof rc);
+}
+
+/* Every function taking (callback, user_data, free_user_data), refused in every way it can
+ * be: free_user_data has run exactly once when it returns, no `done` ever runs, and an
+ * _async function has set `*out_call` to NULL, also when refused by its earliest argument
+ * checks (the torture test found NULL auth leaving it as it was). */
+static void every_refused_registration_frees_user_data_and_clears_out_call(void) {
+    setup_refusal_handles();
+    atomic_store(&refused_dones, 0);
+    atomic_store(&sent_exchanges, 0);
+    for (size_t i = 0; i < sizeof refusal_cases / sizeof refusal_cases[0]; i++) {
+        const refusal_case *c = &refusal_cases[i];
+        atomic_store(&refused_frees, 0);
+        ably_call *call = NOT_NULL_CALL; /* must be reset to NULL */
+        ably_error_info *err = c->call(NULL, count_refused_free, c->is_async ? &call : NULL);
+        int32_t code = err != NULL ? err->code : 0;
+        CHECK(code == c->code, "11: %s is refused with %d (got %d: %s)", c->what, (int)c->code,
+              (int)code, err != NULL ? err->message : "accepted");
+        ably_error_info_free(err);
+        CHECK(atomic_load(&refused_frees) == 1,
+              "11: %s ran free_user_data once before returning (%d)", c->what,
+              atomic_load(&refused_frees));
+        if (c->is_async) {
+            CHECK(call == NULL, "11: %s set *out_call to NULL", c->what);
+            if (call != NULL && call != NOT_NULL_CALL) {
+                ably_call_free(call);
+            }
+        }
+    }
+    teardown_refusal_handles();
+    CHECK(atomic_load(&refused_dones) == 0, "11: no done of a refused start ran (%d)",
+          atomic_load(&refused_dones));
+    CHECK(atomic_load(&sent_exchanges) == 0, "11: no refused call sent a request (%d)",
+          atomic_load(&sent_exchanges));
+}
+
+/* ---- 11: the non-blocking request and revokeTokens check as the blocking forms do ------- */
+
+typedef struct {
+    const char *what;
+    const char *method;
+    const char *path;
+    const char *query;
+    const char *const *names;
+    const char *const *values;
+    size_t count;
+    const uint8_t *body;
+    size_t body_len;
+} request_args;
+
+static const request_args bad_requests[] = {
+    {"path \"x\"", "GET", "x", NULL, NULL, NULL, 0, NULL, 0},
+    {"empty path", "GET", "", NULL, NULL, NULL, 0, NULL, 0},
+    {"path \"channels/x\"", "POST", "channels/x", NULL, NULL, NULL, 0, some_body, 2},
+    {"NULL path", "GET", NULL, NULL, NULL, NULL, 0, NULL, 0},
+    {"path not UTF-8", "GET", "/\xff", NULL, NULL, NULL, 0, NULL, 0},
+    {"method FETCH", "FETCH", "/x", NULL, NULL, NULL, 0, NULL, 0},
+    {"NULL method", NULL, "/x", NULL, NULL, NULL, 0, NULL, 0},
+    {"header name with a space", "GET", "/x", NULL, bad_header_names, broken_header_names, 1,
+     NULL, 0},
+    {"header value with CRLF", "GET", "/x", NULL, broken_header_names, broken_header_values, 1,
+     NULL, 0},
+    {"NULL header arrays, count 1", "GET", "/x", NULL, NULL, NULL, 1, NULL, 0},
+    {"NULL body, body_len 2", "POST", "/x", NULL, NULL, NULL, 0, NULL, 2},
+    {"query not UTF-8", "GET", "/x", "a=\xff", NULL, NULL, 0, NULL, 0},
+};
+
+typedef struct {
+    const char *what;
+    const char *const *targets;
+    size_t count;
+    int32_t margin;
+} revoke_args;
+
+static const revoke_args bad_revocations[] = {
+    {"no targets", NULL, 0, ABLY_REAUTH_MARGIN_UNSET},
+    {"target without type", no_colon_target, 1, ABLY_REAUTH_MARGIN_UNSET},
+    {"NULL target", null_target, 1, ABLY_REAUTH_MARGIN_UNSET},
+    {"NULL targets, count 1", NULL, 1, ABLY_REAUTH_MARGIN_UNSET},
+    {"margin 7", one_target, 1, 7},
+};
+
+/* Same code and message, or both succeeded (0). */
+static bool same_refusal(ably_error_info *blocking, ably_error_info *async) {
+    if (blocking == NULL || async == NULL) {
+        return blocking == async;
+    }
+    return blocking->code == async->code && blocking->message != NULL &&
+           async->message != NULL && strcmp(blocking->message, async->message) == 0;
+}
+
+static void check_same_refusal(const char *function, const char *what, ably_error_info *blocking,
+                               ably_error_info *async, ably_call *call) {
+    CHECK(blocking != NULL, "11: %s refuses %s", function, what);
+    CHECK(same_refusal(blocking, async),
+          "11: %s_async refuses %s at once, as the blocking form does (%d \"%s\" / %d \"%s\")",
+          function, what, blocking != NULL ? (int)blocking->code : 0,
+          blocking != NULL ? blocking->message : "accepted", async != NULL ? (int)async->code : 0,
+          async != NULL ? async->message : "accepted");
+    CHECK(call == NULL, "11: %s_async refusing %s set *out_call to NULL", function, what);
+    CHECK(atomic_load(&refused_frees) == 1, "11: %s_async refusing %s ran free_user_data (%d)",
+          function, what, atomic_load(&refused_frees));
+    ably_error_info_free(blocking);
+    ably_error_info_free(async);
+    if (call != NULL && call != NOT_NULL_CALL) {
+        ably_call_free(call);
+    }
+}
+
+static void async_request_and_revoke_refuse_what_the_blocking_forms_refuse(void) {
+    setup_refusal_handles();
+    atomic_store(&refused_dones, 0);
+    atomic_store(&sent_exchanges, 0);
+    for (size_t i = 0; i < sizeof bad_requests / sizeof bad_requests[0]; i++) {
+        const request_args *a = &bad_requests[i];
+        ably_http_response *response = NULL;
+        ably_error_info *blocking =
+            ably_auth_request(rc.live, a->method, a->path, a->query, a->names, a->values,
+                              a->count, a->body, a->body_len, &response);
+        ably_http_response_free(response);
+        atomic_store(&refused_frees, 0);
+        ably_call *call = NOT_NULL_CALL;
+        ably_error_info *async = ably_auth_request_async(
+            rc.live, a->method, a->path, a->query, a->names, a->values, a->count, a->body,
+            a->body_len, refused_response_done, NULL, count_refused_free, &call);
+        check_same_refusal("ably_auth_request", a->what, blocking, async, call);
+    }
+    for (size_t i = 0; i < sizeof bad_revocations / sizeof bad_revocations[0]; i++) {
+        const revoke_args *a = &bad_revocations[i];
+        ably_revocation_result *result = NULL;
+        ably_error_info *blocking =
+            ably_auth_revoke_tokens(rc.live, a->targets, a->count, -1, a->margin, &result);
+        ably_revocation_result_free(result);
+        atomic_store(&refused_frees, 0);
+        ably_call *call = NOT_NULL_CALL;
+        ably_error_info *async =
+            ably_auth_revoke_tokens_async(rc.live, a->targets, a->count, -1, a->margin,
+                                          refused_revocation_done, NULL, count_refused_free, &call);
+        check_same_refusal("ably_auth_revoke_tokens", a->what, blocking, async, call);
+    }
+    /* (On a token-auth Auth both forms fail with ABLY_ERR_REQUIRES_BASIC_AUTH, whatever the
+     * targets: the non-blocking form gives it to `done`, as the Auth may change before the
+     * call runs; tests/cpp/test_async.cpp checks that path.) */
+    teardown_refusal_handles();
+    CHECK(atomic_load(&refused_dones) == 0, "11: no done of a refused start ran (%d)",
+          atomic_load(&refused_dones));
+    CHECK(atomic_load(&sent_exchanges) == 0, "11: no refused call sent a request (%d)",
+          atomic_load(&sent_exchanges));
+}
+
+/* ---- 11: every networked call from inside the log sink is refused ---------------------- */
+
+/* A fake Ably behind the host transport, answering inline. Each flag, set to 1, makes the
+ * next matching exchange go wrong once. */
+typedef struct {
+    atomic_int reject_timestamp; /* requestToken: 40104 */
+    atomic_int refuse_token;     /* requestToken: 403 */
+    atomic_int fail_time;        /* /time: no answer */
+    atomic_int reject_token;     /* any other request: 401 with 40140 */
+    atomic_int short_tokens;     /* tokens that expire 1 s after they are issued */
+    atomic_int tokens;
+} fake_ably;
+
+static bool take_flag(atomic_int *flag) {
+    int one = 1;
+    return atomic_compare_exchange_strong(flag, &one, 0);
+}
+
+static void respond_typed(ably_http_exchange *exchange, int32_t status, const char *type,
+                          const char *body) {
+    const char *const names[] = {"Content-Type"};
+    const char *const values[] = {type};
+    ably_error_info_free(ably_http_exchange_respond(exchange, status, names, values, 1,
+                                                    (const uint8_t *)body, strlen(body)));
+}
+
+static void respond_json(ably_http_exchange *exchange, int32_t status, const char *body) {
+    respond_typed(exchange, status, "application/json", body);
+}
+
+static void fake_ably_send(void *user_data, ably_http_exchange *exchange) {
+    fake_ably *f = user_data;
+    const char *url = ably_http_exchange_url(exchange);
+    long long now = (long long)tu_unix_time_ms();
+    char body[512];
+    if (url == NULL) {
+        ably_error_info_free(ably_http_exchange_fail(exchange, ABLY_HTTP_FAIL_OTHER, "no url"));
+    } else if (ably_http_exchange_purpose(exchange) == ABLY_HTTP_PURPOSE_AUTH_URL) {
+        respond_typed(exchange, 200, "text/plain", "tok-from-auth-url");
+    } else if (strstr(url, "/requestToken") != NULL) {
+        if (take_flag(&f->reject_timestamp)) {
+            respond_json(exchange, 401,
+                         "{\"error\":{\"code\":40104,\"statusCode\":401,"
+                         "\"message\":\"timestamp not current\"}}");
+        } else if (take_flag(&f->refuse_token)) {
+            respond_json(exchange, 403,
+                         "{\"error\":{\"code\":40300,\"statusCode\":403,\"message\":\"no\"}}");
+        } else {
+            int n = atomic_fetch_add(&f->tokens, 1) + 1;
+            long long life = atomic_load(&f->short_tokens) ? 1000 : 3600000;
+            snprintf(body, sizeof body,
+                     "{\"token\":\"tok-%d\",\"issued\":%lld,\"expires\":%lld,"
+                     "\"keyName\":\"appId.keyId\",\"capability\":\"{\\\"*\\\":[\\\"*\\\"]}\"}",
+                     n, now, now + life);
+            respond_json(exchange, 200, body);
+        }
+    } else if (strstr(url, "/time") != NULL) {
+        if (take_flag(&f->fail_time)) {
+            ably_error_info_free(ably_http_exchange_fail(exchange, ABLY_HTTP_FAIL_OTHER, "down"));
+        } else {
+            snprintf(body, sizeof body, "[%lld]", now);
+            respond_json(exchange, 200, body);
+        }
+    } else if (strstr(url, "/revokeTokens") != NULL) {
+        respond_json(exchange, 200, "{\"successCount\":0,\"failureCount\":0,\"results\":[]}");
+    } else if (take_flag(&f->reject_token)) {
+        respond_json(exchange, 401,
+                     "{\"error\":{\"code\":40140,\"statusCode\":401,\"message\":\"expired\"}}");
+    } else {
+        respond_json(exchange, 200, "{}");
+    }
+}
+
+/* The log lines of each path that logs, by a part of their text. */
+static const char *const log_paths[] = {
+    "exchanging a TokenRequest",       "new token in use",
+    "GET /channels/x -> HTTP 200",     "token rejected with 40140",
+    "GET /time -> HTTP 200",           "GET /time failed",
+    "TokenRequest timestamp rejected", "getting a token failed",
+    "capability names operations",     "requesting a token from the authCallback",
+    "requesting a token from the authUrl", "is usable for only",
+    "no means to renew",
+};
+enum { LOG_PATHS = sizeof log_paths / sizeof log_paths[0] };
+static atomic_int log_path_seen[LOG_PATHS];
+
+/* The sink calls every networked function on its own Auth (once known) and on another one,
+ * a Basic-auth Auth that never learns the server time (so createTokenRequest with queryTime
+ * must ask for it). */
+typedef struct {
+    _Atomic(ably_auth *) self;
+} sink_owner;
+static ably_auth *sink_other;
+static _Thread_local bool in_sink;
+static atomic_int sink_probes;
+static atomic_int sink_not_refused;
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
+static char sink_first_failure[600];
+
+static void sink_expect_refused(ably_error_info *err, const char *call, const char *line) {
+    atomic_fetch_add(&sink_probes, 1);
+    if (err == NULL || (err->code != ABLY_ERR_REENTRANT_CALL && err->code != ABLY_ERR_SHUT_DOWN)) {
+        if (atomic_fetch_add(&sink_not_refused, 1) == 0) {
+            pthread_mutex_lock(&sink_lock);
+            snprintf(sink_first_failure, sizeof sink_first_failure, "%s %s %d (%.120s) for: %.200s",
+                     call, err != NULL ? "failed with" : "succeeded", err != NULL ? (int)err->code : 0,
+                     err != NULL && err->message != NULL ? err->message : "", line);
+            pthread_mutex_unlock(&sink_lock);
+        }
+    }
+    ably_error_info_free(err);
+}
+
+static void probe_networked_calls(ably_auth *auth, const char *line) {
+    int64_t ms = 0;
+    sink_expect_refused(ably_auth_time(auth, &ms), "ably_auth_time", line);
+    ably_http_response *response = NULL;
+    sink_expect_refused(ably_auth_request(auth, "GET", "/channels/sink", NULL, NULL, NULL, 0, NULL,
+                                          0, &response),
+                        "ably_auth_request", line);
+    ably_http_response_free(response);
+    ably_token_details *details = NULL;
+    sink_expect_refused(ably_auth_authorize(auth, NULL, NULL, &details), "ably_auth_authorize",
+                        line);
+    ably_token_details_free(details);
+    details = NULL;
+    sink_expect_refused(ably_auth_request_token(auth, NULL, NULL, &details),
+                        "ably_auth_request_token", line);
+    ably_token_details_free(details);
+}
+
+static void probing_sink(void *user_data, int32_t level, const char *message) {
+    (void)level;
+    sink_owner *owner = user_data;
+    for (int i = 0; i < LOG_PATHS; i++) {
+        if (strstr(message, log_paths[i]) != NULL) {
+            atomic_fetch_add(&log_path_seen[i], 1);
+        }
+    }
+    if (in_sink) {
+        return; /* a line logged by a call this sink made (only when such a call is let in) */
+    }
+    in_sink = true;
+    ably_auth *self = atomic_load(&owner->self);
+    if (self != NULL) {
+        probe_networked_calls(self, message);
+    }
+    probe_networked_calls(sink_other, message);
+    ably_revocation_result *result = NULL;
+    sink_expect_refused(ably_auth_revoke_tokens(sink_other, one_target, 1, -1,
+                                                ABLY_REAUTH_MARGIN_UNSET, &result),
+                        "ably_auth_revoke_tokens", message);
+    ably_revocation_result_free(result);
+    ably_auth_options *options = ably_auth_options_new();
+    ably_error_info_free(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    ably_error_info_free(ably_auth_options_set_query_time(options, true));
+    ably_token_request *request = NULL;
+    sink_expect_refused(
+        ably_auth_create_token_request_with_options(sink_other, NULL, options, &request),
+        "ably_auth_create_token_request_with_options (queryTime)", message);
+    ably_token_request_free(request);
+    in_sink = false;
+}
+
+static void inline_token_callback(void *user_data, const char *params,
+                                  ably_auth_completion *completion) {
+    (void)user_data;
+    (void)params;
+    answer_token(completion, "tok-from-callback");
+}
+
+/* An Auth logging every line to the probing sink, with the fake Ably as its transport. */
+static ably_auth *probed_auth(ably_auth_options *options, sink_owner *owner, fake_ably *fake,
+                              int32_t level) {
+    atomic_store(&owner->self, NULL);
+    expect_ok(ably_auth_options_set_http_transport(options, fake_ably_send, NULL, fake, NULL));
+    expect_ok(ably_auth_options_set_log(options, probing_sink, level, owner, NULL));
+    ably_auth *auth = new_auth(options);
+    atomic_store(&owner->self, auth);
+    return auth;
+}
+
+static void authorize_expecting(ably_auth *auth, ably_token_params *params, bool ok,
+                                const char *what) {
+    ably_token_details *details = NULL;
+    ably_error_info *err = ably_auth_authorize(auth, params, NULL, &details);
+    CHECK((err == NULL) == ok, "11: %s %s", what, ok ? "succeeds" : "fails");
+    if (err != NULL && ok) {
+        tu_print_error(err);
+    }
+    ably_error_info_free(err);
+    ably_token_details_free(details);
+}
+
+static void request_expecting_200(ably_auth *auth, const char *what) {
+    ably_http_response *response = NULL;
+    ably_error_info *err =
+        ably_auth_request(auth, "GET", "/channels/x", NULL, NULL, NULL, 0, NULL, 0, &response);
+    CHECK(err == NULL && ably_http_response_status(response) == 200, "11: %s answered 200",
+          what);
+    ably_error_info_free(err);
+    ably_http_response_free(response);
+}
+
+static void networked_calls_from_the_log_sink_are_refused_on_every_log_path(void) {
+    static fake_ably other_fake, fake;
+    static sink_owner owner;
+    atomic_store(&sink_probes, 0);
+    atomic_store(&sink_not_refused, 0);
+    for (int i = 0; i < LOG_PATHS; i++) {
+        atomic_store(&log_path_seen[i], 0);
+    }
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_http_transport(options, fake_ably_send, NULL, &other_fake,
+                                                   NULL));
+    sink_other = new_auth(options);
+
+    /* A key, token auth: the token exchange, requests, time, and what goes wrong there. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_use_token_auth(options, true));
+    expect_ok(ably_auth_options_set_renew_ahead(options, false));
+    ably_auth *auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize");
+    request_expecting_200(auth, "a request with the token");
+    atomic_store(&fake.reject_token, 1);
+    request_expecting_200(auth, "a request whose token is rejected once");
+    int64_t ms = 0;
+    expect_ok(ably_auth_time(auth, &ms));
+    atomic_store(&fake.fail_time, 1);
+    ably_error_info *err = ably_auth_time(auth, &ms);
+    CHECK(err != NULL, "11: time without an answer fails");
+    ably_error_info_free(err);
+    atomic_store(&fake.reject_timestamp, 1);
+    authorize_expecting(auth, NULL, true, "authorize after a 40104");
+    atomic_store(&fake.refuse_token, 1);
+    authorize_expecting(auth, NULL, false, "authorize refused by the server");
+    ably_token_params *params = ably_token_params_new();
+    expect_ok(ably_token_params_set_capability(params, "{\"x\":[\"frobnicate\"]}"));
+    authorize_expecting(auth, params, true, "authorize with an unknown capability operation");
+    ably_auth_free(auth);
+
+    /* The authCallback and the authUrl. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, inline_token_callback, NULL, NULL));
+    expect_ok(ably_auth_options_set_renew_ahead(options, false));
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize through the authCallback");
+    ably_auth_free(auth);
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_url(options, "https://auth.example.test/token"));
+    expect_ok(ably_auth_options_set_renew_ahead(options, false));
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize through the authUrl");
+    ably_auth_free(auth);
+
+    /* A token too short for renewal ahead. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_key(options, "appId.keyId:secretsecret"));
+    expect_ok(ably_auth_options_set_use_token_auth(options, true));
+    atomic_store(&fake.short_tokens, 1);
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_VERBOSE);
+    authorize_expecting(auth, NULL, true, "authorize with a short token");
+    ably_auth_free(auth);
+    atomic_store(&fake.short_tokens, 0);
+
+    /* A given token and no means to renew it: logged while the Auth is being made. */
+    options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_token(options, "given-token"));
+    auth = probed_auth(options, &owner, &fake, ABLY_LOG_LEVEL_INFO);
+    ably_auth_free(auth);
+
+    ably_auth_free(sink_other);
+    sink_other = NULL;
+    for (int i = 0; i < LOG_PATHS; i++) {
+        CHECK(atomic_load(&log_path_seen[i]) > 0, "11: the log path \"%s\" was taken",
+              log_paths[i]);
+    }
+    CHECK(atomic_load(&sink_probes) > 0, "11: the sink made networked calls (%d)",
+          atomic_load(&sink_probes));
+    CHECK(atomic_load(&sink_not_refused) == 0,
+          "11: every networked call from the log sink was refused with "
+          "ABLY_ERR_REENTRANT_CALL (%d were not; first: %s)",
+          atomic_load(&sink_not_refused), sink_first_failure);
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -935,6 +1674,9 @@ static const named_test tests[] = {
     TEST(removal_of_a_listener_freeing_the_auth_fails_as_shut_down),
     TEST(listener_shutdown_and_free_from_done_do_not_wait_for_each_other),
     TEST(listener_on_a_worker_shuts_down_without_waiting_for_itself),
+    TEST(every_refused_registration_frees_user_data_and_clears_out_call),
+    TEST(async_request_and_revoke_refuse_what_the_blocking_forms_refuse),
+    TEST(networked_calls_from_the_log_sink_are_refused_on_every_log_path),
 };
 
 /* With an argument, only the test of that name runs. */

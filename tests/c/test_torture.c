@@ -73,7 +73,8 @@
  * leaves *out_call set (NULL auth); ably_auth_request_async accepts a path without a
  * leading '/' that the blocking form refuses; ably_auth_options_set_http_transport on
  * options that are not live never runs free_user_data; a networked call from inside the log
- * sink is not always refused with ABLY_ERR_REENTRANT_CALL.
+ * sink is not always refused with ABLY_ERR_REENTRANT_CALL. All four are fixed; their
+ * deterministic regression tests are the group 11 tests of test_soundness2.c.
  */
 #include <errno.h>
 #include <inttypes.h>
