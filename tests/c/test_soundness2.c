@@ -671,6 +671,254 @@ static void shutdown_ends_the_wait_on_an_unanswered_auth_callback(void) {
     ably_auth_free(b.auth);
 }
 
+/* ---- torture findings ------------------------------------------------------------------- */
+
+/* T1: the removal guarantee holds for a listener inside ably_auth_shutdown(-1): a `done`
+ * removing it returns only after the listener's call returned (it used to return at once,
+ * with the listener still running in the shutdown). */
+typedef struct {
+    ably_auth *auth;
+    uint64_t listener_id;
+    atomic_int listener_calls;
+    atomic_int listener_running;
+    atomic_int done_started;
+    atomic_int shutdown_code;
+    atomic_int remove_code;
+    atomic_int remove_returned;
+    atomic_int running_at_removal; /* the listener was running when the removal returned */
+} removal_case;
+
+static void done_removing_a_running_listener(void *user_data, char *text, ably_error_info *error) {
+    removal_case *c = user_data;
+    ably_string_free(text);
+    ably_error_info_free(error);
+    atomic_store(&c->done_started, 1);
+    ably_error_info *err = ably_auth_remove_listener(c->auth, c->listener_id);
+    atomic_store(&c->running_at_removal, atomic_load(&c->listener_running));
+    atomic_store(&c->remove_code, err != NULL ? err->code : 0);
+    ably_error_info_free(err);
+    atomic_store(&c->remove_returned, 1);
+}
+
+static void listener_shutting_down_while_removed(void *user_data, const ably_token_details *details,
+                                                 const ably_error_info *error) {
+    (void)details;
+    (void)error;
+    removal_case *c = user_data;
+    atomic_store(&c->listener_running, 1);
+    if (atomic_fetch_add(&c->listener_calls, 1) == 0) {
+        ably_error_info *err = ably_auth_authorization_header_async(
+            c->auth, done_removing_a_running_listener, c, NULL, NULL);
+        if (err != NULL) {
+            atomic_store(&c->shutdown_code, -1);
+            ably_error_info_free(err);
+        } else {
+            wait_for(&c->done_started, 1, 10);
+            sleep_ms(50); /* let the done reach its wait for this call */
+            err = ably_auth_shutdown(c->auth, -1);
+            atomic_store(&c->shutdown_code, err != NULL ? err->code : 0);
+            ably_error_info_free(err);
+            sleep_ms(50); /* a removal that did not wait has returned by now */
+        }
+    }
+    atomic_store(&c->listener_running, 0);
+}
+
+static void authorize_for_removal_case(void *arg) {
+    removal_case *c = arg;
+    ably_token_details *details = NULL;
+    ably_error_info_free(ably_auth_authorize(c->auth, NULL, NULL, &details));
+    ably_token_details_free(details);
+}
+
+static void removal_waits_for_a_listener_inside_shutdown(void) {
+    static removal_case c;
+    memset(&c, 0, sizeof c);
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
+    c.auth = new_auth(options);
+    expect_ok(ably_auth_add_listener(c.auth, listener_shutting_down_while_removed, &c, NULL,
+                                     &c.listener_id));
+    run_guarded(authorize_for_removal_case, &c, 60,
+                "T1: a listener in ably_auth_shutdown(-1) while a done removes it");
+    CHECK(wait_for(&c.remove_returned, 1, 60), "T1: the removal in done returned");
+    CHECK(atomic_load(&c.shutdown_code) == 0, "T1: the shutdown succeeded (%d)",
+          atomic_load(&c.shutdown_code));
+    CHECK(atomic_load(&c.remove_code) == 0, "T1: the removal succeeded (%d)",
+          atomic_load(&c.remove_code));
+    CHECK(atomic_load(&c.running_at_removal) == 0,
+          "T1: the listener was not running any more when its removal returned");
+    CHECK(atomic_load(&c.listener_calls) == 1, "T1: the listener ran once");
+    ably_auth_free(c.auth);
+}
+
+/* T2: a listener calls ably_auth_shutdown(auth, -1), then a `done` on the completion
+ * thread calls ably_auth_free: the free waits for the listener, the shutdown waited for the
+ * completion thread (a deadlock, before). */
+typedef struct {
+    ably_auth *auth;
+    atomic_int listener_calls;
+    atomic_int shutting;
+    atomic_int shutdown_code;
+    atomic_int shutdown_returned;
+    atomic_int freed;
+} free_case;
+
+static void done_freeing_after_the_shutdown_started(void *user_data, char *text,
+                                                     ably_error_info *error) {
+    free_case *c = user_data;
+    ably_string_free(text);
+    ably_error_info_free(error);
+    wait_for(&c->shutting, 1, 10);
+    sleep_ms(50); /* let the listener's shutdown reach its wait for this thread */
+    ably_auth_free(c->auth);
+    atomic_store(&c->freed, 1);
+}
+
+static void listener_shutting_down_before_a_free(void *user_data, const ably_token_details *details,
+                                                 const ably_error_info *error) {
+    (void)details;
+    (void)error;
+    free_case *c = user_data;
+    if (atomic_fetch_add(&c->listener_calls, 1) != 0) {
+        return;
+    }
+    ably_error_info *err = ably_auth_authorization_header_async(
+        c->auth, done_freeing_after_the_shutdown_started, c, NULL, NULL);
+    if (err != NULL) {
+        atomic_store(&c->shutdown_code, -1);
+        ably_error_info_free(err);
+        return;
+    }
+    atomic_store(&c->shutting, 1);
+    err = ably_auth_shutdown(c->auth, -1);
+    atomic_store(&c->shutdown_code, err != NULL ? err->code : 0);
+    ably_error_info_free(err);
+    atomic_store(&c->shutdown_returned, 1);
+}
+
+static void authorize_for_free_case(void *arg) {
+    free_case *c = arg;
+    ably_token_details *details = NULL;
+    ably_error_info_free(ably_auth_authorize(c->auth, NULL, NULL, &details));
+    ably_token_details_free(details);
+}
+
+static void listener_shutdown_and_free_from_done_do_not_wait_for_each_other(void) {
+    static free_case c;
+    memset(&c, 0, sizeof c);
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
+    c.auth = new_auth(options);
+    uint64_t id = 0;
+    expect_ok(ably_auth_add_listener(c.auth, listener_shutting_down_before_a_free, &c, NULL, &id));
+    /* The handle is released by the last call out: the free in done, or this authorize. */
+    run_guarded(authorize_for_free_case, &c, 60,
+                "T2: a listener in ably_auth_shutdown(-1) while a done frees the Auth");
+    CHECK(wait_for(&c.freed, 1, 60), "T2: the free in done returned");
+    CHECK(atomic_load(&c.shutdown_returned) == 1 && atomic_load(&c.shutdown_code) == 0,
+          "T2: the listener's shutdown returned and succeeded (%d)",
+          atomic_load(&c.shutdown_code));
+}
+
+/* T1b: the one removal that cannot wait: the listener's call frees the Auth (ably_auth_free
+ * waits for the callbacks on other threads, the removing done among them). The removal
+ * fails with ABLY_ERR_SHUT_DOWN instead of returning NULL while the listener still runs. */
+static void listener_freeing_while_removed(void *user_data, const ably_token_details *details,
+                                           const ably_error_info *error) {
+    (void)details;
+    (void)error;
+    removal_case *c = user_data;
+    atomic_store(&c->listener_running, 1);
+    if (atomic_fetch_add(&c->listener_calls, 1) == 0) {
+        ably_error_info *err = ably_auth_authorization_header_async(
+            c->auth, done_removing_a_running_listener, c, NULL, NULL);
+        if (err != NULL) {
+            atomic_store(&c->shutdown_code, -1);
+            ably_error_info_free(err);
+        } else {
+            wait_for(&c->done_started, 1, 10);
+            sleep_ms(50); /* let the done reach its wait for this call */
+            ably_auth_free(c->auth);
+            /* The free waited for the done, so its removal has returned. */
+            atomic_store(&c->shutdown_code, atomic_load(&c->remove_returned) ? 0 : -2);
+        }
+    }
+    atomic_store(&c->listener_running, 0);
+}
+
+static void removal_of_a_listener_freeing_the_auth_fails_as_shut_down(void) {
+    static removal_case c;
+    memset(&c, 0, sizeof c);
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
+    c.auth = new_auth(options);
+    expect_ok(ably_auth_add_listener(c.auth, listener_freeing_while_removed, &c, NULL,
+                                     &c.listener_id));
+    /* The handle is released by the last call out (this authorize). */
+    run_guarded(authorize_for_removal_case, &c, 60,
+                "T1b: a listener in ably_auth_free while a done removes it");
+    CHECK(atomic_load(&c.shutdown_code) == 0,
+          "T1b: the free in the listener returned after the removal (%d)",
+          atomic_load(&c.shutdown_code));
+    CHECK(atomic_load(&c.remove_code) == ABLY_ERR_SHUT_DOWN,
+          "T1b: the removal that could not wait failed with ABLY_ERR_SHUT_DOWN (%d)",
+          atomic_load(&c.remove_code));
+    CHECK(atomic_load(&c.listener_calls) == 1, "T1b: the listener ran once");
+}
+
+/* T3: a listener running on a library worker (an _async authorize) calls
+ * ably_auth_shutdown(auth, -1): it does not wait for its own thread, nor for the completion
+ * thread, which outlives every worker (a deadlock, before). */
+static atomic_int worker_listener_calls, worker_shutdown_code, worker_shutdown_returned;
+static atomic_int worker_done_runs;
+
+static void listener_shutting_down_on_a_worker(void *user_data, const ably_token_details *details,
+                                               const ably_error_info *error) {
+    (void)user_data;
+    (void)details;
+    (void)error;
+    if (atomic_fetch_add(&worker_listener_calls, 1) != 0) {
+        return;
+    }
+    ably_error_info *err = ably_auth_shutdown((ably_auth *)user_data, -1);
+    atomic_store(&worker_shutdown_code, err != NULL ? err->code : 0);
+    ably_error_info_free(err);
+    atomic_store(&worker_shutdown_returned, 1);
+}
+
+static void worker_token_done(void *user_data, ably_token_details *details, ably_error_info *error) {
+    (void)user_data;
+    ably_token_details_free(details);
+    ably_error_info_free(error);
+    atomic_fetch_add(&worker_done_runs, 1);
+}
+
+static void listener_on_a_worker_shuts_down_without_waiting_for_itself(void) {
+    atomic_store(&worker_listener_calls, 0);
+    atomic_store(&worker_shutdown_code, -1);
+    atomic_store(&worker_shutdown_returned, 0);
+    atomic_store(&worker_done_runs, 0);
+    ably_auth_options *options = ably_auth_options_new();
+    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
+    ably_auth *auth = new_auth(options);
+    uint64_t id = 0;
+    expect_ok(ably_auth_add_listener(auth, listener_shutting_down_on_a_worker, auth, NULL, &id));
+    expect_ok(ably_auth_authorize_async(auth, NULL, NULL, worker_token_done, NULL, NULL, NULL));
+    if (!wait_for(&worker_shutdown_returned, 1, 60)) {
+        CHECK(false, "T3: the shutdown from a listener on a library worker returned within the "
+                     "60 s hang guard (deadlock)");
+        printf("%d passed, %d failed\n", atomic_load(&tu_passed), atomic_load(&tu_failed));
+        fflush(stdout);
+        _Exit(1);
+    }
+    CHECK(atomic_load(&worker_shutdown_code) == 0, "T3: the shutdown succeeded (%d)",
+          atomic_load(&worker_shutdown_code));
+    CHECK(wait_for(&worker_done_runs, 1, 60), "T3: the authorize completed once");
+    ably_auth_free(auth);
+    CHECK(atomic_load(&worker_done_runs) == 1, "T3: the authorize completed exactly once");
+}
+
 /* ---- 11: the torture test's further findings ------------------------------------------- */
 
 /* Done callbacks of refused starts: they must never run. */
@@ -1404,254 +1652,6 @@ static void networked_calls_from_the_log_sink_are_refused_on_every_log_path(void
           atomic_load(&sink_not_refused), sink_first_failure);
 }
 
-/* ---- torture findings ------------------------------------------------------------------- */
-
-/* T1: the removal guarantee holds for a listener inside ably_auth_shutdown(-1): a `done`
- * removing it returns only after the listener's call returned (it used to return at once,
- * with the listener still running in the shutdown). */
-typedef struct {
-    ably_auth *auth;
-    uint64_t listener_id;
-    atomic_int listener_calls;
-    atomic_int listener_running;
-    atomic_int done_started;
-    atomic_int shutdown_code;
-    atomic_int remove_code;
-    atomic_int remove_returned;
-    atomic_int running_at_removal; /* the listener was running when the removal returned */
-} removal_case;
-
-static void done_removing_a_running_listener(void *user_data, char *text, ably_error_info *error) {
-    removal_case *c = user_data;
-    ably_string_free(text);
-    ably_error_info_free(error);
-    atomic_store(&c->done_started, 1);
-    ably_error_info *err = ably_auth_remove_listener(c->auth, c->listener_id);
-    atomic_store(&c->running_at_removal, atomic_load(&c->listener_running));
-    atomic_store(&c->remove_code, err != NULL ? err->code : 0);
-    ably_error_info_free(err);
-    atomic_store(&c->remove_returned, 1);
-}
-
-static void listener_shutting_down_while_removed(void *user_data, const ably_token_details *details,
-                                                 const ably_error_info *error) {
-    (void)details;
-    (void)error;
-    removal_case *c = user_data;
-    atomic_store(&c->listener_running, 1);
-    if (atomic_fetch_add(&c->listener_calls, 1) == 0) {
-        ably_error_info *err = ably_auth_authorization_header_async(
-            c->auth, done_removing_a_running_listener, c, NULL, NULL);
-        if (err != NULL) {
-            atomic_store(&c->shutdown_code, -1);
-            ably_error_info_free(err);
-        } else {
-            wait_for(&c->done_started, 1, 10);
-            sleep_ms(50); /* let the done reach its wait for this call */
-            err = ably_auth_shutdown(c->auth, -1);
-            atomic_store(&c->shutdown_code, err != NULL ? err->code : 0);
-            ably_error_info_free(err);
-            sleep_ms(50); /* a removal that did not wait has returned by now */
-        }
-    }
-    atomic_store(&c->listener_running, 0);
-}
-
-static void authorize_for_removal_case(void *arg) {
-    removal_case *c = arg;
-    ably_token_details *details = NULL;
-    ably_error_info_free(ably_auth_authorize(c->auth, NULL, NULL, &details));
-    ably_token_details_free(details);
-}
-
-static void removal_waits_for_a_listener_inside_shutdown(void) {
-    static removal_case c;
-    memset(&c, 0, sizeof c);
-    ably_auth_options *options = ably_auth_options_new();
-    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
-    c.auth = new_auth(options);
-    expect_ok(ably_auth_add_listener(c.auth, listener_shutting_down_while_removed, &c, NULL,
-                                     &c.listener_id));
-    run_guarded(authorize_for_removal_case, &c, 60,
-                "T1: a listener in ably_auth_shutdown(-1) while a done removes it");
-    CHECK(wait_for(&c.remove_returned, 1, 60), "T1: the removal in done returned");
-    CHECK(atomic_load(&c.shutdown_code) == 0, "T1: the shutdown succeeded (%d)",
-          atomic_load(&c.shutdown_code));
-    CHECK(atomic_load(&c.remove_code) == 0, "T1: the removal succeeded (%d)",
-          atomic_load(&c.remove_code));
-    CHECK(atomic_load(&c.running_at_removal) == 0,
-          "T1: the listener was not running any more when its removal returned");
-    CHECK(atomic_load(&c.listener_calls) == 1, "T1: the listener ran once");
-    ably_auth_free(c.auth);
-}
-
-/* T2: a listener calls ably_auth_shutdown(auth, -1), then a `done` on the completion
- * thread calls ably_auth_free: the free waits for the listener, the shutdown waited for the
- * completion thread (a deadlock, before). */
-typedef struct {
-    ably_auth *auth;
-    atomic_int listener_calls;
-    atomic_int shutting;
-    atomic_int shutdown_code;
-    atomic_int shutdown_returned;
-    atomic_int freed;
-} free_case;
-
-static void done_freeing_after_the_shutdown_started(void *user_data, char *text,
-                                                     ably_error_info *error) {
-    free_case *c = user_data;
-    ably_string_free(text);
-    ably_error_info_free(error);
-    wait_for(&c->shutting, 1, 10);
-    sleep_ms(50); /* let the listener's shutdown reach its wait for this thread */
-    ably_auth_free(c->auth);
-    atomic_store(&c->freed, 1);
-}
-
-static void listener_shutting_down_before_a_free(void *user_data, const ably_token_details *details,
-                                                 const ably_error_info *error) {
-    (void)details;
-    (void)error;
-    free_case *c = user_data;
-    if (atomic_fetch_add(&c->listener_calls, 1) != 0) {
-        return;
-    }
-    ably_error_info *err = ably_auth_authorization_header_async(
-        c->auth, done_freeing_after_the_shutdown_started, c, NULL, NULL);
-    if (err != NULL) {
-        atomic_store(&c->shutdown_code, -1);
-        ably_error_info_free(err);
-        return;
-    }
-    atomic_store(&c->shutting, 1);
-    err = ably_auth_shutdown(c->auth, -1);
-    atomic_store(&c->shutdown_code, err != NULL ? err->code : 0);
-    ably_error_info_free(err);
-    atomic_store(&c->shutdown_returned, 1);
-}
-
-static void authorize_for_free_case(void *arg) {
-    free_case *c = arg;
-    ably_token_details *details = NULL;
-    ably_error_info_free(ably_auth_authorize(c->auth, NULL, NULL, &details));
-    ably_token_details_free(details);
-}
-
-static void listener_shutdown_and_free_from_done_do_not_wait_for_each_other(void) {
-    static free_case c;
-    memset(&c, 0, sizeof c);
-    ably_auth_options *options = ably_auth_options_new();
-    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
-    c.auth = new_auth(options);
-    uint64_t id = 0;
-    expect_ok(ably_auth_add_listener(c.auth, listener_shutting_down_before_a_free, &c, NULL, &id));
-    /* The handle is released by the last call out: the free in done, or this authorize. */
-    run_guarded(authorize_for_free_case, &c, 60,
-                "T2: a listener in ably_auth_shutdown(-1) while a done frees the Auth");
-    CHECK(wait_for(&c.freed, 1, 60), "T2: the free in done returned");
-    CHECK(atomic_load(&c.shutdown_returned) == 1 && atomic_load(&c.shutdown_code) == 0,
-          "T2: the listener's shutdown returned and succeeded (%d)",
-          atomic_load(&c.shutdown_code));
-}
-
-/* T1b: the one removal that cannot wait: the listener's call frees the Auth (ably_auth_free
- * waits for the callbacks on other threads, the removing done among them). The removal
- * fails with ABLY_ERR_SHUT_DOWN instead of returning NULL while the listener still runs. */
-static void listener_freeing_while_removed(void *user_data, const ably_token_details *details,
-                                           const ably_error_info *error) {
-    (void)details;
-    (void)error;
-    removal_case *c = user_data;
-    atomic_store(&c->listener_running, 1);
-    if (atomic_fetch_add(&c->listener_calls, 1) == 0) {
-        ably_error_info *err = ably_auth_authorization_header_async(
-            c->auth, done_removing_a_running_listener, c, NULL, NULL);
-        if (err != NULL) {
-            atomic_store(&c->shutdown_code, -1);
-            ably_error_info_free(err);
-        } else {
-            wait_for(&c->done_started, 1, 10);
-            sleep_ms(50); /* let the done reach its wait for this call */
-            ably_auth_free(c->auth);
-            /* The free waited for the done, so its removal has returned. */
-            atomic_store(&c->shutdown_code, atomic_load(&c->remove_returned) ? 0 : -2);
-        }
-    }
-    atomic_store(&c->listener_running, 0);
-}
-
-static void removal_of_a_listener_freeing_the_auth_fails_as_shut_down(void) {
-    static removal_case c;
-    memset(&c, 0, sizeof c);
-    ably_auth_options *options = ably_auth_options_new();
-    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
-    c.auth = new_auth(options);
-    expect_ok(ably_auth_add_listener(c.auth, listener_freeing_while_removed, &c, NULL,
-                                     &c.listener_id));
-    /* The handle is released by the last call out (this authorize). */
-    run_guarded(authorize_for_removal_case, &c, 60,
-                "T1b: a listener in ably_auth_free while a done removes it");
-    CHECK(atomic_load(&c.shutdown_code) == 0,
-          "T1b: the free in the listener returned after the removal (%d)",
-          atomic_load(&c.shutdown_code));
-    CHECK(atomic_load(&c.remove_code) == ABLY_ERR_SHUT_DOWN,
-          "T1b: the removal that could not wait failed with ABLY_ERR_SHUT_DOWN (%d)",
-          atomic_load(&c.remove_code));
-    CHECK(atomic_load(&c.listener_calls) == 1, "T1b: the listener ran once");
-}
-
-/* T3: a listener running on a library worker (an _async authorize) calls
- * ably_auth_shutdown(auth, -1): it does not wait for its own thread, nor for the completion
- * thread, which outlives every worker (a deadlock, before). */
-static atomic_int worker_listener_calls, worker_shutdown_code, worker_shutdown_returned;
-static atomic_int worker_done_runs;
-
-static void listener_shutting_down_on_a_worker(void *user_data, const ably_token_details *details,
-                                               const ably_error_info *error) {
-    (void)user_data;
-    (void)details;
-    (void)error;
-    if (atomic_fetch_add(&worker_listener_calls, 1) != 0) {
-        return;
-    }
-    ably_error_info *err = ably_auth_shutdown((ably_auth *)user_data, -1);
-    atomic_store(&worker_shutdown_code, err != NULL ? err->code : 0);
-    ably_error_info_free(err);
-    atomic_store(&worker_shutdown_returned, 1);
-}
-
-static void worker_token_done(void *user_data, ably_token_details *details, ably_error_info *error) {
-    (void)user_data;
-    ably_token_details_free(details);
-    ably_error_info_free(error);
-    atomic_fetch_add(&worker_done_runs, 1);
-}
-
-static void listener_on_a_worker_shuts_down_without_waiting_for_itself(void) {
-    atomic_store(&worker_listener_calls, 0);
-    atomic_store(&worker_shutdown_code, -1);
-    atomic_store(&worker_shutdown_returned, 0);
-    atomic_store(&worker_done_runs, 0);
-    ably_auth_options *options = ably_auth_options_new();
-    expect_ok(ably_auth_options_set_auth_callback(options, answering_auth_callback, NULL, NULL));
-    ably_auth *auth = new_auth(options);
-    uint64_t id = 0;
-    expect_ok(ably_auth_add_listener(auth, listener_shutting_down_on_a_worker, auth, NULL, &id));
-    expect_ok(ably_auth_authorize_async(auth, NULL, NULL, worker_token_done, NULL, NULL, NULL));
-    if (!wait_for(&worker_shutdown_returned, 1, 60)) {
-        CHECK(false, "T3: the shutdown from a listener on a library worker returned within the "
-                     "60 s hang guard (deadlock)");
-        printf("%d passed, %d failed\n", atomic_load(&tu_passed), atomic_load(&tu_failed));
-        fflush(stdout);
-        _Exit(1);
-    }
-    CHECK(atomic_load(&worker_shutdown_code) == 0, "T3: the shutdown succeeded (%d)",
-          atomic_load(&worker_shutdown_code));
-    CHECK(wait_for(&worker_done_runs, 1, 60), "T3: the authorize completed once");
-    ably_auth_free(auth);
-    CHECK(atomic_load(&worker_done_runs) == 1, "T3: the authorize completed exactly once");
-}
-
 /* ---- main ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1670,13 +1670,13 @@ static const named_test tests[] = {
     TEST(listener_shutting_down_while_a_done_removes_it_does_not_deadlock),
     TEST(calls_past_the_bound_in_flight_are_refused_without_done),
     TEST(shutdown_ends_the_wait_on_an_unanswered_auth_callback),
-    TEST(every_refused_registration_frees_user_data_and_clears_out_call),
-    TEST(async_request_and_revoke_refuse_what_the_blocking_forms_refuse),
-    TEST(networked_calls_from_the_log_sink_are_refused_on_every_log_path),
     TEST(removal_waits_for_a_listener_inside_shutdown),
     TEST(removal_of_a_listener_freeing_the_auth_fails_as_shut_down),
     TEST(listener_shutdown_and_free_from_done_do_not_wait_for_each_other),
     TEST(listener_on_a_worker_shuts_down_without_waiting_for_itself),
+    TEST(every_refused_registration_frees_user_data_and_clears_out_call),
+    TEST(async_request_and_revoke_refuse_what_the_blocking_forms_refuse),
+    TEST(networked_calls_from_the_log_sink_are_refused_on_every_log_path),
 };
 
 /* With an argument, only the test of that name runs. */
