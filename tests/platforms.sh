@@ -91,7 +91,7 @@ install_needs() {
   for job in "${selected[@]}"; do
     t=${rust_targets[$job]:-}
     if [[ -n $t ]] && ! grep -qx "$t" <<<"$installed" && ! said=$(RUST_BACKTRACE=0 rustup target add "$t" 2>&1); then
-      said=$(grep -m1 '^error' <<<"$said" || true)
+      said=$(grep -m1 -o '^error: [^:]*' <<<"$said" || true)
       skipped "platform job $job" "Rust target $t is not installed and rustup could not add it: ${said:-no reason given}"
       continue
     fi
