@@ -76,7 +76,11 @@ ensure_crates() {
     if [ "${ABLY_AUTH_CRATES:-}" = registry ] || [ "${ABLY_AUTH_CRATES:-}" = vendored ]; then
         return 0 # decided by the script that called this one
     fi
-    if [ "${ABLY_AUTH_VENDORED_CRATES:-}" != 1 ] && grep -qx '# >>> ably-auth vendored crates' "$config" 2>/dev/null; then
+    if [ "${ABLY_AUTH_VENDORED_CRATES:-}" = 0 ] && [ -x "$vendor_script" ] &&
+        grep -qx '# >>> ably-auth vendored crates' "$config" 2>/dev/null; then
+        "$vendor_script" --undo >/dev/null # forbidden: back to the registry before asking it
+    fi
+    if [ -z "${ABLY_AUTH_VENDORED_CRATES:-}" ] && grep -qx '# >>> ably-auth vendored crates' "$config" 2>/dev/null; then
         export ABLY_AUTH_CRATES=vendored
         echo "crates: vendored snapshot (already configured in $config)"
         return 0

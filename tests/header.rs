@@ -126,7 +126,7 @@ fn split_items(region: &str, items: &mut Vec<Item>) -> Result<(), String> {
     Ok(())
 }
 
-/// How specific a section entry is: exact names first, then the longest pattern.
+/// Whether a section entry (a name, or a prefix and suffix around one `*`) takes `name`.
 fn matches(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
@@ -373,11 +373,10 @@ fn header_prose_uses_names_not_numbers() {
         }
         if in_comment && !in_error_table {
             for word in t.split(|c: char| !c.is_ascii_alphanumeric()) {
-                let is_code = word.len() >= 5
-                    && word.chars().all(|c| c.is_ascii_digit())
-                    && matches!(word.as_bytes()[0], b'4' | b'5' | b'8')
-                    && word.len() == 5
-                    || word.len() == 6 && word.starts_with("1000");
+                // Ably's codes (4xxxx, 5xxxx, 8xxxx) and the library's own (1000xx).
+                let is_code = word.chars().all(|c| c.is_ascii_digit())
+                    && (word.len() == 5 && matches!(word.as_bytes()[0], b'4' | b'5' | b'8')
+                        || word.len() == 6 && word.starts_with("1000"));
                 if is_code {
                     problems.push(format!("line {}: raw error code {word}: {t}", n + 1));
                 }
