@@ -81,6 +81,13 @@ static ably_error_info *authorize_once(ably_auth_options *options) {
     return err;
 }
 
+/* authorize_once with the authUrl at `path` of the loopback server. */
+static ably_error_info *authorize_at(const char *path, int64_t timeout_ms) {
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", server.port, path);
+    return authorize_once(auth_url_options(url, timeout_ms));
+}
+
 static void ports_out_of_range_are_refused_by_auth_new(void) {
     const char *ports[] = {"99999", "65536", "0"};
     for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
@@ -103,12 +110,10 @@ static void locations_of_other_schemes_are_never_requested(void) {
         {"about:blank", "about:"},
         {"file:///etc/passwd", "file:"},
     };
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/hostile", server.port);
     for (size_t i = 0; i < sizeof locations / sizeof locations[0]; i++) {
         loopback_reset(&server);
         redirect_rule("/hostile", locations[i][0]);
-        ably_error_info *err = authorize_once(auth_url_options(url, 3000));
+        ably_error_info *err = authorize_at("/hostile", 3000);
         char text[2048] = "";
         if (err != NULL) {
             messages(err, text, sizeof text);
@@ -128,9 +133,7 @@ static void locations_of_other_schemes_are_never_requested(void) {
 static void a_location_with_a_bad_port_is_quoted_without_query(void) {
     loopback_reset(&server);
     redirect_rule("/hostile", "http://127.0.0.1:99999/auth/token-request?echo=param-s3cret");
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/hostile", server.port);
-    ably_error_info *err = authorize_once(auth_url_options(url, 3000));
+    ably_error_info *err = authorize_at("/hostile", 3000);
     char text[2048] = "";
     if (err != NULL) {
         messages(err, text, sizeof text);
@@ -146,9 +149,7 @@ static void a_location_with_a_bad_port_is_quoted_without_query(void) {
 static void relative_location_with_a_url_in_its_query_is_followed(void) {
     loopback_reset(&server);
     redirect_rule("/login", "/auth/token-request?next=https://evil.example/x");
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/login", server.port);
-    ably_error_info *err = authorize_once(auth_url_options(url, 3000));
+    ably_error_info *err = authorize_at("/login", 3000);
     CHECK(err == NULL, "a relative Location with :// in its query is followed");
     if (err != NULL) {
         tu_print_error(err);
@@ -208,9 +209,7 @@ static void one_deadline_for_the_whole_chain(void) {
                  hops[i][0], hops[i][1]);
         CHECK(loopback_rule(&server, rule), "rule: %s is slow", hops[i][0]);
     }
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/hop1", server.port);
-    ably_error_info *err = authorize_once(auth_url_options(url, 1500));
+    ably_error_info *err = authorize_at("/hop1", 1500);
     char text[2048] = "";
     if (err != NULL) {
         messages(err, text, sizeof text);
